@@ -1,0 +1,39 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.requirements import (
+    require_chromium,
+    require_compose,
+    require_docker,
+    require_prometheus,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Markers that need real parts skip locally when missing and fail in CI."""
+    if item.get_closest_marker("docker") or item.get_closest_marker("e2e"):
+        require_docker()
+    if item.get_closest_marker("e2e"):
+        require_compose()
+    if item.get_closest_marker("prometheus"):
+        require_prometheus()
+    if item.get_closest_marker("browser"):
+        require_chromium()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def tmp_workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path

@@ -1,0 +1,102 @@
+"""A real Prometheus server (Debian's `prometheus` binary) on loopback, for integration tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.procs import free_port, wait_http_ok
+
+
+def prometheus_binary() -> str | None:
+    return shutil.which("prometheus")
+
+
+@dataclass
+class ScrapeTarget:
+    """A static scrape target: `address` is host:port, `labels` become series labels."""
+
+    job: str
+    address: str
+    labels: dict[str, str]
+
+
+class PrometheusServer:
+    def __init__(self, workdir: Path, targets: list[ScrapeTarget], scrape_interval: str = "1s",
+                 extra_config: dict[str, Any] | None = None) -> None:
+        self.workdir = workdir
+        self.targets = targets
+        self.scrape_interval = scrape_interval
+        self.extra_config = extra_config or {}
+        self.port = free_port()
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _config(self) -> dict[str, Any]:
+        jobs: dict[str, list[dict[str, Any]]] = {}
+        for target in self.targets:
+            jobs.setdefault(target.job, []).append(
+                {"targets": [target.address], "labels": target.labels}
+            )
+        return {
+            "global": {"scrape_interval": self.scrape_interval,
+                       "evaluation_interval": self.scrape_interval},
+            "scrape_configs": [
+                {"job_name": job, "scrape_interval": self.scrape_interval,
+                 "scrape_timeout": self.scrape_interval, "static_configs": static}
+                for job, static in jobs.items()
+            ],
+            **self.extra_config,
+        }
+
+    def start(self) -> PrometheusServer:
+        binary = prometheus_binary()
+        if binary is None:
+            raise RuntimeError("prometheus binary not found (apt-get install prometheus)")
+        config_path = self.workdir / "prometheus.yml"
+        config_path.write_text(yaml.safe_dump(self._config()))
+        data = self.workdir / "prom-data"
+        data.mkdir(exist_ok=True)
+        log = (self.workdir / "prometheus.log").open("ab")
+        self.popen = subprocess.Popen(
+            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={data}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
+             "--storage.tsdb.retention.time=1h"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        wait_http_ok(self.url + "/-/ready", 30.0, self.popen)
+        return self
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        response = httpx.get(self.url + "/api/v1/query", params={"query": promql}, timeout=5.0)
+        response.raise_for_status()
+        return list(response.json()["data"]["result"])
+
+    def wait_for_targets_up(self, count: int, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            up = [r for r in self.query("up == 1")]
+            if len(up) >= count:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"fewer than {count} targets up after {timeout_s}s")
