@@ -1,0 +1,1 @@
+"""Relia policy engine: policies over anomalies -> guarded Docker actions."""

@@ -1,0 +1,17 @@
+"""Docker actuator: the policy engine's only path to the Docker engine."""
+
+from policy_engine.actuator.types import (
+    ActionOutcome,
+    Actuator,
+    ContainerInfo,
+    RestartParams,
+    ScaleParams,
+)
+
+__all__ = [
+    "ActionOutcome",
+    "Actuator",
+    "ContainerInfo",
+    "RestartParams",
+    "ScaleParams",
+]
