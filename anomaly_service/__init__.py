@@ -1,0 +1,1 @@
+"""Relia anomaly service: learns each signal's normal and reports deviations."""

@@ -1,0 +1,32 @@
+"""`python -m anomaly_service`: read settings and the catalog once, then serve."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from anomaly_service.app import create_app
+from anomaly_service.catalog import CatalogError
+from anomaly_service.config import Settings
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings()
+        app = create_app(settings)
+    except CatalogError as exc:
+        # A bad catalog is a configuration error: refuse to start, say exactly where.
+        print(f"anomaly_service: invalid metric catalog: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:
+        print(f"anomaly_service: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

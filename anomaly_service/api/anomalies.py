@@ -1,0 +1,56 @@
+"""GET /anomalies (filters, paging) and GET /anomalies/{id} (with evidence)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from anomaly_service.api.deps import engine, page
+from anomaly_service.lifecycle import SEVERITY_RANK
+
+router = APIRouter(tags=["anomalies"])
+
+SeverityWord = Literal["normal", "info", "warning", "critical"]
+
+
+@router.get("/anomalies")
+def list_anomalies(
+    request: Request,
+    service: str | None = None,
+    metric: str | None = None,
+    severity: Annotated[SeverityWord | None, Query(description="minimum severity")] = None,
+    status: Literal["active", "resolved"] | None = None,
+    since: Annotated[
+        float | None, Query(description="opened or resolved at or after (Unix s)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Active and resolved anomalies, newest first."""
+    minimum = SEVERITY_RANK[severity] if severity else 0
+    chosen = []
+    for a in engine(request).tracker.all_anomalies():
+        if service is not None and a.service != service:
+            continue
+        if metric is not None and a.metric != metric:
+            continue
+        if a.severity < minimum or (status is not None and a.status != status):
+            continue
+        if since is not None and max(a.opened_at, a.resolved_at or a.opened_at) < since:
+            continue
+        chosen.append(a)
+    chosen.sort(key=lambda a: (a.opened_at, a.id), reverse=True)
+    return page([a.to_dict() for a in chosen], limit, offset)
+
+
+@router.get("/anomalies/{anomaly_id}")
+def get_anomaly(request: Request, anomaly_id: str) -> dict[str, Any]:
+    """One anomaly with its evidence: the series around it and its baseline band."""
+    eng = engine(request)
+    anomaly = eng.tracker.get(anomaly_id)
+    if anomaly is None:
+        raise HTTPException(404, f"no anomaly {anomaly_id!r} (unknown, or evicted from history)")
+    body = anomaly.to_dict()
+    body["evidence"] = eng.tracker.evidence_for(anomaly)
+    return body

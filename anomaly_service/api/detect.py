@@ -1,0 +1,88 @@
+"""POST /detect: classify a series the caller sends, with the service's own detector core."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
+
+from anomaly_service.api.deps import engine
+from anomaly_service.detector import Direction, score_series
+from anomaly_service.lifecycle import SEVERITIES
+
+router = APIRouter(tags=["detect"])
+
+MAX_POINTS = 100_000
+
+
+class DetectRequest(BaseModel):
+    """`values`: numbers in time order; null (or NaN) marks a missing point."""
+
+    values: list[StrictFloat | StrictInt | None] = Field(..., max_length=MAX_POINTS)
+    direction: Literal["up", "down", "both"] = "both"
+    floor: StrictFloat | StrictInt | None = None
+
+    @field_validator("values")
+    @classmethod
+    def _usable(cls, values: list[float | int | None]) -> list[float | int | None]:
+        if not values:
+            raise ValueError("must contain at least one number")
+        finite = 0
+        for i, v in enumerate(values):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if math.isinf(v):
+                raise ValueError(f"values[{i}] is infinite; send null for a missing point")
+            finite += 1
+        if finite == 0:
+            raise ValueError("contains no number (only null/NaN)")
+        return values
+
+    @field_validator("floor")
+    @classmethod
+    def _finite_floor(cls, v: float | int | None) -> float | int | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+def _clean(array: Any) -> list[Any]:
+    out: list[Any] = []
+    for v in np.asarray(array).tolist():
+        out.append(None if isinstance(v, float) and not math.isfinite(v) else v)
+    return out
+
+
+@router.post("/detect")
+def detect(request: Request, body: DetectRequest) -> dict[str, Any]:
+    """Per-point baseline, band, score and severity, plus the indices where an anomaly is open."""
+    config = engine(request).config
+    values = np.array([math.nan if v is None else float(v) for v in body.values], dtype=float)
+    try:
+        result = score_series(
+            values,
+            config,
+            Direction.parse(body.direction),
+            None if body.floor is None else float(body.floor),
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    severity = [SEVERITIES[int(s)] for s in np.asarray(result.severity).tolist()]
+    is_open = [bool(x) for x in np.asarray(result.open).tolist()]
+    return {
+        "points": len(body.values),
+        "direction": body.direction,
+        "floor": body.floor,
+        "baseline": _clean(result.baseline),
+        "lower": _clean(result.lower),
+        "upper": _clean(result.upper),
+        "score": _clean(result.score),
+        "severity": severity,
+        "open": is_open,
+        "warming": [bool(x) for x in np.asarray(result.warming).tolist()],
+        "anomalous_indices": [i for i, o in enumerate(is_open) if o],
+        "max_severity": max(severity, key=SEVERITIES.index) if severity else "normal",
+    }

@@ -1,0 +1,113 @@
+"""/models, /stats, /health, /ready, /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from anomaly_service.api.deps import engine
+from anomaly_service.lifecycle import SEVERITIES
+
+router = APIRouter(tags=["operations"])
+
+
+def _catalog(request: Request) -> list[dict[str, Any]]:
+    eng = engine(request)
+    out = []
+    for spec in eng.catalog:
+        status = eng.status[spec.name]
+        out.append(
+            {
+                **spec.to_dict(),
+                "error": status.error,
+                "series": status.series,
+                "skipped_samples": status.skipped,
+                "last_ok_at": status.last_ok_at,
+            }
+        )
+    return out
+
+
+def _metric_errors(request: Request) -> dict[str, str]:
+    eng = engine(request)
+    return {name: s.error for name, s in eng.status.items() if s.error is not None}
+
+
+@router.get("/models")
+def models(request: Request) -> dict[str, Any]:
+    """Detector settings and the metric catalog, with Prometheus' error per metric."""
+    eng = engine(request)
+    return {
+        "detector": eng.config.to_dict(),
+        "catalog_file": request.app.state.catalog_file,
+        "catalog": _catalog(request),
+        "check_interval_s": eng.options.check_interval,
+        "no_data_cycles": eng.options.no_data_cycles,
+        "history_size": eng.options.history_size,
+        "evidence_points": eng.options.evidence_points,
+    }
+
+
+@router.get("/stats")
+def stats(request: Request) -> dict[str, Any]:
+    eng = engine(request)
+    s = eng.state
+    by_severity = dict.fromkeys(SEVERITIES[1:], 0)
+    by_kind = {"deviation": 0, "no_data": 0}
+    for a in eng.tracker.active.values():
+        by_severity[SEVERITIES[a.severity]] += 1
+        by_kind[a.kind] = by_kind.get(a.kind, 0) + 1
+    return {
+        "cycle": s.cycle,
+        "last_cycle_at": s.last_cycle_at,
+        "last_success_at": s.last_success_at,
+        "last_cycle_duration_s": s.last_duration_s,
+        "fresh": eng.fresh(),
+        "prometheus": {
+            "url": request.app.state.prometheus_url,
+            "reachable": s.prometheus_ok,
+            "error": s.prometheus_error,
+        },
+        "backfill": {"done": s.backfilled, "points": s.backfill_points},
+        "series_tracked": len(eng.tracker.series),
+        "anomalies": {
+            "active": len(eng.tracker.active),
+            "resolved_kept": len(eng.tracker.resolved),
+            "opened_total": eng.tracker.opened_total,
+            "active_by_severity": by_severity,
+            "active_by_kind": by_kind,
+        },
+        "metric_errors": _metric_errors(request),
+        "events": eng.notifier.stats(),
+    }
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """Liveness: the process serves."""
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+def ready(request: Request) -> JSONResponse:
+    """Ready when the last cycle reached Prometheus recently; bad catalog metrics are listed."""
+    eng = engine(request)
+    fresh = eng.fresh()
+    reasons = [] if fresh else [eng.state.prometheus_error or "Prometheus data is stale"]
+    body = {
+        "ready": fresh,
+        "reasons": reasons,
+        "metric_errors": _metric_errors(request),
+        "cycle": eng.state.cycle,
+        "last_success_at": eng.state.last_success_at,
+    }
+    return JSONResponse(body, status_code=200 if fresh else 503)
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,111 @@
+"""Read models built from engine state (pure functions of the engine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anomaly_service.engine import Engine
+from anomaly_service.lifecycle import SEVERITIES, SeriesState
+
+
+def series_view(engine: Engine, state: SeriesState) -> dict[str, Any]:
+    obs = state.last
+    anomaly = state.no_data or state.deviation
+    missing = state.missing_cycles > 0 or obs is None
+    return {
+        "service": state.service,
+        "metric": state.spec.name,
+        "labels": dict(state.labels),
+        "value": None if missing or obs is None else obs.value,
+        "baseline": None if obs is None else obs.baseline,
+        "lower": None if obs is None else obs.lower,
+        "upper": None if obs is None else obs.upper,
+        "score": None if obs is None else obs.score,
+        "severity": SEVERITIES[anomaly.severity] if anomaly else "normal",
+        "kind": anomaly.kind if anomaly else None,
+        "unit": state.spec.unit,
+        "direction": state.spec.direction,
+        "warming_up": True if obs is None else obs.warming,
+        "anomaly_id": anomaly.id if anomaly else None,
+        "ts": state.last_ts,
+        "missing_cycles": state.missing_cycles,
+    }
+
+
+def predict(engine: Engine) -> dict[str, Any]:
+    series = [series_view(engine, s) for s in engine.tracker.series.values()]
+    series.sort(key=lambda v: (v["service"], v["metric"], sorted(v["labels"].items())))
+    fresh = engine.fresh()
+    return {
+        "generated_at": engine.clock(),
+        "cycle": engine.state.cycle,
+        "ready": fresh,
+        # stale: the snapshot is from the last good cycle, Prometheus is not answering now.
+        "stale": not fresh,
+        "error": engine.state.prometheus_error,
+        "series": series,
+    }
+
+
+def services_health(engine: Engine) -> dict[str, Any]:
+    fresh = engine.fresh()
+    per: dict[str, dict[str, Any]] = {}
+
+    def entry(service: str) -> dict[str, Any]:
+        if service not in per:
+            up, total = engine.state.replicas.get(service, (0, 0))
+            per[service] = {
+                "service": service,
+                "status": "healthy",
+                "replicas_up": up,
+                "replicas_total": total,
+                "open_anomalies": 0,
+                "signals": {},
+                "_worst": 0,
+                "_no_data": False,
+            }
+        return per[service]
+
+    for service in engine.state.replicas:
+        entry(service)
+    for state in engine.tracker.series.values():
+        if not state.service:
+            continue
+        e = entry(state.service)
+        view = series_view(engine, state)
+        rank = SEVERITIES.index(view["severity"])
+        current = e["signals"].get(state.spec.name)
+        # Several series of one metric for a service (extra labels): show the worst.
+        if current is None or rank > SEVERITIES.index(current["severity"]):
+            e["signals"][state.spec.name] = {
+                "value": view["value"],
+                "severity": view["severity"],
+                "unit": state.spec.unit,
+                "kind": view["kind"],
+            }
+    for anomaly in engine.tracker.active.values():
+        e = entry(anomaly.service)
+        e["open_anomalies"] += 1
+        e["_worst"] = max(e["_worst"], anomaly.severity)
+        e["_no_data"] = e["_no_data"] or anomaly.kind == "no_data"
+    out = []
+    for service in sorted(per):
+        e = per[service]
+        if not fresh:
+            e["status"] = "unknown"  # Prometheus not answering: never claim healthy
+        elif e["_no_data"] or (e["replicas_total"] > 0 and e["replicas_up"] == 0):
+            e["status"] = "no_data"
+        elif e["_worst"] >= 3:
+            e["status"] = "critical"
+        elif e["_worst"] >= 2:
+            e["status"] = "degraded"
+        e.pop("_worst")
+        e.pop("_no_data")
+        out.append(e)
+    return {
+        "generated_at": engine.clock(),
+        "ready": fresh,
+        "stale": not fresh,
+        "error": engine.state.prometheus_error,
+        "services": out,
+    }

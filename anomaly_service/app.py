@@ -1,0 +1,93 @@
+"""create_app: wires settings, catalog, Prometheus adapter, notifier and the detection loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from anomaly_service.api import anomalies, detect, ops, read
+from anomaly_service.catalog import MetricSpec, load_catalog
+from anomaly_service.config import Settings
+from anomaly_service.detector import DetectorConfig
+from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.metrics import ServiceMetrics
+from anomaly_service.notifier import HttpNotifier, Notifier
+from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        check_interval=settings.check_interval,
+        backfill_window_s=settings.backfill_window_s,
+        backfill_step_s=settings.backfill_step_s,
+        no_data_cycles=settings.no_data_cycles,
+        up_selector=settings.up_selector,
+        external_url=settings.external_url,
+        history_size=settings.history_size,
+        evidence_points=settings.evidence_points,
+        series_capacity=settings.series_capacity,
+    )
+
+
+def create_app(
+    settings: Settings,
+    prometheus_client_adapter: PrometheusSource | None = None,
+    notifier: Notifier | None = None,
+    clock: Callable[[], float] = time.time,
+    catalog: list[MetricSpec] | None = None,
+    run_loop: bool = True,
+) -> FastAPI:
+    """Build the app. A bad catalog raises CatalogError here, before anything starts."""
+    specs = catalog if catalog is not None else load_catalog(settings.metrics_catalog)
+    metrics = ServiceMetrics()
+    source = prometheus_client_adapter or PrometheusAdapter(
+        settings.prometheus_url, settings.prometheus_timeout_s
+    )
+    if notifier is None:
+        url = settings.policy_engine_url.rstrip("/")
+        notifier = HttpNotifier(
+            url=f"{url}/alerts" if url else "",
+            token=settings.policy_engine_token,
+            queue_size=settings.event_queue_size,
+            max_attempts=settings.event_max_attempts,
+            backoff_initial_s=settings.event_backoff_initial_s,
+            backoff_max_s=settings.event_backoff_max_s,
+            timeout_s=settings.event_timeout_s,
+            observer=lambda outcome: metrics.events.labels(outcome).inc(),
+            clock=clock,
+        )
+    overrides: dict[str, Any] = dict(settings.detector_config)
+    detector_config = DetectorConfig(**overrides)
+    engine = Engine(
+        specs, source, notifier, clock, engine_options(settings), metrics, detector_config
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await notifier.start()
+        task: asyncio.Task[Any] | None = None
+        if run_loop:
+            task = asyncio.create_task(engine.run_forever(), name="detection-loop")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await notifier.stop()
+            await source.aclose()
+
+    app = FastAPI(title="Relia anomaly service", version="0.1.0", lifespan=lifespan)
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.catalog_file = str(settings.metrics_catalog) if catalog is None else "<injected>"
+    app.state.prometheus_url = settings.prometheus_url
+    for module in (read, anomalies, detect, ops):
+        app.include_router(module.router)
+    return app

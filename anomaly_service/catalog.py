@@ -1,0 +1,136 @@
+"""The metric catalog: which signals to watch, read from YAML and validated."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+DIRECTIONS = ("up", "down", "both")
+ON_MISSING = ("no_data", "ignore")
+FIELDS = {"name", "query", "unit", "direction", "floor", "min_spread", "description", "on_missing"}
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used; the message names file, entry and field."""
+
+    def __init__(self, file: str, entry: str | None, field: str | None, message: str) -> None:
+        self.file, self.entry, self.field, self.reason = file, entry, field, message
+        where = file
+        if entry is not None:
+            where += f": metric {entry!r}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One watched signal: PromQL grouped by `service`, its unit, bad direction and floor/SLO."""
+
+    name: str
+    query: str
+    unit: str
+    direction: str  # up | down | both: which way is bad
+    floor: float | None  # absolute floor/SLO: crossing it in the bad direction is impact
+    min_spread: float | None = None  # smallest spread the baseline may assume (metric's unit)
+    on_missing: str = "no_data"  # no_data: a vanished series is an anomaly; ignore: it is not
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_catalog(text: str, file: str = "<catalog>") -> list[MetricSpec]:
+    """Parse and validate catalog YAML; raise CatalogError naming file, entry and field."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(file, None, None, f"not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or "metrics" not in doc:
+        raise CatalogError(
+            file, None, "metrics", "top level must be a mapping with a 'metrics' list"
+        )
+    entries = doc["metrics"]
+    if not isinstance(entries, list) or not entries:
+        raise CatalogError(file, None, "metrics", "must be a non-empty list")
+    specs: list[MetricSpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        spec = _parse_entry(entry, index, file)
+        if spec.name in seen:
+            raise CatalogError(file, spec.name, "name", "duplicate metric name")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+def load_catalog(path: Path) -> list[MetricSpec]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CatalogError(str(path), None, None, f"cannot read: {exc.strerror or exc}") from None
+    return parse_catalog(text, str(path))
+
+
+def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
+    label = f"#{index + 1}"
+    if not isinstance(entry, dict):
+        raise CatalogError(file, label, None, "each entry must be a mapping")
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise CatalogError(
+            file,
+            label,
+            "name",
+            "required; lower-case letters, digits and '_', starting with a letter",
+        )
+    unknown = sorted(set(entry) - FIELDS)
+    if unknown:
+        raise CatalogError(
+            file, name, unknown[0], f"unknown field (allowed: {', '.join(sorted(FIELDS))})"
+        )
+    query = entry.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise CatalogError(file, name, "query", "required: a PromQL expression grouped by service")
+    if "service" not in query:
+        raise CatalogError(file, name, "query", "must group by (or keep) the 'service' label")
+    unit = entry.get("unit", "")
+    if not isinstance(unit, str):
+        raise CatalogError(file, name, "unit", "must be a string")
+    direction = entry.get("direction")
+    if direction not in DIRECTIONS:
+        raise CatalogError(file, name, "direction", f"required: one of {', '.join(DIRECTIONS)}")
+    floor = entry.get("floor")
+    if floor is not None:
+        if (
+            isinstance(floor, bool)
+            or not isinstance(floor, int | float)
+            or not math.isfinite(floor)
+        ):
+            raise CatalogError(file, name, "floor", "must be a finite number (or omitted)")
+        floor = float(floor)
+    min_spread = entry.get("min_spread")
+    if min_spread is not None:
+        if (
+            isinstance(min_spread, bool)
+            or not isinstance(min_spread, int | float)
+            or not math.isfinite(min_spread)
+            or min_spread <= 0
+        ):
+            raise CatalogError(file, name, "min_spread", "must be a positive number (or omitted)")
+        min_spread = float(min_spread)
+    on_missing = entry.get("on_missing", "no_data")
+    if on_missing not in ON_MISSING:
+        raise CatalogError(file, name, "on_missing", f"one of {', '.join(ON_MISSING)}")
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        raise CatalogError(file, name, "description", "must be a string")
+    return MetricSpec(
+        name, query.strip(), unit, direction, floor, min_spread, on_missing, description
+    )

@@ -1,0 +1,45 @@
+"""Typed settings, read once in __main__ and passed to create_app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CATALOG = Path(__file__).with_name("catalog.yml")
+
+
+class Settings(BaseSettings):
+    """Environment variables of the anomaly service (names are the upper-case field names)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=1, le=65535)
+    prometheus_url: str = "http://prometheus:9090"
+    prometheus_timeout_s: float = Field(default=4.0, gt=0)
+    policy_engine_url: str = ""  # empty: events are built and counted as dropped, not sent
+    policy_engine_token: str = ""
+    external_url: str = "http://anomaly-service:8080"
+    check_interval: float = Field(default=5.0, gt=0)
+    metrics_catalog: Path = DEFAULT_CATALOG
+    # Past window read with a range query on start, so baselines are not blind after a restart.
+    backfill_window_s: float = Field(default=900.0, ge=0)
+    backfill_step_s: float = Field(default=0.0, ge=0)  # 0: use check_interval
+    # Missing cycles before a vanished series becomes a no_data anomaly.
+    no_data_cycles: int = Field(default=2, ge=1)
+    # Selector whose targets make up a service's replicas (for /services/health).
+    up_selector: str = 'up{job="services"}'
+    # Event delivery: bounded queue, retries with exponential backoff.
+    event_queue_size: int = Field(default=1000, ge=1)
+    event_max_attempts: int = Field(default=6, ge=1)
+    event_backoff_initial_s: float = Field(default=0.5, gt=0)
+    event_backoff_max_s: float = Field(default=30.0, gt=0)
+    event_timeout_s: float = Field(default=5.0, gt=0)
+    # Bounded memory: resolved anomalies kept, and points of evidence per series.
+    history_size: int = Field(default=1000, ge=1)
+    evidence_points: int = Field(default=360, ge=10)
+    series_capacity: int = Field(default=256, ge=1)
+    # Overrides of DetectorConfig fields, as JSON: DETECTOR_CONFIG='{"min_points": 10}'.
+    detector_config: dict[str, float | int] = Field(default_factory=dict)

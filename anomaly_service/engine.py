@@ -1,0 +1,310 @@
+"""The detection cycle: query Prometheus, update the bank, run the lifecycle, emit events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from anomaly_service.catalog import MetricSpec
+from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
+from anomaly_service.events import alertmanager_payload
+from anomaly_service.lifecycle import (
+    SEVERITIES,
+    Observation,
+    SeriesState,
+    Tracker,
+    Transition,
+)
+from anomaly_service.metrics import ServiceMetrics
+from anomaly_service.notifier import Notifier
+from anomaly_service.prometheus import (
+    PrometheusSource,
+    PrometheusUnavailable,
+    QueryRejected,
+    Sample,
+)
+
+log = logging.getLogger("anomaly_service.engine")
+
+DIRECTIONS = {"up": Direction.UP, "down": Direction.DOWN, "both": Direction.BOTH}
+Clock = Callable[[], float]
+
+
+@dataclass
+class MetricStatus:
+    """Per catalog entry: Prometheus' verdict on its query and what it returned."""
+
+    error: str | None = None
+    series: int = 0
+    skipped: int = 0  # samples without a service label or with a non-finite value
+    last_ok_at: float | None = None
+
+
+@dataclass
+class EngineOptions:
+    check_interval: float = 5.0
+    backfill_window_s: float = 900.0
+    backfill_step_s: float = 0.0
+    no_data_cycles: int = 2
+    up_selector: str = 'up{job="services"}'
+    external_url: str = "http://anomaly-service:8080"
+    history_size: int = 1000
+    evidence_points: int = 360
+    series_capacity: int = 256
+
+
+@dataclass
+class CycleState:
+    cycle: int = 0
+    last_cycle_at: float | None = None
+    last_success_at: float | None = None
+    last_duration_s: float | None = None
+    prometheus_ok: bool = False
+    prometheus_error: str | None = "no cycle has run yet"
+    backfilled: bool = False
+    backfill_points: int = 0
+    replicas: dict[str, tuple[int, int]] = field(default_factory=dict)  # service -> (up, total)
+
+
+class Engine:
+    def __init__(
+        self,
+        catalog: list[MetricSpec],
+        source: PrometheusSource,
+        notifier: Notifier,
+        clock: Clock,
+        options: EngineOptions,
+        metrics: ServiceMetrics,
+        detector_config: DetectorConfig | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.source = source
+        self.notifier = notifier
+        self.clock = clock
+        self.options = options
+        self.metrics = metrics
+        self.config = detector_config or DetectorConfig()
+        self.bank = SeriesBank(self.config, capacity=options.series_capacity)
+        self.tracker = Tracker(
+            options.history_size, options.evidence_points, options.no_data_cycles
+        )
+        self.status: dict[str, MetricStatus] = {spec.name: MetricStatus() for spec in catalog}
+        self.state = CycleState()
+        self._lock = asyncio.Lock()
+
+    # ---- readiness -------------------------------------------------------------------------
+    def fresh(self) -> bool:
+        """Data is current: the last cycle reached Prometheus and it was recent."""
+        s = self.state
+        if not s.prometheus_ok or s.last_success_at is None:
+            return False
+        return self.clock() - s.last_success_at <= 3 * self.options.check_interval + 5.0
+
+    # ---- backfill --------------------------------------------------------------------------
+    async def backfill(self) -> None:
+        """Seed baselines from the recent past (range query) so a restart is not blind."""
+        window = self.options.backfill_window_s
+        if window <= 0:
+            self.state.backfilled = True
+            return
+        end = self.clock()
+        step = self.options.backfill_step_s or self.options.check_interval
+        points = 0
+        for spec in self.catalog:
+            try:
+                result = await self.source.query_range(spec.query, end - window, end, step)
+            except QueryRejected as exc:
+                self._reject(spec, exc.reason)
+                continue
+            for series in result:
+                labels = _clean(series.labels)
+                if "service" not in labels:
+                    continue
+                pairs = [
+                    (t, v)
+                    for t, v in zip(series.timestamps, series.values, strict=False)
+                    if math.isfinite(v)
+                ]
+                if not pairs:
+                    continue
+                state = self.tracker.state(spec, labels)
+                self._slot(state)
+                self.bank.seed(state.key, np.array([v for _, v in pairs], dtype=float))
+                for t, v in pairs[-self.options.evidence_points :]:
+                    state.evidence.add(t, v, None, None, None)
+                state.last_ts = pairs[-1][0]
+                points += len(pairs)
+        self.state.backfilled = True
+        self.state.backfill_points = points
+        log.info(
+            "backfilled %d points over %.0fs for %d series",
+            points,
+            window,
+            len(self.tracker.series),
+        )
+
+    # ---- one cycle -------------------------------------------------------------------------
+    async def run_cycle(self) -> list[Transition]:
+        async with self._lock:
+            return await self._cycle()
+
+    async def _cycle(self) -> list[Transition]:
+        started = time.perf_counter()
+        ts = self.clock()
+        self.state.cycle += 1
+        self.state.last_cycle_at = ts
+        try:
+            if not self.state.backfilled:
+                await self.backfill()
+            results = await asyncio.gather(
+                *(self._query(spec) for spec in self.catalog), self._replicas()
+            )
+        except PrometheusUnavailable as exc:
+            # Unknown is not healthy: no series is marked missing, nothing is resolved.
+            self.state.prometheus_ok = False
+            self.state.prometheus_error = str(exc)
+            self.metrics.prometheus_up.set(0)
+            self.metrics.cycles.labels("prometheus_down").inc()
+            log.warning("cycle %d: Prometheus unavailable: %s", self.state.cycle, exc)
+            return []
+        transitions = self._classify(ts, results[:-1])
+        self.state.prometheus_ok = True
+        self.state.prometheus_error = None
+        self.state.last_success_at = ts
+        duration = time.perf_counter() - started
+        self.state.last_duration_s = duration
+        self._emit(transitions)
+        self._export(ts, duration)
+        return transitions
+
+    async def _query(self, spec: MetricSpec) -> list[Sample] | None:
+        try:
+            samples = await self.source.query(spec.query)
+        except QueryRejected as exc:
+            self._reject(spec, exc.reason)
+            return None
+        status = self.status[spec.name]
+        status.error = None
+        self.metrics.query_errors.labels(spec.name).set(0)
+        return samples
+
+    def _reject(self, spec: MetricSpec, reason: str) -> None:
+        status = self.status[spec.name]
+        if status.error != reason:
+            log.error("metric %r: Prometheus rejected the query: %s", spec.name, reason)
+        status.error = reason
+        self.metrics.query_errors.labels(spec.name).set(1)
+
+    async def _replicas(self) -> None:
+        selector = self.options.up_selector
+        try:
+            up = await self.source.query(f"sum by (service) ({selector})")
+            total = await self.source.query(f"count by (service) ({selector})")
+        except QueryRejected as exc:
+            log.error("replica query rejected: %s", exc.reason)
+            return
+        counts = {
+            s.labels.get("service", ""): int(s.value) for s in total if math.isfinite(s.value)
+        }
+        ups = {s.labels.get("service", ""): int(s.value) for s in up if math.isfinite(s.value)}
+        self.state.replicas = {svc: (ups.get(svc, 0), n) for svc, n in counts.items() if svc}
+
+    def _classify(self, ts: float, results: list[list[Sample] | None]) -> list[Transition]:
+        present: list[tuple[SeriesState, float]] = []
+        transitions: list[Transition] = []
+        for spec, samples in zip(self.catalog, results, strict=True):
+            if samples is None:
+                continue  # rejected query: its series are unknown, not missing
+            status = self.status[spec.name]
+            status.last_ok_at, status.skipped = ts, 0
+            seen: set[Any] = set()
+            for sample in samples:
+                labels = _clean(sample.labels)
+                if "service" not in labels or not math.isfinite(sample.value):
+                    status.skipped += 1
+                    if "service" in labels:
+                        # NaN/Inf from Prometheus: the series exists, its value is unusable.
+                        seen.add(self.tracker.state(spec, labels).key)
+                    continue
+                state = self.tracker.state(spec, labels)
+                seen.add(state.key)
+                present.append((state, sample.value))
+            status.series = len(seen)
+            for state in list(self.tracker.series_of(spec.name)):
+                if state.key not in seen:
+                    transitions.extend(self.tracker.missing(state, ts))
+        if present:
+            slots = np.fromiter(
+                (self._slot(s) for s, _ in present), dtype=np.int64, count=len(present)
+            )
+            values = np.fromiter((v for _, v in present), dtype=float, count=len(present))
+            verdicts = self.bank.update(slots, values)
+            for i, (state, value) in enumerate(present):
+                obs = Observation(
+                    value=value,
+                    baseline=float(verdicts.baseline[i]),
+                    lower=float(verdicts.lower[i]),
+                    upper=float(verdicts.upper[i]),
+                    score=float(verdicts.score[i]),
+                    severity=int(verdicts.severity[i]),
+                    open=bool(verdicts.open[i]),
+                    warming=bool(verdicts.warming[i]),
+                )
+                transitions.extend(self.tracker.observe(state, ts, obs))
+        return transitions
+
+    def _slot(self, state: SeriesState) -> int:
+        spec = state.spec
+        return self.bank.slot(state.key, DIRECTIONS[spec.direction], spec.floor, spec.min_spread)
+
+    def _emit(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            self.metrics.events_emitted.labels(t.status).inc()
+            if t.reason == "open":
+                a = t.anomaly
+                self.metrics.opened.labels(a["metric"], a["severity"], a["kind"]).inc()
+            self.notifier.submit(
+                alertmanager_payload(t.anomaly, t.status, self.options.external_url)
+            )
+
+    def _export(self, ts: float, duration: float) -> None:
+        m = self.metrics
+        m.cycle_duration.observe(duration)
+        m.cycles.labels("ok").inc()
+        m.last_success.set(ts)
+        m.prometheus_up.set(1)
+        m.series_tracked.set(len(self.tracker.series))
+        counts: dict[tuple[str, str, str], int] = {}
+        for a in self.tracker.active.values():
+            key = (a.metric, SEVERITIES[a.severity], a.kind)
+            counts[key] = counts.get(key, 0) + 1
+        m.active.clear()
+        for spec in self.catalog:
+            for sev in SEVERITIES[1:]:
+                m.active.labels(spec.name, sev, "deviation").set(0)
+        for (metric, sev, kind), n in counts.items():
+            m.active.labels(metric, sev, kind).set(n)
+
+    # ---- background loop -------------------------------------------------------------------
+    async def run_forever(self, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        interval = self.options.check_interval
+        while True:
+            started = time.monotonic()
+            try:
+                await self.run_cycle()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in one cycle must not stop detection for good
+                log.exception("detection cycle %d failed", self.state.cycle)
+            await sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def _clean(labels: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k != "__name__"}

@@ -1,0 +1,288 @@
+"""Anomaly lifecycle (pure): open, escalate, resolve; no_data; bounded history and evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from anomaly_service.catalog import MetricSpec
+
+SEVERITIES = ("normal", "info", "warning", "critical")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+CRITICAL = 3
+
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]  # (metric, sorted labels)
+
+
+def series_key(metric: str, labels: dict[str, str]) -> SeriesKey:
+    return metric, tuple(sorted(labels.items()))
+
+
+def fingerprint(metric: str, labels: dict[str, str], kind: str) -> str:
+    """16 hex chars, stable across cycles and restarts: metric, labels and anomaly kind."""
+    parts = [f"metric={metric}", *(f"{k}={v}" for k, v in sorted(labels.items())), f"kind={kind}"]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def fmt(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4g}"
+
+
+@dataclass
+class Evidence:
+    """Recent points of one series with its baseline band (bounded ring)."""
+
+    size: int
+    points: deque[tuple[float, float | None, float | None, float | None, float | None]] = field(
+        init=False
+    )
+
+    def __post_init__(self) -> None:
+        self.points = deque(maxlen=self.size)
+
+    def add(
+        self,
+        ts: float,
+        value: float | None,
+        baseline: float | None,
+        lower: float | None,
+        upper: float | None,
+    ) -> None:
+        self.points.append((ts, value, baseline, lower, upper))
+
+    def as_dict(self, since: float | None = None) -> dict[str, list[Any]]:
+        rows = [p for p in self.points if since is None or p[0] >= since]
+        names = ("timestamps", "values", "baseline", "lower", "upper")
+        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+@dataclass
+class Anomaly:
+    id: str
+    fingerprint: str
+    service: str
+    metric: str
+    labels: dict[str, str]
+    kind: str  # deviation | no_data
+    severity: int
+    peak_severity: int
+    opened_at: float
+    unit: str
+    direction: str
+    value: float | None = None
+    baseline: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    status: str = "active"
+    resolved_at: float | None = None
+    sent_severity: int = 0  # the highest severity already announced in a firing event
+    updated_at: float = 0.0
+    frozen_evidence: dict[str, list[Any]] | None = None  # copied at resolve time
+
+    def summary(self) -> str:
+        if self.kind == "no_data":
+            return f"{self.service} {self.metric}: no data (series gone or target down)"
+        unit = f" {self.unit}" if self.unit else ""
+        where = "above" if (self.value or 0.0) >= (self.baseline or 0.0) else "below"
+        return (
+            f"{self.service} {self.metric} {fmt(self.value)}{unit} {where} baseline "
+            f"{fmt(self.baseline)}{unit}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "service": self.service,
+            "metric": self.metric,
+            "labels": dict(self.labels),
+            "kind": self.kind,
+            "severity": SEVERITIES[self.severity],
+            "peak_severity": SEVERITIES[self.peak_severity],
+            "status": self.status,
+            "opened_at": self.opened_at,
+            "resolved_at": self.resolved_at,
+            "value": self.value,
+            "baseline": self.baseline,
+            "lower": self.lower,
+            "upper": self.upper,
+            "unit": self.unit,
+            "summary": self.summary(),
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change worth an event: firing (open or escalation) or resolved."""
+
+    status: str  # firing | resolved
+    reason: str  # open | escalate | resolve
+    anomaly: dict[str, Any]  # snapshot at the time of the change
+
+
+@dataclass
+class Observation:
+    """What the detector said about one series this cycle."""
+
+    value: float
+    baseline: float
+    lower: float
+    upper: float
+    score: float
+    severity: int
+    open: bool
+    warming: bool
+
+
+@dataclass
+class SeriesState:
+    key: SeriesKey
+    spec: MetricSpec
+    labels: dict[str, str]
+    evidence: Evidence
+    last: Observation | None = None
+    last_ts: float | None = None
+    missing_cycles: int = 0
+    deviation: Anomaly | None = None
+    no_data: Anomaly | None = None
+
+    @property
+    def service(self) -> str:
+        return self.labels.get("service", "")
+
+
+class Tracker:
+    """Series state and anomalies. Pure: the caller supplies time and detector verdicts."""
+
+    def __init__(
+        self, history_size: int = 1000, evidence_points: int = 360, no_data_cycles: int = 2
+    ) -> None:
+        self.series: dict[SeriesKey, SeriesState] = {}
+        self.active: dict[str, Anomaly] = {}
+        # Resolved anomalies, oldest evicted first: memory stays bounded.
+        self.resolved: OrderedDict[str, Anomaly] = OrderedDict()
+        self.history_size = history_size
+        self.evidence_points = evidence_points
+        self.no_data_cycles = no_data_cycles
+        self.opened_total = 0
+
+    def state(self, spec: MetricSpec, labels: dict[str, str]) -> SeriesState:
+        key = series_key(spec.name, labels)
+        found = self.series.get(key)
+        if found is None:
+            found = SeriesState(key, spec, dict(labels), Evidence(self.evidence_points))
+            self.series[key] = found
+        else:
+            found.spec = spec
+        return found
+
+    def observe(self, state: SeriesState, ts: float, obs: Observation) -> list[Transition]:
+        """A present point: feed the evidence, run the deviation lifecycle, end no_data."""
+        out: list[Transition] = []
+        state.last, state.last_ts, state.missing_cycles = obs, ts, 0
+        state.evidence.add(ts, obs.value, obs.baseline, obs.lower, obs.upper)
+        if state.no_data is not None:
+            out.append(self._resolve(state, state.no_data, ts))
+            state.no_data = None
+        anomaly = state.deviation
+        if anomaly is None:
+            if obs.open and obs.severity > 0:
+                anomaly = self._open(state, "deviation", obs.severity, ts)
+                state.deviation = anomaly
+                self._set_values(anomaly, obs, ts)
+                out.append(self._fire(anomaly, "open"))
+            return out
+        if not obs.open:
+            self._set_values(anomaly, obs, ts)
+            out.append(self._resolve(state, anomaly, ts))
+            state.deviation = None
+            return out
+        # Still open: an open anomaly is at least `info` even when this point looks calmer.
+        anomaly.severity = max(1, obs.severity)
+        anomaly.peak_severity = max(anomaly.peak_severity, anomaly.severity)
+        self._set_values(anomaly, obs, ts)
+        if anomaly.severity > anomaly.sent_severity:
+            out.append(self._fire(anomaly, "escalate"))
+        return out
+
+    def missing(self, state: SeriesState, ts: float) -> list[Transition]:
+        """The series was absent from a successful query this cycle."""
+        state.missing_cycles += 1
+        state.evidence.add(ts, None, None, None, None)
+        if (
+            state.spec.on_missing != "no_data"
+            or state.no_data is not None
+            or state.missing_cycles < self.no_data_cycles
+        ):
+            return []
+        anomaly = self._open(state, "no_data", CRITICAL, ts)
+        if state.last is not None:
+            anomaly.baseline, anomaly.lower, anomaly.upper = (
+                state.last.baseline,
+                state.last.lower,
+                state.last.upper,
+            )
+        state.no_data = anomaly
+        return [self._fire(anomaly, "open")]
+
+    def forget(self, state: SeriesState) -> None:
+        self.series.pop(state.key, None)
+
+    def _open(self, state: SeriesState, kind: str, severity: int, ts: float) -> Anomaly:
+        self.opened_total += 1
+        anomaly = Anomaly(
+            id=f"a-{uuid.uuid4().hex[:16]}",
+            fingerprint=fingerprint(state.spec.name, state.labels, kind),
+            service=state.service,
+            metric=state.spec.name,
+            labels=dict(state.labels),
+            kind=kind,
+            severity=severity,
+            peak_severity=severity,
+            opened_at=ts,
+            unit=state.spec.unit,
+            direction=state.spec.direction,
+            updated_at=ts,
+        )
+        self.active[anomaly.id] = anomaly
+        return anomaly
+
+    def _fire(self, anomaly: Anomaly, reason: str) -> Transition:
+        anomaly.sent_severity = anomaly.severity
+        return Transition("firing", reason, anomaly.to_dict())
+
+    def _resolve(self, state: SeriesState, anomaly: Anomaly, ts: float) -> Transition:
+        anomaly.status, anomaly.resolved_at, anomaly.updated_at = "resolved", ts, ts
+        anomaly.frozen_evidence = state.evidence.as_dict(since=None)
+        self.active.pop(anomaly.id, None)
+        self.resolved[anomaly.id] = anomaly
+        while len(self.resolved) > self.history_size:
+            self.resolved.popitem(last=False)
+        return Transition("resolved", "resolve", anomaly.to_dict())
+
+    @staticmethod
+    def _set_values(anomaly: Anomaly, obs: Observation, ts: float) -> None:
+        anomaly.value, anomaly.baseline = obs.value, obs.baseline
+        anomaly.lower, anomaly.upper, anomaly.updated_at = obs.lower, obs.upper, ts
+
+    def get(self, anomaly_id: str) -> Anomaly | None:
+        return self.active.get(anomaly_id) or self.resolved.get(anomaly_id)
+
+    def all_anomalies(self) -> Iterator[Anomaly]:
+        yield from self.active.values()
+        yield from self.resolved.values()
+
+    def evidence_for(self, anomaly: Anomaly) -> dict[str, list[Any]]:
+        if anomaly.frozen_evidence is not None:
+            return anomaly.frozen_evidence
+        state = self.series.get(series_key(anomaly.metric, anomaly.labels))
+        if state is None:
+            return Evidence(1).as_dict()
+        return state.evidence.as_dict()
+
+    def series_of(self, metric: str) -> Iterable[SeriesState]:
+        return [s for s in self.series.values() if s.spec.name == metric]
