@@ -1,5 +1,6 @@
 """Docker actuator: the policy engine's only path to the Docker engine."""
 
+from policy_engine.actuator.docker_actuator import DockerActuator
 from policy_engine.actuator.types import (
     ActionOutcome,
     Actuator,
@@ -12,6 +13,7 @@ __all__ = [
     "ActionOutcome",
     "Actuator",
     "ContainerInfo",
+    "DockerActuator",
     "RestartParams",
     "ScaleParams",
 ]

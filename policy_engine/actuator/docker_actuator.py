@@ -1,0 +1,566 @@
+"""The Docker adapter behind the `Actuator` protocol: restart and scale compose replicas.
+
+Every blocking docker-SDK call runs on the actuator's own small thread pool and is awaited with
+`asyncio.wait_for`, so a hung or dead daemon turns into a `failed` outcome, never a stalled event
+loop or an exception escaping. Blast radius rules live in `selection.py` and are applied here to
+every container before it is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from policy_engine.actuator.clone import CloneError, build_clone
+from policy_engine.actuator.selection import (
+    PROJECT_LABEL,
+    SERVICE_LABEL,
+    Candidate,
+    container_number,
+    ineligibility_reason,
+    next_numbers,
+    parse_docker_time,
+    scale_down_victims,
+    scale_target,
+    self_ids_from_proc,
+)
+from policy_engine.actuator.types import (
+    ActionOutcome,
+    ContainerInfo,
+    RestartParams,
+    ScaleParams,
+)
+
+T = TypeVar("T")
+
+# Container states `restart` acts on; paused/dead/removing containers are left alone.
+RESTARTABLE = ("running", "exited", "created", "restarting")
+
+
+class ActionFailed(Exception):
+    """A step failed in a way the outcome should report as-is."""
+
+
+@dataclass
+class Replica:
+    """One container of a compose service, as read from `docker inspect`."""
+
+    id: str
+    name: str
+    service: str
+    number: int
+    state: str
+    health: str | None
+    started_raw: str
+    started_at: float | None
+    created_at: float
+    attrs: dict[str, Any]
+
+    def info(self) -> ContainerInfo:
+        return ContainerInfo(
+            id=self.id,
+            name=self.name,
+            service=self.service,
+            number=self.number,
+            state=self.state,
+            health=self.health,
+            started_at=self.started_at,
+            created_at=self.created_at,
+        )
+
+
+def _replica(attrs: dict[str, Any]) -> Replica:
+    state = attrs.get("State") or {}
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    health = (state.get("Health") or {}).get("Status")
+    return Replica(
+        id=str(attrs["Id"]),
+        name=str(attrs.get("Name", "")).lstrip("/"),
+        service=str(labels.get(SERVICE_LABEL, "")),
+        number=container_number(labels),
+        state=str(state.get("Status", "unknown")),
+        health=str(health) if health else None,
+        started_raw=str(state.get("StartedAt") or ""),
+        started_at=parse_docker_time(state.get("StartedAt")),
+        created_at=parse_docker_time(attrs.get("Created")) or 0.0,
+        attrs=attrs,
+    )
+
+
+def detect_self_ids(proc: Path = Path("/proc/self")) -> set[str]:
+    """Container ids of the current process (empty when not in a container)."""
+    texts = []
+    for name in ("cgroup", "mountinfo"):
+        try:
+            texts.append((proc / name).read_text(errors="replace"))
+        except OSError:
+            texts.append("")
+    return self_ids_from_proc(texts[0], texts[1])
+
+
+def default_client_factory(
+    base_url: str | None = None, http_timeout_s: float = 10.0
+) -> Callable[[], docker.DockerClient]:
+    """Docker SDK client; `version="auto"` negotiates with the daemon (API 1.41 here)."""
+
+    def make() -> docker.DockerClient:
+        if base_url:
+            return docker.DockerClient(
+                base_url=base_url, version="auto", timeout=int(max(1, http_timeout_s))
+            )
+        return docker.from_env(version="auto", timeout=int(max(1, http_timeout_s)))
+
+    return make
+
+
+class DockerActuator:
+    """Restart and scale the replicas of one compose project's opted-in services."""
+
+    def __init__(
+        self,
+        project: str,
+        *,
+        docker_host: str | None = None,
+        client_factory: Callable[[], docker.DockerClient] | None = None,
+        call_timeout_s: float = 10.0,
+        ready_timeout_s: float = 30.0,
+        poll_interval_s: float = 0.5,
+        default_stop_timeout_s: float = 10.0,
+        self_ids: Iterable[str] | None = None,
+        hostname: str | None = None,
+        max_workers: int = 4,
+    ) -> None:
+        if not project:
+            raise ValueError("DockerActuator needs the compose project name")
+        self.project = project
+        self.call_timeout_s = call_timeout_s
+        self.ready_timeout_s = ready_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.default_stop_timeout_s = default_stop_timeout_s
+        self._factory = client_factory or default_client_factory(docker_host, call_timeout_s)
+        self._self_ids = set(detect_self_ids() if self_ids is None else self_ids)
+        self._hostname = hostname
+        # Own pool: hung daemon calls must not starve the loop's default executor.
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="docker-act")
+        self._client_lock = threading.Lock()
+        self._docker: docker.DockerClient | None = None
+        self._service_locks: dict[str, asyncio.Lock] = {}
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def _client(self) -> docker.DockerClient:
+        with self._client_lock:
+            if self._docker is None:
+                self._docker = self._factory()
+            return self._docker
+
+    def _drop_client(self) -> None:
+        """Forget the client so the next call reconnects (and renegotiates) from scratch."""
+        with self._client_lock:
+            old, self._docker = self._docker, None
+        if old is not None:
+            # Closing a broken client must not mask the real error.
+            with contextlib.suppress(Exception):
+                old.close()
+
+    async def _call(self, step: str, fn: Callable[..., T], *args: Any, limit_s: float) -> T:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        try:
+            return await asyncio.wait_for(future, limit_s)
+        except TimeoutError:
+            self._drop_client()
+            raise ActionFailed(
+                f"Docker daemon did not answer within {limit_s:.0f}s ({step})"
+            ) from None
+        except docker.errors.NotFound as exc:
+            raise ActionFailed(f"{step}: container no longer exists ({exc.explanation})") from None
+        except docker.errors.APIError as exc:
+            raise ActionFailed(f"{step}: Docker refused: {exc.explanation or exc}") from None
+        except requests.exceptions.Timeout:
+            self._drop_client()
+            raise ActionFailed(f"Docker daemon did not answer in time ({step})") from None
+        except (
+            docker.errors.DockerException,
+            requests.exceptions.RequestException,
+            OSError,
+        ) as exc:
+            self._drop_client()
+            raise ActionFailed(f"Docker daemon unreachable ({step}): {_short(exc)}") from None
+
+    def _lock(self, service: str) -> asyncio.Lock:
+        # Serialise actions per service: two concurrent scale-ups would pick the same number.
+        return self._service_locks.setdefault(service, asyncio.Lock())
+
+    def close(self) -> None:
+        """Release the thread pool and the client (hung calls are abandoned, not awaited)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._drop_client()
+
+    # ---- blocking primitives (run on the pool) --------------------------------------------
+
+    def _service_replicas(self, service: str) -> list[tuple[Replica, str | None]]:
+        """Every container of project/service, each with the reason it is off-limits (or None)."""
+        api = self._client().api
+        labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
+        out = []
+        for summary in api.containers(all=True, filters={"label": labels}):
+            try:
+                attrs = api.inspect_container(summary["Id"])
+            except docker.errors.NotFound:
+                continue  # removed between list and inspect
+            replica = _replica(attrs)
+            out.append((replica, self._reason(replica, service)))
+        return sorted(out, key=lambda pair: pair[0].number)
+
+    def _reason(self, replica: Replica, service: str | None) -> str | None:
+        labels = (replica.attrs.get("Config") or {}).get("Labels") or {}
+        candidate = Candidate(id=replica.id, name=replica.name, labels=labels)
+        return ineligibility_reason(
+            candidate, self.project, self._self_ids, self._hostname, service
+        )
+
+    def _explain(self, ref: str, service: str) -> str:
+        """Why a container asked for by name/id is not a target (read-only lookup)."""
+        try:
+            attrs = self._client().api.inspect_container(ref)
+        except docker.errors.NotFound:
+            return f"no container named {ref!r}"
+        reason = self._reason(_replica(attrs), service)
+        return reason or "not an eligible replica"
+
+    def _inspect(self, container_id: str) -> Replica:
+        return _replica(self._client().api.inspect_container(container_id))
+
+    def _restart(self, container_id: str, stop_timeout_s: float) -> None:
+        self._client().api.restart(container_id, timeout=round(stop_timeout_s))
+
+    def _image_ref(self, template: dict[str, Any]) -> str:
+        """The template's image by name when the tag still points at it, else by id."""
+        name = str((template.get("Config") or {}).get("Image") or "")
+        image_id = str(template.get("Image") or "")
+        try:
+            if name and self._client().api.inspect_image(name).get("Id") == image_id:
+                return name
+        except docker.errors.ImageNotFound:
+            pass
+        return image_id or name
+
+    def _create_and_start(self, template: dict[str, Any], service: str, number: int) -> str:
+        api = self._client().api
+        spec = build_clone(template, self.project, service, number, self._image_ref(template))
+        created = api.create_container_from_config(spec.config, name=spec.name)
+        container_id = str(created["Id"])
+        try:
+            for network, endpoint in spec.extra_networks.items():
+                api.connect_container_to_network(
+                    container_id,
+                    network,
+                    aliases=endpoint.get("Aliases"),
+                    links=endpoint.get("Links"),
+                    driver_opt=endpoint.get("DriverOpts"),
+                )
+            api.start(container_id)
+        except Exception:
+            # Never leave a half-made replica behind: compose would not count it as one either.
+            with contextlib.suppress(Exception):
+                api.remove_container(container_id, force=True, v=True)
+            raise
+        return spec.name
+
+    def _stop_and_remove(self, container_id: str, stop_timeout_s: float) -> None:
+        api = self._client().api
+        try:
+            api.stop(container_id, timeout=round(stop_timeout_s))
+            api.remove_container(container_id, v=True)
+        except docker.errors.NotFound:
+            pass  # already gone: the goal (fewer replicas) is met
+
+    def _ping(self) -> bool:
+        return bool(self._client().ping())
+
+    # ---- Actuator protocol ----------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        try:
+            return await self._call("ping", self._ping, limit_s=self.call_timeout_s)
+        except ActionFailed:
+            return False
+
+    async def list_targets(self, service: str) -> list[ContainerInfo]:
+        """Eligible containers of `service`; empty when Docker is unreachable."""
+        try:
+            pairs = await self._call(
+                "list", self._service_replicas, service, limit_s=self.call_timeout_s
+            )
+        except ActionFailed:
+            return []
+        return [replica.info() for replica, reason in pairs if reason is None]
+
+    async def _eligible(self, service: str) -> tuple[list[Replica], list[Replica]]:
+        pairs = await self._call(
+            f"list {service}", self._service_replicas, service, limit_s=self.call_timeout_s
+        )
+        return [r for r, reason in pairs if reason is None], [r for r, _ in pairs]
+
+    async def restart(self, params: RestartParams) -> ActionOutcome:
+        started = time.monotonic()
+        done: list[str] = []
+        before: int | None = None
+        try:
+            async with self._lock(params.service):
+                replicas, _ = await self._eligible(params.service)
+                before = len(replicas)
+                targets = await self._restart_targets(params, replicas)
+                for index, replica in enumerate(targets):
+                    await self._call(
+                        f"restart {replica.name}",
+                        self._restart,
+                        replica.id,
+                        params.stop_timeout_s,
+                        limit_s=self.call_timeout_s + params.stop_timeout_s,
+                    )
+                    # Rolling: the next replica goes down only once this one is healthy again.
+                    rolling_on = index < len(targets) - 1
+                    await self._wait_running(
+                        replica.id, replica.name, replica.started_raw, rolling_on, "restart"
+                    )
+                    done.append(replica.name)
+            return _outcome(
+                started,
+                "succeeded",
+                done,
+                f"restarted {len(done)} container(s) of {params.service}: {', '.join(done)}",
+                before=before,
+                after=before,
+            )
+        except ActionFailed as exc:
+            return _failed(started, done, params.service, str(exc), before, before)
+        except Exception as exc:  # the contract: never let an exception escape
+            return _failed(started, done, params.service, f"unexpected: {_short(exc)}", before)
+
+    async def _restart_targets(
+        self, params: RestartParams, replicas: list[Replica]
+    ) -> list[Replica]:
+        if params.container:
+            ref = params.container
+            match = [
+                r
+                for r in replicas
+                if ref in (r.name, r.id) or (len(ref) >= 12 and r.id.startswith(ref))
+            ]
+            if not match:
+                why = await self._call(
+                    f"look up {ref}",
+                    self._explain,
+                    ref,
+                    params.service,
+                    limit_s=self.call_timeout_s,
+                )
+                raise ActionFailed(f"refused: {ref!r} is not an eligible target: {why}")
+            targets = match[:1]
+        else:
+            targets = replicas
+            if not targets:
+                raise ActionFailed(
+                    f"no eligible containers for service {params.service!r} in project "
+                    f"{self.project!r} (needs label relia.remediation=enabled)"
+                )
+        bad = [r for r in targets if r.state not in RESTARTABLE]
+        if bad and params.container:
+            raise ActionFailed(
+                f"{bad[0].name} is {bad[0].state}; restart handles {', '.join(RESTARTABLE)}"
+            )
+        return [r for r in targets if r.state in RESTARTABLE]
+
+    async def _wait_running(
+        self, ref: str, name: str, previous_start: str, need_healthy: bool, after: str
+    ) -> Replica:
+        """Poll until the container runs (StartedAt moved on), and is healthy if asked."""
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            current = await self._call(
+                f"inspect {name}", self._inspect, ref, limit_s=self.call_timeout_s
+            )
+            fresh = current.started_raw != previous_start and current.started_at is not None
+            healthy = not need_healthy or current.health in (None, "healthy")
+            if fresh and current.state == "running" and healthy:
+                return current
+            if fresh and current.state in ("exited", "dead"):
+                code = (current.attrs.get("State") or {}).get("ExitCode")
+                raise ActionFailed(f"{name} exited right after {after} (exit code {code})")
+            if time.monotonic() >= deadline:
+                what = "healthy" if fresh and current.state == "running" else "running"
+                raise ActionFailed(
+                    f"{name} not {what} within {self.ready_timeout_s:.0f}s after {after} "
+                    f"(state={current.state}, health={current.health})"
+                )
+            await asyncio.sleep(self.poll_interval_s)
+
+    async def scale(self, params: ScaleParams) -> ActionOutcome:
+        started = time.monotonic()
+        done: list[str] = []
+        before: int | None = None
+        try:
+            async with self._lock(params.service):
+                replicas, everything = await self._eligible(params.service)
+                before = len(replicas)
+                target = scale_target(
+                    before, params.direction, params.step, params.min_replicas, params.max_replicas
+                )
+                if target == before:
+                    bound = "max_replicas" if params.direction == "up" else "min_replicas"
+                    limit = params.max_replicas if params.direction == "up" else params.min_replicas
+                    return _outcome(
+                        started,
+                        "noop",
+                        [],
+                        f"{params.service} already at {bound}={limit} ({before} replicas)",
+                        before=before,
+                        after=before,
+                    )
+                if params.direction == "up":
+                    await self._scale_up(
+                        params.service, replicas, everything, target - before, done
+                    )
+                else:
+                    await self._scale_down(params.service, replicas, before - target, done)
+                after, _ = await self._eligible(params.service)
+            verb = "added" if params.direction == "up" else "removed"
+            return _outcome(
+                started,
+                "succeeded",
+                done,
+                f"{verb} {', '.join(done)}; {params.service} {before} -> {len(after)} replicas",
+                before=before,
+                after=len(after),
+            )
+        except ActionFailed as exc:
+            return await self._scale_failed(started, done, params.service, str(exc), before)
+        except Exception as exc:
+            return await self._scale_failed(
+                started, done, params.service, f"unexpected: {_short(exc)}", before
+            )
+
+    async def _scale_failed(
+        self, started: float, done: list[str], service: str, error: str, before: int | None
+    ) -> ActionOutcome:
+        after: int | None = None
+        # Daemon still down: the count is unknown, and None says so.
+        with contextlib.suppress(Exception):
+            after = len((await self._eligible(service))[0])
+        return _failed(started, done, service, error, before, after)
+
+    async def _scale_up(
+        self,
+        service: str,
+        replicas: list[Replica],
+        everything: list[Replica],
+        count: int,
+        done: list[str],
+    ) -> None:
+        if not replicas:
+            raise ActionFailed(
+                f"no eligible replica of {service!r} to clone; start it with compose first"
+            )
+        template = _pick_template(replicas)
+        numbers = next_numbers((r.number for r in everything), count)
+        for number in numbers:
+            try:
+                name = await self._call(
+                    f"create replica {number} of {service}",
+                    self._create_and_start,
+                    template.attrs,
+                    service,
+                    number,
+                    limit_s=self.call_timeout_s * 3,
+                )
+            except CloneError as exc:
+                raise ActionFailed(str(exc)) from None
+            done.append(name)
+        # A replica counts once it runs (and passes its health check, if it has one).
+        for name in done:
+            await self._wait_running(name, name, "", True, "scale up")
+
+    async def _scale_down(
+        self, service: str, replicas: list[Replica], count: int, done: list[str]
+    ) -> None:
+        victims = scale_down_victims(((r.number, r) for r in replicas), count)
+        for victim in victims:
+            stop_timeout = _stop_timeout(victim.attrs, self.default_stop_timeout_s)
+            await self._call(
+                f"remove {victim.name}",
+                self._stop_and_remove,
+                victim.id,
+                stop_timeout,
+                limit_s=self.call_timeout_s * 2 + stop_timeout,
+            )
+            done.append(victim.name)
+
+
+def _pick_template(replicas: list[Replica]) -> Replica:
+    """A healthy running replica if any (lowest number), else a running one, else any."""
+
+    def rank(r: Replica) -> tuple[int, int]:
+        running = r.state == "running"
+        healthy = running and r.health in (None, "healthy")
+        return (0 if healthy else 1 if running else 2, r.number)
+
+    return min(replicas, key=rank)
+
+
+def _stop_timeout(attrs: dict[str, Any], default: float) -> float:
+    """The service's stop_grace_period (compose stores it as Config.StopTimeout)."""
+    value = (attrs.get("Config") or {}).get("StopTimeout")
+    return float(value) if isinstance(value, int | float) and value >= 0 else default
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _outcome(
+    started: float,
+    status: str,
+    targets: list[str],
+    detail: str,
+    error: str | None = None,
+    before: int | None = None,
+    after: int | None = None,
+) -> ActionOutcome:
+    return ActionOutcome.model_validate(
+        {
+            "status": status,
+            "targets": targets,
+            "detail": detail,
+            "error": error,
+            "replicas_before": before,
+            "replicas_after": after,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+    )
+
+
+def _failed(
+    started: float,
+    done: list[str],
+    service: str,
+    error: str,
+    before: int | None,
+    after: int | None = None,
+) -> ActionOutcome:
+    partial = f" after acting on {', '.join(done)}" if done else ""
+    return _outcome(started, "failed", done, f"{service}: failed{partial}", error, before, after)
