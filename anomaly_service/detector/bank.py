@@ -1,0 +1,324 @@
+"""Streaming, vectorised state for many series: baselines, severity and hysteresis."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from anomaly_service.detector.config import DetectorConfig, Direction, Severity
+from anomaly_service.detector.stats import neg_log10_tail
+
+# Mean absolute deviation -> standard deviation for a normal distribution (sqrt(pi/2)).
+MAD_TO_SIGMA = 1.2533141373155003
+# Points learned with the Huber clip relaxed, so the very first spreads can grow.
+_BOOTSTRAP_POINTS = 5
+
+
+@dataclass
+class Verdicts:
+    """Per-point verdicts, arrays aligned with the slots (or points) they describe."""
+
+    baseline: np.ndarray  # the level the point was judged against (it is not part of it)
+    lower: np.ndarray  # baseline -/+ z_info spreads: the normal band
+    upper: np.ndarray
+    score: np.ndarray  # deviation in the bad direction mapped to [0, 1); 0.5 = z_warning
+    onset: np.ndarray  # anomaly likelihood of the recent deviation, [0, 1): high at onsets
+    level: np.ndarray  # raw Severity of this point, before hysteresis (int8)
+    severity: np.ndarray  # Severity after hysteresis and the impact rule (int8)
+    open: np.ndarray  # an anomaly is open on the series
+    warming: np.ndarray  # estimates not yet meaningful: verdicts held at normal
+    zscore: np.ndarray  # signed deviation in robust standard deviations (0 if missing)
+    missing: np.ndarray  # the value was NaN/Inf (never learned)
+
+
+_FLOAT_FIELDS = (
+    "m",  # baseline level
+    "mad",  # mean absolute deviation of one-step residuals around their bias
+    "bias",  # running mean of the residuals: a lagging baseline (drift) shows here
+    "sm",  # shadow level: learns every valid point (the "new normal" candidate)
+    "smad",
+    "fm",  # fast level for the onset score
+    "short",  # short mean of the log deviation
+    "lmean",  # long mean / variance of `short`
+    "lvar",
+    "floor",  # impact floor/SLO (NaN = none)
+    "minspread",
+)
+_INT_FIELDS = ("n", "jn", "run1", "run2", "run3", "normal_run", "below_run", "out_run")
+
+
+class SeriesBank:
+    """Struct-of-arrays state for many series; `update` is one numpy pass over all slots."""
+
+    def __init__(self, config: DetectorConfig, capacity: int = 256) -> None:
+        self.config = config
+        self._cap = 0
+        self._keys: dict[Hashable, int] = {}
+        self._free: list[int] = []
+        self._f: dict[str, np.ndarray] = {}
+        self._i: dict[str, np.ndarray] = {}
+        self._dir = np.zeros(0, dtype=np.int8)
+        self._open = np.zeros(0, dtype=bool)
+        self._sev = np.zeros(0, dtype=np.int8)
+        self._grow(max(1, capacity))
+
+    # ------------------------------------------------------------------ slots
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._keys
+
+    def _grow(self, cap: int) -> None:
+        old = self._cap
+
+        def grow(a: np.ndarray, fill: float | int | bool) -> np.ndarray:
+            b = np.full(cap, fill, dtype=a.dtype if a.size else type(fill))
+            b[:old] = a
+            return b
+
+        for name in _FLOAT_FIELDS:
+            self._f[name] = grow(self._f.get(name, np.zeros(0)), 0.0)
+        for name in _INT_FIELDS:
+            self._i[name] = grow(self._i.get(name, np.zeros(0, dtype=np.int64)), 0)
+        self._i = {k: v.astype(np.int64) for k, v in self._i.items()}
+        self._dir = grow(self._dir, 0).astype(np.int8)
+        self._open = grow(self._open, False).astype(bool)
+        self._sev = grow(self._sev, 0).astype(np.int8)
+        self._free.extend(range(cap - 1, old - 1, -1))
+        self._cap = cap
+
+    def slot(
+        self,
+        key: Hashable,
+        direction: Direction,
+        floor: float | None,
+        min_spread: float | None = None,
+    ) -> int:
+        """Slot of `key`, created fresh if new; direction/floor are updated if it exists."""
+        idx = self._keys.get(key)
+        if idx is None:
+            if not self._free:
+                self._grow(self._cap * 2)
+            idx = self._free.pop()
+            self._keys[key] = idx
+            self._reset(idx)
+        self._dir[idx] = int(Direction(direction))
+        self._f["floor"][idx] = np.nan if floor is None else float(floor)
+        spread = self.config.min_spread_abs if min_spread is None else float(min_spread)
+        if not spread > 0 or not np.isfinite(spread):
+            raise ValueError(f"min_spread must be a positive number, got {min_spread!r}")
+        self._f["minspread"][idx] = spread
+        return idx
+
+    def _reset(self, idx: int) -> None:
+        for arr in self._f.values():
+            arr[idx] = 0.0
+        for arr in self._i.values():
+            arr[idx] = 0
+        self._open[idx] = False
+        self._sev[idx] = 0
+
+    def release(self, key: Hashable) -> None:
+        """Forget a series; its slot is reused by the next new key."""
+        idx = self._keys.pop(key, None)
+        if idx is not None:
+            self._reset(idx)
+            self._free.append(idx)
+
+    def key_slot(self, key: Hashable) -> int | None:
+        return self._keys.get(key)
+
+    # ----------------------------------------------------------------- update
+    def update(self, slots: np.ndarray, values: np.ndarray) -> Verdicts:
+        """Judge one new point per slot against its baseline, then learn it if normal."""
+        s = np.asarray(slots, dtype=np.intp)
+        x = np.asarray(values, dtype=float)
+        if s.shape != x.shape or s.ndim != 1:
+            raise ValueError("slots and values must be 1-D arrays of the same length")
+        if s.size and (s.min() < 0 or s.max() >= self._cap):
+            raise ValueError("slot index out of range")
+        if np.unique(s).size != s.size:
+            raise ValueError("a slot may appear only once per update")
+        return self._step(s, x, emit=True)
+
+    def seed(self, key: Hashable, history: Sequence[float] | np.ndarray) -> None:
+        """Backfill past points of one series with the same rules, producing no verdicts."""
+        idx = self._keys.get(key)
+        if idx is None:
+            raise KeyError(f"unknown series {key!r}: call slot() first")
+        self.seed_many([idx], np.asarray(history, dtype=float).reshape(1, -1))
+
+    def seed_many(self, slots: Sequence[int] | np.ndarray, histories: np.ndarray) -> None:
+        """Backfill many series at once: `histories` is (len(slots), T), NaN for gaps."""
+        s = np.asarray(slots, dtype=np.intp)
+        h = np.asarray(histories, dtype=float)
+        if h.ndim != 2 or h.shape[0] != s.size:
+            raise ValueError("histories must be a (len(slots), T) array")
+        for t in range(h.shape[1]):
+            self._step(s, h[:, t], emit=False)
+
+    def snapshot(self, slot: int) -> dict[str, float | int | bool]:
+        """The state of one slot (for evidence, debugging and tests)."""
+        out: dict[str, float | int | bool] = {k: float(v[slot]) for k, v in self._f.items()}
+        out.update({k: int(v[slot]) for k, v in self._i.items()})
+        out["open"] = bool(self._open[slot])
+        out["severity"] = int(self._sev[slot])
+        out["direction"] = int(self._dir[slot])
+        return out
+
+    def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
+        c = self.config
+        f = {k: v[s] for k, v in self._f.items()}
+        i = {k: v[s] for k, v in self._i.items()}
+        direction = self._dir[s]
+        was_open = self._open[s]
+        prev_sev = self._sev[s]
+
+        valid = np.isfinite(x)
+        xv = np.where(valid, x, 0.0)
+        n = i["n"]
+        warming = n < c.min_points
+        m = f["m"]
+        floor_rel = c.min_spread_rel * np.abs(m)
+        spread = np.maximum(np.maximum(MAD_TO_SIGMA * f["mad"], floor_rel), f["minspread"])
+        r = xv - m
+        z = np.where(valid & (n > 0), r / spread, 0.0)
+        # Deviation in the bad direction only.
+        d = np.where(
+            direction == Direction.UP, z, np.where(direction == Direction.DOWN, -z, np.abs(z))
+        )
+        d = np.maximum(d, 0.0)
+        judged = valid & ~warming
+        d = np.where(judged, d, 0.0)
+
+        floor = f["floor"]
+        has_floor = np.isfinite(floor)
+        above = xv >= floor
+        below = xv <= floor
+        # BOTH: the floor is a limit on whichever side of the baseline it lies.
+        impact_both = np.where(floor >= m, above & (z > 0), below & (z < 0))
+        impact = has_floor & np.where(
+            direction == Direction.UP,
+            above,
+            np.where(direction == Direction.DOWN, below, impact_both),
+        )
+        level = np.where(
+            d >= c.z_warning,
+            np.where(impact, Severity.CRITICAL, Severity.WARNING),
+            np.where(d >= c.z_info, Severity.INFO, Severity.NORMAL),
+        ).astype(np.int8)
+
+        # ---- learning: warm-up learns everything; afterwards only points inside z_learn.
+        learn = valid & (warming | (np.abs(z) < c.z_learn))
+        boot = n < _BOOTSTRAP_POINTS
+        lim = c.huber_k * spread
+        rc = np.where(boot, r, np.clip(r, -lim, lim))
+        a = np.maximum(c.alpha, 1.0 / (n + 1.0))
+        a_s = np.maximum(c.alpha_spread, 1.0 / (n + 1.0))
+        first = n == 0
+        new_m = np.where(first, xv, m + a * rc)
+        # Spread is measured around the residuals' own running bias so that a drift (a
+        # baseline lagging by a constant) shows as deviation instead of inflating the spread.
+        new_mad = np.where(first, 0.0, f["mad"] + a_s * (np.abs(rc - f["bias"]) - f["mad"]))
+        f["bias"] = np.where(learn & ~first, f["bias"] + a_s * (rc - f["bias"]), f["bias"])
+        f["m"] = np.where(learn, new_m, m)
+        f["mad"] = np.where(learn, new_mad, f["mad"])
+        i["n"] = np.where(learn, n + 1, n)
+
+        # ---- shadow estimate: every valid point, memory ~relearn_after/8 points.
+        a_sh = np.maximum(8.0 / c.relearn_after, 1.0 / (i["out_run"] + 1.0))
+        sr = xv - f["sm"]
+        sh_first = (n == 0) | (i["out_run"] == 0)
+        f["sm"] = np.where(valid, np.where(sh_first, xv, f["sm"] + a_sh * sr), f["sm"])
+        f["smad"] = np.where(
+            valid,
+            np.where(sh_first, f["mad"], f["smad"] + a_sh * (np.abs(sr) - f["smad"])),
+            f["smad"],
+        )
+        out_run = np.where(valid & ~learn, i["out_run"] + 1, np.where(valid, 0, i["out_run"]))
+        # New normal: the deviation lasted relearn_after points, adopt the shadow estimate.
+        rebase = out_run >= c.relearn_after
+        f["m"] = np.where(rebase, f["sm"], f["m"])
+        f["mad"] = np.where(rebase, np.maximum(f["mad"], f["smad"]), f["mad"])
+        f["bias"] = np.where(rebase, 0.0, f["bias"])
+        i["out_run"] = np.where(rebase, 0, out_run)
+
+        # ---- onset score: likelihood of the recent deviation from a fast-learning level.
+        fm = f["fm"]
+        fz = np.where(judged, (xv - fm) / spread, 0.0)
+        fd = np.where(
+            direction == Direction.UP, fz, np.where(direction == Direction.DOWN, -fz, np.abs(fz))
+        )
+        u = np.log1p(np.maximum(fd, 0.0))
+        f["fm"] = np.where(
+            valid, np.where(n == 0, xv, fm + c.alpha_fast * np.clip(xv - fm, -lim, lim)), fm
+        )
+        short = np.where(judged, f["short"] + c.alpha_short * (u - f["short"]), f["short"])
+        lmean, lvar, jn = f["lmean"], f["lvar"], i["jn"]
+        lsd = np.sqrt(np.maximum(lvar, 1e-4))
+        zl = (short - lmean) / lsd
+        # The likelihood has its own warm-up: min_points judged points.
+        lq = np.where(judged & (jn >= c.min_points), neg_log10_tail(zl), 0.0)
+        onset = lq / (lq + 5.0)
+        delta = short - lmean
+        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
+        f["lmean"] = np.where(judged, lmean + a_l * delta, lmean)
+        f["lvar"] = np.where(judged, (1 - a_l) * (lvar + a_l * delta * delta), lvar)
+        f["short"] = short
+        i["jn"] = np.where(judged, jn + 1, jn)
+
+        # ---- hysteresis: runs of consecutive points at or above each level.
+        runs = []
+        for k, name in ((1, "run1"), (2, "run2"), (3, "run3")):
+            run = np.where(valid, np.where(level >= k, i[name] + 1, 0), i[name])
+            i[name] = run
+            runs.append(run)
+        cand = np.where(
+            runs[2] >= c.open_after,
+            3,
+            np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
+        ).astype(np.int8)
+        normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
+        below_run = np.where(
+            valid, np.where(level < prev_sev, i["below_run"] + 1, 0), i["below_run"]
+        )
+        is_open = was_open | (cand > 0)
+        sev = np.where(cand > prev_sev, cand, prev_sev)
+        # De-escalate an open anomaly only after close_after points below its severity.
+        sev = np.where(is_open & (below_run >= c.close_after), np.maximum(cand, 1), sev)
+        close = is_open & (normal_run >= c.close_after)
+        is_open = is_open & ~close
+        sev = np.where(is_open, sev, 0).astype(np.int8)
+        below_run = np.where(sev != prev_sev, 0, below_run)
+        i["normal_run"] = normal_run
+        i["below_run"] = below_run
+
+        for fname, fval in f.items():
+            self._f[fname][s] = fval
+        for iname, ival in i.items():
+            self._i[iname][s] = ival
+        self._open[s] = is_open
+        self._sev[s] = sev
+
+        if not emit:
+            empty = np.zeros(0)
+            return Verdicts(
+                empty, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty
+            )
+        band = c.z_info * spread
+        return Verdicts(
+            baseline=m,
+            lower=m - band,
+            upper=m + band,
+            score=d / (d + c.z_warning),
+            onset=onset,
+            level=level,
+            severity=sev,
+            open=is_open,
+            warming=warming,
+            zscore=z,
+            missing=~valid,
+        )

@@ -1,0 +1,83 @@
+"""Severity, direction and the detector's tunables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    NORMAL = 0
+    INFO = 1
+    WARNING = 2
+    CRITICAL = 3
+
+    @property
+    def word(self) -> str:
+        """The lower-case word used on the wire (`normal`, `info`, ...)."""
+        return self.name.lower()
+
+
+class Direction(IntEnum):
+    UP = 1
+    DOWN = -1
+    BOTH = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Direction:
+        """`up`, `down` or `both` (case-insensitive) to a Direction."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"direction must be up, down or both, not {text!r}") from None
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Every tunable of the detector; one point is one cycle (5 s in the service)."""
+
+    # Baseline: exponentially weighted Huber location and mean absolute deviation.
+    alpha: float = 0.02  # level learning rate (~50-point memory)
+    alpha_spread: float = 0.01  # spread learning rate (~100-point memory)
+    huber_k: float = 3.0  # residuals are clipped at huber_k spreads before learning
+    # Spread floor: max(spread, rel * |baseline|, abs); a per-series abs floor may override.
+    min_spread_rel: float = 0.01
+    min_spread_abs: float = 1e-9
+    # Deviation thresholds in robust standard deviations (one-sided in the bad direction).
+    z_info: float = 3.5
+    z_warning: float = 5.0
+    # Points beyond z_learn (either side) are not learned by the baseline.
+    z_learn: float = 3.5
+    # Warm-up: no verdict beyond normal until this many valid points were learned.
+    min_points: int = 30
+    # Hysteresis: open after N consecutive abnormal points, close after M normal ones.
+    open_after: int = 2
+    close_after: int = 3
+    # New normal: after this many consecutive unlearned points the baseline is replaced by
+    # a shadow estimate that learned every point (720 points = 1 h at 5 s).
+    relearn_after: int = 720
+    # Onset score (anomaly likelihood over the deviation): short and long memories.
+    alpha_fast: float = 0.1
+    alpha_short: float = 0.3
+    alpha_long: float = 0.002
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "alpha_spread", "alpha_fast", "alpha_short", "alpha_long"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        if not 0.0 < self.z_info <= self.z_warning:
+            raise ValueError("need 0 < z_info <= z_warning")
+        if self.z_learn <= 0 or self.huber_k <= 0:
+            raise ValueError("z_learn and huber_k must be positive")
+        if self.min_spread_rel < 0 or self.min_spread_abs <= 0:
+            raise ValueError("min_spread_rel must be >= 0 and min_spread_abs > 0")
+        if self.min_points < 2 or self.open_after < 1 or self.close_after < 1:
+            raise ValueError("need min_points >= 2, open_after >= 1, close_after >= 1")
+        if self.relearn_after < self.open_after:
+            raise ValueError("relearn_after must be >= open_after")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every setting (served by GET /models)."""
+        return asdict(self)

@@ -1,0 +1,260 @@
+"""Detector core behaviour (SPEC 3.2): each requirement is one test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anomaly_service.detector import (
+    DetectorConfig,
+    Direction,
+    SeriesBank,
+    Severity,
+    score_series,
+)
+
+CFG = DetectorConfig()
+
+
+def noise(n: int, seed: int = 7, level: float = 100.0, sd: float = 1.0) -> np.ndarray:
+    return level + np.random.default_rng(seed).normal(0.0, sd, n)
+
+
+def first_open(res_open: np.ndarray, start: int = 0) -> int | None:
+    idx = np.flatnonzero(res_open[start:])
+    return int(idx[0]) + start if idx.size else None
+
+
+def test_clean_noise_never_opens() -> None:
+    res = score_series(noise(5000), direction=Direction.BOTH)
+    assert not res.open.any()
+    assert res.score.max() < 0.5
+
+
+def test_spike_is_flagged_on_its_point_and_not_learned() -> None:
+    x = noise(300)
+    x[200] += 12.0
+    res = score_series(x, direction=Direction.UP)
+    assert res.level[200] == Severity.WARNING
+    assert res.score[200] > 0.5
+    # one point does not open (open_after=2) and the spike does not move the baseline
+    assert not res.open.any()
+    assert abs(res.baseline[201] - res.baseline[200]) < 0.1
+
+
+def test_spike_opens_with_open_after_one() -> None:
+    x = noise(300)
+    x[200] += 12.0
+    res = score_series(x, DetectorConfig(open_after=1), direction=Direction.UP)
+    assert res.open[200] and res.severity[200] == Severity.WARNING
+    assert not res.open[:200].any()
+
+
+def test_step_opens_within_open_after_points() -> None:
+    x = noise(400)
+    x[250:] += 8.0
+    res = score_series(x, direction=Direction.UP)
+    assert first_open(res.open) == 250 + CFG.open_after - 1
+    assert res.severity[260] == Severity.WARNING
+
+
+def test_sustained_fault_stays_open_and_return_is_not_anomalous() -> None:
+    x = noise(1200)
+    x[300:900] += 10.0  # 600 points = 50 minutes at 5 s
+    res = score_series(x, direction=Direction.BOTH)
+    assert res.open[302:900].all()
+    # the baseline never learned the fault
+    assert abs(res.baseline[899] - 100.0) < 0.5
+    # back to normal: closes after close_after points and nothing re-opens
+    assert not res.open[900 + CFG.close_after :].any()
+    assert (res.level[900:] <= Severity.INFO).all()
+    assert (res.level[900 + 5 :] == Severity.NORMAL).mean() > 0.99
+
+
+def test_permanent_new_normal_is_adopted_after_relearn_after() -> None:
+    cfg = DetectorConfig(relearn_after=200)
+    x = noise(1000)
+    x[300:] += 10.0
+    res = score_series(x, cfg, direction=Direction.BOTH)
+    assert res.open[310:490].all()
+    assert not res.open[520:].any()
+    assert abs(res.baseline[-1] - 110.0) < 0.5
+
+
+def test_slow_drift_is_detected() -> None:
+    # A drift is caught once the baseline's lag (slope / alpha) passes z_learn: the
+    # baseline then stops following. Here 0.1 sd per point against alpha 0.02 (5 sd lag).
+    x = noise(1000)
+    x[400:] += np.arange(600) * 0.1
+    res = score_series(x, direction=Direction.UP)
+    opened = first_open(res.open, 400)
+    assert opened is not None and opened < 700
+    assert not res.open[:400].any()
+
+
+def test_variance_change_is_detected() -> None:
+    x = noise(1200)
+    x[600:] = 100.0 + np.random.default_rng(3).normal(0.0, 6.0, 600)
+    res = score_series(x, direction=Direction.BOTH)
+    assert not res.open[:600].any()
+    assert res.open[600:800].any()
+
+
+def test_direction_up_ignores_drops_and_down_ignores_rises() -> None:
+    x = noise(400)
+    x[250:300] -= 10.0
+    x[330:380] += 10.0
+    up = score_series(x, direction=Direction.UP)
+    down = score_series(x, direction=Direction.DOWN)
+    both = score_series(x, direction=Direction.BOTH)
+    assert not up.open[250:300].any() and up.open[335:380].all()
+    assert down.open[255:300].all() and not down.open[330:380].any()
+    assert both.open[255:300].all() and both.open[335:380].all()
+    assert (up.score[250:300] == 0).all()
+
+
+def test_critical_needs_deviation_and_impact() -> None:
+    x = noise(400)
+    x[250:300] += 10.0  # ~10 sd: a warning-sized deviation, value ~110
+    below_slo = score_series(x, direction=Direction.UP, floor=150.0)
+    above_slo = score_series(x, direction=Direction.UP, floor=105.0)
+    no_slo = score_series(x, direction=Direction.UP, floor=None)
+    assert below_slo.severity[260] == Severity.WARNING
+    assert above_slo.severity[260] == Severity.CRITICAL
+    assert no_slo.severity[260] == Severity.WARNING
+    # impact alone is not critical: a series living above its SLO is not anomalous
+    hot = score_series(noise(300), direction=Direction.UP, floor=50.0)
+    assert (hot.severity == Severity.NORMAL).all()
+
+
+def test_severity_boundaries_info_warning() -> None:
+    cfg = DetectorConfig(open_after=1)
+    x = np.full(200, 100.0) + np.tile([0.5, -0.5], 100)
+    # spread: mean absolute deviation 0.5 -> sigma 0.627 (floor 1% of 100 = 1.0 wins)
+    res = score_series(x, cfg, direction=Direction.UP)
+    spread = 1.0
+    y = np.concatenate([x, [100.0 + 4.0 * spread, 100.0, 100.0 + 6.0 * spread]])
+    res = score_series(y, cfg, direction=Direction.UP)
+    assert res.level[200] == Severity.INFO
+    assert res.level[202] == Severity.WARNING
+
+
+def test_down_critical_with_floor() -> None:
+    x = noise(400, level=1.0, sd=0.001)
+    x[250:] = 0.5  # availability falls from 1.0 to 0.5, SLO 0.9
+    res = score_series(x, direction=Direction.DOWN, floor=0.9)
+    assert res.severity[255] == Severity.CRITICAL
+
+
+def test_hysteresis_open_after_n_close_after_m() -> None:
+    cfg = DetectorConfig(open_after=3, close_after=4)
+    x = noise(300)
+    x[200:202] += 12.0  # two abnormal points: not enough to open
+    x[250:260] += 12.0
+    res = score_series(x, cfg, direction=Direction.UP)
+    assert not res.open[200:250].any()
+    assert first_open(res.open, 240) == 252
+    assert res.open[252:263].all()  # 260, 261, 262 normal: still open
+    assert not res.open[263]  # fourth normal point closes
+
+
+def test_warmup_holds_normal_and_matches_min_points() -> None:
+    x = noise(100)
+    x[10] += 50.0
+    res = score_series(x, direction=Direction.BOTH)
+    assert res.warming[: CFG.min_points].all() and not res.warming[CFG.min_points :].any()
+    assert (res.level[: CFG.min_points] == Severity.NORMAL).all()
+    assert (res.score[: CFG.min_points] == 0).all()
+
+
+def test_nan_and_inf_are_missing_and_never_poison_state() -> None:
+    x = noise(400)
+    x[100:110] = np.nan
+    x[150] = np.inf
+    x[151] = -np.inf
+    res = score_series(x, direction=Direction.BOTH)
+    assert np.isfinite(res.baseline).all() and np.isfinite(res.upper).all()
+    assert res.missing[100:110].all() and res.missing[150:152].all()
+    assert (res.level[res.missing] == Severity.NORMAL).all()
+    assert not res.open.any()
+    # missing points are not counted towards warm-up either
+    y = np.concatenate([np.full(20, np.nan), noise(50)])
+    res2 = score_series(y)
+    assert res2.warming[: 20 + CFG.min_points].all()
+
+
+def test_missing_points_hold_an_open_anomaly() -> None:
+    x = noise(400)
+    x[250:] += 10.0
+    x[300:320] = np.nan
+    res = score_series(x, direction=Direction.UP)
+    assert res.open[252:].all()
+
+
+def test_flat_series_uses_spread_floor() -> None:
+    x = np.full(300, 50.0)
+    x[200:] = 50.2  # within 1% of the level: normal
+    res = score_series(x, direction=Direction.BOTH)
+    assert not res.open.any()
+    x[250:] = 60.0
+    res = score_series(x, direction=Direction.BOTH)
+    assert res.open[252]
+    zeros = np.zeros(300)
+    zeros[250:] = 1.0
+    res = score_series(zeros, direction=Direction.UP, min_spread=0.01)
+    assert np.isfinite(res.score).all() and res.open[252]
+    res = score_series(np.zeros(300), direction=Direction.UP)
+    assert not res.open.any()
+
+
+def test_bank_matches_score_series_and_slots_are_independent() -> None:
+    bank = SeriesBank(CFG, capacity=2)  # grows past its capacity
+    keys = [("orders", "latency"), ("users", "latency"), ("payments", "cpu")]
+    slots = np.array([bank.slot(k, Direction.UP, None) for k in keys])
+    data = np.stack([noise(300, seed=s) for s in (1, 2, 3)])
+    data[1, 200:] += 20.0
+    opened = []
+    for t in range(300):
+        v = bank.update(slots, data[:, t])
+        opened.append(v.open.copy())
+    ref = score_series(data[1], direction=Direction.UP)
+    assert np.array_equal(np.array(opened)[:, 1], ref.open)
+    assert not np.array(opened)[:, [0, 2]].any()
+    bank.release(keys[1])
+    assert keys[1] not in bank and len(bank) == 2
+    new = bank.slot("fresh", Direction.BOTH, None)
+    assert new == slots[1] and bank.snapshot(new)["n"] == 0
+
+
+def test_seed_equals_streaming_the_history() -> None:
+    hist = noise(500)
+    bank = SeriesBank(CFG)
+    bank.slot("a", Direction.UP, None)
+    bank.seed("a", hist)
+    other = SeriesBank(CFG)
+    slot = other.slot("a", Direction.UP, None)
+    for value in hist:
+        other.update(np.array([slot]), np.array([value]))
+    a, b = bank.snapshot(0), other.snapshot(slot)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == b[key] or (np.isnan(a[key]) and np.isnan(b[key])), key
+    with pytest.raises(KeyError):
+        bank.seed("unknown", hist)
+
+
+def test_bad_input_is_rejected_clearly() -> None:
+    bank = SeriesBank(CFG)
+    s = bank.slot("a", Direction.UP, None)
+    with pytest.raises(ValueError, match="same length"):
+        bank.update(np.array([s]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="out of range"):
+        bank.update(np.array([9999]), np.array([1.0]))
+    with pytest.raises(ValueError, match="once"):
+        bank.update(np.array([s, s]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError):
+        DetectorConfig(alpha=0.0)
+    with pytest.raises(ValueError):
+        Direction.parse("sideways")
+    assert Direction.parse(" Up ") is Direction.UP
+    assert CFG.to_dict()["z_warning"] == CFG.z_warning
