@@ -1,0 +1,1 @@
+"""The `chaos` CLI: traffic, fault injection and closed-loop scenarios against Relia."""

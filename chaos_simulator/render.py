@@ -1,0 +1,127 @@
+"""Terminal output: rich tables on stdout, progress and messages on stderr, or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from chaos_simulator.stats import Stats
+
+
+class Ui:
+    """Where output goes: `--json` keeps stdout to one JSON document."""
+
+    def __init__(self, json_mode: bool = False, quiet: bool = False) -> None:
+        self.json_mode = json_mode
+        self.out = Console(highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(message)
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/] {message}")
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/] {message}")
+
+    def progress(self) -> Progress:
+        return Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            TextColumn("/"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=self.err,
+            disable=self.json_mode or self.quiet or not self.err.is_terminal,
+            transient=False,
+        )
+
+    def emit_json(self, document: Any) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+
+def live_detail(stats: Stats, elapsed: float) -> str:
+    rate = stats.count / elapsed if elapsed > 0 else 0.0
+    err = 100.0 * stats.failed / stats.count if stats.count else 0.0
+    return f"{stats.count} req  {rate:.1f}/s  {err:.1f}% err"
+
+
+def _fmt(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def summary_table(phases: dict[str, dict[str, Any]], title: str = "Traffic summary") -> Table:
+    table = Table(title=title)
+    for col in ("phase", "requests", "rate/s", "error %", "p50 ms", "p95 ms", "p99 ms", "peak"):
+        table.add_column(col, justify="left" if col == "phase" else "right")
+    for name, s in phases.items():
+        lat = s["latency_ms"]
+        table.add_row(
+            name,
+            str(s["requests"]),
+            _fmt(s["rate_rps"]),
+            _fmt(s["error_pct"]),
+            _fmt(lat["p50"]),
+            _fmt(lat["p95"]),
+            _fmt(lat["p99"]),
+            str(s["peak_in_flight"]),
+        )
+    return table
+
+
+def errors_table(summary: dict[str, Any]) -> Table | None:
+    if not summary.get("errors") and not summary.get("status_codes"):
+        return None
+    table = Table(title="Responses")
+    table.add_column("status / error")
+    table.add_column("count", justify="right")
+    for code, n in summary.get("status_codes", {}).items():
+        table.add_row(f"HTTP {code}" if code != "none" else "no answer", str(n))
+    for err, n in summary.get("errors", {}).items():
+        table.add_row(f"  {err[:90]}", str(n))
+    return table
+
+
+def scenario_table(report: dict[str, Any]) -> Table:
+    table = Table(title=f"Scenario {report['scenario']} ({report['service']} {report['metric']})")
+    table.add_column("phase")
+    table.add_column("after fault (s)", justify="right")
+    table.add_column("detail")
+    anomaly = report.get("anomaly") or {}
+    action = report.get("action") or {}
+    table.add_row(
+        "detect",
+        _fmt(report["time_to_detect_s"]),
+        f"{anomaly.get('id')} {anomaly.get('severity')} {anomaly.get('kind')}" if anomaly else "-",
+    )
+    table.add_row(
+        "act",
+        _fmt(report["time_to_act_s"]),
+        f"{action.get('action')} by {action.get('policy')} -> {action.get('outcome')}"
+        if action
+        else "-",
+    )
+    table.add_row("recover", _fmt(report["time_to_recover_s"]), report.get("recovered_via") or "-")
+    return table

@@ -1,0 +1,177 @@
+"""Pure scenario logic: what each scenario does and how observations become a timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RESTART = ("restart_container",)
+SCALE_UP = ("scale_up",)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    service: str
+    metric: str  # the anomaly-service signal the fault must move (contracts.md names)
+    actions: tuple[str, ...]  # policy actions that close the loop
+    fault: dict[str, Any] | None  # POST /chaos body; None = the overload is traffic itself
+    description: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "latency-restart",
+            "orders",
+            "latency",
+            RESTART,
+            {"kind": "latency", "ms": 800, "jitter_ms": 100},
+            "800 ms latency on orders until restart; expects a restart_container",
+        ),
+        Scenario(
+            "errors-restart",
+            "payments",
+            "error_rate",
+            RESTART,
+            {"kind": "errors", "rate": 0.5, "status": 500},
+            "50% HTTP 500 on payments until restart; expects a restart_container",
+        ),
+        Scenario(
+            "cpu-scale",
+            "orders",
+            "cpu",
+            SCALE_UP,
+            None,
+            "CPU-bound overload of orders (concurrent order creation); expects a scale_up",
+        ),
+    )
+}
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def match_anomaly(
+    anomalies: list[dict[str, Any]], service: str, metric: str, since: float
+) -> dict[str, Any] | None:
+    """The earliest anomaly on (service, metric) opened at or after `since`."""
+    found = [
+        a
+        for a in anomalies
+        if a.get("service") == service
+        and a.get("metric") == metric
+        and (_num(a.get("opened_at")) or 0.0) >= since
+    ]
+    return min(found, key=lambda a: _num(a.get("opened_at")) or 0.0) if found else None
+
+
+def active_anomalies(anomalies: list[dict[str, Any]], service: str, metric: str) -> list[str]:
+    return [
+        str(a.get("id"))
+        for a in anomalies
+        if a.get("service") == service and a.get("metric") == metric and a.get("status") == "active"
+    ]
+
+
+def match_action(
+    actions: list[dict[str, Any]],
+    service: str,
+    wanted: tuple[str, ...],
+    since: float,
+    expect_dry_run: bool,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(the earliest action that closes the loop, other records for the service since then).
+    A dry_run record only counts when the engine is expected to be in dry-run."""
+    good = {"dry_run"} if expect_dry_run else {"succeeded"}
+    recent = [
+        a
+        for a in actions
+        if a.get("service") == service and (_num(a.get("created_at")) or 0.0) >= since
+    ]
+    recent.sort(key=lambda a: _num(a.get("created_at")) or 0.0)
+    for record in recent:
+        if record.get("action") in wanted and record.get("outcome") in good:
+            return record, [r for r in recent if r is not record]
+    return None, recent
+
+
+@dataclass
+class Timeline:
+    """What happened when, in Unix seconds; `after_s` figures are relative to the injection."""
+
+    scenario: str
+    service: str
+    metric: str
+    injected_at: float
+    dry_run: bool
+    detected_at: float | None = None
+    anomaly: dict[str, Any] | None = None
+    acted_at: float | None = None
+    action: dict[str, Any] | None = None
+    recovered_at: float | None = None
+    recovered_via: str | None = None
+    fault_gone_at: float | None = None
+    other_actions: list[dict[str, Any]] = field(default_factory=list)
+    failed_phase: str | None = None
+    message: str = ""
+
+    def after(self, ts: float | None) -> float | None:
+        return None if ts is None else round(ts - self.injected_at, 2)
+
+    @property
+    def closed(self) -> bool:
+        return self.failed_phase is None and self.recovered_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        anomaly = self.anomaly or {}
+        action = self.action or {}
+        trigger = action.get("trigger") or {}
+        return {
+            "scenario": self.scenario,
+            "service": self.service,
+            "metric": self.metric,
+            "dry_run": self.dry_run,
+            "injected_at": round(self.injected_at, 3),
+            "time_to_detect_s": self.after(self.detected_at),
+            "time_to_act_s": self.after(self.acted_at),
+            "time_to_recover_s": self.after(self.recovered_at),
+            "closed": self.closed,
+            "failed_phase": self.failed_phase,
+            "message": self.message,
+            "anomaly": {
+                "id": anomaly.get("id"),
+                "severity": anomaly.get("peak_severity") or anomaly.get("severity"),
+                "kind": anomaly.get("kind"),
+                "summary": anomaly.get("summary"),
+            }
+            if self.anomaly
+            else None,
+            "action": {
+                "id": action.get("id"),
+                "action": action.get("action"),
+                "policy": action.get("policy"),
+                "target": action.get("target"),
+                "outcome": action.get("outcome"),
+                "verification": action.get("verification"),
+                "trigger_anomaly_id": trigger.get("anomaly_id"),
+            }
+            if self.action
+            else None,
+            "recovered_via": self.recovered_via,
+            "fault_gone_after_s": self.after(self.fault_gone_at),
+            "other_actions": [
+                {
+                    "action": a.get("action"),
+                    "outcome": a.get("outcome"),
+                    "reason": a.get("reason"),
+                    "policy": a.get("policy"),
+                }
+                for a in self.other_actions[:10]
+            ],
+        }

@@ -1,0 +1,89 @@
+from chaos_simulator.scenario import (
+    SCENARIOS,
+    Timeline,
+    active_anomalies,
+    match_action,
+    match_anomaly,
+)
+
+
+def test_scenarios_cover_the_issue() -> None:
+    assert SCENARIOS["latency-restart"].service == "orders"
+    assert SCENARIOS["latency-restart"].metric == "latency"
+    assert SCENARIOS["errors-restart"].service == "payments"
+    assert SCENARIOS["errors-restart"].metric == "error_rate"
+    assert SCENARIOS["cpu-scale"].actions == ("scale_up",)
+    assert SCENARIOS["cpu-scale"].fault is None
+
+
+def test_match_anomaly_takes_the_earliest_new_one_on_the_series() -> None:
+    anomalies = [
+        {"id": "old", "service": "orders", "metric": "latency", "opened_at": 90.0},
+        {"id": "other-metric", "service": "orders", "metric": "cpu", "opened_at": 101.0},
+        {"id": "other-service", "service": "users", "metric": "latency", "opened_at": 101.0},
+        {"id": "late", "service": "orders", "metric": "latency", "opened_at": 120.0},
+        {"id": "first", "service": "orders", "metric": "latency", "opened_at": 105.0},
+    ]
+    assert match_anomaly(anomalies, "orders", "latency", 100.0)["id"] == "first"  # type: ignore[index]
+    assert match_anomaly(anomalies, "payments", "latency", 100.0) is None
+    active = [{"id": "x", "service": "orders", "metric": "latency", "status": "active"}]
+    assert active_anomalies(active, "orders", "latency") == ["x"]
+    assert active_anomalies(active, "orders", "cpu") == []
+
+
+def test_match_action_counts_only_the_right_outcome() -> None:
+    actions = [
+        {
+            "id": "1",
+            "service": "orders",
+            "action": "restart_container",
+            "outcome": "skipped",
+            "reason": "cooldown",
+            "created_at": 110.0,
+        },
+        {
+            "id": "2",
+            "service": "orders",
+            "action": "restart_container",
+            "outcome": "dry_run",
+            "created_at": 111.0,
+        },
+        {
+            "id": "3",
+            "service": "orders",
+            "action": "restart_container",
+            "outcome": "succeeded",
+            "created_at": 112.0,
+        },
+        {
+            "id": "4",
+            "service": "orders",
+            "action": "restart_container",
+            "outcome": "succeeded",
+            "created_at": 50.0,
+        },
+    ]
+    found, others = match_action(actions, "orders", ("restart_container",), 100.0, False)
+    assert found is not None and found["id"] == "3"
+    assert [o["id"] for o in others] == ["1", "2"]
+    found, _ = match_action(actions, "orders", ("restart_container",), 100.0, True)
+    assert found is not None and found["id"] == "2"
+    found, others = match_action(actions, "orders", ("scale_up",), 100.0, False)
+    assert found is None and len(others) == 3
+
+
+def test_timeline_reports_relative_times_and_closure() -> None:
+    tl = Timeline("latency-restart", "orders", "latency", 1000.0, dry_run=False)
+    assert not tl.closed
+    tl.detected_at, tl.acted_at, tl.recovered_at = 1006.5, 1009.0, 1030.25
+    tl.anomaly = {"id": "a-1", "severity": "warning", "peak_severity": "critical"}
+    tl.action = {"id": "act-1", "action": "restart_container", "trigger": {"anomaly_id": "a-1"}}
+    report = tl.to_dict()
+    assert report["time_to_detect_s"] == 6.5
+    assert report["time_to_act_s"] == 9.0
+    assert report["time_to_recover_s"] == 30.25
+    assert report["closed"] is True
+    assert report["anomaly"]["severity"] == "critical"
+    assert report["action"]["trigger_anomaly_id"] == "a-1"
+    tl.failed_phase = "recover"
+    assert tl.to_dict()["closed"] is False
