@@ -1,0 +1,86 @@
+"""create_app: the dashboard's FastAPI server (static page + backend-for-frontend API + SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+
+from dashboard.clients import BackendClient
+from dashboard.config import Settings
+from dashboard.hub import Hub
+from dashboard.links import PublicLinks
+from dashboard.poller import Poller
+from dashboard.routes import api, events, ops, pages
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    registry: CollectorRegistry | None = None,
+    start_poller: bool = True,
+) -> FastAPI:
+    """Build the app. Tests inject `http_client` (e.g. on an httpx.MockTransport)."""
+    registry = registry or CollectorRegistry()
+    client = http_client or httpx.AsyncClient(timeout=settings.request_timeout_s)
+    hub = Hub()
+    links = PublicLinks(
+        grafana_url=settings.grafana_url,
+        grafana_path=settings.grafana_dashboard_path,
+        jaeger_url=settings.jaeger_url,
+        prometheus_url=settings.prometheus_url,
+    )
+    anomaly = BackendClient(client, settings.anomaly_service_url)
+    policy = BackendClient(client, settings.policy_engine_url, settings.policy_engine_token)
+    poller = Poller(
+        anomaly,
+        policy,
+        hub,
+        poll_interval_s=settings.poll_interval_s,
+        stale_after_s=settings.stale_after_s,
+        links=links,
+        registry=registry,
+        sparkline_points=settings.sparkline_points,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(poller.run()) if start_poller else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if http_client is None:
+                await client.aclose()
+
+    app = FastAPI(
+        title="Relia dashboard",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.poller = poller
+    app.state.hub = hub
+    app.state.registry = registry
+    app.state.anomaly = anomaly
+    app.state.policy = policy
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(events.router)
+    app.include_router(ops.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

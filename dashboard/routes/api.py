@@ -1,0 +1,95 @@
+"""Backend-for-frontend JSON: the snapshot, one anomaly's evidence, and the pause switch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from dashboard.clients import BackendError
+from dashboard.state import actions_for_anomaly
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/snapshot")
+async def snapshot(request: Request) -> dict[str, Any]:
+    """The latest aggregated state (what the event stream pushes)."""
+    poller = request.app.state.poller
+    hub = request.app.state.hub
+    if hub.snapshot is None:
+        return poller.snapshot()  # before the first poll: every backend says no_data
+    return {**hub.snapshot, "server_time": time.time()}
+
+
+@router.get("/anomalies/{anomaly_id}")
+async def anomaly_detail(anomaly_id: str, request: Request) -> dict[str, Any]:
+    """One anomaly with its evidence series, the actions it triggered and links out."""
+    poller = request.app.state.poller
+    try:
+        anomaly = await request.app.state.anomaly.request("GET", f"/anomalies/{anomaly_id}")
+    except BackendError as exc:
+        if exc.status == 404:
+            raise HTTPException(404, f"anomaly {anomaly_id} not found") from None
+        raise HTTPException(502, f"anomaly service: {exc}") from None
+    if not isinstance(anomaly, dict):
+        raise HTTPException(502, "anomaly service: unexpected answer")
+    actions: list[dict[str, Any]] = []
+    actions_error = None
+    params: dict[str, Any] = {"limit": 500}
+    if isinstance(anomaly.get("service"), str):
+        params["service"] = anomaly["service"]
+    if isinstance(anomaly.get("opened_at"), int | float):
+        params["since"] = anomaly["opened_at"] - 1
+    try:
+        page = await request.app.state.policy.request("GET", "/actions", params=params)
+        actions = actions_for_anomaly((page or {}).get("items") or [], anomaly_id)
+    except BackendError as exc:
+        actions_error = f"policy engine: {exc}"
+    return {
+        "anomaly": anomaly,
+        "actions": actions,
+        "actions_error": actions_error,
+        "links": poller.links.for_anomaly(anomaly),
+        "server_time": time.time(),
+    }
+
+
+class ToggleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: StrictBool
+
+
+def _same_origin(request: Request) -> bool:
+    """Reject cross-site posts: a page elsewhere must not pause remediation through us."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser cross-origin request (curl, tests)
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+@router.post("/toggle")
+async def toggle(body: ToggleBody, request: Request) -> dict[str, Any]:
+    """Pause or resume remediation: the server calls the policy engine with its own token."""
+    if not _same_origin(request):
+        raise HTTPException(403, "cross-origin request refused")
+    try:
+        answer = await request.app.state.policy.request(
+            "POST", "/toggle", json={"enabled": body.enabled}
+        )
+    except BackendError as exc:
+        if exc.status in (401, 403):
+            raise HTTPException(
+                502,
+                f"policy engine refused the dashboard's credentials (HTTP {exc.status}); "
+                "check POLICY_ENGINE_TOKEN",
+            ) from None
+        raise HTTPException(502, f"policy engine: {exc}") from None
+    request.app.state.poller.kick()
+    enabled = answer.get("enabled") if isinstance(answer, dict) else None
+    if not isinstance(enabled, bool):
+        raise HTTPException(502, "policy engine: answer has no boolean 'enabled'")
+    return {"enabled": enabled}

@@ -1,0 +1,265 @@
+"""Pure core: what the dashboard knows about each backend, and the snapshot the browser sees.
+
+No I/O here. The poller records each fetch (success or error) in a `Store`; `build_snapshot`
+turns the store into the JSON the page renders, with an explicit state per backend:
+
+- `no_data`: nothing fetched yet (first poll pending);
+- `unreachable`: the latest attempt failed (connection refused, timeout, HTTP error, bad JSON);
+  data from an earlier success is still shipped, with its age, never as if it were current;
+- `stale`: reachable, but the data itself is older than `stale_after_s` (for the anomaly
+  service: its last detection cycle; a service that answers but no longer computes is stale);
+- `ok`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard.links import PublicLinks
+
+BACKENDS = ("anomaly", "policy")
+BACKEND_TITLES = {"anomaly": "Anomaly service", "policy": "Policy engine"}
+SEVERITY_ORDER = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
+
+
+@dataclass
+class Resource:
+    """The latest known answer of one backend endpoint, and how the latest attempt went."""
+
+    data: Any = None
+    fetched_at: float | None = None
+    attempted_at: float | None = None
+    error: str | None = None
+
+    def record_ok(self, data: Any, now: float) -> None:
+        self.data = data
+        self.fetched_at = now
+        self.attempted_at = now
+        self.error = None
+
+    def record_error(self, message: str, now: float) -> None:
+        # Keep the last good data: the snapshot shows it with its age, flagged as not current.
+        self.attempted_at = now
+        self.error = message
+
+
+@dataclass
+class SignalHistory:
+    """Recent real samples per (service, metric), from the anomaly service's /predict."""
+
+    maxlen: int = 120
+    points: dict[tuple[str, str], deque[tuple[float, float | None]]] = field(default_factory=dict)
+
+    def add_predict(self, predict: dict[str, Any]) -> None:
+        """Append each series' point once (keyed by its own timestamp, so no duplicates)."""
+        for series in predict.get("series") or []:
+            service, metric, ts = series.get("service"), series.get("metric"), series.get("ts")
+            if not isinstance(service, str) or not isinstance(metric, str):
+                continue
+            if not isinstance(ts, int | float):
+                ts = predict.get("generated_at")
+            if not isinstance(ts, int | float):
+                continue
+            value = series.get("value")
+            value = float(value) if isinstance(value, int | float) else None
+            buf = self.points.setdefault((service, metric), deque(maxlen=self.maxlen))
+            if buf and ts <= buf[-1][0]:
+                continue
+            buf.append((float(ts), value))
+
+    def get(self, service: str, metric: str) -> list[list[float | None]]:
+        return [[ts, v] for ts, v in self.points.get((service, metric), ())]
+
+
+@dataclass
+class Store:
+    """Everything fetched so far. Keys are endpoint names used by the poller."""
+
+    resources: dict[str, dict[str, Resource]] = field(
+        default_factory=lambda: {name: {} for name in BACKENDS}
+    )
+    history: SignalHistory = field(default_factory=SignalHistory)
+
+    def resource(self, backend: str, name: str) -> Resource:
+        return self.resources[backend].setdefault(name, Resource())
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def backend_state(
+    backend: str,
+    resources: dict[str, Resource],
+    now: float,
+    stale_after_s: float,
+    data_time: float | None = None,
+) -> dict[str, Any]:
+    """Classify one backend from its endpoints' latest attempts (see module docstring)."""
+    attempted = [r for r in resources.values() if r.attempted_at is not None]
+    fetched = [r.fetched_at for r in resources.values() if r.fetched_at is not None]
+    errors = sorted(f"{name}: {r.error}" for name, r in resources.items() if r.error)
+    last_success = max(fetched) if fetched else None
+    # Age of the data itself: the backend's own timestamp when it has one, else our fetch time.
+    data_at = data_time if data_time is not None else (min(fetched) if fetched else None)
+    age = None if data_at is None else max(0.0, now - data_at)
+    if not attempted:
+        status = "no_data"
+    elif errors:
+        status = "unreachable"
+    elif age is None:
+        status = "no_data"
+    elif age > stale_after_s:
+        status = "stale"
+    else:
+        status = "ok"
+    return {
+        "name": backend,
+        "title": BACKEND_TITLES.get(backend, backend),
+        "status": status,
+        "error": "; ".join(errors) or None,
+        "last_success_at": last_success,
+        "data_at": data_at,
+        "age_s": age,
+        "has_data": bool(fetched),
+    }
+
+
+def _anomaly_lists(store: Store, links: PublicLinks) -> dict[str, Any]:
+    """Merge the active list and the recent history into one newest-first list."""
+    active = store.resource("anomaly", "anomalies_active").data or {}
+    recent = store.resource("anomaly", "anomalies_recent").data or {}
+    merged: dict[str, dict[str, Any]] = {}
+    for source in (recent, active):  # active last: its copy is the freshest for open anomalies
+        for item in source.get("items") or []:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                merged[item["id"]] = {**item, "links": links.for_anomaly(item)}
+    items = sorted(merged.values(), key=lambda a: _num(a.get("opened_at")) or 0.0, reverse=True)
+    return {
+        "items": items,
+        "active_total": active.get("total") if active else None,
+        "total": recent.get("total") if recent else None,
+    }
+
+
+def _services(store: Store, links: PublicLinks) -> list[dict[str, Any]]:
+    """Per-service health from /services/health, with sparkline history per signal."""
+    health = store.resource("anomaly", "services_health").data or {}
+    out = []
+    for svc in health.get("services") or []:
+        if not isinstance(svc, dict) or not isinstance(svc.get("service"), str):
+            continue
+        name = svc["service"]
+        signals = {}
+        for metric, sig in (svc.get("signals") or {}).items():
+            sig = sig if isinstance(sig, dict) else {}
+            signals[metric] = {
+                "value": _num(sig.get("value")),
+                "severity": sig.get("severity"),
+                "unit": sig.get("unit"),
+                "history": store.history.get(name, metric),
+            }
+        out.append(
+            {
+                "service": name,
+                "status": svc.get("status"),
+                "replicas_up": svc.get("replicas_up"),
+                "replicas_total": svc.get("replicas_total"),
+                "open_anomalies": svc.get("open_anomalies"),
+                "signals": signals,
+                "links": links.for_service(name),
+            }
+        )
+    return sorted(out, key=lambda s: s["service"])
+
+
+def _remediation(store: Store) -> dict[str, Any] | None:
+    status = store.resource("policy", "status").data
+    if not isinstance(status, dict):
+        return None
+    policies = status.get("policies") or {}
+    actions = status.get("actions") or {}
+    return {
+        "enabled": status.get("enabled"),
+        "dry_run": status.get("dry_run"),
+        "ready": status.get("ready"),
+        "docker_reachable": (status.get("docker") or {}).get("reachable"),
+        "policies_valid": policies.get("valid"),
+        "policies_version": policies.get("version"),
+        "policies_count": policies.get("count"),
+        "policies_error": policies.get("error") or policies.get("errors"),
+        "last_evaluation_at": status.get("last_evaluation_at"),
+        "actions_total": actions.get("total"),
+        "actions_last_hour": actions.get("last_hour"),
+    }
+
+
+def build_snapshot(
+    store: Store,
+    now: float,
+    *,
+    poll_interval_s: float,
+    stale_after_s: float,
+    links: PublicLinks,
+) -> dict[str, Any]:
+    """The whole page state as JSON-able data. Values are the backends' own, never filled in."""
+    predict = store.resource("anomaly", "predict").data
+    predict_at = _num(predict.get("generated_at")) if isinstance(predict, dict) else None
+    backends = {
+        "anomaly": backend_state(
+            "anomaly", store.resources["anomaly"], now, stale_after_s, predict_at
+        ),
+        "policy": backend_state("policy", store.resources["policy"], now, stale_after_s),
+    }
+    if isinstance(predict, dict):
+        backends["anomaly"]["ready"] = predict.get("ready")
+        backends["anomaly"]["cycle"] = predict.get("cycle")
+    status = store.resource("policy", "status").data
+    if isinstance(status, dict):
+        backends["policy"]["ready"] = status.get("ready")
+    actions = store.resource("policy", "actions").data or {}
+    policies = store.resource("policy", "policies").data
+    return {
+        "server_time": now,
+        "poll_interval_s": poll_interval_s,
+        "stale_after_s": stale_after_s,
+        "backends": backends,
+        "services": _services(store, links),
+        "remediation": _remediation(store),
+        "anomalies": _anomaly_lists(store, links),
+        "actions": {"items": actions.get("items") or [], "total": actions.get("total")},
+        "policies": policies if isinstance(policies, dict) else None,
+        "links": links.base(),
+    }
+
+
+# Clocks that move every poll; a push is due only when something else changed.
+_VOLATILE = {"server_time", "age_s", "data_at", "last_success_at"}
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def digest(snapshot: dict[str, Any]) -> str:
+    """A fingerprint of the snapshot's content, ignoring clocks, to push only on change."""
+    raw = json.dumps(_strip(snapshot), sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def actions_for_anomaly(actions: list[dict[str, Any]], anomaly_id: str) -> list[dict[str, Any]]:
+    """Actions whose trigger names this anomaly, oldest first (for chart markers)."""
+    hits = [
+        a
+        for a in actions
+        if isinstance(a, dict) and (a.get("trigger") or {}).get("anomaly_id") == anomaly_id
+    ]
+    return sorted(hits, key=lambda a: _num(a.get("created_at")) or 0.0)
