@@ -35,3 +35,79 @@ test: $(STAMP) lint ## lint, type-check and run the whole suite (unit, integrati
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
 .PHONY: help venv lint format unit test
+
+# ---------------------------------------------------------------------------------------------
+# The compose stack (docs/stack.md). OFFLINE=1 leaves out what no registry-less machine can run
+# (Loki, Alloy, Jaeger, Grafana) via docker-compose.offline.yml.
+OFFLINE ?=
+COMPOSE_FILES := -f docker-compose.yml $(if $(filter 1 true yes,$(OFFLINE)),-f docker-compose.offline.yml)
+COMPOSE := docker compose $(COMPOSE_FILES)
+UP_TIMEOUT ?= 180
+S ?=
+CHAOS_ARGS ?=
+
+up: ## build and start the stack, wait until every container is healthy, print the URLs
+	@start=$$(date +%s); \
+	$(COMPOSE) up -d --build --remove-orphans --wait --wait-timeout $(UP_TIMEOUT) \
+	  || { $(COMPOSE) ps; echo "stack not healthy after $(UP_TIMEOUT)s: make logs S=<service>"; exit 1; }; \
+	echo "stack healthy in $$(( $$(date +%s) - start ))s"
+	@$(MAKE) --no-print-directory urls OFFLINE=$(OFFLINE)
+
+up-offline: offline-images ## like `up` on a machine without a registry (stand-in images, OFFLINE=1)
+	@$(MAKE) --no-print-directory up OFFLINE=1
+
+offline-images: ## build the stand-in images (base, Prometheus, nginx) where nothing can be pulled
+	bash scripts/offline-images.sh all
+
+down: ## stop and remove the stack's containers (volumes are kept)
+	$(COMPOSE) down --remove-orphans
+
+build: ## build the Relia images
+	$(COMPOSE) build
+
+rebuild: ## rebuild the images without cache and restart the stack
+	$(COMPOSE) build --no-cache
+	@$(MAKE) --no-print-directory up OFFLINE=$(OFFLINE)
+
+logs: ## follow the logs (S=orders for one service)
+	$(COMPOSE) logs -f --tail=100 $(S)
+
+status: ## containers with their health, and the policy engine's state
+	@$(COMPOSE) ps --format 'table {{.Name}}\t{{.Service}}\t{{.Status}}\t{{.Ports}}'
+	@echo; curl -fsS --max-time 3 http://127.0.0.1:8081/status 2>/dev/null | $(PYTHON) -m json.tool 2>/dev/null \
+	  || echo "policy engine not reachable on 127.0.0.1:8081"
+
+health: ## probe every published endpoint once
+	@fail=0; for u in 8001/health 8002/health 8003/health 8080/ready 8081/ready 3000/health 9090/-/ready \
+	  $(if $(filter 1 true yes,$(OFFLINE)),,3001/api/health 3100/ready 16686/); do \
+	  code=$$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://127.0.0.1:$$u); \
+	  printf '  %-28s %s\n' "127.0.0.1:$$u" "$$code"; [ "$$code" = 200 ] || fail=1; done; exit $$fail
+
+urls: ## print the stack's URLs
+	@echo "  dashboard        http://localhost:3000"
+	@echo "  orders/users/payments (gateway) http://localhost:8001 / 8002 / 8003"
+	@echo "  anomaly service  http://localhost:8080/docs"
+	@echo "  policy engine    http://localhost:8081/docs"
+	@echo "  Prometheus       http://localhost:9090"
+	@$(if $(filter 1 true yes,$(OFFLINE)),echo "  (offline: no Grafana, Loki, Jaeger)",\
+	  echo "  Grafana          http://localhost:3001 (admin/admin)"; \
+	  echo "  Loki             http://localhost:3100"; \
+	  echo "  Jaeger           http://localhost:16686")
+
+chaos: $(STAMP) ## inject faults the default policies cure by restarting (chaos chaos)
+	$(VENV)/bin/chaos chaos $(CHAOS_ARGS)
+
+chaos-load: $(STAMP) ## healthy steady load that must trigger nothing (chaos load)
+	$(VENV)/bin/chaos load $(CHAOS_ARGS)
+
+chaos-spike: $(STAMP) ## saturating CPU-bound traffic: scale up, then back down (chaos spike)
+	$(VENV)/bin/chaos spike $(CHAOS_ARGS)
+
+clean: ## remove the stack with its volumes and built images, and local caches
+	-$(COMPOSE) down -v --remove-orphans --rmi local
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .artifacts
+
+e2e: $(STAMP) ## only the end-to-end scenarios on the compose stack (real engine)
+	$(VPY) -m pytest tests/e2e -m e2e -s $(PYTEST_ARGS)
+
+.PHONY: up up-offline offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e

@@ -2,10 +2,16 @@
 # Build stand-ins for images that cannot be pulled where no registry is reachable.
 # Each stand-in is tagged with the upstream name the Dockerfiles and compose file use, so they
 # build and run unchanged. An image that already exists (pulled or built before) is kept.
-# Usage: scripts/offline-images.sh [base|all]   (run as root; needs debootstrap and docker)
+# Usage: scripts/offline-images.sh [base|prometheus|gateway|all]   (root; debootstrap, docker)
+# Stand-ins: the Python base (debootstrap), Prometheus and the nginx gateway (Debian's packages on
+# that base). Loki, Alloy, Jaeger and Grafana have no Debian build: an offline run leaves them out
+# (docker-compose.offline.yml; `make up OFFLINE=1`).
 set -euo pipefail
 
 BASE_TAG=${BASE_TAG:-python:3.11-slim-bookworm}
+# Keep these in step with the image: lines of docker-compose.yml (a static test checks it).
+PROMETHEUS_TAG=${PROMETHEUS_TAG:-prom/prometheus:v2.55.1}
+GATEWAY_TAG=${GATEWAY_TAG:-nginx:1.27.4-alpine}
 WORK=${OFFLINE_WORK:-$(pwd)/.offline}
 what=${1:-all}
 
@@ -49,9 +55,62 @@ build_base() {
   echo "built $BASE_TAG"
 }
 
+# Debian packages installed on the stand-in base; apt uses the sources the base inherited from
+# this machine. Service start-up is disabled (there is no init during an image build).
+apt_layer() {
+  cat <<EOF
+FROM $BASE_TAG
+RUN printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d \\
+ && apt-get -o Acquire::Check-Valid-Until=false -o Acquire::Check-Date=false update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $* \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+EOF
+}
+
+# Prometheus 2.42 from Debian, laid out like the upstream image: binary as ENTRYPOINT, config in
+# /etc/prometheus, data in /prometheus owned by nobody, wget for health checks (upstream: busybox).
+build_prometheus() {
+  if have_image "$PROMETHEUS_TAG"; then echo "have $PROMETHEUS_TAG"; return; fi
+  if timeout 20 docker pull -q "$PROMETHEUS_TAG" >/dev/null 2>&1; then echo "pulled $PROMETHEUS_TAG"; return; fi
+  build_base
+  echo "building stand-in $PROMETHEUS_TAG from Debian's prometheus package"
+  { apt_layer prometheus wget
+    cat <<'EOF'
+RUN mkdir -p /prometheus /etc/prometheus && chown -R nobody:nogroup /prometheus
+USER nobody
+WORKDIR /prometheus
+EXPOSE 9090
+ENTRYPOINT ["/usr/bin/prometheus"]
+CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
+EOF
+  } | docker build -q -t "$PROMETHEUS_TAG" - >/dev/null
+  echo "built $PROMETHEUS_TAG ($(docker run --rm "$PROMETHEUS_TAG" --version 2>&1 | head -1))"
+}
+
+# nginx from Debian, laid out like the upstream image: logs to stdout/stderr, daemon off, wget
+# for health checks (upstream alpine: busybox wget).
+build_gateway() {
+  if have_image "$GATEWAY_TAG"; then echo "have $GATEWAY_TAG"; return; fi
+  if timeout 20 docker pull -q "$GATEWAY_TAG" >/dev/null 2>&1; then echo "pulled $GATEWAY_TAG"; return; fi
+  build_base
+  echo "building stand-in $GATEWAY_TAG from Debian's nginx package"
+  { apt_layer nginx wget
+    cat <<'EOF'
+RUN ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log \
+ && rm -f /etc/nginx/sites-enabled/default
+EXPOSE 80
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
+EOF
+  } | docker build -q -t "$GATEWAY_TAG" - >/dev/null
+  echo "built $GATEWAY_TAG ($(docker run --rm "$GATEWAY_TAG" nginx -v 2>&1 | head -1))"
+}
+
 mkdir -p "$WORK"
 case "$what" in
   base) build_base ;;
-  all) build_base ;;
-  *) echo "usage: $0 [base|all]" >&2; exit 2 ;;
+  prometheus) build_prometheus ;;
+  gateway) build_gateway ;;
+  all) build_base; build_prometheus; build_gateway ;;
+  *) echo "usage: $0 [base|prometheus|gateway|all]" >&2; exit 2 ;;
 esac
