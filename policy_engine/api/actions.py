@@ -1,0 +1,73 @@
+"""GET /actions, GET /actions/{id}, POST /actions (manual, same guards)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
+from policy_engine.models import ActionRecord, ManualAction
+from policy_engine.policies import ACTIONS, NAME_RE, validate_params
+
+router = APIRouter()
+
+
+@router.get("/actions")
+async def list_actions(
+    request: Request,
+    policy: str | None = Query(default=None, max_length=200),
+    service: str | None = Query(default=None, max_length=200),
+    action: str | None = Query(default=None, max_length=100),
+    outcome: Literal["succeeded", "failed", "skipped", "dry_run"] | None = None,
+    since: float | None = Query(default=None, ge=0, allow_inf_nan=False),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    items, total = get_engine(request).store.list_actions(
+        policy=policy,
+        service=service,
+        action=action,
+        outcome=outcome,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+    return {
+        "items": [i.model_dump() for i in items],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/actions/{action_id}")
+async def get_action(request: Request, action_id: str) -> ActionRecord:
+    record = get_engine(request).store.get_action(action_id)
+    if record is None:
+        raise HTTPException(404, f"no action '{action_id}'")
+    return record
+
+
+@router.post("/actions", dependencies=[Depends(require_token)])
+async def manual_action(request: Request) -> JSONResponse:
+    engine = get_engine(request)
+    body = await read_body(request)
+    req = validate_model(request, ManualAction, parse_json(request, body))
+    problems = []
+    if req.action not in ACTIONS:
+        problems.append(f"action: unknown action {req.action!r} (known: {', '.join(ACTIONS)})")
+    if not NAME_RE.match(req.service):
+        problems.append(f"service: must be a compose service name, got {req.service!r}")
+    params: dict[str, Any] = {}
+    if req.action in ACTIONS:
+        try:
+            params = validate_params(req.action, req.params)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        engine.metrics.rejected.labels("/actions").inc()
+        raise HTTPException(422, {"message": "invalid manual action", "errors": problems})
+    record = await engine.manual(req.action, req.service, params, req.reason, req.container)
+    return JSONResponse(record.model_dump(), status_code=201)

@@ -1,0 +1,52 @@
+"""GET /policies and POST /policies/reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from policy_engine.api.deps import get_engine, require_token
+from policy_engine.api.status import policies_block
+from policy_engine.engine import Engine
+
+router = APIRouter()
+
+
+def policies_body(engine: Engine) -> dict[str, Any]:
+    block = policies_block(engine)
+    active = engine.policies.active
+    items = [engine.policy_view(p) for p in active.policies] if active else []
+    return {**block, "items": items, "settings": _settings(engine)}
+
+
+def _settings(engine: Engine) -> dict[str, Any]:
+    gs = engine.global_settings
+    return {
+        "budgets": {
+            "per_service": gs.per_service_budget.as_dict() if gs.per_service_budget else None,
+            "global": gs.global_budget.as_dict() if gs.global_budget else None,
+        },
+        "verification_window_s": gs.verification_window_s or engine.settings.verification_window_s,
+        "grace_period_s": engine.settings.grace_period_s
+        if gs.grace_period_s is None
+        else gs.grace_period_s,
+        "breaker": {"failures": gs.breaker.failures, "open_for_s": gs.breaker.open_for_s},
+        "dry_run": engine.effective_dry_run,
+        "manual_cooldown_s": gs.manual_cooldown_s,
+    }
+
+
+@router.get("/policies")
+async def list_policies(request: Request) -> dict[str, Any]:
+    return policies_body(get_engine(request))
+
+
+@router.post("/policies/reload", dependencies=[Depends(require_token)])
+async def reload_policies(request: Request) -> JSONResponse:
+    """Re-read the file now; 422 when it is invalid (the last good set keeps running)."""
+    engine = get_engine(request)
+    engine.reload(force=True)
+    body = policies_body(engine)
+    return JSONResponse(body, status_code=200 if engine.policies.valid else 422)

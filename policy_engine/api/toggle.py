@@ -1,0 +1,21 @@
+"""POST /toggle: pause or resume automatic remediation (persisted, audited)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
+from policy_engine.models import ToggleBody
+
+router = APIRouter()
+
+
+@router.post("/toggle", dependencies=[Depends(require_token)])
+async def toggle(request: Request) -> dict[str, bool]:
+    """`{"enabled": bool}` sets; an empty body flips."""
+    engine = get_engine(request)
+    body = await read_body(request)
+    value: bool | None = None
+    if body.strip():
+        value = validate_model(request, ToggleBody, parse_json(request, body)).enabled
+    return {"enabled": engine.set_enabled(value)}

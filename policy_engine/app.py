@@ -1,0 +1,72 @@
+"""create_app: wires settings, store, actuator, snapshot client and notifier into the API + loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from policy_engine.actuator.types import Actuator
+from policy_engine.api import actions, alerts, policies, status, toggle
+from policy_engine.config import Settings
+from policy_engine.engine import Engine
+from policy_engine.metrics import EngineMetrics
+from policy_engine.notifier import WebhookNotifier
+from policy_engine.snapshot import SnapshotClient
+from policy_engine.store import Store
+
+log = logging.getLogger("policy_engine")
+
+
+async def _loop(engine: Engine) -> None:
+    """The control loop; one failing cycle is logged and the next one runs on time."""
+    interval = engine.settings.check_interval
+    while True:
+        try:
+            await engine.cycle()
+        except Exception:
+            log.exception("control-loop cycle failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(
+    settings: Settings,
+    actuator: Actuator,
+    *,
+    store: Store | None = None,
+    snapshots: SnapshotClient | None = None,
+    notifier: WebhookNotifier | None = None,
+    clock: Callable[[], float] | None = None,
+    run_loop: bool = True,
+) -> FastAPI:
+    store = store or Store(settings.state_dir / "policy-engine.sqlite3")
+    snapshots = snapshots or SnapshotClient(settings.anomaly_service_url)
+    notifier = notifier or WebhookNotifier()
+    metrics = EngineMetrics()
+    kwargs = {"clock": clock} if clock is not None else {}
+    engine = Engine(settings, store, actuator, snapshots, notifier, metrics, **kwargs)
+    engine.start()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_loop(engine)) if run_loop else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await engine.drain()
+            await snapshots.aclose()
+            await notifier.aclose()
+            store.close()
+
+    app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
+    app.state.engine = engine
+    for module in (status, policies, actions, alerts, toggle):
+        app.include_router(module.router)
+    return app

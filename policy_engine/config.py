@@ -1,0 +1,29 @@
+"""Typed settings of the policy engine, read once in __main__ and passed to create_app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8081, ge=1, le=65535)
+    policies_file: Path = Path("policy_engine/policies.yml")
+    state_dir: Path = Path("/var/lib/relia")
+    anomaly_service_url: str | None = None
+    check_interval: float = Field(default=5.0, gt=0, le=300)
+    auto_remediation_enabled: bool = True  # the toggle's value on the very first start only
+    dry_run: bool = False
+    policy_engine_token: str | None = None
+    compose_project: str = "relia"
+    verification_window_s: float = Field(default=120.0, gt=0)
+    grace_period_s: float = Field(default=60.0, ge=0)
+    alert_webhook_url: str | None = None
+    docker_timeout_s: float = Field(default=60.0, gt=0)
+    snapshot_stale_s: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, gt=0)

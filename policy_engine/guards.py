@@ -1,0 +1,143 @@
+"""Safety guards as pure functions over state read from the store (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from policy_engine.policies import BreakerConfig, Budget
+
+BreakerStateName = Literal["closed", "open", "half_open"]
+
+
+def cooldown_remaining(last_acted_at: float | None, cooldown_s: float, now: float) -> float:
+    """Seconds until (policy, target) may act again; 0 when free."""
+    if last_acted_at is None:
+        return 0.0
+    return max(0.0, last_acted_at + cooldown_s - now)
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    allowed: bool
+    used: int
+    limit: int
+    window_s: float
+    retry_in_s: float  # when the oldest counted action leaves the window
+
+
+def budget_check(timestamps: Sequence[float], budget: Budget, now: float) -> BudgetCheck:
+    """Sliding window: allowed while fewer than `max_actions` actions happened in the window."""
+    inside = sorted(t for t in timestamps if now - budget.window_s < t <= now)
+    allowed = len(inside) < budget.max_actions
+    retry = 0.0 if allowed else max(0.0, inside[0] + budget.window_s - now)
+    return BudgetCheck(allowed, len(inside), budget.max_actions, budget.window_s, retry)
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """Per-target breaker: consecutive bad remediations, and whether a half-open trial is out."""
+
+    state: BreakerStateName = "closed"
+    failures: int = 0
+    opened_at: float | None = None
+    trial_in_flight: bool = False
+
+
+def breaker_effective(state: BreakerState, cfg: BreakerConfig, now: float) -> BreakerStateName:
+    """Open turns half-open once `open_for_s` has passed since it opened."""
+    if (
+        state.state == "open"
+        and state.opened_at is not None
+        and now - state.opened_at >= cfg.open_for_s
+    ):
+        return "half_open"
+    return state.state
+
+
+def breaker_allows(state: BreakerState, cfg: BreakerConfig, now: float) -> bool:
+    """Closed: act. Open: do not. Half-open: one trial action at a time."""
+    effective = breaker_effective(state, cfg, now)
+    if effective == "closed":
+        return True
+    if effective == "half_open":
+        return not state.trial_in_flight
+    return False
+
+
+def breaker_on_attempt(state: BreakerState, cfg: BreakerConfig, now: float) -> BreakerState:
+    """Record that an action is going out; in half-open it is the single trial."""
+    if breaker_effective(state, cfg, now) == "half_open":
+        return replace(state, state="half_open", trial_in_flight=True)
+    return state
+
+
+def breaker_on_result(
+    state: BreakerState, good: bool, cfg: BreakerConfig, now: float
+) -> tuple[BreakerState, bool]:
+    """Feed a verified result; returns the new state and whether the breaker just opened."""
+    if good:
+        return BreakerState(), False
+    failures = state.failures + 1
+    was_half_open = breaker_effective(state, cfg, now) == "half_open"
+    if was_half_open or failures >= cfg.failures:
+        # a failed half-open trial re-opens at once with a fresh timer
+        return BreakerState("open", failures, now, False), True
+    return replace(state, failures=failures, trial_in_flight=False), False
+
+
+def grace_remaining(started_at: Sequence[float | None], grace_s: float, now: float) -> float:
+    """Seconds until the youngest container leaves its start-up grace; 0 when none is young."""
+    ages = [now - t for t in started_at if t is not None]
+    if not ages:
+        return 0.0
+    return max(0.0, grace_s - min(ages))
+
+
+@dataclass(frozen=True)
+class GuardInputs:
+    """Everything the guard pipeline needs, read from the store before deciding."""
+
+    enabled: bool
+    is_docker_action: bool
+    cooldown_remaining_s: float
+    policy_budget: BudgetCheck | None
+    service_budget: BudgetCheck | None
+    global_budget: BudgetCheck | None
+    breaker_ok: bool
+    in_progress: bool
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    allowed: bool
+    reason: str | None = None
+    detail: str = ""
+
+
+def decide(inputs: GuardInputs) -> GuardDecision:
+    """Guards in a fixed order; the first that refuses names the skip reason."""
+    if not inputs.enabled:
+        return GuardDecision(False, "paused", "remediation is paused (POST /toggle)")
+    if inputs.in_progress:
+        return GuardDecision(False, "in_progress", "another action on this target is running")
+    if inputs.cooldown_remaining_s > 0:
+        return GuardDecision(
+            False, "cooldown", f"cooldown: {inputs.cooldown_remaining_s:.0f} s remaining"
+        )
+    if inputs.is_docker_action and not inputs.breaker_ok:
+        return GuardDecision(False, "breaker_open", "circuit breaker open for this target")
+    for label, check in (
+        ("policy", inputs.policy_budget),
+        ("service", inputs.service_budget),
+        ("global", inputs.global_budget),
+    ):
+        if check is not None and not check.allowed:
+            return GuardDecision(
+                False,
+                "budget",
+                f"{label} budget used: {check.used}/{check.limit} in {check.window_s:.0f} s "
+                f"(frees in {check.retry_in_s:.0f} s)",
+            )
+    return GuardDecision(True)
