@@ -8,7 +8,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from anomaly_service.api import anomalies, detect, ops, read
 from anomaly_service.catalog import MetricSpec, load_catalog
@@ -88,6 +90,17 @@ def create_app(
     app.state.metrics = metrics
     app.state.catalog_file = str(settings.metrics_catalog) if catalog is None else "<injected>"
     app.state.prometheus_url = settings.prometheus_url
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (read, anomalies, detect, ops):
         app.include_router(module.router)
     return app
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and why; the offending input is not echoed (it may hold NaN/Inf)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    return JSONResponse({"detail": detail or str(exc)}, status_code=422)

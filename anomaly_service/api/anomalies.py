@@ -22,7 +22,7 @@ def list_anomalies(
     severity: Annotated[SeverityWord | None, Query(description="minimum severity")] = None,
     status: Literal["active", "resolved"] | None = None,
     since: Annotated[
-        float | None, Query(description="opened or resolved at or after (Unix s)")
+        float | None, Query(description="active at or after this time (Unix s)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -37,7 +37,8 @@ def list_anomalies(
             continue
         if a.severity < minimum or (status is not None and a.status != status):
             continue
-        if since is not None and max(a.opened_at, a.resolved_at or a.opened_at) < since:
+        # since: anomalies that overlap [since, now] (active ones always do).
+        if since is not None and a.status == "resolved" and (a.resolved_at or 0.0) < since:
             continue
         chosen.append(a)
     chosen.sort(key=lambda a: (a.opened_at, a.id), reverse=True)

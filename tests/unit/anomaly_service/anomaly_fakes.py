@@ -101,3 +101,11 @@ def spec(
         min_spread=min_spread,
         on_missing=on_missing,
     )
+
+
+def steady(n: int, level: float, wiggle: float, seed: int = 1) -> list[float]:
+    """Deterministic small noise around `level`."""
+    import random
+
+    rng = random.Random(seed)
+    return [level + rng.uniform(-wiggle, wiggle) for _ in range(n)]

@@ -1,0 +1,113 @@
+"""Metric catalog parsing: defaults, and errors that name file, entry and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anomaly_service import __main__ as entry
+from anomaly_service.catalog import CatalogError, load_catalog, parse_catalog
+from anomaly_service.config import DEFAULT_CATALOG
+
+POLICY_WORDS = ["latency", "error_rate", "cpu", "memory", "request_rate", "availability"]
+
+
+def test_default_catalog_has_the_words_policies_use() -> None:
+    specs = load_catalog(DEFAULT_CATALOG)
+    assert [s.name for s in specs] == POLICY_WORDS
+    by_name = {s.name: s for s in specs}
+    assert by_name["latency"].unit == "seconds"
+    assert "http_server_request_duration_seconds_bucket" in by_name["latency"].query
+    assert "histogram_quantile(0.99" in by_name["latency"].query
+    assert by_name["availability"].direction == "down"
+    assert 'up{job="services"}' in by_name["availability"].query
+    assert 'status_code=~"5.."' in by_name["error_rate"].query
+    for s in specs:
+        assert "service" in s.query
+        assert s.floor is not None
+
+
+GOOD = """
+metrics:
+  - name: queue_depth
+    query: sum by (service) (queue_depth)
+    unit: items
+    direction: up
+    floor: 100
+"""
+
+
+def test_a_new_signal_needs_only_yaml() -> None:
+    (spec,) = parse_catalog(GOOD, "x.yml")
+    assert (spec.name, spec.unit, spec.direction, spec.floor) == ("queue_depth", "items", "up", 100)
+    assert spec.on_missing == "no_data" and spec.min_spread is None
+
+
+def _entry(**fields: object) -> str:
+    base: dict[str, object] = {
+        "name": "m1",
+        "query": "sum by (service) (x)",
+        "unit": "u",
+        "direction": "up",
+        "floor": 1,
+    }
+    base.update(fields)
+    lines = [f"    {k}: {v}" for k, v in base.items() if v is not None]
+    return "metrics:\n  -\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_name", "field", "words"),
+    [
+        (_entry(direction="sideways"), "m1", "direction", "one of up, down, both"),
+        (_entry(floor="'high'"), "m1", "floor", "finite number"),
+        (_entry(floor=".nan"), "m1", "floor", "finite number"),
+        (_entry(query="''"), "m1", "query", "required"),
+        (_entry(query="sum(x)"), "m1", "query", "service"),
+        (_entry(name="Bad-Name"), "#1", "name", "lower-case"),
+        (_entry(min_spread=-1), "m1", "min_spread", "positive"),
+        (_entry(on_missing="zero"), "m1", "on_missing", "no_data"),
+        (_entry(colour="red"), "m1", "colour", "unknown field"),
+        ("metrics: []\n", None, "metrics", "non-empty"),
+        ("- just a list\n", None, "metrics", "mapping"),
+        (
+            _entry() + "  - name: m1\n    query: sum by (service) (y)\n    direction: up\n",
+            "m1",
+            "name",
+            "duplicate",
+        ),
+    ],
+)
+def test_schema_errors_name_file_entry_and_field(
+    text: str, entry_name: str | None, field: str, words: str
+) -> None:
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(text, "/etc/relia/catalog.yml")
+    err = info.value
+    assert err.file == "/etc/relia/catalog.yml"
+    assert err.entry == entry_name
+    assert err.field == field
+    assert words in str(err)
+    assert str(err).startswith("/etc/relia/catalog.yml")
+
+
+def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="not valid YAML"):
+        parse_catalog("metrics: [\n", "c.yml")
+    with pytest.raises(CatalogError, match="cannot read"):
+        load_catalog(tmp_path / "absent.yml")
+
+
+def test_process_refuses_to_start_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "catalog.yml"
+    bad.write_text(_entry(direction="sideways"))
+    monkeypatch.setenv("METRICS_CATALOG", str(bad))
+    served: list[object] = []
+    monkeypatch.setattr(entry.uvicorn, "run", lambda *a, **k: served.append(a))
+    assert entry.main() == 2
+    assert served == []  # never started serving
+    err = capsys.readouterr().err
+    assert str(bad) in err and "'m1'" in err and "'direction'" in err

@@ -1,0 +1,185 @@
+"""The cycle and anomaly lifecycle with a scripted Prometheus: open, escalate, resolve, no_data."""
+
+from __future__ import annotations
+
+import asyncio
+
+from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
+
+from anomaly_service.detector import DetectorConfig
+from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.lifecycle import Transition
+from anomaly_service.metrics import ServiceMetrics
+
+
+def make(
+    prom: FakePrometheus, *specs_: MetricSpec, **opts: Any
+) -> tuple[Engine, ListNotifier, FakeClock]:
+    clock, notes = FakeClock(), ListNotifier()
+    catalog = list(specs_) or [spec()]
+    engine = Engine(
+        catalog,
+        prom,
+        notes,
+        clock,
+        EngineOptions(**opts),
+        ServiceMetrics(),
+        DetectorConfig(),
+    )
+    return engine, notes, clock
+
+
+def cycle(engine: Engine, clock: FakeClock) -> list[Transition]:
+    clock.tick(5.0)
+    return asyncio.run(engine.run_cycle())
+
+
+def feed(
+    engine: Engine,
+    clock: FakeClock,
+    prom: FakePrometheus,
+    query: str,
+    values: list[float],
+    service: str = "orders",
+) -> list[Transition]:
+    out: list[Transition] = []
+    for v in values:
+        prom.values[query] = {service: v}
+        out.extend(cycle(engine, clock))
+    return out
+
+
+def warm_prom() -> FakePrometheus:
+    prom = FakePrometheus()
+    prom.history["q_latency"] = {"orders": steady(80, 0.02, 0.002)}
+    return prom
+
+
+def test_backfill_makes_the_first_cycle_judge() -> None:
+    prom = warm_prom()
+    engine, _, clock = make(prom)
+    feed(engine, clock, prom, "q_latency", [0.021])
+    state = next(iter(engine.tracker.series.values()))
+    assert engine.state.backfilled and engine.state.backfill_points == 80
+    assert state.last is not None and not state.last.warming
+    assert abs(state.last.baseline - 0.02) < 0.003
+
+
+def test_open_escalate_resolve_with_one_stable_id() -> None:
+    prom = warm_prom()
+    engine, notes, clock = make(prom)
+    assert feed(engine, clock, prom, "q_latency", steady(5, 0.02, 0.002, seed=2)) == []
+    # Below the 0.5 s floor: statistical deviation only, so at most warning.
+    opened = feed(engine, clock, prom, "q_latency", [0.2, 0.2, 0.2])
+    assert [t.reason for t in opened] == ["open"]
+    first = opened[0].anomaly
+    assert first["severity"] == "warning" and first["kind"] == "deviation"
+    # Above the floor: deviation AND impact -> critical, same anomaly re-sent as firing.
+    escalated = feed(engine, clock, prom, "q_latency", [0.9, 0.9, 0.9])
+    assert [t.reason for t in escalated] == ["escalate"]
+    assert escalated[0].anomaly["id"] == first["id"]
+    assert escalated[0].anomaly["fingerprint"] == first["fingerprint"]
+    assert escalated[0].anomaly["severity"] == "critical"
+    # A sustained fault stays visible: the baseline did not learn it.
+    assert feed(engine, clock, prom, "q_latency", [0.9] * 20) == []
+    assert engine.tracker.get(first["id"]).status == "active"  # type: ignore[union-attr]
+    # Recovery resolves it and is never an anomaly itself.
+    back = feed(engine, clock, prom, "q_latency", steady(10, 0.02, 0.002, seed=3))
+    assert [t.reason for t in back] == ["resolve"]
+    resolved = back[0].anomaly
+    assert resolved["id"] == first["id"] and resolved["status"] == "resolved"
+    assert resolved["peak_severity"] == "critical" and resolved["resolved_at"] is not None
+    statuses = [(p["status"], p["alerts"][0]["labels"]["severity"]) for p in notes.payloads]
+    assert statuses == [("firing", "warning"), ("firing", "critical"), ("resolved", "critical")]
+    assert engine.tracker.active == {}
+
+
+def test_a_vanished_series_is_no_data_never_healthy_and_ends_when_it_returns() -> None:
+    prom = warm_prom()
+    engine, notes, clock = make(prom, no_data_cycles=2)
+    feed(engine, clock, prom, "q_latency", [0.02, 0.021])
+    prom.values["q_latency"] = {}
+    assert cycle(engine, clock) == []  # one missing cycle is tolerated
+    (opened,) = cycle(engine, clock)
+    a = opened.anomaly
+    assert (a["kind"], a["severity"], a["value"], opened.reason) == (
+        "no_data",
+        "critical",
+        None,
+        "open",
+    )
+    assert cycle(engine, clock) == []  # opened once, not per cycle
+    (back,) = feed(engine, clock, prom, "q_latency", [0.02])
+    assert back.reason == "resolve" and back.anomaly["id"] == a["id"]
+    assert [p["alerts"][0]["labels"]["kind"] for p in notes.payloads] == ["no_data", "no_data"]
+
+
+def test_on_missing_ignore_does_not_open_no_data() -> None:
+    prom = warm_prom()
+    engine, notes, clock = make(prom, spec(on_missing="ignore"))
+    feed(engine, clock, prom, "q_latency", [0.02])
+    prom.values["q_latency"] = {}
+    for _ in range(4):
+        assert cycle(engine, clock) == []
+    assert notes.payloads == []
+
+
+def test_prometheus_down_is_unknown_not_missing_not_resolved() -> None:
+    prom = warm_prom()
+    engine, notes, clock = make(prom)
+    feed(engine, clock, prom, "q_latency", [0.02] + [0.9] * 3)
+    assert len(engine.tracker.active) == 1
+    prom.down = True
+    for _ in range(5):
+        assert cycle(engine, clock) == []
+    assert not engine.fresh() and engine.state.prometheus_ok is False
+    assert "connection refused" in (engine.state.prometheus_error or "")
+    # Nothing resolved, no no_data invented from our own blindness.
+    assert len(engine.tracker.active) == 1 and len(notes.payloads) == 1
+    prom.down = False
+    feed(engine, clock, prom, "q_latency", [0.9])
+    assert engine.fresh()
+
+
+def test_rejected_query_is_reported_per_metric_and_others_keep_working() -> None:
+    prom = warm_prom()
+    bad = spec(name="broken", query="sum by (service) (rate(x[5m])")
+    engine, _, clock = make(prom, spec(), bad)
+    prom.rejected[bad.query] = "bad_data: 1:33: parse error: unclosed left parenthesis"
+    feed(engine, clock, prom, "q_latency", [0.02, 0.9, 0.9])
+    assert engine.status["broken"].error is not None
+    assert "unclosed left parenthesis" in engine.status["broken"].error
+    assert engine.status["latency"].error is None and engine.status["latency"].series == 1
+    assert engine.fresh() and len(engine.tracker.active) == 1
+
+
+def test_non_finite_values_are_skipped_not_learned_and_not_missing() -> None:
+    prom = warm_prom()
+    engine, notes, clock = make(prom)
+    feed(engine, clock, prom, "q_latency", [0.02])
+    before = next(iter(engine.tracker.series.values())).last
+    feed(engine, clock, prom, "q_latency", [float("nan"), float("inf"), float("nan")])
+    state = next(iter(engine.tracker.series.values()))
+    assert state.last is before and state.missing_cycles == 0
+    assert engine.status["latency"].skipped == 1 and notes.payloads == []
+
+
+def test_history_is_bounded() -> None:
+    prom = warm_prom()
+    engine, _, clock = make(prom, history_size=2, no_data_cycles=1)
+    ids = []
+    for _ in range(4):
+        prom.values["q_latency"] = {}
+        ids.append(cycle(engine, clock)[0].anomaly["id"])
+        feed(engine, clock, prom, "q_latency", [0.02])
+    assert list(engine.tracker.resolved) == ids[-2:]
+    assert engine.tracker.get(ids[0]) is None
+
+
+def test_replicas_come_from_the_up_selector() -> None:
+    prom = warm_prom()
+    prom.replicas = {"orders": (2, 3)}
+    engine, _, clock = make(prom)
+    feed(engine, clock, prom, "q_latency", [0.02])
+    assert engine.state.replicas == {"orders": (2, 3)}
+    assert any('up{job="services"}' in c for c in prom.calls)
