@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
 
+from anomaly_service.catalog import MetricSpec
 from anomaly_service.detector import DetectorConfig
 from anomaly_service.engine import Engine, EngineOptions
 from anomaly_service.lifecycle import Transition
