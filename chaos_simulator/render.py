@@ -54,7 +54,7 @@ class Ui:
         )
 
     def emit_json(self, document: Any) -> None:
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
         sys.stdout.flush()
 
 

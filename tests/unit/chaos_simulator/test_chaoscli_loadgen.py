@@ -50,7 +50,7 @@ def test_duration_holds_against_hung_requests() -> None:
         return httpx.Response(200)
 
     start = time.monotonic()
-    stats, elapsed = run(LoadPlan(duration_s=0.5, concurrency=3, timeout_s=20), hang)
+    stats, _ = run(LoadPlan(duration_s=0.5, concurrency=3, timeout_s=20), hang)
     assert time.monotonic() - start < 2.0
     assert stats.count == 0
     assert stats.cancelled == 3
