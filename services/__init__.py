@@ -1,0 +1,1 @@
+"""The three demo services (orders, users, payments) and their shared code."""

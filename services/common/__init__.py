@@ -1,0 +1,1 @@
+"""Shared instrumentation, fault injection and app builder of the demo services."""

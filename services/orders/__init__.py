@@ -1,0 +1,1 @@
+"""orders: creates orders by validating the customer (users) and authorizing (payments)."""

@@ -1,0 +1,1 @@
+"""payments: authorizes payments with a fraud score that costs real CPU."""

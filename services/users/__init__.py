@@ -1,0 +1,1 @@
+"""users: a small customer directory (seeded u-1..u-50)."""
