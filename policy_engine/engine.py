@@ -150,6 +150,10 @@ class Engine:
                 log.error("policies file unreadable: %s", exc)
             self._publish_policy_metrics()
             return self.policies
+        return self.apply(data, force)
+
+    def apply(self, data: bytes, force: bool = False) -> PolicyStatus:
+        """Validate file content; valid -> active (and persisted as last good), else errors only."""
         digest = hashlib.sha256(data).hexdigest()
         if digest == self.policies.file_hash and not force:
             return self.policies

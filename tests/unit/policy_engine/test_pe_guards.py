@@ -1,0 +1,117 @@
+"""Guards as pure functions: cooldown, sliding budgets, breaker transitions, grace, order."""
+
+from __future__ import annotations
+
+from policy_engine.guards import (
+    BreakerState,
+    BudgetCheck,
+    GuardInputs,
+    breaker_allows,
+    breaker_effective,
+    breaker_on_attempt,
+    breaker_on_result,
+    budget_check,
+    cooldown_remaining,
+    decide,
+    grace_remaining,
+)
+from policy_engine.policies import BreakerConfig, Budget
+
+CFG = BreakerConfig(failures=3, open_for_s=600)
+
+
+def test_cooldown() -> None:
+    assert cooldown_remaining(None, 300, 1000) == 0
+    assert cooldown_remaining(1000, 300, 1100) == 200
+    assert cooldown_remaining(1000, 300, 1300) == 0
+    assert cooldown_remaining(1000, 0, 1000) == 0
+
+
+def test_budget_sliding_window() -> None:
+    budget = Budget(3, 3600)
+    now = 10_000.0
+    assert budget_check([], budget, now).allowed
+    two = budget_check([now - 100, now - 200], budget, now)
+    assert two.allowed and two.used == 2
+    full = budget_check([now - 100, now - 200, now - 3000], budget, now)
+    assert not full.allowed and full.used == 3
+    assert full.retry_in_s == 600  # the oldest (now-3000) leaves the window in 600 s
+    # an action older than the window no longer counts
+    assert budget_check([now - 100, now - 200, now - 3600], budget, now).allowed
+
+
+def test_breaker_opens_after_k_failures_and_escalates_once() -> None:
+    state = BreakerState()
+    opened_flags = []
+    for i in range(3):
+        state, opened = breaker_on_result(state, False, CFG, 100.0 + i)
+        opened_flags.append(opened)
+    assert opened_flags == [False, False, True]
+    assert state.state == "open" and state.opened_at == 102.0
+    assert not breaker_allows(state, CFG, 200.0)
+
+
+def test_breaker_half_open_allows_one_trial_then_closes_on_success() -> None:
+    state = BreakerState("open", 3, 100.0)
+    assert breaker_effective(state, CFG, 699.0) == "open"
+    assert breaker_effective(state, CFG, 700.0) == "half_open"
+    assert breaker_allows(state, CFG, 700.0)
+    state = breaker_on_attempt(state, CFG, 700.0)
+    assert state.state == "half_open" and state.trial_in_flight
+    assert not breaker_allows(state, CFG, 701.0)  # only one trial at a time
+    state, opened = breaker_on_result(state, True, CFG, 750.0)
+    assert state == BreakerState() and not opened
+    assert breaker_allows(state, CFG, 751.0)
+
+
+def test_breaker_half_open_failure_reopens_with_fresh_timer() -> None:
+    state = breaker_on_attempt(BreakerState("open", 3, 100.0), CFG, 800.0)
+    state, opened = breaker_on_result(state, False, CFG, 850.0)
+    assert opened and state.state == "open" and state.opened_at == 850.0
+    assert not breaker_allows(state, CFG, 1000.0)
+    assert breaker_allows(state, CFG, 1450.0)
+
+
+def test_breaker_success_resets_failure_count() -> None:
+    state, _ = breaker_on_result(BreakerState(), False, CFG, 1.0)
+    state, _ = breaker_on_result(state, False, CFG, 2.0)
+    assert state.failures == 2
+    state, _ = breaker_on_result(state, True, CFG, 3.0)
+    state, opened = breaker_on_result(state, False, CFG, 4.0)
+    assert state.failures == 1 and not opened
+
+
+def test_grace_uses_the_youngest_container() -> None:
+    assert grace_remaining([], 60, 1000) == 0
+    assert grace_remaining([None], 60, 1000) == 0
+    assert grace_remaining([500.0, 980.0], 60, 1000) == 40
+    assert grace_remaining([500.0, 900.0], 60, 1000) == 0
+
+
+def inputs(**overrides: object) -> GuardInputs:
+    base = dict(
+        enabled=True,
+        is_docker_action=True,
+        cooldown_remaining_s=0.0,
+        policy_budget=None,
+        service_budget=None,
+        global_budget=None,
+        breaker_ok=True,
+        in_progress=False,
+    )
+    base.update(overrides)
+    return GuardInputs(**base)  # type: ignore[arg-type]
+
+
+def test_decide_order_and_reasons() -> None:
+    spent = BudgetCheck(False, 3, 3, 3600, 10)
+    assert decide(inputs()).allowed
+    assert decide(inputs(enabled=False, cooldown_remaining_s=5)).reason == "paused"
+    assert decide(inputs(in_progress=True)).reason == "in_progress"
+    assert decide(inputs(cooldown_remaining_s=5, breaker_ok=False)).reason == "cooldown"
+    assert decide(inputs(breaker_ok=False, policy_budget=spent)).reason == "breaker_open"
+    # the breaker does not stop alerts: they are how it escalates
+    assert decide(inputs(breaker_ok=False, is_docker_action=False)).allowed
+    for key in ("policy_budget", "service_budget", "global_budget"):
+        decision = decide(inputs(**{key: spent}))
+        assert decision.reason == "budget" and key.split("_")[0] in decision.detail
