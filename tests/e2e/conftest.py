@@ -1,0 +1,105 @@
+"""Session fixture: the compose stack on the real engine (fresh volumes), torn down after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.e2e.harness import (
+    REPO,
+    REPORT,
+    Api,
+    Traffic,
+    compose_cmd,
+    docker_stats,
+    image_present,
+    offline_mode,
+    run,
+)
+
+ARTIFACTS = REPO / ".artifacts" / "e2e"
+STAND_INS = ("python:3.11-slim-bookworm", "prom/prometheus:v2.55.1", "nginx:1.27.4-alpine")
+
+
+@dataclass
+class Stack:
+    compose: list[str]
+    offline: bool
+    api: Api
+    traffic: Traffic
+    policy_dir: str  # the engine reads policies.yml here (a copy: scenario 6 breaks it)
+
+
+def _collect_logs(compose: list[str]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        logs = run([*compose, "logs", "--no-color", "--timestamps", "--tail", "2000"],
+                   timeout=120, check=False)  # fmt: skip
+        (ARTIFACTS / "compose.log").write_text(logs.stdout + logs.stderr)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    offline = offline_mode()
+    if offline and not all(image_present(image) for image in STAND_INS):
+        run(["bash", str(REPO / "scripts" / "offline-images.sh"), "all"], timeout=1200)
+    compose = compose_cmd(offline)
+    # The engine gets a copy of the shipped policies, so editing it never touches the checkout.
+    policy_dir = tempfile.mkdtemp(prefix="relia-e2e-policies-")
+    shutil.copy(REPO / "policy_engine" / "policies.yml", policy_dir)
+    os.chmod(policy_dir, 0o755)
+    os.environ["RELIA_POLICY_DIR"] = policy_dir
+    # Fresh state: the policy engine's store (cooldowns, budgets) must not leak between runs.
+    run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], timeout=300)
+    run([*compose, "build"], timeout=1800)
+    started = time.monotonic()
+    up = run([*compose, "up", "-d", "--wait", "--wait-timeout", "240"], timeout=400, check=False)
+    if up.returncode != 0:
+        _collect_logs(compose)
+        run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], timeout=300,
+            check=False)  # fmt: skip
+        os.environ.pop("RELIA_POLICY_DIR", None)
+        shutil.rmtree(policy_dir, ignore_errors=True)
+        raise RuntimeError(f"stack did not become healthy:\n{up.stderr[-4000:]}")
+    REPORT.facts["up_to_all_healthy_s (images present)"] = round(time.monotonic() - started, 1)
+    REPORT.facts["mode"] = "offline (no Loki/Alloy/Jaeger/Grafana)" if offline else "full"
+    api = Api()
+    traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=3600).start()
+    try:
+        yield Stack(
+            compose=compose, offline=offline, api=api, traffic=traffic, policy_dir=policy_dir
+        )
+    finally:
+        traffic.stop()
+        REPORT.facts["background traffic"] = (
+            f"{traffic.stats.sent} requests, {traffic.stats.failed} transport errors, "
+            f"statuses {dict(sorted(traffic.stats.by_status.items()))}"
+        )
+        try:
+            rows, total = docker_stats()
+            REPORT.facts["resident memory (docker stats --no-stream)"] = f"{total:.0f} MiB total"
+            REPORT.facts["per container"] = "; ".join(rows)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            REPORT.facts["resident memory"] = f"unavailable: {exc}"
+        _collect_logs(compose)
+        api.close()
+        run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], timeout=300,
+            check=False)  # fmt: skip
+        os.environ.pop("RELIA_POLICY_DIR", None)
+        shutil.rmtree(policy_dir, ignore_errors=True)
+        REPORT.save(ARTIFACTS / "report.json")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORT.timings or REPORT.facts:
+        terminalreporter.section("Relia e2e: fault -> anomaly -> action -> normal")
+        terminalreporter.write_line(REPORT.table())

@@ -1,0 +1,366 @@
+"""The e2e harness: the compose stack on the real engine, traffic, clients and a timing table.
+
+Everything talks to 127.0.0.1 (published ports) or to the project's own containers. Every loop
+is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = "relia"  # fixed: the Prometheus config and the policy engine's blast radius use it
+UPSTREAM_ONLY_IMAGES = (
+    "grafana/loki:3.4.2", "grafana/alloy:v1.8.1", "jaegertracing/jaeger:2.5.0",
+    "grafana/grafana:11.5.2",
+)  # fmt: skip
+
+ORDERS = "http://127.0.0.1:8001"
+USERS = "http://127.0.0.1:8002"
+PAYMENTS = "http://127.0.0.1:8003"
+GATEWAY = {"orders": ORDERS, "users": USERS, "payments": PAYMENTS}
+ANOMALY = "http://127.0.0.1:8080"
+POLICY = "http://127.0.0.1:8081"
+PROMETHEUS = "http://127.0.0.1:9090"
+SEVERITY_ORDER = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
+
+T = TypeVar("T")
+
+
+def image_present(image: str) -> bool:
+    return (
+        subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+    )
+
+
+def offline_mode() -> bool:
+    """RELIA_E2E_OFFLINE=1/0 forces it; otherwise offline when an upstream-only image is absent."""
+    forced = os.environ.get("RELIA_E2E_OFFLINE", "").strip().lower()
+    if forced in {"1", "true", "yes"}:
+        return True
+    if forced in {"0", "false", "no"}:
+        return False
+    return not all(image_present(image) for image in UPSTREAM_ONLY_IMAGES)
+
+
+def compose_cmd(offline: bool) -> list[str]:
+    cmd = ["docker", "compose", "-p", PROJECT, "-f", str(REPO / "docker-compose.yml")]
+    if offline:
+        cmd += ["-f", str(REPO / "docker-compose.offline.yml")]
+    return cmd
+
+
+def run(cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def wait_until(
+    what: str, probe: Callable[[], T | None], timeout_s: float, interval_s: float = 1.0
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    last_error = ""
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            last_error = repr(exc)
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what} {last_error}")
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+class Api:
+    """Small synchronous clients for the platform's APIs (every call has a timeout)."""
+
+    def __init__(self, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(timeout=5.0, headers=headers)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def get(self, url: str, **params: Any) -> Any:
+        response = self.http.get(url, params={k: v for k, v in params.items() if v is not None})
+        response.raise_for_status()
+        return response.json()
+
+    # Prometheus
+    def prom(self, query: str) -> list[dict[str, Any]]:
+        return list(self.get(PROMETHEUS + "/api/v1/query", query=query)["data"]["result"])
+
+    def prom_value(self, query: str) -> float | None:
+        result = self.prom(query)
+        return float(result[0]["value"][1]) if result else None
+
+    def p99(self, service: str, window: str = "15s") -> float | None:
+        return self.prom_value(
+            "histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket"
+            f'{{job="services",service="{service}"}}[{window}])))'
+        )
+
+    def error_ratio(self, service: str, window: str = "15s") -> float | None:
+        sel = f'job="services",service="{service}"'
+        return self.prom_value(
+            f'(sum(rate(http_server_request_duration_seconds_count{{{sel},status_code=~"5.."}}'
+            f"[{window}])) or vector(0)) / sum(rate(http_server_request_duration_seconds_count"
+            f"{{{sel}}}[{window}]))"
+        )
+
+    # anomaly service
+    def anomalies(self, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.get(ANOMALY + "/anomalies", limit=500, **filters)["items"])
+
+    # policy engine
+    def actions(self, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.get(POLICY + "/actions", limit=500, **filters)["items"])
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.get(POLICY + "/status"))
+
+    def toggle(self, enabled: bool) -> dict[str, Any]:
+        response = self.http.post(POLICY + "/toggle", json={"enabled": enabled})
+        response.raise_for_status()
+        return dict(response.json())
+
+    # demo services (through the gateway)
+    def inject(self, service: str, kind: str, **params: Any) -> dict[str, Any]:
+        response = self.http.post(GATEWAY[service] + "/chaos", json={"kind": kind, **params})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def clear(self, service: str) -> None:
+        # Best effort: a restart clears faults anyway.
+        with contextlib.suppress(httpx.HTTPError):
+            self.http.delete(GATEWAY[service] + "/chaos")
+
+
+def containers(service: str) -> list[dict[str, str]]:
+    """Running containers of one compose service of the project (docker ps)."""
+    result = run(
+        ["docker", "ps", "--filter", f"label=com.docker.compose.project={PROJECT}",
+         "--filter", f"label=com.docker.compose.service={service}",
+         "--format", "{{.ID}} {{.Names}} {{.Status}}"],
+        timeout=30,
+    )  # fmt: skip
+    rows = []
+    for line in result.stdout.splitlines():
+        cid, name, status = line.split(" ", 2)
+        rows.append({"id": cid, "name": name, "status": status})
+    return rows
+
+
+def container_started_at(name: str) -> float:
+    out = run(["docker", "inspect", "-f", "{{.State.StartedAt}}", name], timeout=30).stdout.strip()
+    from datetime import datetime
+
+    return datetime.fromisoformat(out[:26].rstrip("Z") + "+00:00").timestamp()
+
+
+# --- traffic ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TrafficStats:
+    sent: int = 0
+    failed: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class Traffic:
+    """Healthy background traffic at a bounded rate from a few threads, until stopped."""
+
+    def __init__(self, rate_per_s: float = 8.0, threads: int = 4, max_duration_s: float = 3600):
+        self.rate = rate_per_s
+        self.threads = threads
+        self.max_duration_s = max_duration_s
+        self.stats = TrafficStats()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def _one(self, client: httpx.Client, rng: random.Random) -> int:
+        pick = rng.random()
+        if pick < 0.35:
+            return client.get(f"{USERS}/users/u-{rng.randint(1, 50)}").status_code
+        if pick < 0.5:
+            return client.get(f"{USERS}/users").status_code
+        if pick < 0.75:
+            body = {"customer_id": f"u-{rng.randint(1, 50)}",
+                    "items": [{"sku": f"sku-{rng.randint(1, 20)}", "qty": rng.randint(1, 3),
+                               "unit_price": round(rng.uniform(1, 50), 2)}]}  # fmt: skip
+            return client.post(f"{ORDERS}/orders", json=body).status_code
+        if pick < 0.85:
+            return client.get(f"{ORDERS}/orders").status_code
+        payment = {
+            "order_id": f"o-{rng.randint(1, 10**6)}",
+            "customer_id": f"u-{rng.randint(1, 50)}",
+            "amount": round(rng.uniform(1, 200), 2),
+        }
+        return client.post(f"{PAYMENTS}/payments/authorize", json=payment).status_code
+
+    def _worker(self, seed: int) -> None:
+        rng = random.Random(seed)
+        period = self.threads / self.rate
+        deadline = time.monotonic() + self.max_duration_s
+        with httpx.Client(timeout=10.0) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                started = time.monotonic()
+                try:
+                    code = self._one(client, rng)
+                    with self._lock:
+                        self.stats.sent += 1
+                        self.stats.by_status[code] = self.stats.by_status.get(code, 0) + 1
+                except httpx.HTTPError:
+                    with self._lock:
+                        self.stats.sent += 1
+                        self.stats.failed += 1
+                self._stop.wait(max(0.0, period - (time.monotonic() - started)))
+
+    def start(self) -> Traffic:
+        for i in range(self.threads):
+            thread = threading.Thread(target=self._worker, args=(i,), daemon=True)
+            thread.start()
+            self._workers.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._workers:
+            thread.join(timeout=15)
+
+
+class OrderSpike:
+    """CPU-heavy order creation on orders at fixed concurrency, until stopped (bounded)."""
+
+    def __init__(self, concurrency: int = 6, items: int = 40, max_duration_s: float = 300):
+        self.concurrency = concurrency
+        self.items = items
+        self.max_duration_s = max_duration_s
+        self.sent = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def _worker(self, seed: int) -> None:
+        rng = random.Random(seed)
+        deadline = time.monotonic() + self.max_duration_s
+        with httpx.Client(timeout=15.0) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                body = {"customer_id": f"u-{rng.randint(1, 50)}",
+                        "items": [{"sku": f"sku-{i}", "qty": 1 + i % 3, "unit_price": 9.5}
+                                  for i in range(self.items)]}  # fmt: skip
+                try:
+                    client.post(f"{ORDERS}/orders", json=body)
+                except httpx.HTTPError:
+                    self._stop.wait(0.2)
+                with self._lock:
+                    self.sent += 1
+
+    def start(self) -> OrderSpike:
+        for i in range(self.concurrency):
+            thread = threading.Thread(target=self._worker, args=(1000 + i,), daemon=True)
+            thread.start()
+            self._workers.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._workers:
+            thread.join(timeout=20)
+
+
+# --- the timing table ------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    scenario: str
+    fault_at: float
+    anomaly_at: float | None = None
+    action_at: float | None = None
+    normal_at: float | None = None
+    note: str = ""
+
+    def row(self) -> dict[str, Any]:
+        def rel(t: float | None) -> float | None:
+            return None if t is None else round(t - self.fault_at, 1)
+
+        return {"scenario": self.scenario, "to_anomaly_s": rel(self.anomaly_at),
+                "to_action_s": rel(self.action_at), "to_normal_s": rel(self.normal_at),
+                "note": self.note}  # fmt: skip
+
+
+@dataclass
+class Report:
+    timings: list[Timing] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    def table(self) -> str:
+        lines = [
+            f"{'scenario':<34} {'->anomaly':>10} {'->action':>10} {'->normal':>10}  note",
+        ]
+        for timing in self.timings:
+            row = timing.row()
+
+            def cell(v: float | None) -> str:
+                return "-" if v is None else f"{v:.1f}s"
+
+            lines.append(
+                f"{row['scenario']:<34} {cell(row['to_anomaly_s']):>10} "
+                f"{cell(row['to_action_s']):>10} {cell(row['to_normal_s']):>10}  {row['note']}"
+            )
+        for key, value in self.facts.items():
+            lines.append(f"{key}: {value}")
+        return "\n".join(lines)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(
+            {"timings": [t.row() for t in self.timings], "facts": self.facts,
+             "outcomes": self.outcomes}, indent=2))  # fmt: skip
+
+
+REPORT = Report()
+
+
+def docker_stats() -> tuple[list[str], float]:
+    """Per-container resident memory of the project, and the total in MiB."""
+    result = run(
+        ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], timeout=60
+    )
+    rows, total = [], 0.0
+    units = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
+    for line in result.stdout.splitlines():
+        name, usage = line.split(" ", 1)
+        if not name.startswith(PROJECT + "-"):
+            continue
+        amount = usage.split("/")[0].strip()
+        for unit, factor in sorted(units.items(), key=lambda kv: -len(kv[0])):
+            if amount.endswith(unit):
+                total += float(amount[: -len(unit)]) * factor
+                break
+        rows.append(line)
+    return rows, total

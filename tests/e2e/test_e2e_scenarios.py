@@ -1,0 +1,322 @@
+"""End-to-end scenarios on the compose stack: fault -> anomaly -> policy -> Docker -> recovery.
+
+The tests run in file order on one stack (session fixture). Each scenario uses its own service
+or fault so the shipped policies' cooldowns do not mask one scenario with another. Faults are
+injected through the gateway's /chaos API (one replica per service at that point).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Stack
+from tests.e2e.harness import (
+    ANOMALY,
+    REPORT,
+    Api,
+    OrderSpike,
+    Timing,
+    container_started_at,
+    containers,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+
+GRACE_S = 50.0  # the shipped policies' grace_period (45 s) plus a margin
+STEADY_WINDOW_S = 300.0
+
+
+def find_anomaly(
+    api: Api, service: str, metric: str, since: float, min_severity: str = "warning"
+) -> dict[str, Any] | None:
+    for anomaly in api.anomalies(service=service, metric=metric, severity=min_severity):
+        if anomaly["opened_at"] >= since - 1:
+            return anomaly
+    return None
+
+
+def find_action(
+    api: Api, service: str, action: str, since: float, outcome: str | None = "succeeded"
+) -> dict[str, Any] | None:
+    for record in api.actions(service=service, action=action, since=since):
+        if record["created_at"] >= since and (outcome is None or record["outcome"] == outcome):
+            return record
+    return None
+
+
+def wait_past_grace(service: str) -> None:
+    """The engine leaves young containers alone: wait until the service's replicas are older."""
+    for row in containers(service):
+        age = time.time() - container_started_at(row["name"])
+        if age < GRACE_S:
+            time.sleep(GRACE_S - age)
+
+
+def wait_fault_gone(api: Api, service: str) -> None:
+    wait_until(
+        f"{service} to have no active fault",
+        lambda: api.get({"orders": "http://127.0.0.1:8001", "users": "http://127.0.0.1:8002",
+                         "payments": "http://127.0.0.1:8003"}[service] + "/chaos")["faults"] == [],
+        timeout_s=30,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(3000)
+def test_steady_healthy_load_takes_no_action(stack: Stack) -> None:
+    """Scenario 5: five minutes of steady healthy load -> zero actions, nothing above info."""
+    api = stack.api
+    wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 120, 2)
+
+    def warmed_up() -> bool:
+        series = api.get(ANOMALY + "/predict")["series"]
+        services = {s["service"] for s in series if not s.get("warming_up")}
+        return {"orders", "users", "payments"} <= services
+
+    wait_until("baselines to warm up", warmed_up, 300, 5)
+    # Traffic started with the stack; let anything it opened while baselines formed resolve.
+    wait_until("no open anomaly above info", lambda: not api.anomalies(status="active",
+               severity="warning"), 180, 5)  # fmt: skip
+    started = time.time()
+    timing = Timing("5 steady load (5 min)", started)
+    deadline = time.monotonic() + STEADY_WINDOW_S
+    while time.monotonic() < deadline:  # watch, and fail early if anything fires
+        actions = api.actions(since=started)
+        assert actions == [], f"actions on healthy traffic: {actions}"
+        time.sleep(15)
+    actions = api.actions(since=started)
+    above_info = [a for a in api.anomalies(since=started, severity="warning")]
+    timing.note = (
+        f"{len(actions)} actions, {len(above_info)} anomalies >= warning, "
+        f"{len(api.anomalies(since=started))} of any severity in {STEADY_WINDOW_S:.0f}s"
+    )
+    REPORT.timings.append(timing)
+    assert actions == []
+    assert above_info == [], above_info
+
+
+@pytest.mark.timeout(600)
+def test_latency_fault_on_orders_is_cured_by_restart(stack: Stack) -> None:
+    """Scenario 1: persistent latency on orders -> anomaly >= warning -> restart -> p99 back."""
+    api = stack.api
+    wait_past_grace("orders")
+    baseline = api.p99("orders", "1m") or 0.05
+    fault = api.inject("orders", "latency", ms=800)
+    started = fault["started_at"]
+    timing = Timing("1 orders latency 800ms -> restart", started)
+    REPORT.timings.append(timing)
+    try:
+        anomaly = wait_until(
+            "a latency anomaly on orders",
+            lambda: find_anomaly(api, "orders", "latency", started), 120, 1,
+        )  # fmt: skip
+        timing.anomaly_at = anomaly["opened_at"]
+        action = wait_until(
+            "a restart of orders",
+            lambda: find_action(api, "orders", "restart_container", started), 120, 1,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+        assert action["policy"] == "orders_high_latency_restart"
+        assert action["trigger"]["metric"] == "latency"
+        threshold = max(3 * baseline, baseline + 0.1)
+
+        def back_to_baseline() -> bool:
+            p99 = api.p99("orders")
+            return p99 is not None and p99 <= threshold
+
+        wait_until(f"orders p99 <= {threshold:.3f}s", back_to_baseline, 120, 1)
+        timing.normal_at = time.time()
+        wait_fault_gone(api, "orders")  # the restart, not a DELETE, cleared it
+        timing.note = f"baseline p99 {baseline * 1000:.0f} ms"
+    finally:
+        api.clear("orders")
+
+
+@pytest.mark.timeout(600)
+def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
+    """Scenario 2: errors on payments -> restart -> error ratio back to normal."""
+    api = stack.api
+    wait_past_grace("payments")
+    fault = api.inject("payments", "errors", rate=0.6, status=500)
+    started = fault["started_at"]
+    timing = Timing("2 payments errors 60% -> restart", started)
+    REPORT.timings.append(timing)
+    try:
+        anomaly = wait_until(
+            "an error_rate anomaly on payments",
+            lambda: find_anomaly(api, "payments", "error_rate", started), 120, 1,
+        )  # fmt: skip
+        timing.anomaly_at = anomaly["opened_at"]
+        action = wait_until(
+            "a restart of payments",
+            lambda: find_action(api, "payments", "restart_container", started), 120, 1,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+        assert action["policy"] == "payments_error_rate_restart"
+
+        def normal() -> bool:
+            ratio = api.error_ratio("payments")
+            return ratio is not None and ratio < 0.05
+
+        wait_until("payments error ratio < 5%", normal, 120, 1)
+        timing.normal_at = time.time()
+        wait_fault_gone(api, "payments")
+    finally:
+        api.clear("payments")
+
+
+@pytest.mark.timeout(600)
+def test_paused_remediation_records_a_skip_then_acts_when_enabled(stack: Stack) -> None:
+    """Scenario 4: toggle off -> fault detected, skip recorded, no action -> on -> action."""
+    api = stack.api
+    wait_past_grace("users")
+    assert api.toggle(False) == {"enabled": False}
+    try:
+        assert api.status()["enabled"] is False
+        fault = api.inject("users", "latency", ms=800)
+        started = fault["started_at"]
+        timing = Timing("4 users latency, paused then on", started)
+        REPORT.timings.append(timing)
+        anomaly = wait_until(
+            "a latency anomaly on users",
+            lambda: find_anomaly(api, "users", "latency", started), 120, 1,
+        )  # fmt: skip
+        timing.anomaly_at = anomaly["opened_at"]
+        skip = wait_until(
+            "a skipped (paused) action on users",
+            lambda: find_action(api, "users", "restart_container", started, outcome="skipped"),
+            90, 1,
+        )  # fmt: skip
+        assert skip["reason"] == "paused", skip
+        done = [a for a in api.actions(service="users", since=started)
+                if a["outcome"] not in ("skipped",)]  # fmt: skip
+        assert done == [], f"acted while paused: {done}"
+        enabled_at = time.time()
+        assert api.toggle(True) == {"enabled": True}
+        action = wait_until(
+            "a restart of users after re-enabling",
+            lambda: find_action(api, "users", "restart_container", enabled_at), 120, 1,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+
+        def normal() -> bool:
+            p99 = api.p99("users")
+            return p99 is not None and p99 < 0.3
+
+        wait_until("users p99 < 300 ms", normal, 120, 1)
+        timing.normal_at = time.time()
+        timing.note = f"re-enabled at +{enabled_at - started:.1f}s"
+    finally:
+        api.toggle(True)
+        api.clear("users")
+
+
+@pytest.mark.timeout(600)
+def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
+    stack: Stack,
+) -> None:
+    """Scenario 6: an invalid policies.yml -> error in /status; previous policies still act."""
+    api = stack.api
+    path = Path(stack.policy_dir) / "policies.yml"
+    original = path.read_text()
+    good_version = api.status()["policies"]["version"]
+    try:
+        path.write_text(
+            original + '\n  - name: broken_edit\n    condition: "latency >>> 0.5"\n'
+            "    action: restart_container\n    service: users\n"
+        )
+
+        def reported() -> dict[str, Any] | None:
+            policies = api.status()["policies"]
+            return policies if policies["valid"] is False and policies.get("error") else None
+
+        policies = wait_until("/status to report the invalid file", reported, 60, 1)
+        assert policies["version"] == good_version, "an invalid file must not take effect"
+        REPORT.facts["invalid policies error (GET /status)"] = policies["error"]
+
+        wait_past_grace("users")
+        fault = api.inject("users", "errors", rate=0.6, status=503)
+        started = fault["started_at"]
+        timing = Timing("6 invalid policies; users errors", started)
+        REPORT.timings.append(timing)
+        anomaly = wait_until(
+            "an error_rate anomaly on users",
+            lambda: find_anomaly(api, "users", "error_rate", started), 120, 1,
+        )  # fmt: skip
+        timing.anomaly_at = anomaly["opened_at"]
+        action = wait_until(
+            "a restart of users by the last good policies",
+            lambda: find_action(api, "users", "restart_container", started), 120, 1,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+        assert action["policy_version"] == good_version
+        assert api.status()["policies"]["valid"] is False  # still broken on disk
+
+        def normal() -> bool:
+            ratio = api.error_ratio("users")
+            return ratio is not None and ratio < 0.05
+
+        wait_until("users error ratio < 5%", normal, 120, 1)
+        timing.normal_at = time.time()
+    finally:
+        path.write_text(original)
+        api.clear("users")
+    wait_until(
+        "the restored file to be valid again",
+        lambda: api.status()["policies"]["valid"] is True, 60, 1,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(900)
+def test_cpu_overload_scales_orders_up_then_back_down(stack: Stack) -> None:
+    """Scenario 3: CPU-bound overload -> scale_up -> new replica scraped and serving -> load
+    stops -> scale_down to the minimum."""
+    api = stack.api
+    assert len(containers("orders")) == 1
+    wait_past_grace("orders")
+    spike = OrderSpike(concurrency=6, items=40, max_duration_s=400).start()
+    started = time.time()
+    timing = Timing("3 orders CPU overload -> scale", started)
+    REPORT.timings.append(timing)
+    try:
+        action = wait_until(
+            "a scale_up of orders",
+            lambda: find_action(api, "orders", "scale_up", started), 240, 2,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+        anomaly = find_anomaly(api, "orders", "cpu", started, "info")
+        timing.anomaly_at = anomaly["opened_at"] if anomaly else None
+        wait_until(
+            "two orders replicas scraped by Prometheus",
+            lambda: (api.prom_value('count(up{job="services",service="orders"} == 1)') or 0) >= 2,
+            90, 2,
+        )  # fmt: skip
+
+        def shares() -> dict[str, float] | None:
+            rows = api.prom(
+                "sum by (container) (rate(http_server_request_duration_seconds_count"
+                '{job="services",service="orders"}[30s]))'
+            )
+            rates = {r["metric"].get("container", "?"): float(r["value"][1]) for r in rows}
+            total = sum(rates.values())
+            if len(rates) < 2 or total <= 0:
+                return None
+            share = {name: rate / total for name, rate in rates.items()}
+            return share if min(share.values()) >= 0.2 else None
+
+        share = wait_until("every orders replica to serve >= 20% of traffic", shares, 90, 3)
+        timing.note = "shares " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(share.items()))
+    finally:
+        spike.stop()
+    stopped = time.time()
+    down = wait_until(
+        "a scale_down of orders after the load stopped",
+        lambda: find_action(api, "orders", "scale_down", stopped), 360, 3,
+    )  # fmt: skip
+    wait_until("orders back to one replica", lambda: len(containers("orders")) == 1, 60, 2)
+    timing.normal_at = time.time()
+    timing.note += f"; scale_down at +{down['created_at'] - stopped:.0f}s after load stop"
