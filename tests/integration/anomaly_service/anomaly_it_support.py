@@ -1,0 +1,114 @@
+"""Test-controlled HTTP parts for the anomaly service's integration tests (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+
+class _Server:
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.running = True
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.running:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.running = False
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class GaugeExporter(_Server):
+    """Serves `relia_it_value <value>` on /metrics; the test sets the value."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.scrapes = 0
+
+        class Handler(_Quiet):
+            def do_GET(self) -> None:
+                owner: GaugeExporter = self.server.owner  # type: ignore[attr-defined]
+                owner.scrapes += 1
+                # A tiny deterministic wiggle so the baseline has a spread, like real signals.
+                wiggle = 0.1 if owner.scrapes % 2 else -0.1
+                body = (
+                    f"# TYPE relia_it_value gauge\nrelia_it_value {owner.value + wiggle}\n"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)
+
+
+class AlertReceiver(_Server):
+    """Records every POST /alerts body and its Authorization header."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], str | None]] = []
+        self.lock = threading.Lock()
+
+        class Handler(_Quiet):
+            def do_POST(self) -> None:
+                owner: AlertReceiver = self.server.owner  # type: ignore[attr-defined]
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                status = 404
+                if self.path == "/alerts":
+                    with owner.lock:
+                        owner.received.append((json.loads(raw), self.headers.get("Authorization")))
+                    status = 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(Handler)
+
+    def payloads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [p for p, _ in self.received]
+
+
+def poll(what: str, fn: Callable[[], Any], timeout_s: float, every_s: float = 0.5) -> Any:
+    """Call fn until it returns something truthy; fail with `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        else:
+            if last:
+                return last
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
+
+
+def get(url: str) -> Any:
+    return httpx.get(url, timeout=5.0).json()
