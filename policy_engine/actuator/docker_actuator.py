@@ -200,6 +200,12 @@ class DockerActuator:
             self._drop_client()
             raise ActionFailed(f"Docker daemon unreachable ({step}): {_short(exc)}") from None
 
+    def _none_eligible(self, service: str) -> str:
+        return (
+            f"no eligible containers for service {service!r} in compose project "
+            f"{self.project!r} (they need the label relia.remediation=enabled)"
+        )
+
     def _lock(self, service: str) -> asyncio.Lock:
         # Serialise actions per service: two concurrent scale-ups would pick the same number.
         return self._service_locks.setdefault(service, asyncio.Lock())
@@ -374,10 +380,7 @@ class DockerActuator:
         else:
             targets = replicas
             if not targets:
-                raise ActionFailed(
-                    f"no eligible containers for service {params.service!r} in project "
-                    f"{self.project!r} (needs label relia.remediation=enabled)"
-                )
+                raise ActionFailed(self._none_eligible(params.service))
         bad = [r for r in targets if r.state not in RESTARTABLE]
         if bad and params.container:
             raise ActionFailed(
@@ -417,6 +420,8 @@ class DockerActuator:
             async with self._lock(params.service):
                 replicas, everything = await self._eligible(params.service)
                 before = len(replicas)
+                if not replicas:
+                    raise ActionFailed(self._none_eligible(params.service))
                 target = scale_target(
                     before, params.direction, params.step, params.min_replicas, params.max_replicas
                 )
