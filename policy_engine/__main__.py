@@ -44,6 +44,7 @@ def serve() -> int:
     from policy_engine.config import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per /predict poll is noise
     settings = Settings()
     actuator = DockerActuator(settings.compose_project, call_timeout_s=settings.docker_timeout_s)
     app = create_app(settings, actuator)

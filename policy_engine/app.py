@@ -64,6 +64,7 @@ def create_app(
             await snapshots.aclose()
             await notifier.aclose()
             store.close()
+            log.info("policy engine stopped cleanly")
 
     app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine

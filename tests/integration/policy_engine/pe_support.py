@@ -1,0 +1,128 @@
+"""Helpers for the policy engine's process tests: a webhook receiver and an engine launcher."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.procs import Proc, free_port
+
+TOKEN = "integration-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Receiver:
+    """A real HTTP webhook receiver on 127.0.0.1 that records every JSON body it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def engine_env(tmp: Path, policies: Path, **extra: str) -> dict[str, str]:
+    return {
+        "POLICIES_FILE": str(policies),
+        "STATE_DIR": str(tmp / "state"),
+        "CHECK_INTERVAL": "0.3",
+        "POLICY_ENGINE_TOKEN": TOKEN,
+        # a project name no container carries: the Docker actuator can touch nothing here
+        "COMPOSE_PROJECT": "relia-pe-itest-none",
+        "DOCKER_TIMEOUT_S": "5",
+        **extra,
+    }
+
+
+def start_engine(tmp: Path, policies: Path, port: int | None = None, **extra: str) -> Proc:
+    port = port or free_port()
+    proc = Proc(
+        "policy_engine", port, tmp / f"engine-{port}.log", engine_env(tmp, policies, **extra)
+    )
+    return proc.start(timeout_s=30.0)
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy, within a deadline."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not met after {timeout_s}s (last: {last!r})")
+
+
+def firing(
+    fingerprint: str,
+    service: str = "orders",
+    metric: str = "latency",
+    value: str = "0.9",
+    status: str = "firing",
+) -> dict[str, Any]:
+    labels = {
+        "alertname": "ReliaAnomaly",
+        "service": service,
+        "metric": metric,
+        "severity": "warning",
+        "kind": "deviation",
+        "anomaly_id": f"a-{fingerprint}",
+    }
+    return {
+        "version": "4",
+        "groupKey": f"relia:{fingerprint}",
+        "status": status,
+        "receiver": "relia-policy-engine",
+        "groupLabels": {},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1",
+        "truncatedAlerts": 0,
+        "alerts": [
+            {
+                "status": status,
+                "labels": labels,
+                "annotations": {"value": value},
+                "startsAt": "2026-11-21T19:40:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
+def actions(proc: Proc, **params: Any) -> dict[str, Any]:
+    response = httpx.get(proc.url + "/actions", params={"limit": 500, **params}, timeout=5)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
