@@ -33,6 +33,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         history_size=settings.history_size,
         evidence_points=settings.evidence_points,
         series_capacity=settings.series_capacity,
+        series_ttl_s=settings.series_ttl_s,
     )
 
 

@@ -41,5 +41,7 @@ class Settings(BaseSettings):
     history_size: int = Field(default=1000, ge=1)
     evidence_points: int = Field(default=360, ge=10)
     series_capacity: int = Field(default=256, ge=1)
+    # A series absent this long is forgotten (its no_data anomaly closes as expired).
+    series_ttl_s: float = Field(default=3600.0, gt=0)
     # Overrides of DetectorConfig fields, as JSON: DETECTOR_CONFIG='{"min_points": 10}'.
     detector_config: dict[str, float | int] = Field(default_factory=dict)

@@ -58,6 +58,7 @@ class EngineOptions:
     history_size: int = 1000
     evidence_points: int = 360
     series_capacity: int = 256
+    series_ttl_s: float = 3600.0
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Engine:
         self.status: dict[str, MetricStatus] = {spec.name: MetricStatus() for spec in catalog}
         self.state = CycleState()
         self._lock = asyncio.Lock()
+        self._backfilled: set[str] = set()
 
     # ---- readiness -------------------------------------------------------------------------
     def fresh(self) -> bool:
@@ -118,6 +120,8 @@ class Engine:
         step = self.options.backfill_step_s or self.options.check_interval
         points = 0
         for spec in self.catalog:
+            if spec.name in self._backfilled:
+                continue  # an earlier, partly failed attempt already seeded this one
             try:
                 result = await self.source.query_range(spec.query, end - window, end, step)
             except QueryRejected as exc:
@@ -141,6 +145,7 @@ class Engine:
                     state.evidence.add(t, v, None, None, None)
                 state.last_ts = pairs[-1][0]
                 points += len(pairs)
+            self._backfilled.add(spec.name)
         self.state.backfilled = True
         self.state.backfill_points = points
         log.info(
@@ -238,8 +243,13 @@ class Engine:
                 present.append((state, sample.value))
             status.series = len(seen)
             for state in list(self.tracker.series_of(spec.name)):
-                if state.key not in seen:
-                    transitions.extend(self.tracker.missing(state, ts))
+                if state.key in seen:
+                    continue
+                transitions.extend(self.tracker.missing(state, ts))
+                if state.missing_cycles * self.options.check_interval > self.options.series_ttl_s:
+                    # Gone for good (a label set that no longer exists): bounded memory.
+                    transitions.extend(self.tracker.expire(state, ts))
+                    self.bank.release(state.key)
         if present:
             slots = np.fromiter(
                 (self._slot(s) for s, _ in present), dtype=np.int64, count=len(present)

@@ -82,10 +82,12 @@ class Anomaly:
     sent_severity: int = 0  # the highest severity already announced in a firing event
     updated_at: float = 0.0
     frozen_evidence: dict[str, list[Any]] | None = None  # copied at resolve time
+    expired: bool = False  # closed because its series stayed absent past the TTL
 
     def summary(self) -> str:
         if self.kind == "no_data":
-            return f"{self.service} {self.metric}: no data (series gone or target down)"
+            text = f"{self.service} {self.metric}: no data (series gone or target down)"
+            return text + ("; series expired" if self.expired else "")
         unit = f" {self.unit}" if self.unit else ""
         where = "above" if (self.value or 0.0) >= (self.baseline or 0.0) else "below"
         return (
@@ -229,8 +231,16 @@ class Tracker:
         state.no_data = anomaly
         return [self._fire(anomaly, "open")]
 
-    def forget(self, state: SeriesState) -> None:
+    def expire(self, state: SeriesState, ts: float) -> list[Transition]:
+        """Forget a series absent for too long; its open anomalies are closed as expired."""
+        out = []
+        for anomaly in (state.no_data, state.deviation):
+            if anomaly is not None:
+                anomaly.expired = True
+                out.append(self._resolve(state, anomaly, ts))
+        state.no_data = state.deviation = None
         self.series.pop(state.key, None)
+        return out
 
     def _open(self, state: SeriesState, kind: str, severity: int, ts: float) -> Anomaly:
         self.opened_total += 1

@@ -185,3 +185,33 @@ def test_replicas_come_from_the_up_selector() -> None:
     feed(engine, clock, prom, "q_latency", [0.02])
     assert engine.state.replicas == {"orders": (2, 3)}
     assert any('up{job="services"}' in c for c in prom.calls)
+
+
+def test_series_absent_past_the_ttl_is_forgotten_and_its_no_data_closed() -> None:
+    prom = warm_prom()
+    engine, notes, clock = make(prom, no_data_cycles=1, series_ttl_s=12.0)
+    feed(engine, clock, prom, "q_latency", [0.02])
+    prom.values["q_latency"] = {}
+    (opened,) = cycle(engine, clock)
+    assert cycle(engine, clock) == []  # 10 s absent: still kept
+    (closed,) = cycle(engine, clock)  # 15 s > 12 s
+    assert closed.reason == "resolve" and closed.anomaly["id"] == opened.anomaly["id"]
+    assert "expired" in closed.anomaly["summary"]
+    assert [p["status"] for p in notes.payloads] == ["firing", "resolved"]
+    assert engine.tracker.series == {} and len(engine.bank) == 0
+    # It comes back later: a fresh series, learning again from scratch.
+    feed(engine, clock, prom, "q_latency", [0.02])
+    state = next(iter(engine.tracker.series.values()))
+    assert state.last is not None and state.last.warming
+
+
+def test_backfill_retries_after_prometheus_was_down_at_start() -> None:
+    prom = warm_prom()
+    prom.down = True
+    engine, _, clock = make(prom)
+    assert cycle(engine, clock) == [] and not engine.state.backfilled
+    prom.down = False
+    feed(engine, clock, prom, "q_latency", [0.02])
+    assert engine.state.backfilled and engine.state.backfill_points == 80
+    state = next(iter(engine.tracker.series.values()))
+    assert state.last is not None and not state.last.warming
