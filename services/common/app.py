@@ -81,9 +81,13 @@ class ServiceCore:
         self.log.log(
             level,
             f"{method} {route} {status}",
-            extra={"method": method, "route": route, "status_code": status,
-                   "duration_ms": round(elapsed * 1000, 3)},
-        )  # fmt: skip
+            extra={
+                "method": method,
+                "route": route,
+                "status_code": status,
+                "duration_ms": round(elapsed * 1000, 3),
+            },
+        )
 
     def build_app(
         self,

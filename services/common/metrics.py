@@ -12,9 +12,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Fine enough between 5 ms and 1 s to see a p99 move from 20 ms to 800 ms.
 DURATION_BUCKETS = (
-    0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3,
-    0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 5.0, 10.0, 30.0,
-)  # fmt: skip
+    0.005,
+    0.01,
+    0.015,
+    0.02,
+    0.025,
+    0.03,
+    0.04,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    1.0,
+    1.25,
+    1.5,
+    2.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 
 # Operational endpoints: no faults, no request-duration samples, no request logs.
 EXCLUDED_PREFIXES = ("/health", "/ready", "/metrics", "/chaos", "/docs", "/openapi.json", "/redoc")

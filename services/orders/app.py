@@ -28,8 +28,9 @@ class DownstreamError(Exception):
         self.message = message
 
 
-async def _call(client: httpx.AsyncClient, service: str, method: str, url: str,
-                json: Any = None) -> httpx.Response:  # fmt: skip
+async def _call(
+    client: httpx.AsyncClient, service: str, method: str, url: str, json: Any = None
+) -> httpx.Response:
     try:
         return await client.request(method, url, json=json)
     except httpx.TimeoutException:
@@ -48,10 +49,12 @@ def orders_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/orders", tags=["orders"])
     registry = core.metrics.registry
-    created = Counter("orders_created_total", "Orders created, by status.", ["status"],
-                      registry=registry)  # fmt: skip
-    failed = Counter("orders_failed_total", "Orders not created, by reason.", ["reason"],
-                     registry=registry)  # fmt: skip
+    created = Counter(
+        "orders_created_total", "Orders created, by status.", ["status"], registry=registry
+    )
+    failed = Counter(
+        "orders_failed_total", "Orders not created, by reason.", ["reason"], registry=registry
+    )
     users_url = settings.users_url.rstrip("/")
     payments_url = settings.payments_url.rstrip("/")
 
@@ -70,17 +73,24 @@ def orders_router(
             quote_ = await run_in_threadpool(price, data.items, gold, settings.pricing_rounds)
             order_id = new_order_id()
             pay_resp = await _call(
-                client, "payments", "POST", f"{payments_url}/payments/authorize",
-                json={"order_id": order_id, "customer_id": data.customer_id,
-                      "amount": quote_.total},
-            )  # fmt: skip
+                client,
+                "payments",
+                "POST",
+                f"{payments_url}/payments/authorize",
+                json={
+                    "order_id": order_id,
+                    "customer_id": data.customer_id,
+                    "amount": quote_.total,
+                },
+            )
             if pay_resp.status_code != 200:
                 raise DownstreamError("payments", 502, f"payments answered {pay_resp.status_code}")
             payment = pay_resp.json()
         except DownstreamError as exc:
             failed.labels(f"{exc.service}_failed").inc()
-            core.log.error("order failed: downstream", extra={"downstream": exc.service,
-                                                              "error": exc.message})  # fmt: skip
+            core.log.error(
+                "order failed: downstream", extra={"downstream": exc.service, "error": exc.message}
+            )
             raise HTTPException(exc.status, exc.message) from None
         order = Order(
             id=order_id,
@@ -94,8 +104,10 @@ def orders_router(
         )
         store.put(order.id, order)
         created.labels(order.status).inc()
-        core.log.info("order created", extra={"order_id": order.id, "status": order.status,
-                                              "total": order.total})  # fmt: skip
+        core.log.info(
+            "order created",
+            extra={"order_id": order.id, "status": order.status, "total": order.total},
+        )
         return order
 
     @router.get("")

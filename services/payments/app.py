@@ -18,9 +18,11 @@ from services.payments.domain import AuthorizeRequest, Ledger, Payment
 def payments_router(core: ServiceCore, ledger: Ledger) -> APIRouter:
     router = APIRouter(prefix="/payments", tags=["payments"])
     authorized = Counter(
-        "payments_authorized_total", "Authorizations by result.", ["result"],
+        "payments_authorized_total",
+        "Authorizations by result.",
+        ["result"],
         registry=core.metrics.registry,
-    )  # fmt: skip
+    )
 
     @router.post("/authorize")
     def authorize(req: AuthorizeRequest) -> Payment:
@@ -30,9 +32,13 @@ def payments_router(core: ServiceCore, ledger: Ledger) -> APIRouter:
         authorized.labels(payment.status).inc()
         core.log.info(
             "payment authorized",
-            extra={"payment_id": payment.payment_id, "order_id": req.order_id,
-                   "result": payment.status, "fraud_score": payment.fraud_score},
-        )  # fmt: skip
+            extra={
+                "payment_id": payment.payment_id,
+                "order_id": req.order_id,
+                "result": payment.status,
+                "fraud_score": payment.fraud_score,
+            },
+        )
         return payment
 
     @router.get("/{payment_id}")

@@ -22,8 +22,18 @@ _FIRST = [
     "Linus",
     "Radia",
 ]
-_LAST = ["Lovelace", "Hopper", "Turing", "Liskov", "Dijkstra", "Allen", "Thompson", "Hamilton",
-         "Torvalds", "Perlman"]  # fmt: skip
+_LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Liskov",
+    "Dijkstra",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Torvalds",
+    "Perlman",
+]
 
 
 class UserCreate(BaseModel):

@@ -1,0 +1,1 @@
+"""Benchmarks of the demo services (CLIs that print figures, never timed tests)."""
