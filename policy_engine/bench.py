@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -164,6 +165,7 @@ policies:
             engine.kill()
         log.close()
         container.remove(force=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     print(
         f"policy engine: alert -> restart returned, {len(server_ms)}/{runs} runs "

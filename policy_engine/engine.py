@@ -682,7 +682,9 @@ class Engine:
             return self._fail(record, f"cannot list targets: {error}", "docker_unavailable")
         if not targets:
             if not await self._ping():
-                return self._fail(record, "Docker is not reachable", "docker_unavailable")
+                why = getattr(self.actuator, "last_error", None)
+                error = f"Docker is not reachable: {why}" if why else "Docker is not reachable"
+                return self._fail(record, error, "docker_unavailable")
             return self._save(
                 record,
                 outcome="skipped",
