@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     # Public links shown to the user (their browser must reach these, so host URLs by default).
     grafana_url: str = "http://localhost:3001"
-    grafana_dashboard_path: str = "/dashboards?query=Relia"
+    grafana_dashboard_path: str = "/d/relia-overview"  # uid provisioned in monitoring/grafana
     jaeger_url: str = "http://localhost:16686"
     prometheus_url: str = "http://localhost:9090"
 

@@ -22,6 +22,7 @@ log = logging.getLogger("dashboard.poller")
 ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("anomaly", "predict", "/predict", None),
     ("anomaly", "services_health", "/services/health", None),
+    ("anomaly", "stats", "/stats", None),
     ("anomaly", "anomalies_active", "/anomalies", {"status": "active", "limit": 500}),
     ("anomaly", "anomalies_recent", "/anomalies", {"limit": 100}),
     ("policy", "status", "/status", None),

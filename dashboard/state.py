@@ -92,17 +92,33 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _summarize_errors(errors: list[str]) -> str | None:
+    """One line for the banner: the shared reason once when every failing call says the same."""
+    if not errors:
+        return None
+    reasons = {e.split(": ", 1)[-1] for e in errors}
+    if len(reasons) == 1:
+        reason = reasons.pop()
+        return reason if len(errors) == 1 else f"{reason} ({len(errors)} endpoints)"
+    return "; ".join(sorted(errors))
+
+
 def backend_state(
     backend: str,
     resources: dict[str, Resource],
     now: float,
     stale_after_s: float,
     data_time: float | None = None,
+    source_empty: bool = False,
 ) -> dict[str, Any]:
-    """Classify one backend from its endpoints' latest attempts (see module docstring)."""
+    """Classify one backend from its endpoints' latest attempts (see module docstring).
+
+    `data_time` is the backend's own time of its data when it says so; `source_empty` is
+    true when it answers but has nothing computed yet (no successful cycle).
+    """
     attempted = [r for r in resources.values() if r.attempted_at is not None]
     fetched = [r.fetched_at for r in resources.values() if r.fetched_at is not None]
-    errors = sorted(f"{name}: {r.error}" for name, r in resources.items() if r.error)
+    errors = _summarize_errors([r.error for r in resources.values() if r.error])
     last_success = max(fetched) if fetched else None
     # Age of the data itself: the backend's own timestamp when it has one, else our fetch time.
     data_at = data_time if data_time is not None else (min(fetched) if fetched else None)
@@ -111,7 +127,7 @@ def backend_state(
         status = "no_data"
     elif errors:
         status = "unreachable"
-    elif age is None:
+    elif source_empty or age is None:
         status = "no_data"
     elif age > stale_after_s:
         status = "stale"
@@ -121,7 +137,7 @@ def backend_state(
         "name": backend,
         "title": BACKEND_TITLES.get(backend, backend),
         "status": status,
-        "error": "; ".join(errors) or None,
+        "error": errors,
         "last_success_at": last_success,
         "data_at": data_at,
         "age_s": age,
@@ -191,7 +207,7 @@ def _remediation(store: Store) -> dict[str, Any] | None:
         "policies_valid": policies.get("valid"),
         "policies_version": policies.get("version"),
         "policies_count": policies.get("count"),
-        "policies_error": policies.get("error") or policies.get("errors"),
+        "policies_error": policies.get("error") or (policies.get("errors") or None),
         "last_evaluation_at": status.get("last_evaluation_at"),
         "actions_total": actions.get("total"),
         "actions_last_hour": actions.get("last_hour"),
@@ -208,17 +224,35 @@ def build_snapshot(
 ) -> dict[str, Any]:
     """The whole page state as JSON-able data. Values are the backends' own, never filled in."""
     predict = store.resource("anomaly", "predict").data
-    predict_at = _num(predict.get("generated_at")) if isinstance(predict, dict) else None
+    stats = store.resource("anomaly", "stats").data
+    # The anomaly service's data is as old as its last successful cycle (/stats); without
+    # /stats, /predict's generation time is the best it says.
+    anomaly_time, anomaly_empty, upstream_error = None, False, None
+    if isinstance(stats, dict) and "last_success_at" in stats:
+        anomaly_time = _num(stats.get("last_success_at"))
+        anomaly_empty = anomaly_time is None
+        upstream_error = (stats.get("prometheus") or {}).get("error")
+    elif isinstance(predict, dict):
+        anomaly_time = _num(predict.get("generated_at"))
     backends = {
         "anomaly": backend_state(
-            "anomaly", store.resources["anomaly"], now, stale_after_s, predict_at
+            "anomaly",
+            store.resources["anomaly"],
+            now,
+            stale_after_s,
+            anomaly_time,
+            source_empty=anomaly_empty,
         ),
         "policy": backend_state("policy", store.resources["policy"], now, stale_after_s),
     }
     if isinstance(predict, dict):
         backends["anomaly"]["ready"] = predict.get("ready")
         backends["anomaly"]["cycle"] = predict.get("cycle")
+        upstream_error = upstream_error or predict.get("error")
+    # Why the backend itself has no fresh data (e.g. it cannot reach Prometheus).
+    backends["anomaly"]["upstream_error"] = upstream_error
     status = store.resource("policy", "status").data
+    backends["policy"]["upstream_error"] = None
     if isinstance(status, dict):
         backends["policy"]["ready"] = status.get("ready")
     actions = store.resource("policy", "actions").data or {}

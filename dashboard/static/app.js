@@ -95,14 +95,16 @@ function stateNote(name, what) {
 }
 
 // ---------- SVG charts ----------
-function sparkline(points, metric, unit, w = 120, h = 28) {
+function sparkline(points, metric, unit, w = 100, h = 26) {
   const pts = (points || []).filter((p) => isNum(p[1]));
   if (pts.length < 2) return `<span class="nodata small" data-testid="spark-empty">${pts.length ? "1 point so far" : "no history yet"}</span>`;
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
   if (kindOf(metric, unit) === "ratio") { y0 = Math.min(y0, 0); }
-  if (y1 - y0 < 1e-12) { y1 = y0 + (Math.abs(y0) || 1) * 0.1; y0 = y0 - (Math.abs(y0) || 1) * 0.1; }
+  // Never zoom in below 10 % of the level: tiny noise must not look like big swings.
+  const minSpan = Math.max(Math.abs(y0), Math.abs(y1)) * 0.1 || 1e-9;
+  if (y1 - y0 < minSpan) { const mid = (y0 + y1) / 2; y0 = mid - minSpan / 2; y1 = mid + minSpan / 2; }
   const sx = (x) => 1 + ((x - x0) / (x1 - x0 || 1)) * (w - 2);
   const sy = (y) => h - 2 - ((y - y0) / (y1 - y0)) * (h - 4);
   const d = pts.map((p, i) => `${i ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
@@ -209,13 +211,20 @@ function renderBanners() {
     if (b.status === "unreachable") {
       msg = `${b.title} unreachable: ${b.error || "no answer"}.` + (b.has_data ? ` Showing data from ${ago(b.data_at)}.` : " No data to show.");
     } else if (b.status === "stale") {
-      msg = `${b.title} data is stale: last update ${ago(b.data_at)} (over ${fmtAge(S.snap.stale_after_s)}).`;
+      msg = `${b.title} data is stale: last update ${ago(b.data_at)} (older than ${fmtAge(S.snap.stale_after_s)}).`;
     } else {
-      msg = `${b.title}: no data yet.`;
+      msg = `${b.title}: no data yet${name === "anomaly" ? " (no detection cycle has succeeded)" : ""}.`;
     }
+    if (b.upstream_error && b.status !== "unreachable") msg += ` Cause reported: ${b.upstream_error}`;
     html += `<div class="banner" data-testid="banner-${name}" data-state="${esc(b.status)}">${esc(msg)}</div>`;
   }
   $("#banners").innerHTML = html;
+}
+
+// Data shown while its backend is unreachable or stale is dimmed (and labelled by stateNote).
+function notCurrent(name) {
+  const b = backend(name);
+  return b && b.status !== "ok" && b.has_data ? " not-current" : "";
 }
 
 function openAnomalyCount() {
@@ -231,18 +240,20 @@ function renderOverview() {
     remed = `<div class="card wide" data-testid="remediation" data-state="no_data"><h3>Remediation</h3>${stateNote("policy", "remediation status") || '<div class="nodata">no data</div>'}</div>`;
   } else {
     const en = r.enabled === true, known = typeof r.enabled === "boolean";
-    const err = r.policies_error ? `<div class="error-box small" data-testid="overview-policy-error">Policy file invalid: ${esc(fmtPolicyError(r.policies_error))}</div>` : "";
+    const hasErr = Array.isArray(r.policies_error) ? r.policies_error.length > 0 : !!r.policies_error;
+    const err = hasErr ? `<div class="error-box small" data-testid="overview-policy-error">Policy file invalid: ${esc(fmtPolicyError(r.policies_error))}</div>` : "";
     const canToggle = known && pb.status !== "unreachable" && !S.toggleBusy;
     remed = `<div class="card wide" data-testid="remediation" data-state="${known ? (en ? "enabled" : "paused") : "unknown"}">
       <div class="row"><h3 style="margin:0">Remediation</h3>
         ${badge(known ? (en ? "st-enabled" : "st-paused") : "st-unknown", known ? (en ? "enabled" : "paused") : "unknown", "remediation-state")}
+        ${pb.status !== "ok" ? '<span class="muted small">(last known)</span>' : ""}
         ${r.dry_run ? badge("dry", "dry-run: actions are recorded, not executed", "dry-run-global") : ""}
         <button class="switch" role="switch" data-testid="pause-switch" aria-checked="${en}" ${canToggle ? "" : "disabled"}>
-          <span class="knob"></span><span>${en ? "Remediation on — click to pause" : "Remediation paused — click to resume"}</span></button>
+          <span class="knob"></span><span>${pb.status === "unreachable" ? "unavailable: the policy engine is unreachable" : en ? "Remediation on — click to pause" : "Remediation paused — click to resume"}</span></button>
         ${S.toggleError ? `<span class="error-box small" data-testid="toggle-error">${esc(S.toggleError)}</span>` : ""}
       </div>
       ${stateNote("policy", "remediation status")}
-      <div class="counts" style="margin-top:10px">
+      <div class="counts${notCurrent("policy")}" style="margin-top:10px">
         <div class="count"><span class="muted small">open anomalies</span><b data-testid="count-open-anomalies">${openAnomalyCount() ?? '<span class="nodata">no data</span>'}</b></div>
         <div class="count"><span class="muted small">actions, last hour</span><b data-testid="count-actions-hour">${isNum(r.actions_last_hour) ? r.actions_last_hour : '<span class="nodata">no data</span>'}</b></div>
         <div class="count"><span class="muted small">actions, total</span><b data-testid="count-actions-total">${isNum(r.actions_total) ? r.actions_total : '<span class="nodata">no data</span>'}</b></div>
@@ -273,7 +284,7 @@ function renderOverview() {
           <a class="small" style="margin-left:auto" target="_blank" rel="noopener" data-testid="link-jaeger-service" href="${esc(s.links.jaeger)}">traces</a></div>
         <table class="signals" style="margin-top:6px">${rows || '<tr><td class="nodata">no signals</td></tr>'}</table></div>`;
     }).join("");
-    svcs = stateNote("anomaly", "service health") + `<div class="grid">${svcs}</div>`;
+    svcs = stateNote("anomaly", "service health") + `<div class="grid${notCurrent("anomaly")}">${svcs}</div>`;
   }
   $("#view-overview").innerHTML = `<div class="grid">${remed}</div><h2 style="margin-top:14px">Services</h2>${svcs}`;
 }
@@ -306,8 +317,11 @@ function fillSelect(sel, values) {
 
 function renderAnomalies() {
   const items = S.snap.anomalies.items;
-  fillSelect($('[data-testid="filter-service"]'), [...new Set(items.map((a) => a.service))].sort());
-  fillSelect($('[data-testid="filter-metric"]'), [...new Set(items.map((a) => a.metric))].sort());
+  // Options: every known service and signal, not only those with anomalies right now.
+  const services = [...S.snap.services.map((s) => s.service), ...items.map((a) => a.service)];
+  const metrics = [...S.snap.services.flatMap((s) => Object.keys(s.signals)), ...items.map((a) => a.metric)];
+  fillSelect($('[data-testid="filter-service"]'), [...new Set(services)].filter(Boolean).sort());
+  fillSelect($('[data-testid="filter-metric"]'), [...new Set(metrics)].filter(Boolean).sort());
   const rows = filteredAnomalies();
   let html = stateNote("anomaly", "anomalies");
   if (!items.length) {
@@ -315,7 +329,7 @@ function renderAnomalies() {
   } else if (!rows.length) {
     html += `<div class="card nodata" data-testid="anomalies-empty">No anomaly matches these filters.</div>`;
   } else {
-    html += `<table data-testid="anomaly-table"><thead><tr><th>status</th><th>severity</th><th>service</th><th>metric</th><th>value</th><th>baseline (band)</th><th>opened</th><th>duration</th><th>summary</th></tr></thead><tbody>` +
+    html += `<table class="${notCurrent("anomaly")}" data-testid="anomaly-table"><thead><tr><th>status</th><th>severity</th><th>service</th><th>metric</th><th>value</th><th>baseline (band)</th><th>opened</th><th>duration</th><th>summary</th></tr></thead><tbody>` +
       rows.map((a) => {
         const dur = isNum(a.opened_at) ? (isNum(a.resolved_at) ? a.resolved_at : serverNow()) - a.opened_at : null;
         const band = isNum(a.lower) && isNum(a.upper) ? ` (${fmtValue(a.lower, a.metric, a.unit)} … ${fmtValue(a.upper, a.metric, a.unit)})` : "";
@@ -342,7 +356,7 @@ function renderDetail() {
   if (d.error && !d.data) { el.innerHTML = `<div class="card" data-testid="anomaly-detail" data-state="error"><div class="error-box">${esc(d.error)}</div></div>`; return; }
   if (!d.data) { el.innerHTML = `<div class="card" data-testid="anomaly-detail" data-state="loading"><span class="muted">Loading ${esc(d.id)}…</span></div>`; return; }
   const a = d.data.anomaly, acts = d.data.actions || [], links = d.data.links || {};
-  const actRows = acts.length ? acts.map((x) => `<tr data-testid="detail-action"><td>${esc(fmtTime(x.created_at))}</td><td>${esc(x.action)}</td><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.dry_run ? " " + badge("dry", "dry-run") : ""}</td><td>${x.reason ? esc(x.reason) : ""}</td><td><a href="#policies/${encodeURIComponent(x.policy || "")}">${esc(x.policy || (x.manual ? "manual" : "—"))}</a></td><td>${badge(`ver-${x.verification}`, `verification: ${x.verification}`)}</td></tr>`).join("")
+  const actRows = acts.length ? acts.map((x) => `<tr data-testid="detail-action"><td>${esc(fmtTime(x.created_at))}</td><td>${esc(x.action)}</td><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.dry_run && x.outcome !== "dry_run" ? " " + badge("dry", "dry-run") : ""}</td><td>${x.reason ? esc(x.reason) : ""}</td><td><a href="#policies/${encodeURIComponent(x.policy || "")}">${esc(x.policy || (x.manual ? "manual" : "—"))}</a></td><td>${badge(`ver-${x.verification}`, `verification: ${x.verification}`)}</td></tr>`).join("")
     : `<tr><td class="nodata">${d.data.actions_error ? esc(d.data.actions_error) : "No action was taken for this anomaly."}</td></tr>`;
   el.innerHTML = `<div class="card" data-testid="anomaly-detail" data-id="${esc(a.id)}" data-state="${esc(a.status)}">
     <div class="row"><h3 style="margin:0">${esc(a.service)} · ${esc(a.metric)}</h3>${badge(`st-${a.status}`, a.status)}${badge(`sev-${a.severity}`, a.severity)}
@@ -362,7 +376,7 @@ function renderActions() {
   if (!items.length) {
     html += backend("policy").has_data ? `<div class="card nodata" data-testid="actions-empty">No remediation action recorded yet.</div>` : "";
   } else {
-    html += `<table class="timeline" data-testid="action-table"><thead><tr><th>when</th><th>action</th><th>service / target</th><th>outcome</th><th>verification</th><th>triggered by</th><th>policy</th><th>detail</th></tr></thead><tbody>` +
+    html += `<table class="timeline${notCurrent("policy")}" data-testid="action-table"><thead><tr><th>when</th><th>action</th><th>service / target</th><th>outcome</th><th>verification</th><th>triggered by</th><th>policy</th><th>detail</th></tr></thead><tbody>` +
       items.map((x) => {
         const t = x.trigger || {};
         const anomaly = t.anomaly_id ? `<a data-testid="action-anomaly-link" href="#anomaly/${encodeURIComponent(t.anomaly_id)}">${esc(t.metric || "anomaly")} ${esc(t.severity || "")}</a> <span class="small muted">${esc(t.anomaly_id)}</span>` : (x.manual ? "manual" : `<span class="muted">${esc(t.alertname || "—")}</span>`);
@@ -382,14 +396,16 @@ function renderActions() {
   $("#view-actions").innerHTML = html;
 }
 
-function fmtBudget(used, budget) {
-  const keys = new Set([...Object.keys(budget || {}), ...Object.keys(used || {})]);
-  if (!keys.size) return "—";
-  return [...keys].map((k) => {
-    const u = used && used[k], b = budget && budget[k];
-    const uu = typeof u === "object" && u !== null ? JSON.stringify(u) : u;
-    return `${k}: ${uu ?? "—"}${b !== undefined && typeof b !== "object" ? ` / ${b}` : ""}`;
-  }).join(", ");
+// budget_used: {"policy": {used, max, window_s}, "service": {...}} -> "policy 1/3 per 1 h".
+function fmtBudget(used) {
+  const parts = Object.entries(used || {}).map(([k, u]) => {
+    if (u && typeof u === "object" && "used" in u) {
+      const win = isNum(u.window_s) ? ` per ${u.window_s % 3600 === 0 ? `${u.window_s / 3600} h` : fmtAge(u.window_s)}` : "";
+      return `${k} ${u.used}/${u.max ?? "∞"}${win}`;
+    }
+    return `${k} ${JSON.stringify(u)}`;
+  });
+  return parts.length ? parts.join(", ") : "no budget";
 }
 
 function renderPolicies(focus) {
@@ -406,7 +422,7 @@ function renderPolicies(focus) {
     html += `<div class="card nodata" data-testid="policies-empty">No policy loaded.</div>`;
   } else {
     const fetchedAge = serverNow() - (backend("policy").data_at || serverNow());
-    html += `<table data-testid="policy-table"><thead><tr><th>policy</th><th>enabled</th><th>condition</th><th>action</th><th>service</th><th>cooldown</th><th>cooldown remaining</th><th>budget used</th><th>mode</th></tr></thead><tbody>` +
+    html += `<table class="${notCurrent("policy")}" data-testid="policy-table"><thead><tr><th>policy</th><th>enabled</th><th>condition</th><th>action</th><th>service</th><th>cooldown</th><th>cooldown remaining</th><th>budget used</th><th>mode / breaker</th></tr></thead><tbody>` +
       items.map((x) => {
         const rem = isNum(x.cooldown_remaining_s) ? Math.max(0, x.cooldown_remaining_s - fetchedAge) : null;
         const sel = focus && focus === x.name ? " selected" : "";
@@ -418,8 +434,8 @@ function renderPolicies(focus) {
           <td>${esc(x.service)}</td>
           <td class="num">${isNum(x.cooldown) ? `${x.cooldown} s` : "—"}</td>
           <td class="num" data-testid="cooldown-remaining">${rem === null ? '<span class="nodata">no data</span>' : rem > 0 ? `${Math.ceil(rem)} s` : "ready"}</td>
-          <td class="small">${esc(fmtBudget(x.budget_used, x.budget))}</td>
-          <td>${x.dry_run ? badge("dry", "dry-run") : ""}</td></tr>`;
+          <td class="small" data-testid="budget-used">${esc(fmtBudget(x.budget_used))}</td>
+          <td>${x.dry_run ? badge("dry", "dry-run") : ""}${x.breaker && x.breaker.state && x.breaker.state !== "closed" ? " " + badge("st-critical", `breaker ${x.breaker.state}`, "breaker") : ""}</td></tr>`;
       }).join("") + `</tbody></table>`;
   }
   $("#view-policies").innerHTML = html;
@@ -448,6 +464,11 @@ function render() {
   else if (r.view === "anomalies") renderAnomalies();
   else if (r.view === "actions") renderActions();
   else renderPolicies(r.policy);
+  renderFooter();
+}
+
+function renderFooter() {
+  if (!S.snap) return;
   $("footer").textContent = `Polling every ${S.snap.poll_interval_s} s; data older than ${S.snap.stale_after_s} s is marked stale. Last update from the server ${fmtAge((performance.now() - S.snapAt) / 1000)} ago.`;
 }
 
@@ -525,7 +546,7 @@ window.addEventListener("hashchange", onRoute);
 // Ages tick every second without a round trip.
 setInterval(() => {
   for (const el of document.querySelectorAll("[data-age-ts]")) el.textContent = ago(parseFloat(el.dataset.ageTs));
-  if (S.snap) { renderHeader(); renderBanners(); }
+  if (S.snap) { renderHeader(); renderBanners(); renderFooter(); }
 }, 1000);
 
 async function start() {

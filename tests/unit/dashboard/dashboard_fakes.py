@@ -140,6 +140,18 @@ class FakeBackends:
                     ],
                 },
             )
+        if path == "/stats":
+            last = self.generated_at or self.now
+            return httpx.Response(
+                200,
+                json={
+                    "cycle": 3,
+                    "last_cycle_at": last,
+                    "last_success_at": last,
+                    "fresh": True,
+                    "prometheus": {"url": "http://prom.test", "reachable": True, "error": None},
+                },
+            )
         if path == "/services/health":
             return httpx.Response(
                 200,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import httpx
 from dashboard_fakes import ANOMALY, POLICY, TOKEN, FakeBackends, action, anomaly
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from dashboard.app import create_app
 from dashboard.config import Settings
@@ -17,10 +18,11 @@ from dashboard.routes.events import stream
 
 
 def make(fake: FakeBackends, token: str | None = TOKEN, **overrides: Any) -> FastAPI:
+    secret = SecretStr(token) if token is not None else None
     settings = Settings(
         anomaly_service_url=ANOMALY,
         policy_engine_url=POLICY,
-        policy_engine_token=token,
+        policy_engine_token=secret,
         grafana_url="http://grafana.example:3001",
         jaeger_url="http://jaeger.example:16686",
         prometheus_url="http://prom.example:9090",
@@ -268,6 +270,7 @@ def test_event_stream_pushes_snapshot_then_heartbeat_then_change() -> None:
     async def main() -> list[tuple[str, dict[str, Any]]]:
         await poller.poll_once()
         gen = stream(_FakeRequest(app, polls=3))  # type: ignore[arg-type]
+        assert isinstance(gen, AsyncGenerator)
         events = []
         assert (await anext(gen)).startswith("retry:")
         events.append(await anext(gen))  # the current snapshot at once

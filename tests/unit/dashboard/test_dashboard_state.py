@@ -66,7 +66,20 @@ def test_one_failing_endpoint_names_itself() -> None:
     bad.record_error("HTTP 500 boom", now=10.0)
     state = backend_state("policy", {"status": good, "actions": bad}, now=10.0, stale_after_s=15)
     assert state["status"] == "unreachable"
-    assert state["error"] == "actions: HTTP 500 boom"
+    assert state["error"] == "HTTP 500 boom"
+
+
+def test_same_failure_everywhere_is_said_once_and_different_ones_each() -> None:
+    a, b = Resource(), Resource()
+    a.record_error("GET /status: timed out", now=1.0)
+    b.record_error("GET /actions: timed out", now=1.0)
+    assert backend_state("policy", {"s": a, "a": b}, 1.0, 15)["error"] == (
+        "timed out (2 endpoints)"
+    )
+    b.record_error("GET /actions: HTTP 500 boom", now=2.0)
+    assert backend_state("policy", {"s": a, "a": b}, 2.0, 15)["error"] == (
+        "GET /actions: HTTP 500 boom; GET /status: timed out"
+    )
 
 
 def test_history_dedupes_by_series_timestamp_and_keeps_missing_values_as_none() -> None:
@@ -177,3 +190,26 @@ def test_actions_for_anomaly_filters_and_orders() -> None:
         {"id": "m", "created_at": 1.0, "trigger": None},
     ]
     assert [a["id"] for a in actions_for_anomaly(actions, "a-1")] == ["1", "2"]
+
+
+def test_anomaly_service_without_a_successful_cycle_is_no_data_with_its_reason() -> None:
+    store = Store()
+    store.resource("anomaly", "stats").record_ok(
+        {"last_success_at": None, "prometheus": {"error": "connection refused"}}, 10.0
+    )
+    store.resource("anomaly", "predict").record_ok(
+        {"generated_at": 10.0, "ready": False, "series": []}, 10.0
+    )
+    state = _snap(store, 10.0)["backends"]["anomaly"]
+    assert state["status"] == "no_data"
+    assert state["upstream_error"] == "connection refused"
+
+
+def test_anomaly_service_age_comes_from_its_last_successful_cycle() -> None:
+    store = Store()
+    store.resource("anomaly", "stats").record_ok(
+        {"last_success_at": 70.0, "prometheus": {"error": "timed out"}}, 100.0
+    )
+    state = _snap(store, 100.0)["backends"]["anomaly"]
+    assert state["status"] == "stale" and state["age_s"] == 30.0
+    assert state["upstream_error"] == "timed out"

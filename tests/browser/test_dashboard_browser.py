@@ -1,0 +1,287 @@
+"""The dashboard in headless Chromium, against the real anomaly service and policy engine."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dashboard_stack import POLICIES, TOKEN, Stack, wait_for
+from playwright.sync_api import Error as PlaywrightError
+
+pytestmark = pytest.mark.browser
+
+Shoot = Callable[[Any, str], Path]
+WAIT_MS = 60_000
+
+
+def open_view(page: Any, stack: Stack, view: str) -> None:
+    assert stack.dashboard is not None
+    page.goto(f"{stack.dashboard.url}/#{view}")
+    page.wait_for_selector('[data-testid="live-status"][data-state="live"]', timeout=WAIT_MS)
+    page.wait_for_selector(f'[data-testid="view-{view.split("/")[0]}"]:visible', timeout=WAIT_MS)
+
+
+def test_overview_shows_services_signals_and_remediation(
+    page: Any, stack: Stack, shoot: Shoot
+) -> None:
+    # Wait until the anomaly service has classified both services' signals.
+    wait_for(
+        lambda: (
+            all(
+                s["signals"].get("memory", {}).get("value") is not None
+                for s in stack.anomaly_get("/services/health")["services"]
+            )
+            and len(stack.anomaly_get("/services/health")["services"]) == 2
+        ),
+        60,
+        "both services with signals in /services/health",
+    )
+    open_view(page, stack, "overview")
+    for name in ("orders", "users"):
+        card = page.locator(f'[data-testid="service-card"][data-service="{name}"]')
+        card.wait_for(timeout=WAIT_MS)
+        assert card.locator('[data-testid="replicas"]').inner_text() == "1/1 replicas up"
+    # Honest units: the memory the backend reports in bytes is shown in MiB, and so on.
+    health = {s["service"]: s for s in stack.anomaly_get("/services/health")["services"]}
+    orders_mem = health["orders"]["signals"]["memory"]["value"]
+    memory = page.locator('[data-testid="signal-orders-memory"] [data-testid="signal-value"]')
+    text = memory.inner_text()
+    assert text.endswith(" MiB"), text
+    assert abs(float(text.split()[0]) - orders_mem / 1048576) < 2.0  # the exporter's ~60 MiB
+    cpu = page.locator('[data-testid="signal-orders-cpu"] [data-testid="signal-value"]')
+    assert cpu.inner_text().endswith(" cores")
+    wait_for(
+        lambda: re.search(
+            r"\d (ms|s)$",
+            page.locator(
+                '[data-testid="signal-orders-latency"] [data-testid="signal-value"]'
+            ).inner_text(),
+        ),
+        30,
+        "latency in ms",
+    )
+    # Remediation block mirrors the policy engine's /status.
+    status = stack.policy_get("/status")
+    assert status["enabled"] is True and status["dry_run"] is True
+    assert page.locator('[data-testid="remediation-state"]').inner_text() == "enabled"
+    assert page.locator('[data-testid="dry-run-global"]').is_visible()
+    assert page.locator('[data-testid="count-policies"]').inner_text() == str(
+        status["policies"]["count"]
+    )
+    # Sparklines fill from real samples as cycles pass (no reload).
+    page.wait_for_selector(
+        '[data-testid="signal-orders-memory"] [data-testid="sparkline"]', timeout=WAIT_MS
+    )
+    assert page.locator('[data-testid="backend-anomaly"]').get_attribute("data-state") == "ok"
+    assert page.locator('[data-testid="backend-policy"]').get_attribute("data-state") == "ok"
+    shoot(page, "overview")
+
+
+def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, shoot: Shoot) -> None:
+    open_view(page, stack, "anomalies")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    row = page.locator(
+        '[data-testid="anomaly-row"][data-service="orders"]'
+        '[data-metric="latency"][data-status="active"]'
+    )
+    assert row.count() == 0
+    # Wait for warm baselines, then slow the orders exporter down: p99 goes 20 ms -> ~900 ms.
+    wait_for(
+        lambda: any(
+            s["metric"] == "latency" and s["service"] == "orders" and not s["warming_up"]
+            for s in stack.anomaly_get("/predict")["series"]
+        ),
+        90,
+        "a warm latency baseline for orders",
+    )
+    stack.exporters["orders"].latency_s = 0.9
+    try:
+        row.first.wait_for(timeout=120_000)
+        assert page.evaluate("window.__sameDocument") is True  # arrived live, no reload
+        anomaly_id = row.first.get_attribute("data-id")
+        api = stack.anomaly_get(f"/anomalies/{anomaly_id}")
+        assert api["service"] == "orders" and api["metric"] == "latency"
+        shoot(page, "anomalies")
+        # Filters narrow the live list.
+        page.select_option('[data-testid="filter-service"]', "users")
+        assert page.locator('[data-testid="anomaly-row"][data-service="orders"]').count() == 0
+        page.select_option('[data-testid="filter-service"]', "orders")
+        row.first.click()
+        detail = page.locator(f'[data-testid="anomaly-detail"][data-id="{anomaly_id}"]')
+        detail.wait_for(timeout=WAIT_MS)
+        chart = detail.locator('[data-testid="evidence-chart"]')
+        chart.wait_for(timeout=WAIT_MS)
+        assert chart.locator('[data-testid="value-line"]').get_attribute("d")
+        assert chart.locator('[data-testid="marker-open"]').count() == 1
+        assert chart.locator('[data-testid="band"]').count() == 1
+        prom = detail.locator('[data-testid="link-prometheus"]').get_attribute("href") or ""
+        assert prom.startswith(stack.prometheus.url + "/graph?g0.expr=histogram_quantile")
+        jaeger = detail.locator('[data-testid="link-jaeger"]').get_attribute("href") or ""
+        assert jaeger.startswith("http://127.0.0.1:16686/search?service=orders")
+        # The anomaly service pushed the event; the dry-run policy acted on it: a marker.
+        wait_for(
+            lambda: any(
+                (a.get("trigger") or {}).get("anomaly_id") == anomaly_id
+                for a in stack.policy_get("/actions", service="orders")["items"]
+            ),
+            60,
+            "the policy engine's action for the anomaly",
+        )
+        chart.locator('[data-testid="marker-action"]').first.wait_for(timeout=WAIT_MS)
+        shoot(page, "anomaly-detail")
+    finally:
+        stack.exporters["orders"].latency_s = 0.02
+
+
+def test_actions_timeline_links_anomaly_policy_and_dry_run(
+    page: Any, stack: Stack, shoot: Shoot
+) -> None:
+    anomaly_id = f"a-test-{uuid.uuid4().hex[:8]}"
+    stack.post_alert("users", "latency", 0.93, anomaly_id)
+    record = wait_for(
+        lambda: next(
+            (
+                a
+                for a in stack.policy_get("/actions", service="users")["items"]
+                if (a.get("trigger") or {}).get("anomaly_id") == anomaly_id
+            ),
+            None,
+        ),
+        30,
+        "the users action in the policy engine",
+    )
+    open_view(page, stack, "actions")
+    row = page.locator(f'[data-testid="action-row"][data-id="{record["id"]}"]')
+    row.wait_for(timeout=WAIT_MS)
+    assert row.get_attribute("data-dry-run") == "true"
+    assert row.locator('[data-testid="dry-run-mark"]').is_visible()
+    assert row.locator('[data-testid="action-outcome"]').inner_text() == record["outcome"]
+    assert row.locator('[data-testid="action-verification"]').inner_text() == record["verification"]
+    link = row.locator('[data-testid="action-anomaly-link"]')
+    assert link.get_attribute("href") == f"#anomaly/{anomaly_id}"
+    policy = row.locator('[data-testid="action-policy-link"]')
+    assert policy.inner_text() == "users_high_latency_restart"
+    policy.click()
+    page.wait_for_selector('[data-testid="view-policies"]:visible', timeout=WAIT_MS)
+    open_view(page, stack, "actions")
+    row.wait_for(timeout=WAIT_MS)
+    shoot(page, "actions")
+
+
+def test_policies_show_validation_cooldown_and_file_errors(
+    page: Any, stack: Stack, shoot: Shoot
+) -> None:
+    assert stack.policies_file is not None
+    api = stack.policy_get("/policies")
+    open_view(page, stack, "policies")
+    page.wait_for_selector('[data-testid="policy-file-state"][data-state="valid"]', timeout=WAIT_MS)
+    rows = page.locator('[data-testid="policy-row"]')
+    assert sorted(rows.evaluate_all("els => els.map(e => e.dataset.name)")) == sorted(
+        p["name"] for p in api["items"]
+    )
+    disabled = page.locator('[data-testid="policy-row"][data-name="users_errors_scale_up"]')
+    assert disabled.get_attribute("data-enabled") == "false"
+    # The policy that fired in the previous test is in its cooldown (300 s), shown counting.
+    users = next(p for p in api["items"] if p["name"] == "users_high_latency_restart")
+    remaining = page.locator(
+        '[data-testid="policy-row"][data-name="users_high_latency_restart"]'
+        ' [data-testid="cooldown-remaining"]'
+    ).inner_text()
+    if users["cooldown_remaining_s"] > 0:
+        assert re.fullmatch(r"\d+ s", remaining), remaining
+        assert 0 < int(remaining.split()[0]) <= 300
+    else:  # the previous test's action was a skip (no targets): no cooldown started
+        assert remaining == "ready"
+    shoot(page, "policies")
+    # An invalid edit: the error (file, policy, field) shows, the last good set keeps running.
+    stack.policies_file.write_text(POLICIES.replace("cooldown: 120", 'cooldown: "soon"'))
+    try:
+        page.wait_for_selector(
+            '[data-testid="policy-file-state"][data-state="invalid"]', timeout=WAIT_MS
+        )
+        error = page.locator('[data-testid="policy-file-error"]').inner_text()
+        assert "cooldown" in error and "users_errors_scale_up" in error
+        assert "last good policies keep running" in error
+        assert page.locator('[data-testid="policy-row"]').count() == len(api["items"])
+        shoot(page, "policies-invalid")
+    finally:
+        stack.policies_file.write_text(POLICIES)
+    page.wait_for_selector('[data-testid="policy-file-state"][data-state="valid"]', timeout=WAIT_MS)
+
+
+def test_pause_switch_changes_the_policy_engine(page: Any, stack: Stack) -> None:
+    open_view(page, stack, "overview")
+    switch = page.locator('[data-testid="pause-switch"]')
+    switch.wait_for(timeout=WAIT_MS)
+    assert stack.policy_get("/status")["enabled"] is True
+    assert switch.get_attribute("aria-checked") == "true"
+    switch.click()
+    wait_for(lambda: stack.policy_get("/status")["enabled"] is False, 20, "remediation paused")
+    page.wait_for_selector('[data-testid="remediation"][data-state="paused"]', timeout=WAIT_MS)
+    page.locator('[data-testid="pause-switch"]').click()
+    wait_for(lambda: stack.policy_get("/status")["enabled"] is True, 20, "remediation resumed")
+    page.wait_for_selector('[data-testid="remediation"][data-state="enabled"]', timeout=WAIT_MS)
+
+
+def test_token_never_reaches_the_browser(page: Any, stack: Stack) -> None:
+    bodies: list[str] = []
+
+    def keep(response: Any) -> None:
+        if "text/event-stream" in (response.headers.get("content-type") or ""):
+            return  # endless; its events are checked below through the page
+        with contextlib.suppress(PlaywrightError):  # a body the browser did not keep
+            bodies.append(response.text())
+
+    page.on("response", keep)
+    open_view(page, stack, "overview")
+    page.locator('[data-testid="pause-switch"]').wait_for(timeout=WAIT_MS)
+    for view in ("anomalies", "actions", "policies"):
+        open_view(page, stack, view)
+    assert TOKEN not in page.content()
+    assert bodies and all(TOKEN not in body for body in bodies)
+    # The event stream's data (what the page holds) and the raw page sources.
+    state = page.evaluate("JSON.stringify(S.snap)")
+    assert TOKEN not in state
+    assert stack.dashboard is not None
+    for path in ("/", "/static/app.js", "/api/snapshot"):
+        assert TOKEN not in httpx.get(stack.dashboard.url + path, timeout=5).text
+
+
+def test_backends_stopped_the_page_says_so(page: Any, stack: Stack, shoot: Shoot) -> None:
+    assert stack.anomaly is not None and stack.policy is not None
+    open_view(page, stack, "overview")
+    page.locator('[data-testid="pause-switch"]').wait_for(timeout=WAIT_MS)
+    stack.anomaly.stop()
+    stack.policy.stop()
+    try:
+        for name in ("anomaly", "policy"):
+            page.wait_for_selector(
+                f'[data-testid="banner-{name}"][data-state="unreachable"]', timeout=WAIT_MS
+            )
+            assert (
+                page.locator(f'[data-testid="backend-{name}"]').get_attribute("data-state")
+                == "unreachable"
+            )
+        banner = page.locator('[data-testid="banner-anomaly"]').inner_text()
+        assert "unreachable" in banner and "Showing data from" in banner
+        # The last known data stays, marked with its age; the switch cannot lie about a state.
+        assert page.locator('[data-testid="pause-switch"]').is_disabled()
+        assert page.locator('[data-testid="state-policy"]').count() == 1
+        assert page.locator('[data-testid="live-status"]').get_attribute("data-state") == "live"
+        time.sleep(0)  # the page stays interactive: other views render their states too
+        for view in ("anomalies", "actions", "policies"):
+            open_view(page, stack, view)
+            assert page.locator(f'[data-testid="view-{view}"] [data-state="unreachable"]').count()
+        open_view(page, stack, "overview")
+        shoot(page, "backends-down")
+    finally:
+        stack.policy.start(timeout_s=60)
+        stack.anomaly.start(timeout_s=60)
+    page.wait_for_selector('[data-testid="backend-policy"][data-state="ok"]', timeout=WAIT_MS)
