@@ -26,7 +26,9 @@ from services.common.tracing import build_tracer_provider
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 Hook = Callable[[], Awaitable[None]]
-TRACE_EXCLUDED = "health,ready,metrics,chaos,docs,openapi.json,redoc"
+# OTel matches this regex against the full URL (no query): anchor on the path's first segment
+# so /users/health-check would still be traced.
+TRACE_EXCLUDED = r"^[a-z]+://[^/]+/(health|ready|metrics|chaos|docs|openapi\.json|redoc)(/.*)?$"
 
 
 @dataclass

@@ -144,6 +144,18 @@ def test_formatter_outside_spans_and_with_extras() -> None:
     assert entry["trace_id"] is None and current_trace_ids() == (None, None)
 
 
+def test_operational_paths_are_not_traced() -> None:
+    from opentelemetry.util.http import parse_excluded_urls
+
+    from services.common.app import TRACE_EXCLUDED
+
+    excluded = parse_excluded_urls(TRACE_EXCLUDED)
+    for path in ("/health", "/ready", "/metrics", "/chaos", "/chaos/f-1", "/docs", "/openapi.json"):
+        assert excluded.url_disabled(f"http://127.0.0.1:8000{path}"), path
+    for path in ("/users", "/users/health", "/orders/o-1", "/payments/authorize", "/healthz"):
+        assert not excluded.url_disabled(f"http://orders:8000{path}"), path
+
+
 def test_exporter_only_with_an_endpoint() -> None:
     assert not export_endpoint_configured({})
     assert not export_endpoint_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "  "})
