@@ -546,7 +546,8 @@ async def _watch_loop(
     anomaly_id = str(anomaly.get("id"))
 
     async def recovered() -> float | None:
-        if injected and tl.fault_gone_at is None:
+        # Only a remediation can end the fault on its own; the CLI's clear does not count.
+        if tl.recovered_via == "remediation" and injected and tl.fault_gone_at is None:
             service, fault_id = injected[0]
             with contextlib.suppress(TargetUnreachable, ApiError):
                 ids = {str(f.get("id")) for f in await clients.service(service).faults()}

@@ -1,0 +1,203 @@
+"""`chaos scenario` against real processes of every component: the three demo services, a real
+Prometheus scraping them (job `services`, `service` label, 1 s), the anomaly service
+(CHECK_INTERVAL=1) and the policy engine in DRY_RUN, which pushes nothing to Docker.
+
+The policy engine names a concrete container even in dry-run (it refuses with `no_targets`
+when its compose project has no eligible replica), so the test runs one idle placeholder
+container labelled as the `orders`/`payments` replicas of a throw-away compose project. Nothing
+restarts it (dry-run); the CLI clears the fault itself after the dry_run action and measures the
+signal's return to normal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.procs import Proc, free_port, start_module
+from tests.support.prometheus import PrometheusServer, ScrapeTarget
+
+pytestmark = [pytest.mark.prometheus, pytest.mark.docker]
+
+CLI = [sys.executable, "-m", "chaos_simulator"]
+PREFIX = f"chaoscli-it-{uuid.uuid4().hex[:8]}"
+IMAGE = "python:3.11-slim-bookworm"
+
+POLICIES = """
+settings:
+  grace_period: 0s
+policies:
+  - name: orders_high_latency_restart
+    condition: "latency > 0.5 and severity >= warning"
+    action: restart_container
+    service: orders
+    cooldown: 300
+  - name: payments_error_rate_restart
+    condition: "error_rate > 10% and severity >= warning"
+    action: restart_container
+    service: payments
+    cooldown: 300
+"""
+
+
+@dataclass
+class Platform:
+    services: dict[str, Proc]
+    prometheus: PrometheusServer
+    anomaly: Proc
+    policy: Proc
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ORDERS_URL": self.services["orders"].url,
+            "USERS_URL": self.services["users"].url,
+            "PAYMENTS_URL": self.services["payments"].url,
+            "ANOMALY_SERVICE_URL": self.anomaly.url,
+            "POLICY_ENGINE_URL": self.policy.url,
+        }
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+
+
+def _placeholder(service: str) -> str:
+    name = f"{PREFIX}-{service}-1"
+    labels = {
+        "com.docker.compose.project": PREFIX,
+        "com.docker.compose.service": service,
+        "com.docker.compose.container-number": "1",
+        "com.docker.compose.oneoff": "False",
+        "relia.remediation": "enabled",
+    }
+    args = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
+    result = _docker("run", "-d", "--name", name, *args, IMAGE, "sleep", "900")
+    if result.returncode != 0:
+        pytest.fail(f"cannot start placeholder container from {IMAGE}: {result.stderr}")
+    return name
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    work = tmp_path_factory.mktemp("chaoscli-scenario")
+    procs: list[Proc] = []
+    containers: list[str] = []
+    prometheus: PrometheusServer | None = None
+    try:
+        containers += [_placeholder("orders"), _placeholder("payments")]
+        quiet = {"CHAOS_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+        users = start_module("services.users", work, quiet)
+        payments = start_module("services.payments", work, quiet)
+        orders = start_module(
+            "services.orders", work, {**quiet, "USERS_URL": users.url, "PAYMENTS_URL": payments.url}
+        )
+        services = {"orders": orders, "users": users, "payments": payments}
+        procs += [users, payments, orders]
+        prometheus = PrometheusServer(
+            work,
+            [
+                ScrapeTarget("services", f"127.0.0.1:{p.port}", {"service": name})
+                for name, p in services.items()
+            ],
+            scrape_interval="1s",
+        ).start()
+        prometheus.wait_for_targets_up(3)
+        anomaly_port, policy_port = free_port(), free_port()
+        policies = work / "policies.yml"
+        policies.write_text(POLICIES)
+        policy = start_module(
+            "policy_engine",
+            work,
+            {
+                "POLICIES_FILE": str(policies),
+                "STATE_DIR": str(work / "policy-state"),
+                "ANOMALY_SERVICE_URL": f"http://127.0.0.1:{anomaly_port}",
+                "DRY_RUN": "true",
+                "CHECK_INTERVAL": "1",
+                "COMPOSE_PROJECT": PREFIX,
+            },
+            port=policy_port,
+        )
+        procs.append(policy)
+        anomaly = start_module(
+            "anomaly_service",
+            work,
+            {
+                "PROMETHEUS_URL": prometheus.url,
+                "POLICY_ENGINE_URL": policy.url,
+                "CHECK_INTERVAL": "1",
+            },
+            port=anomaly_port,
+        )
+        procs.append(anomaly)
+        yield Platform(services, prometheus, anomaly, policy)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        if prometheus is not None:
+            prometheus.stop()
+        for name in containers:
+            _docker("rm", "-f", name)
+
+
+def run_scenario(platform: Platform, name: str, tmp_path: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        [*CLI, "scenario", name, "--expect-dry-run", "--json", "--warmup-timeout", "150",
+         "--detect-timeout", "60", "--act-timeout", "45", "--recover-timeout", "90",
+         "--rate", "15", "--poll", "0.5"],
+        env=platform.env, capture_output=True, text=True, timeout=420,
+    )  # fmt: skip
+    (tmp_path / f"{name}.out").write_text(result.stdout + "\n--- stderr\n" + result.stderr)
+    logs = "\n".join(
+        f"--- {p.module}\n{p.log_text()[-3000:]}" for p in (platform.anomaly, platform.policy)
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{logs}"
+    return dict(json.loads(result.stdout))
+
+
+@pytest.mark.timeout(480)
+@pytest.mark.parametrize(
+    ("scenario", "service", "policy"),
+    [
+        ("latency-restart", "orders", "orders_high_latency_restart"),
+        ("errors-restart", "payments", "payments_error_rate_restart"),
+    ],
+)
+def test_scenario_reports_time_to_detect_act_and_recover(
+    platform: Platform, tmp_path: Path, scenario: str, service: str, policy: str
+) -> None:
+    report = run_scenario(platform, scenario, tmp_path)
+    print(json.dumps({k: v for k, v in report.items() if k != "traffic"}, indent=2))
+    assert report["closed"] is True
+    assert report["service"] == service
+    assert report["dry_run"] is True
+    assert 0 < report["time_to_detect_s"] <= 60
+    assert report["time_to_detect_s"] <= report["time_to_act_s"] <= 60 + 45
+    assert report["time_to_act_s"] < report["time_to_recover_s"]
+    assert report["anomaly"]["id"].startswith("a-")
+    action = report["action"]
+    assert action["action"] == "restart_container"
+    assert action["outcome"] == "dry_run"
+    assert action["policy"] == policy
+    assert action["target"] == f"{PREFIX}-{service}-1"
+    assert action["trigger_anomaly_id"] == report["anomaly"]["id"]
+    assert report["fault_gone_after_s"] is None  # dry-run: only the CLI ended the fault
+    # The fault was really felt by the traffic, and the CLI left nothing behind.
+    traffic = report["traffic"]["background"]
+    if scenario == "latency-restart":
+        assert traffic["latency_ms"]["max"] >= 700
+    else:
+        assert traffic["failed"] > 0
+    faults = httpx.get(platform.services[service].url + "/chaos", timeout=5).json()["faults"]
+    assert faults == []
