@@ -222,57 +222,73 @@ class Engine:
         self.state.replicas = {svc: (ups.get(svc, 0), n) for svc, n in counts.items() if svc}
 
     def _classify(self, ts: float, results: list[list[Sample] | None]) -> list[Transition]:
-        present: list[tuple[SeriesState, float]] = []
+        present: list[SeriesState] = []
+        values: list[float] = []
         transitions: list[Transition] = []
+        seen: set[Any] = set()
+        answered: set[str] = set()
         for spec, samples in zip(self.catalog, results, strict=True):
             if samples is None:
                 continue  # rejected query: its series are unknown, not missing
+            answered.add(spec.name)
             status = self.status[spec.name]
-            status.last_ok_at, status.skipped = ts, 0
-            seen: set[Any] = set()
+            status.last_ok_at, status.skipped, status.series = ts, 0, 0
             for sample in samples:
                 labels = _clean(sample.labels)
-                if "service" not in labels or not math.isfinite(sample.value):
+                if "service" not in labels:
                     status.skipped += 1
-                    if "service" in labels:
-                        # NaN/Inf from Prometheus: the series exists, its value is unusable.
-                        seen.add(self.tracker.state(spec, labels).key)
                     continue
                 state = self.tracker.state(spec, labels)
-                seen.add(state.key)
-                present.append((state, sample.value))
-            status.series = len(seen)
-            for state in list(self.tracker.series_of(spec.name)):
                 if state.key in seen:
+                    status.skipped += 1  # duplicate label set (query not grouped as documented)
                     continue
-                transitions.extend(self.tracker.missing(state, ts))
-                if state.missing_cycles * self.options.check_interval > self.options.series_ttl_s:
-                    # Gone for good (a label set that no longer exists): bounded memory.
-                    transitions.extend(self.tracker.expire(state, ts))
-                    self.bank.release(state.key)
-        if present:
-            slots = np.fromiter(
-                (self._slot(s) for s, _ in present), dtype=np.int64, count=len(present)
-            )
-            values = np.fromiter((v for _, v in present), dtype=float, count=len(present))
-            verdicts = self.bank.update(slots, values)
-            for i, (state, value) in enumerate(present):
-                obs = Observation(
-                    value=value,
-                    baseline=float(verdicts.baseline[i]),
-                    lower=float(verdicts.lower[i]),
-                    upper=float(verdicts.upper[i]),
-                    score=float(verdicts.score[i]),
-                    severity=int(verdicts.severity[i]),
-                    open=bool(verdicts.open[i]),
-                    warming=bool(verdicts.warming[i]),
-                )
-                transitions.extend(self.tracker.observe(state, ts, obs))
+                seen.add(state.key)
+                status.series += 1
+                if not math.isfinite(sample.value):
+                    # NaN/Inf from Prometheus: the series exists, its value is unusable.
+                    status.skipped += 1
+                    continue
+                present.append(state)
+                values.append(sample.value)
+        # One pass over known series: absent from a query that answered means missing.
+        for state in list(self.tracker.series.values()):
+            if state.key in seen or state.spec.name not in answered:
+                continue
+            transitions.extend(self.tracker.missing(state, ts))
+            if state.missing_cycles * self.options.check_interval > self.options.series_ttl_s:
+                # Gone for good (a label set that no longer exists): bounded memory.
+                transitions.extend(self.tracker.expire(state, ts))
+                self.bank.release(state.key)
+        if not present:
+            return transitions
+        slots = np.fromiter((self._slot(s) for s in present), dtype=np.int64, count=len(present))
+        v = self.bank.update(slots, np.asarray(values, dtype=float))
+        # Plain lists once: per-element numpy scalar access is the slow part at 10k series.
+        cols = zip(
+            v.baseline.tolist(),
+            v.lower.tolist(),
+            v.upper.tolist(),
+            v.score.tolist(),
+            v.severity.tolist(),
+            v.open.tolist(),
+            v.warming.tolist(),
+            strict=True,
+        )
+        for state, value, (base, low, up, score, sev, is_open, warming) in zip(
+            present, values, cols, strict=True
+        ):
+            obs = Observation(value, base, low, up, score, int(sev), bool(is_open), bool(warming))
+            transitions.extend(self.tracker.observe(state, ts, obs))
         return transitions
 
     def _slot(self, state: SeriesState) -> int:
-        spec = state.spec
-        return self.bank.slot(state.key, DIRECTIONS[spec.direction], spec.floor, spec.min_spread)
+        """The series' bank slot, created once (the catalog is fixed for the process' life)."""
+        if state.slot is None:
+            spec = state.spec
+            state.slot = self.bank.slot(
+                state.key, DIRECTIONS[spec.direction], spec.floor, spec.min_spread
+            )
+        return state.slot
 
     def _emit(self, transitions: list[Transition]) -> None:
         for t in transitions:

@@ -147,6 +147,7 @@ class SeriesState:
     labels: dict[str, str]
     evidence: Evidence
     last: Observation | None = None
+    slot: int | None = None  # detector bank slot, set by the engine
     last_ts: float | None = None
     missing_cycles: int = 0
     deviation: Anomaly | None = None
