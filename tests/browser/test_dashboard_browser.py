@@ -15,6 +15,8 @@ import pytest
 from dashboard_stack import POLICIES, TOKEN, Stack, wait_for
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.support.procs import free_port, start_module
+
 pytestmark = pytest.mark.browser
 
 Shoot = Callable[[Any, str], Path]
@@ -252,6 +254,72 @@ def test_token_never_reaches_the_browser(page: Any, stack: Stack) -> None:
     assert stack.dashboard is not None
     for path in ("/", "/static/app.js", "/api/snapshot"):
         assert TOKEN not in httpx.get(stack.dashboard.url + path, timeout=5).text
+
+
+def test_prometheus_down_makes_anomaly_data_stale_with_its_age(
+    page: Any, stack: Stack, shoot: Shoot
+) -> None:
+    """The anomaly service answers but cannot compute: its data ages and is marked stale."""
+    assert stack.prometheus is not None
+    open_view(page, stack, "overview")
+    page.wait_for_selector('[data-testid="backend-anomaly"][data-state="ok"]', timeout=WAIT_MS)
+    stack.prometheus.stop()
+    try:
+        # STALE_AFTER_S is 10 in this stack: after that the banner says stale, with the age.
+        banner = page.locator('[data-testid="banner-anomaly"][data-state="stale"]')
+        banner.wait_for(timeout=WAIT_MS)
+        text = banner.inner_text()
+        assert re.search(r"last update \d+ s ago", text), text
+        age = int(re.search(r"last update (\d+) s ago", text).group(1))  # type: ignore[union-attr]
+        assert age >= 10
+        assert page.locator('[data-testid="backend-policy"]').get_attribute("data-state") == "ok"
+        # The cards keep the last values, dimmed, under a note with their age.
+        note = page.locator('[data-testid="state-anomaly"][data-state="stale"]')
+        assert note.count() >= 1
+        shoot(page, "anomaly-stale")
+    finally:
+        stack.prometheus.start()
+    page.wait_for_selector('[data-testid="backend-anomaly"][data-state="ok"]', timeout=90_000)
+
+
+def test_dashboard_without_any_backend_says_so(
+    page: Any, stack: Stack, shoot: Shoot, tmp_path: Path
+) -> None:
+    """Nothing ever answered: no made-up values, explicit unreachable/no-data states."""
+    dead_a, dead_p = free_port(), free_port()
+    lonely = start_module(
+        "dashboard",
+        tmp_path,
+        env={
+            "ANOMALY_SERVICE_URL": f"http://127.0.0.1:{dead_a}",
+            "POLICY_ENGINE_URL": f"http://127.0.0.1:{dead_p}",
+            "POLL_INTERVAL_S": "1",
+        },
+        timeout_s=60,
+    )
+    try:
+        page.goto(lonely.url + "/#overview")
+        for name in ("anomaly", "policy"):
+            page.wait_for_selector(
+                f'[data-testid="banner-{name}"][data-state="unreachable"]', timeout=WAIT_MS
+            )
+        text = page.locator('[data-testid="banner-anomaly"]').inner_text()
+        assert "No data to show" in text
+        assert page.locator('[data-testid="service-card"]').count() == 0
+        assert (
+            page.locator('[data-testid="services-empty"]').get_attribute("data-state")
+            == "unreachable"
+        )
+        assert page.locator('[data-testid="remediation"]').get_attribute("data-state") == "no_data"
+        assert page.locator('[data-testid="pause-switch"]').count() == 0
+        shoot(page, "no-backends")
+        for view in ("anomalies", "actions", "policies"):
+            page.goto(f"{lonely.url}/#{view}")
+            page.wait_for_selector(
+                f'[data-testid="view-{view}"] [data-state="unreachable"]', timeout=WAIT_MS
+            )
+    finally:
+        lonely.stop()
 
 
 def test_backends_stopped_the_page_says_so(page: Any, stack: Stack, shoot: Shoot) -> None:
