@@ -105,6 +105,7 @@ class Engine:
         self._since: dict[tuple[str, str, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_prune = 0.0
+        self._ping_task: asyncio.Task[Any] | None = None
         self.metrics.dry_run.set(1 if settings.dry_run else 0)
         self.metrics.enabled.set(1 if self.enabled else 0)
 
@@ -314,15 +315,9 @@ class Engine:
         if snap is not None:
             self.snapshot = snap
         self.metrics.snapshot_ok.set(1 if self.fresh_snapshot() is not None else 0)
-        try:
-            self.docker_reachable = bool(
-                await asyncio.wait_for(
-                    self.actuator.ping(), timeout=min(5.0, self.settings.docker_timeout_s)
-                )
-            )
-        except Exception:  # a hung or failing daemon is "unreachable", never a crashed loop
-            self.docker_reachable = False
-        self.metrics.docker_up.set(1 if self.docker_reachable else 0)
+        if self._ping_task is None or self._ping_task.done():
+            # off the evaluation path: a hung daemon must not delay `for` policies or verification
+            self._ping_task = self._spawn(self._refresh_docker())
         self.evaluate_sustained(self.clock())
         self.verify_due(self.clock())
         self._publish_breakers()
@@ -388,7 +383,11 @@ class Engine:
                         record, "ineffective", now, "no anomaly snapshot to confirm recovery"
                     )
                 continue
-            if record.trigger.source == "snapshot":
+            if record.action == "scale_down":
+                # success = fewer replicas did not hurt: nothing on the service is abnormal
+                ctx = snap.context(record.service)
+                still = ctx.no_data or (ctx.severity or 0) >= SEVERITIES["warning"]
+            elif record.trigger.source == "snapshot":
                 policy = active.by_name(record.policy) if active else None
                 still = policy is not None and evaluate(policy.ast, snap.context(record.service))
             else:
@@ -664,9 +663,14 @@ class Engine:
             verification="not_applicable",
         )
 
+    async def _refresh_docker(self) -> None:
+        self.docker_reachable = await self._ping()
+        self.metrics.docker_up.set(1 if self.docker_reachable else 0)
+
     async def _ping(self) -> bool:
         try:
-            return bool(await asyncio.wait_for(self.actuator.ping(), timeout=5.0))
+            limit = min(5.0, self.settings.docker_timeout_s)
+            return bool(await asyncio.wait_for(self.actuator.ping(), timeout=limit))
         except Exception:
             return False
 

@@ -47,7 +47,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "body", "headers", "status"), CASES)
+@pytest.mark.parametrize(("name", "body", "headers", "status"), CASES, ids=[c[0] for c in CASES])
 def test_bad_alert_bodies(
     engine: tuple[Proc, Receiver], name: str, body: bytes, headers: dict[str, str], status: int
 ) -> None:

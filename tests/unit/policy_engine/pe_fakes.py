@@ -100,6 +100,7 @@ class FakeActuator:
         return list(self.containers.get(service, []))
 
     async def ping(self) -> bool:
+        await self._maybe_hang()
         return self.reachable
 
 

@@ -305,11 +305,14 @@ def test_hung_docker_call_times_out_without_stalling_the_loop() -> None:
         started = loop.time()
         summary = engine.handle_webhook(AMWebhook.model_validate(alert()), engine.clock())
         assert loop.time() - started < 0.1  # the webhook answer does not wait for Docker
-        await engine.cycle()  # the control loop still runs (ping times out too)
+        started = loop.time()
+        await engine.cycle()  # the control loop does not wait for the (hung) daemon
+        assert loop.time() - started < 0.15
         await engine.drain(5.0)
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
         assert rec is not None and rec.outcome == "failed" and rec.reason == "docker_unavailable"
         assert "timed out" in (rec.error or "")
+        assert engine.docker_reachable is False  # the hung ping timed out in the background
 
     run(go)
 
@@ -362,17 +365,19 @@ def test_scale_down_when_low_for_a_while_and_silent_at_min() -> None:
         snaps.set(series("orders", "cpu", 0.05))
         for _ in range(8):  # 0..70 s of low CPU
             await engine.cycle()
+            await engine.drain(5.0)
             clock.advance(10)
-        await engine.drain(5.0)
         (rec,) = records(engine)
         assert rec.action == "scale_down" and rec.outcome == "succeeded"
         assert len(actuator.containers["orders"]) == 1
         # at min replicas a sustained low CPU is not logged as anything
         for _ in range(20):
             await engine.cycle()
+            await engine.drain(5.0)
             clock.advance(10)
-        await engine.drain(5.0)
         assert len(records(engine)) == 1
+        # verified: still quiet after the window, so scaling down did no harm
+        assert records(engine)[0].verification == "succeeded"
 
     run(go)
 
