@@ -261,7 +261,8 @@ class Engine:
         snap = self.fresh_snapshot()
         base = snap.context(event.service) if snap is not None else Context(values={})
         values = dict(base.values)
-        if event.metric is not None:
+        if event.metric is not None and (event.value is not None or event.kind == "no_data"):
+            # an Alertmanager alert without a usable `value` keeps the snapshot's value
             values[event.metric] = event.value
         ctx = Context(values=values, severity=event.severity_level, no_data=event.kind == "no_data")
         scheduled = []

@@ -486,3 +486,21 @@ def test_last_good_set_survives_a_restart_with_a_broken_file(tmp_path: Path) -> 
 def test_trigger_model_round_trip() -> None:
     t = Trigger(anomaly_id="a", value=1.0, source="snapshot")
     assert Trigger.model_validate_json(t.model_dump_json()) == t
+
+
+def test_alert_without_value_uses_the_snapshot_value() -> None:
+    async def go() -> None:
+        engine = make_engine(RESTART)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        body = alert(fingerprint="nv1")
+        del body["alerts"][0]["annotations"]["value"]
+        snaps.set(series("orders", "latency", 0.1))
+        await engine.cycle()
+        assert (await deliver(engine, body))["ignored"] == 1
+        snaps.set(series("orders", "latency", 0.9, "warning"))
+        await engine.cycle()
+        body2 = alert(fingerprint="nv2")
+        del body2["alerts"][0]["annotations"]["value"]
+        assert len((await deliver(engine, body2))["scheduled"]) == 1
+
+    run(go)
