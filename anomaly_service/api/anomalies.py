@@ -28,6 +28,10 @@ def list_anomalies(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Active and resolved anomalies, newest first."""
+    known = [spec.name for spec in engine(request).catalog]
+    if metric is not None and metric not in known:
+        # A typo must not read as "no anomalies".
+        raise HTTPException(422, f"unknown metric {metric!r}; the catalog has {', '.join(known)}")
     minimum = SEVERITY_RANK[severity] if severity else 0
     chosen = []
     for a in engine(request).tracker.all_anomalies():

@@ -150,6 +150,8 @@ def test_anomalies_filters_paging_and_detail(h: Harness) -> None:
     one = q("/anomalies?limit=1&offset=1").json()
     assert one["total"] == 2 and len(one["items"]) == 1 and one["offset"] == 1
     assert one["items"][0]["id"] == page["items"][1]["id"]
+    unknown = q("/anomalies?metric=latencyy")
+    assert unknown.status_code == 422 and "latency, cpu" in unknown.json()["detail"]
     for bad in (
         "limit=0",
         "limit=501",
