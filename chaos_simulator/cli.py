@@ -391,7 +391,7 @@ def steady(
 @click.option(
     "--cooldown-duration",
     type=float,
-    default=60.0,
+    default=180.0,
     show_default=True,
     help="Seconds of normal traffic after the spike (watch the scale-down).",
 )

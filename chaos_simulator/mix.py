@@ -19,6 +19,7 @@ class Endpoint:
     method: str
     path: str
     weight: float
+    basket: tuple[int, int] = (1, 3)  # items per order (orders.create only)
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,11 @@ DEFAULT_MIX: tuple[Endpoint, ...] = (
     Endpoint("payments.authorize", "payments", "POST", "/payments/authorize", 2.0),
 )
 
-# CPU-bound overload: only the expensive call, used by `spike` and the cpu-scale scenario.
+# CPU-bound overload, used by `spike` and the cpu-scale scenario: only the expensive call, and
+# for orders big baskets, since pricing costs CPU per item in orders while the calls to users
+# and payments cost the same per order: the load lands on orders, the service being scaled.
 HEAVY_MIX: dict[str, tuple[Endpoint, ...]] = {
-    "orders": (Endpoint("orders.create", "orders", "POST", "/orders", 1.0),),
+    "orders": (Endpoint("orders.create", "orders", "POST", "/orders", 1.0, (20, 30)),),
     "payments": (Endpoint("payments.authorize", "payments", "POST", "/payments/authorize", 1.0),),
     "users": (Endpoint("users.list", "users", "GET", "/users", 1.0),),
 }
@@ -94,7 +97,7 @@ class MixGenerator:
                     "qty": self._rng.randint(1, 5),
                     "unit_price": round(self._rng.uniform(1.0, 120.0), 2),
                 }
-                for _ in range(self._rng.randint(1, 3))
+                for _ in range(self._rng.randint(*endpoint.basket))
             ]
             body = {"customer_id": self._customer(), "items": items}
         elif endpoint.name == "payments.authorize":

@@ -51,3 +51,11 @@ def test_empty_or_bad_mix_is_rejected() -> None:
         MixGenerator(())
     with pytest.raises(ValueError):
         MixGenerator((DEFAULT_MIX[0].__class__("x", "orders", "GET", "/", 0.0),))
+
+
+def test_heavy_orders_carry_big_baskets() -> None:
+    gen = MixGenerator(select_mix(["orders"], heavy=True), seed=2)
+    for _ in range(50):
+        req = gen.next()
+        assert req.endpoint == "orders.create" and req.json is not None
+        assert 20 <= len(req.json["items"]) <= 30  # within the service's limit of 50
