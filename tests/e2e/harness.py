@@ -59,6 +59,10 @@ def compose_cmd(offline: bool) -> list[str]:
     cmd = ["docker", "compose", "-p", PROJECT, "-f", str(REPO / "docker-compose.yml")]
     if offline:
         cmd += ["-f", str(REPO / "docker-compose.offline.yml")]
+    # A local override (e.g. a different build) for developers; unset in CI.
+    extra = os.environ.get("RELIA_E2E_EXTRA_COMPOSE", "").strip()
+    if extra:
+        cmd += ["-f", extra]
     return cmd
 
 
@@ -348,15 +352,20 @@ REPORT = Report()
 
 def docker_stats() -> tuple[list[str], float]:
     """Per-container resident memory of the project, and the total in MiB."""
+    names = run(
+        ["docker", "ps", "--filter", f"label=com.docker.compose.project={PROJECT}",
+         "--format", "{{.Names}}"], timeout=30,
+    ).stdout.split()  # fmt: skip
+    if not names:
+        return [], 0.0
     result = run(
-        ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], timeout=60
+        ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names],
+        timeout=60,
     )
     rows, total = [], 0.0
     units = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
     for line in result.stdout.splitlines():
-        name, usage = line.split(" ", 1)
-        if not name.startswith(PROJECT + "-"):
-            continue
+        _name, usage = line.split(" ", 1)
         amount = usage.split("/")[0].strip()
         for unit, factor in sorted(units.items(), key=lambda kv: -len(kv[0])):
             if amount.endswith(unit):
