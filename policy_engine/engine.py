@@ -594,6 +594,9 @@ class Engine:
                 policy_name, action, service, busy_key, cooldown_s, budget, now, cooldown_action
             )
             decision = decide(inputs)
+            if not decision.allowed and self._repeat_skip(record, decision.reason, cooldown_s):
+                self.metrics.guard_skips.labels(decision.reason or "").inc()
+                return record.model_copy(update={"reason": decision.reason})
             if not decision.allowed:
                 return self._save(
                     record, outcome="skipped", reason=decision.reason, detail=decision.detail
@@ -606,6 +609,20 @@ class Engine:
             return await self._docker(record, dry_run)
         finally:
             self._busy.discard(busy_key)
+
+    def _repeat_skip(self, record: ActionRecord, reason: str | None, cooldown_s: float) -> bool:
+        """A sustained condition re-trying during the same skip writes one record, not one per
+        `for` window: the same reason as the last record of (policy, service), recently."""
+        if record.trigger.source != "snapshot":
+            return False
+        last = self.store.last_action(record.policy, record.service)
+        quiet_s = max(cooldown_s, 60.0)
+        return (
+            last is not None
+            and last.outcome == "skipped"
+            and last.reason == reason
+            and record.created_at - last.created_at < quiet_s
+        )
 
     def _save(self, record: ActionRecord, **update: Any) -> ActionRecord:
         final = record.model_copy(update={"finished_at": self.clock(), **update})

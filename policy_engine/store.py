@@ -147,6 +147,15 @@ class Store:
             row = self._db.execute(sql, args).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def last_action(self, policy: str, service: str) -> ActionRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM actions WHERE policy = ? AND service = ? "
+                "ORDER BY created_at DESC, id DESC LIMIT 1",
+                (policy, service),
+            ).fetchone()
+        return None if row is None else ActionRecord.model_validate_json(row["body"])
+
     def attempt_times(
         self,
         since: float,

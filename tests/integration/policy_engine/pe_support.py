@@ -49,6 +49,43 @@ class Receiver:
         self.server.server_close()
 
 
+class PredictServer:
+    """Serves GET /predict like the anomaly service, from a body the test sets (None -> 503)."""
+
+    def __init__(self) -> None:
+        self.body: dict[str, Any] | None = {"series": []}
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = owner.body
+                if self.path != "/predict" or body is None:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def engine_env(tmp: Path, policies: Path, **extra: str) -> dict[str, str]:
     return {
         "POLICIES_FILE": str(policies),

@@ -504,3 +504,27 @@ def test_alert_without_value_uses_the_snapshot_value() -> None:
         assert len((await deliver(engine, body2))["scheduled"]) == 1
 
     run(go)
+
+
+def test_sustained_skips_are_written_once_per_episode() -> None:
+    async def go() -> None:
+        clock = FakeClock()
+        engine = make_engine(
+            SCALE.replace(
+                "cooldown: 60, params: {min_replicas: 1, max_replicas: 3}}\n  - {name: down",
+                "cooldown: 600, params: {min_replicas: 1, max_replicas: 3}}\n  - {name: down",
+                1,
+            ),
+            clock=clock,
+        )
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        snaps.set(series("orders", "cpu", 0.9, "warning"))
+        for _ in range(30):  # 300 s of high CPU, `for: 20s`, cooldown 600 s
+            await engine.cycle()
+            await engine.drain(5.0)
+            clock.advance(10)
+        outcomes = [(r.outcome, r.reason) for r in reversed(records(engine))]
+        assert outcomes == [("succeeded", None), ("skipped", "cooldown")]
+        assert engine.metrics.guard_skips.labels("cooldown")._value.get() > 1  # still counted
+
+    run(go)
