@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +391,9 @@ class Engine:
             elif record.trigger.source == "snapshot":
                 policy = active.by_name(record.policy) if active else None
                 still = policy is not None and evaluate(policy.ast, snap.context(record.service))
+            elif record.trigger.anomaly_id is None and record.trigger.metric is None:
+                # an outside alert we cannot find in the snapshot: only its resolve proves success
+                still = True
             else:
                 still = snap.anomaly_open(
                     record.trigger.anomaly_id, record.service, record.trigger.metric
@@ -771,7 +774,11 @@ class Engine:
                 record, outcome="dry_run", target=target_text, detail=f"dry run: would {verb}"
             )
         cfg = self.global_settings.breaker
-        self.store.set_breaker(service, breaker_on_attempt(self.store.breaker(service), cfg, now))
+        # operators' actions neither use up nor settle a half-open trial
+        if not record.manual:
+            self.store.set_breaker(
+                service, breaker_on_attempt(self.store.breaker(service), cfg, now)
+            )
         try:
             chosen = names if only_not_running or container is not None else None
             outcome: ActionOutcome = await self._call(self._actuate(record, chosen))
@@ -795,6 +802,10 @@ class Engine:
                 "replicas_after": outcome.replicas_after,
             }
         if outcome.status == "noop":
+            state = self.store.breaker(service)
+            if state.trial_in_flight and not record.manual:
+                # nothing was done, so nothing will be verified: the trial is still available
+                self.store.set_breaker(service, replace(state, trial_in_flight=False))
             return self._save(record, outcome="skipped", reason="noop", **extra)
         if outcome.status == "failed":
             return self._fail(record, outcome.error or outcome.detail, None, **extra)

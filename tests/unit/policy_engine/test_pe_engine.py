@@ -18,6 +18,7 @@ from pe_fakes import (
 )
 
 from policy_engine.engine import Engine
+from policy_engine.guards import BreakerState
 from policy_engine.models import AMWebhook, Trigger
 from policy_engine.store import Store
 
@@ -526,5 +527,47 @@ def test_sustained_skips_are_written_once_per_episode() -> None:
         outcomes = [(r.outcome, r.reason) for r in reversed(records(engine))]
         assert outcomes == [("succeeded", None), ("skipped", "cooldown")]
         assert engine.metrics.guard_skips.labels("cooldown")._value.get() > 1  # still counted
+
+    run(go)
+
+
+def test_half_open_trial_is_not_lost_to_a_noop_or_a_manual_action() -> None:
+    async def go() -> None:
+        clock = FakeClock()
+        engine = make_engine(RESTART, clock=clock)
+        engine.store.set_breaker("orders", BreakerState("open", 2, clock.now - 601))
+        assert engine.breaker_view("orders")["state"] == "half_open"
+        engine.actuator.status = "noop"  # type: ignore[attr-defined]
+        summary = await deliver(engine, alert())
+        rec = engine.store.get_action(summary["scheduled"][0]["id"])
+        assert rec is not None and rec.reason == "noop"
+        assert engine.store.breaker("orders").trial_in_flight is False
+        engine.actuator.status = "succeeded"  # type: ignore[attr-defined]
+        manual = await engine.manual("restart_container", "orders", {}, "operator")
+        assert manual.outcome == "succeeded"
+        state = engine.store.breaker("orders")
+        assert (
+            state.trial_in_flight is False and engine.breaker_view("orders")["state"] == "half_open"
+        )
+
+    run(go)
+
+
+def test_outside_alert_without_metric_needs_its_resolve() -> None:
+    async def go() -> None:
+        clock = FakeClock()
+        text = RESTART.replace('"latency > 0.5 and severity >= warning"', '"severity >= critical"')
+        engine = make_engine(text, clock=clock)
+        body = alert(severity="critical")
+        labels = body["alerts"][0]["labels"]
+        for key in ("metric", "kind", "anomaly_id"):
+            del labels[key]
+        labels["alertname"] = "Watchdog"
+        summary = await deliver(engine, body)
+        assert len(summary["scheduled"]) == 1
+        engine.snapshots.set(series("orders", "latency", 0.01))  # type: ignore[attr-defined]
+        clock.advance(61)
+        await engine.cycle()
+        assert records(engine)[0].verification == "ineffective"
 
     run(go)
