@@ -33,9 +33,11 @@ class BackendError(Exception):
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
+    detail = str(exc).strip()
     if isinstance(exc, httpx.ConnectError):
-        return "connection refused or host unreachable"
-    return type(exc).__name__
+        # e.g. "All connection attempts failed" (refused) or a DNS failure: say which.
+        return f"cannot connect ({detail})" if detail else "cannot connect"
+    return f"{type(exc).__name__} ({detail})" if detail else type(exc).__name__
 
 
 def _detail(response: httpx.Response) -> str:

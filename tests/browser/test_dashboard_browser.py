@@ -318,6 +318,14 @@ def test_dashboard_without_any_backend_says_so(
             page.wait_for_selector(
                 f'[data-testid="view-{view}"] [data-state="unreachable"]', timeout=WAIT_MS
             )
+        # The dashboard server itself goes away: the open page says so instead of freezing.
+        lonely.stop()
+        page.wait_for_selector(
+            '[data-testid="banner-dashboard"][data-state="disconnected"]', timeout=WAIT_MS
+        )
+        assert page.locator('[data-testid="live-status"]').get_attribute("data-state") == (
+            "disconnected"
+        )
     finally:
         lonely.stop()
 
