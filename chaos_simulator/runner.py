@@ -206,6 +206,8 @@ async def clear_injected(clients: Clients, injected: list[tuple[str, str]], ui: 
 
 # ---------------------------------------------------------------- chaos (restart-curable faults)
 
+CURE_CONFIRMATIONS = 3
+
 
 async def run_chaos(
     clients: Clients,
@@ -243,8 +245,15 @@ async def run_chaos(
                         ids = {str(f.get("id")) for f in await clients.service(service).faults()}
                     except (TargetUnreachable, ApiError):
                         continue  # a restarting service does not answer for a moment
-                    if str(info["id"]) not in ids:
-                        info["cured_at"] = time.time()
+                    if str(info["id"]) in ids:
+                        info["first_absent"], info["absent"] = None, 0
+                        continue
+                    # Behind a gateway with several replicas one GET may land on a replica
+                    # that never had the fault: only consecutive absences count as a cure.
+                    info["first_absent"] = info.get("first_absent") or time.time()
+                    info["absent"] = info.get("absent", 0) + 1
+                    if info["absent"] >= CURE_CONFIRMATIONS:
+                        info["cured_at"] = info["first_absent"]
                         ui.info(f"[green]{service}: fault {info['id']} is gone (restarted)[/]")
                 if all(i["cured_at"] for i in faults.values()):
                     cured_all_at = cured_all_at or time.monotonic()
