@@ -106,6 +106,7 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_prune = 0.0
         self._ping_task: asyncio.Task[Any] | None = None
+        self._scheduled: set[tuple[str, str | None]] = set()  # (policy, anomaly_id) not yet run
         self.metrics.dry_run.set(1 if settings.dry_run else 0)
         self.metrics.enabled.set(1 if self.enabled else 0)
 
@@ -286,6 +287,7 @@ class Engine:
                 received_at=received_at,
             )
             action_id = new_action_id()
+            self._scheduled.add((policy.name, event.anomaly_id))
             self._spawn(self.attempt(action_id, policy, trigger, active.version))
             scheduled.append(
                 {
@@ -320,6 +322,7 @@ class Engine:
             # off the evaluation path: a hung daemon must not delay `for` policies or verification
             self._ping_task = self._spawn(self._refresh_docker())
         self.evaluate_sustained(self.clock())
+        self.evaluate_open_anomalies(self.clock())
         self.verify_due(self.clock())
         self._publish_breakers()
         if now - self._last_prune > 3600:
@@ -370,6 +373,50 @@ class Engine:
                 del self._since[key]
         return fired
 
+    def evaluate_open_anomalies(self, now: float) -> list[str]:
+        """Event policies, re-checked each cycle while their anomaly stays open: an anomaly that
+        opened below a policy's threshold (memory 150 MB < 300 MB) acts once it crosses it.
+        Only a policy that has not yet acted or skipped for that anomaly fires, and silently
+        waits out its cooldown; the event path stays the primary trigger."""
+        active = self.policies.active
+        snap = self.fresh_snapshot()
+        if active is None or snap is None:
+            return []
+        fired = []
+        for policy in active.policies:
+            if not policy.enabled or policy.for_s > 0:
+                continue
+            open_series = [
+                s for s in snap.for_service(policy.service)
+                if s.anomaly_id is not None and s.kind is not None
+                and (not policy.metrics or s.metric in policy.metrics)
+            ]  # fmt: skip
+            if not open_series:
+                continue
+            busy_key = (
+                policy.service if policy.action in DOCKER_ACTIONS
+                else f"alert:{policy.name}:{policy.service}"
+            )  # fmt: skip
+            last = self.store.last_acted_at(policy.name, policy.service)
+            if busy_key in self._busy or cooldown_remaining(last, policy.cooldown_s, now) > 0:
+                continue
+            if not evaluate(policy.ast, snap.context(policy.service)):
+                continue
+            series = max(open_series, key=lambda s: s.level)
+            if (policy.name, series.anomaly_id) in self._scheduled or self.store.has_action_for(
+                policy.name, str(series.anomaly_id)
+            ):
+                continue
+            trigger = Trigger(
+                anomaly_id=series.anomaly_id, metric=series.metric, value=series.value,
+                severity=series.severity, kind=series.kind, source="snapshot", received_at=now,
+                reason="open anomaly crossed the policy's threshold",
+            )  # fmt: skip
+            action_id = new_action_id()
+            self._spawn(self.attempt(action_id, policy, trigger, active.version))
+            fired.append(action_id)
+        return fired
+
     def verify_due(self, now: float) -> None:
         """Pending verifications whose window has passed: still abnormal -> ineffective."""
         snap = self.fresh_snapshot()
@@ -388,7 +435,7 @@ class Engine:
                 # success = fewer replicas did not hurt: nothing on the service is abnormal
                 ctx = snap.context(record.service)
                 still = ctx.no_data or (ctx.severity or 0) >= SEVERITIES["warning"]
-            elif record.trigger.source == "snapshot":
+            elif record.trigger.source == "snapshot" and record.trigger.anomaly_id is None:
                 policy = active.by_name(record.policy) if active else None
                 still = policy is not None and evaluate(policy.ast, snap.context(record.service))
             elif record.trigger.anomaly_id is None and record.trigger.metric is None:
@@ -496,6 +543,16 @@ class Engine:
         )
 
     async def attempt(
+        self, action_id: str, policy: Policy, trigger: Trigger, version: str
+    ) -> ActionRecord:
+        key = (policy.name, trigger.anomaly_id)
+        self._scheduled.add(key)
+        try:
+            return await self._attempt(action_id, policy, trigger, version)
+        finally:
+            self._scheduled.discard(key)
+
+    async def _attempt(
         self, action_id: str, policy: Policy, trigger: Trigger, version: str
     ) -> ActionRecord:
         dry = self.effective_dry_run or policy.dry_run

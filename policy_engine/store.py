@@ -17,11 +17,12 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS actions (
     id TEXT PRIMARY KEY, created_at REAL NOT NULL, policy TEXT NOT NULL, action TEXT NOT NULL,
     service TEXT NOT NULL, outcome TEXT NOT NULL, verification TEXT NOT NULL,
-    fingerprint TEXT, body TEXT NOT NULL
+    fingerprint TEXT, anomaly_id TEXT, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS actions_created ON actions (created_at);
 CREATE INDEX IF NOT EXISTS actions_policy_service ON actions (policy, service, created_at);
 CREATE INDEX IF NOT EXISTS actions_verification ON actions (verification);
+CREATE INDEX IF NOT EXISTS actions_anomaly ON actions (policy, anomaly_id);
 CREATE TABLE IF NOT EXISTS breakers (
     target TEXT PRIMARY KEY, state TEXT NOT NULL, failures INTEGER NOT NULL,
     opened_at REAL, trial_in_flight INTEGER NOT NULL
@@ -78,8 +79,9 @@ class Store:
         """Insert or replace one record (verification updates rewrite it)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO actions (id, created_at, policy, action, service, outcome, "
-                "verification, fingerprint, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO actions (id, created_at, policy, action, service, "
+                "outcome, verification, fingerprint, anomaly_id, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.created_at,
@@ -89,6 +91,7 @@ class Store:
                     record.outcome,
                     record.verification,
                     record.trigger.fingerprint,
+                    record.trigger.anomaly_id,
                     record.model_dump_json(),
                 ),
             )
@@ -146,6 +149,15 @@ class Store:
         with self._lock:
             row = self._db.execute(sql, args).fetchone()
         return None if row[0] is None else float(row[0])
+
+    def has_action_for(self, policy: str, anomaly_id: str) -> bool:
+        """Did `policy` already act on (or skip) this anomaly?"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM actions WHERE policy = ? AND anomaly_id = ? LIMIT 1",
+                (policy, anomaly_id),
+            ).fetchone()
+        return row is not None
 
     def last_action(self, policy: str, service: str) -> ActionRecord | None:
         with self._lock:

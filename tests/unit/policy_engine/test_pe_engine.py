@@ -571,3 +571,42 @@ def test_outside_alert_without_metric_needs_its_resolve() -> None:
         assert records(engine)[0].verification == "ineffective"
 
     run(go)
+
+
+def test_open_anomaly_that_crosses_the_threshold_later_acts_once() -> None:
+    text = """
+policies:
+  - {name: mem, condition: "memory > 300MB and severity >= warning",
+     action: restart_container, service: orders, cooldown: 60}
+"""
+
+    async def go() -> None:
+        clock = FakeClock()
+        engine = make_engine(text, clock=clock)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        # the anomaly opens at 150 MB: below the policy's threshold, nothing happens
+        snaps.set(series("orders", "memory", 150e6, "warning", "deviation", "a-mem"))
+        summary = await deliver(
+            engine, alert(metric="memory", value="150000000", anomaly_id="a-mem", fingerprint="fm")
+        )
+        assert summary["ignored"] == 1
+        await engine.cycle()
+        await engine.drain(5.0)
+        assert records(engine) == []
+        # the leak goes on: same anomaly, now 350 MB -> the next cycle acts
+        snaps.set(series("orders", "memory", 350e6, "warning", "deviation", "a-mem"))
+        await engine.cycle()
+        await engine.drain(5.0)
+        (rec,) = records(engine)
+        assert rec.outcome == "succeeded" and rec.trigger.anomaly_id == "a-mem"
+        assert rec.trigger.source == "snapshot" and rec.verification == "pending"
+        # later cycles (even after the cooldown) do not act again on the same anomaly
+        for _ in range(10):
+            clock.advance(30)
+            await engine.cycle()
+            await engine.drain(5.0)
+        assert [r.policy for r in records(engine)] == ["mem"]
+        # the snapshot still showed the anomaly when the 60 s window ended
+        assert records(engine)[0].verification == "ineffective"
+
+    run(go)
