@@ -51,12 +51,28 @@ CHAOS_FAULTS: dict[str, dict[str, Any]] = {
 AsyncMain = Callable[[Clients, Ui, asyncio.Event], Awaitable[int]]
 
 
+def report_failure(ui: Ui, exc: Exception, interrupted: bool) -> int:
+    """One clear message for a failed command, and its exit code."""
+    if interrupted:
+        ui.error(f"interrupted: {exc}")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, TargetUnreachable):
+        ui.error(
+            f"{exc}\n  Is the stack up (`make up`)? Otherwise point the CLI at it with "
+            "--orders-url/--users-url/--payments-url (ORDERS_URL, ...), --anomaly-url "
+            "(ANOMALY_SERVICE_URL) or --policy-url (POLICY_ENGINE_URL)."
+        )
+    else:
+        ui.error(str(exc))
+    return EXIT_UNREACHABLE
+
+
 def run_async(ctx: click.Context, ui: Ui, body: AsyncMain, pool: int = 16) -> None:
     """Run one command's async body with Ctrl-C handling and uniform error exits."""
     targets: Targets = ctx.obj
+    stop = asyncio.Event()
 
     async def wrapper() -> int:
-        stop = asyncio.Event()
         install_stop_signals(stop, ui)
         async with open_clients(targets, pool) as clients:
             code = await body(clients, ui, stop)
@@ -64,16 +80,8 @@ def run_async(ctx: click.Context, ui: Ui, body: AsyncMain, pool: int = 16) -> No
 
     try:
         code = asyncio.run(wrapper())
-    except TargetUnreachable as exc:
-        ui.error(
-            f"{exc}\n  Is the stack up (`make up`)? Otherwise point the CLI at it with "
-            "--orders-url/--users-url/--payments-url (ORDERS_URL, ...), --anomaly-url "
-            "(ANOMALY_SERVICE_URL) or --policy-url (POLICY_ENGINE_URL)."
-        )
-        code = EXIT_UNREACHABLE
-    except (ApiError, ScenarioAbort, FaultError) as exc:
-        ui.error(str(exc))
-        code = EXIT_UNREACHABLE
+    except (TargetUnreachable, ApiError, ScenarioAbort, FaultError) as exc:
+        code = report_failure(ui, exc, interrupted=stop.is_set())
     ctx.exit(code)
 
 
@@ -297,7 +305,10 @@ def health(ctx: click.Context, platform: bool, json_mode: bool) -> None:
                     row["health"] = True
                     response = await api.call("GET", "/ready", ok=(200, 503), timeout_s=3.0)
                     row["ready"] = response.status_code == 200
-                except (TargetUnreachable, ApiError) as exc:
+                except TargetUnreachable as exc:
+                    row["health"] = False
+                    row["error"] = exc.reason
+                except ApiError as exc:
                     row["health"] = False
                     row["error"] = str(exc)
                 row["ok"] = row["health"]

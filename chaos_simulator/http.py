@@ -69,7 +69,16 @@ class Api:
         return response
 
     async def get_json(self, path: str, **kwargs: Any) -> Any:
-        return (await self.call("GET", path, **kwargs)).json()
+        return self.decode(await self.call("GET", path, **kwargs))
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body, or ApiError when the target answered something else."""
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                self.name, response.status_code, f"not JSON: {response.text[:120]!r}"
+            ) from None
 
 
 class ServiceApi(Api):
@@ -90,14 +99,20 @@ class ServiceApi(Api):
 
     async def faults(self) -> list[dict[str, Any]]:
         body = await self.get_json("/chaos")
-        return list(body.get("faults", []))
+        if not isinstance(body, dict) or not isinstance(body.get("faults"), list):
+            raise ApiError(self.name, 200, f"GET /chaos is not a fault list: {str(body)[:120]}")
+        return list(body["faults"])
 
     async def inject(self, fault: dict[str, Any]) -> dict[str, Any]:
-        return dict((await self.call("POST", "/chaos", json=fault, ok=(200, 201))).json())
+        body = self.decode(await self.call("POST", "/chaos", json=fault, ok=(200, 201)))
+        if not isinstance(body, dict) or "id" not in body:
+            raise ApiError(self.name, 201, f"POST /chaos answered no fault id: {str(body)[:120]}")
+        return body
 
     async def clear(self, fault_id: str | None = None) -> int:
         if fault_id is None:
-            return int((await self.call("DELETE", "/chaos")).json().get("cleared", 0))
+            body = self.decode(await self.call("DELETE", "/chaos"))
+            return int(body.get("cleared", 0)) if isinstance(body, dict) else 0
         response = await self.call("DELETE", f"/chaos/{fault_id}", ok=(200, 404))
         return 1 if response.status_code == 200 else 0
 
