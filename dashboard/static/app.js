@@ -90,6 +90,9 @@ function stateNote(name, what) {
     const msg = b.status === "unreachable" ? `${b.title} unreachable — no ${what} to show.` : `No ${what} yet.`;
     return `<div class="banner" data-testid="state-${name}" data-state="${esc(b.status)}">${esc(msg)}</div>`;
   }
+  if (b.status === "no_data") {
+    return `<div class="banner" data-testid="state-${name}" data-state="no_data">${esc(b.title)} has no measured ${esc(what)} yet${b.upstream_error ? ` (${esc(b.upstream_error)})` : ""}.</div>`;
+  }
   const label = b.status === "unreachable" ? `${b.title} unreachable — showing` : "Stale:";
   return `<div class="banner" data-testid="state-${name}" data-state="${esc(b.status)}">${esc(label)} ${esc(what)} from <span data-age-ts="${b.data_at}">${esc(ago(b.data_at))}</span>.</div>`;
 }
@@ -273,10 +276,10 @@ function renderOverview() {
         const g = s.signals[m];
         return `<tr data-testid="signal-${esc(s.service)}-${esc(m)}" data-severity="${esc(g.severity)}"><td>${esc(METRIC_TITLE[m] || m)}</td>
           <td class="num" data-testid="signal-value">${valueHtml(g.value, m, g.unit)}</td>
-          <td>${g.severity ? badge(`sev-${g.severity}`, g.severity) : ""}</td>
+          <td>${g.severity && !(g.value === null && g.severity === "normal") ? badge(`sev-${g.severity}`, g.severity) : ""}</td>
           <td>${sparkline(g.history, m, g.unit)}</td></tr>`;
       }).join("");
-      const rep = isNum(s.replicas_up) && isNum(s.replicas_total) ? `${s.replicas_up}/${s.replicas_total} replicas up` : "replicas: no data";
+      const rep = isNum(s.replicas_up) && isNum(s.replicas_total) && s.replicas_total > 0 ? `${s.replicas_up}/${s.replicas_total} replicas up` : "replicas: no data";
       return `<div class="card" data-testid="service-card" data-service="${esc(s.service)}" data-status="${esc(s.status)}">
         <div class="row"><h3 style="margin:0">${esc(s.service)}</h3>${badge(`st-${s.status || "unknown"}`, s.status || "unknown", "service-status")}
           <span class="muted" data-testid="replicas">${esc(rep)}</span>
@@ -286,7 +289,21 @@ function renderOverview() {
     }).join("");
     svcs = stateNote("anomaly", "service health") + `<div class="grid${notCurrent("anomaly")}">${svcs}</div>`;
   }
-  $("#view-overview").innerHTML = `<div class="grid">${remed}</div><h2 style="margin-top:14px">Services</h2>${svcs}`;
+  $("#view-overview").innerHTML = `<div class="grid">${remed}</div><h2 style="margin-top:14px">Services</h2>${svcs}${recentActivity()}`;
+}
+
+// The loop at a glance: newest open anomalies and newest actions, each linking to its view.
+function recentActivity() {
+  const open = S.snap.anomalies.items.filter((a) => a.status === "active").slice(0, 5);
+  const acts = S.snap.actions.items.slice(0, 5);
+  const ab = backend("anomaly"), pb = backend("policy");
+  const openRows = open.length ? open.map((a) => `<tr data-testid="overview-anomaly"><td>${badge(`sev-${a.severity}`, a.kind === "no_data" ? "no data" : a.severity)}</td><td><a href="#anomaly/${encodeURIComponent(a.id)}">${esc(a.service)} · ${esc(a.metric)}</a></td><td class="num">${valueHtml(a.value, a.metric, a.unit)}</td><td class="num muted" data-age-ts="${a.opened_at}">${esc(ago(a.opened_at))}</td></tr>`).join("")
+    : `<tr><td class="nodata">${ab.has_data ? "No open anomaly." : "no data"}</td></tr>`;
+  const actRows = acts.length ? acts.map((x) => `<tr data-testid="overview-action" title="${esc(x.policy || (x.manual ? "manual" : ""))}"><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td><td><a href="#actions">${esc(x.action)} · ${esc(x.service)}</a>${x.dry_run ? " " + badge("dry", "dry-run") : ""}</td><td class="num muted" data-age-ts="${x.created_at}">${esc(ago(x.created_at))}</td></tr>`).join("")
+    : `<tr><td class="nodata">${pb.has_data ? "No action yet." : "no data"}</td></tr>`;
+  return `<div class="grid" style="margin-top:14px">
+    <div class="card${notCurrent("anomaly")}" data-testid="overview-open-anomalies"><h3>Open anomalies</h3><table>${openRows}</table></div>
+    <div class="card${notCurrent("policy")}" data-testid="overview-recent-actions"><h3>Recent actions</h3><table>${actRows}</table></div></div>`;
 }
 
 function fmtPolicyError(e) {

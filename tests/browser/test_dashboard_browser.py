@@ -138,6 +138,13 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         )
         chart.locator('[data-testid="marker-action"]').first.wait_for(timeout=WAIT_MS)
         shoot(page, "anomaly-detail")
+        # The overview shows the loop at a glance: the open anomaly and the action on it.
+        open_view(page, stack, "overview")
+        page.locator(f'[data-testid="overview-anomaly"] a[href="#anomaly/{anomaly_id}"]').wait_for(
+            timeout=WAIT_MS
+        )
+        page.locator('[data-testid="overview-action"]').first.wait_for(timeout=WAIT_MS)
+        shoot(page, "overview-loop")
     finally:
         stack.exporters["orders"].latency_s = 0.02
 
