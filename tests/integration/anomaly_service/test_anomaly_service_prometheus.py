@@ -277,6 +277,7 @@ def test_bad_promql_is_reported_per_metric_while_others_work(
         30,
     )
     by_name = {c["name"]: c for c in models["catalog"]}
+    assert models["detector"]["min_points"] == 10  # DETECTOR_CONFIG reached the core
     # Prometheus' own reason, verbatim.
     assert "parse error" in by_name["broken"]["error"]
     poll("level series", lambda: level_series(svc.url), 30)
