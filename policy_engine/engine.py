@@ -275,6 +275,8 @@ class Engine:
                 continue  # the event is about another signal than this policy watches
             if not evaluate(policy.ast, ctx):
                 continue
+            if event.anomaly_id is not None and (policy.name, event.anomaly_id) in self._scheduled:
+                continue  # the snapshot re-check already scheduled this policy for this anomaly
             trigger = Trigger(
                 anomaly_id=event.anomaly_id,
                 fingerprint=event.fingerprint,
@@ -376,8 +378,8 @@ class Engine:
     def evaluate_open_anomalies(self, now: float) -> list[str]:
         """Event policies, re-checked each cycle while their anomaly stays open: an anomaly that
         opened below a policy's threshold (memory 150 MB < 300 MB) acts once it crosses it.
-        Only a policy that has not yet acted or skipped for that anomaly fires, and silently
-        waits out its cooldown; the event path stays the primary trigger."""
+        Only a policy that has not yet acted on that anomaly fires (a skip, e.g. grace or pause,
+        does not count), and it silently waits out its cooldown."""
         active = self.policies.active
         snap = self.fresh_snapshot()
         if active is None or snap is None:
@@ -387,16 +389,19 @@ class Engine:
             if not policy.enabled or policy.for_s > 0:
                 continue
             open_series = [
-                s for s in snap.for_service(policy.service)
-                if s.anomaly_id is not None and s.kind is not None
+                s
+                for s in snap.for_service(policy.service)
+                if s.anomaly_id is not None
+                and s.kind is not None
                 and (not policy.metrics or s.metric in policy.metrics)
-            ]  # fmt: skip
+            ]
             if not open_series:
                 continue
             busy_key = (
-                policy.service if policy.action in DOCKER_ACTIONS
+                policy.service
+                if policy.action in DOCKER_ACTIONS
                 else f"alert:{policy.name}:{policy.service}"
-            )  # fmt: skip
+            )
             last = self.store.last_acted_at(policy.name, policy.service)
             if busy_key in self._busy or cooldown_remaining(last, policy.cooldown_s, now) > 0:
                 continue
@@ -408,11 +413,17 @@ class Engine:
             ):
                 continue
             trigger = Trigger(
-                anomaly_id=series.anomaly_id, metric=series.metric, value=series.value,
-                severity=series.severity, kind=series.kind, source="snapshot", received_at=now,
+                anomaly_id=series.anomaly_id,
+                metric=series.metric,
+                value=series.value,
+                severity=series.severity,
+                kind=series.kind,
+                source="snapshot",
+                received_at=now,
                 reason="open anomaly crossed the policy's threshold",
-            )  # fmt: skip
+            )
             action_id = new_action_id()
+            self._scheduled.add((policy.name, series.anomaly_id))
             self._spawn(self.attempt(action_id, policy, trigger, active.version))
             fired.append(action_id)
         return fired

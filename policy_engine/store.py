@@ -151,10 +151,11 @@ class Store:
         return None if row[0] is None else float(row[0])
 
     def has_action_for(self, policy: str, anomaly_id: str) -> bool:
-        """Did `policy` already act on (or skip) this anomaly?"""
+        """Did `policy` already act on this anomaly (for real or dry)? Skips do not count."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM actions WHERE policy = ? AND anomaly_id = ? LIMIT 1",
+                "SELECT 1 FROM actions WHERE policy = ? AND anomaly_id = ? "
+                "AND outcome IN ('succeeded', 'failed', 'dry_run') LIMIT 1",
                 (policy, anomaly_id),
             ).fetchone()
         return row is not None

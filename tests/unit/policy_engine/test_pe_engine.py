@@ -610,3 +610,25 @@ policies:
         assert records(engine)[0].verification == "ineffective"
 
     run(go)
+
+
+def test_anomaly_skipped_for_grace_is_acted_on_once_grace_ends() -> None:
+    async def go() -> None:
+        clock = FakeClock()
+        actuator = FakeActuator(clock)
+        actuator.containers["orders"][0] = actuator._info("orders", 1, clock.now - 10)
+        engine = make_engine(RESTART, clock=clock, actuator=actuator)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        snaps.set(series("orders", "latency", 0.9, "warning", "deviation", "a-1"))
+        await engine.cycle()
+        await deliver(engine, alert())
+        assert [r.reason for r in records(engine)] == ["grace"]
+        for _ in range(4):  # 40 s later the 30 s grace is over and the anomaly is still open
+            clock.advance(10)
+            await engine.cycle()
+            await engine.drain(5.0)
+        latest = records(engine)[0]
+        assert (latest.outcome, latest.reason) == ("succeeded", None)
+        assert restarts(engine) == 1
+
+    run(go)
