@@ -52,28 +52,32 @@ class CpuBurner:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Burning, or asked to (the thread may still be starting)."""
+        return self._thread is not None
 
     def set_intensity(self, intensity: float) -> None:
+        """Start, retune or stop the burner; never waits for the thread (called on the loop)."""
         self._intensity = max(0.0, min(1.0, intensity))
-        if self._intensity > 0 and not self.running:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="chaos-cpu", daemon=True)
+        if self._intensity > 0 and self._thread is None:
+            # A fresh stop event per thread: a stopping thread can never be revived by a restart.
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name="chaos-cpu", daemon=True
+            )
             self._thread.start()
         elif self._intensity == 0 and self._thread is not None:
-            self._stop.set()
-            self._thread.join(timeout=2.0)
+            self._stop.set()  # the thread ends within one period
             self._thread = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             busy = self._intensity * self.PERIOD_S
             start = time.perf_counter()
             while time.perf_counter() - start < busy:
                 hashlib.sha256(self._buffer).digest()
             idle = self.PERIOD_S - (time.perf_counter() - start)
             if idle > 0:
-                self._stop.wait(idle)
+                stop.wait(idle)
 
 
 class MemoryHog:

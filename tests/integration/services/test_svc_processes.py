@@ -3,6 +3,7 @@ faults that only a real process can show (crash exit code, resident memory, CPU 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -150,5 +151,36 @@ def test_hang_exhausts_a_real_process_and_clear_cures(tmp_path: Path, quiet_env:
             assert httpx.get(proc.url + "/health", timeout=5).status_code == 200
             assert httpx.delete(proc.url + "/chaos", timeout=5).json() == {"cleared": 1}
             assert [f.result(timeout=20).status_code for f in hung] == [200] * 4
+    finally:
+        proc.stop()
+
+
+def test_restart_cures_a_hang(tmp_path: Path, quiet_env: dict) -> None:
+    """SIGTERM (what docker restart sends) ends a process whose requests hang, promptly and
+    cleanly, and the new process has no fault."""
+    import concurrent.futures
+    import signal
+
+    proc = start_module(
+        "services.orders", tmp_path, env={**quiet_env, "USERS_URL": "http://127.0.0.1:9"}
+    )
+    try:
+        assert httpx.post(proc.url + "/chaos", json={"kind": "hang"}, timeout=5).status_code == 201
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            hung = [pool.submit(httpx.get, proc.url + "/orders", timeout=30) for _ in range(2)]
+            assert _wait(lambda: _metric(proc.url, "http_server_active_requests") == 2, 10)
+            started = time.monotonic()
+            code = proc.stop(signal.SIGTERM, timeout_s=15)
+            # uvicorn re-raises SIGTERM after its graceful shutdown: -15, not -9 (killed).
+            assert code in (0, -signal.SIGTERM), code
+            assert "service stopped" in proc.log_text()
+            assert time.monotonic() - started < 12
+            for future in hung:
+                # The connection closing is what a client of a restarted container sees.
+                with contextlib.suppress(httpx.HTTPError):
+                    future.result(timeout=20)
+        proc.start()
+        assert httpx.get(proc.url + "/chaos", timeout=5).json()["faults"] == []
+        assert httpx.get(proc.url + "/orders", timeout=5).status_code == 200
     finally:
         proc.stop()
