@@ -31,6 +31,29 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
 ]
 
 
+# The list each answer must carry; anything else is a bad answer, kept out of the store.
+SHAPES: dict[str, str | None] = {
+    "predict": "series",
+    "services_health": "services",
+    "stats": None,
+    "anomalies_active": "items",
+    "anomalies_recent": "items",
+    "status": None,
+    "policies": "items",
+    "actions": "items",
+}
+
+
+def shape_error(name: str, data: Any) -> str | None:
+    """Why an answer does not have the contract's shape, or None when it does."""
+    if not isinstance(data, dict):
+        return f"unexpected answer: a JSON {type(data).__name__}, not an object"
+    key = SHAPES.get(name)
+    if key is not None and not isinstance(data.get(key), list):
+        return f"unexpected answer: no '{key}' list"
+    return None
+
+
 class PollerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.poll_seconds = Histogram(
@@ -116,8 +139,10 @@ class Poller:
             *(self._fetch(backend, path, params) for backend, _, path, params in ENDPOINTS)
         )
         now = self.clock()
-        for (backend, name, _, _), result in zip(ENDPOINTS, results, strict=True):
+        for (backend, name, path, _), result in zip(ENDPOINTS, results, strict=True):
             resource = self.store.resource(backend, name)
+            if result.ok and (problem := shape_error(name, result.data)):
+                result = Fetched(error=f"GET {path}: {problem}")
             if result.ok:
                 resource.record_ok(result.data, now)
                 if name == "predict" and isinstance(result.data, dict):

@@ -56,20 +56,19 @@ class SignalHistory:
 
     def add_predict(self, predict: dict[str, Any]) -> None:
         """Append each series' point once (keyed by its own timestamp, so no duplicates)."""
-        for series in predict.get("series") or []:
+        for series in _l(predict.get("series")):
+            series = _d(series)
             service, metric, ts = series.get("service"), series.get("metric"), series.get("ts")
             if not isinstance(service, str) or not isinstance(metric, str):
                 continue
-            if not isinstance(ts, int | float):
-                ts = predict.get("generated_at")
-            if not isinstance(ts, int | float):
+            ts = _num(ts) if _num(ts) is not None else _num(predict.get("generated_at"))
+            if ts is None:
                 continue
-            value = series.get("value")
-            value = float(value) if isinstance(value, int | float) else None
+            value = _num(series.get("value"))
             buf = self.points.setdefault((service, metric), deque(maxlen=self.maxlen))
             if buf and ts <= buf[-1][0]:
                 continue
-            buf.append((float(ts), value))
+            buf.append((ts, value))
 
     def get(self, service: str, metric: str) -> list[list[float | None]]:
         return [[ts, v] for ts, v in self.points.get((service, metric), ())]
@@ -90,6 +89,15 @@ class Store:
 
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _d(value: Any) -> dict[str, Any]:
+    """A backend's nested object, or {} when it sent something else (never raise on shapes)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _summarize_errors(errors: list[str]) -> str | None:
@@ -147,11 +155,11 @@ def backend_state(
 
 def _anomaly_lists(store: Store, links: PublicLinks) -> dict[str, Any]:
     """Merge the active list and the recent history into one newest-first list."""
-    active = store.resource("anomaly", "anomalies_active").data or {}
-    recent = store.resource("anomaly", "anomalies_recent").data or {}
+    active = _d(store.resource("anomaly", "anomalies_active").data)
+    recent = _d(store.resource("anomaly", "anomalies_recent").data)
     merged: dict[str, dict[str, Any]] = {}
     for source in (recent, active):  # active last: its copy is the freshest for open anomalies
-        for item in source.get("items") or []:
+        for item in _l(source.get("items")):
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 merged[item["id"]] = {**item, "links": links.for_anomaly(item)}
     items = sorted(merged.values(), key=lambda a: _num(a.get("opened_at")) or 0.0, reverse=True)
@@ -164,15 +172,15 @@ def _anomaly_lists(store: Store, links: PublicLinks) -> dict[str, Any]:
 
 def _services(store: Store, links: PublicLinks) -> list[dict[str, Any]]:
     """Per-service health from /services/health, with sparkline history per signal."""
-    health = store.resource("anomaly", "services_health").data or {}
+    health = _d(store.resource("anomaly", "services_health").data)
     out = []
-    for svc in health.get("services") or []:
+    for svc in _l(health.get("services")):
         if not isinstance(svc, dict) or not isinstance(svc.get("service"), str):
             continue
         name = svc["service"]
         signals = {}
-        for metric, sig in (svc.get("signals") or {}).items():
-            sig = sig if isinstance(sig, dict) else {}
+        for metric, sig in _d(svc.get("signals")).items():
+            sig = _d(sig)
             signals[metric] = {
                 "value": _num(sig.get("value")),
                 "severity": sig.get("severity"),
@@ -197,13 +205,13 @@ def _remediation(store: Store) -> dict[str, Any] | None:
     status = store.resource("policy", "status").data
     if not isinstance(status, dict):
         return None
-    policies = status.get("policies") or {}
-    actions = status.get("actions") or {}
+    policies = _d(status.get("policies"))
+    actions = _d(status.get("actions"))
     return {
         "enabled": status.get("enabled"),
         "dry_run": status.get("dry_run"),
         "ready": status.get("ready"),
-        "docker_reachable": (status.get("docker") or {}).get("reachable"),
+        "docker_reachable": _d(status.get("docker")).get("reachable"),
         "policies_valid": policies.get("valid"),
         "policies_version": policies.get("version"),
         "policies_count": policies.get("count"),
@@ -231,7 +239,7 @@ def build_snapshot(
     if isinstance(stats, dict) and "last_success_at" in stats:
         anomaly_time = _num(stats.get("last_success_at"))
         anomaly_empty = anomaly_time is None
-        upstream_error = (stats.get("prometheus") or {}).get("error")
+        upstream_error = _d(stats.get("prometheus")).get("error")
     elif isinstance(predict, dict):
         anomaly_time = _num(predict.get("generated_at"))
     backends = {
@@ -255,7 +263,7 @@ def build_snapshot(
     backends["policy"]["upstream_error"] = None
     if isinstance(status, dict):
         backends["policy"]["ready"] = status.get("ready")
-    actions = store.resource("policy", "actions").data or {}
+    actions = _d(store.resource("policy", "actions").data)
     policies = store.resource("policy", "policies").data
     return {
         "server_time": now,
@@ -265,7 +273,10 @@ def build_snapshot(
         "services": _services(store, links),
         "remediation": _remediation(store),
         "anomalies": _anomaly_lists(store, links),
-        "actions": {"items": actions.get("items") or [], "total": actions.get("total")},
+        "actions": {
+            "items": [a for a in _l(actions.get("items")) if isinstance(a, dict)],
+            "total": actions.get("total"),
+        },
         "policies": policies if isinstance(policies, dict) else None,
         "links": links.base(),
     }
@@ -294,6 +305,6 @@ def actions_for_anomaly(actions: list[dict[str, Any]], anomaly_id: str) -> list[
     hits = [
         a
         for a in actions
-        if isinstance(a, dict) and (a.get("trigger") or {}).get("anomaly_id") == anomaly_id
+        if isinstance(a, dict) and _d(a.get("trigger")).get("anomaly_id") == anomaly_id
     ]
     return sorted(hits, key=lambda a: _num(a.get("created_at")) or 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from dashboard.clients import BackendError
 from dashboard.state import actions_for_anomaly
 
 router = APIRouter(prefix="/api")
+ANOMALY_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
 
 
 @router.get("/snapshot")
@@ -29,6 +31,9 @@ async def snapshot(request: Request) -> dict[str, Any]:
 async def anomaly_detail(anomaly_id: str, request: Request) -> dict[str, Any]:
     """One anomaly with its evidence series, the actions it triggered and links out."""
     poller = request.app.state.poller
+    if not ANOMALY_ID.fullmatch(anomaly_id):
+        # Only ids that can be a path segment as they are: nothing to traverse or smuggle.
+        raise HTTPException(422, "anomaly id must be 1-128 letters, digits, '-', '_' or '.'")
     try:
         anomaly = await request.app.state.anomaly.request("GET", f"/anomalies/{anomaly_id}")
     except BackendError as exc:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from dashboard.app import create_app
 from dashboard.config import Settings
+from dashboard.routes.api import ANOMALY_ID
 from dashboard.routes.events import stream
 
 
@@ -294,3 +295,55 @@ def test_event_stream_pushes_snapshot_then_heartbeat_then_change() -> None:
     assert events[1][1]["backends"]["anomaly"]["status"] == "ok"
     assert [a["id"] for a in events[2][1]["anomalies"]["items"]] == ["a-new"]
     assert app.state.hub.clients == 0
+
+
+def test_anomaly_detail_rejects_ids_that_are_not_a_plain_segment() -> None:
+    fake = FakeBackends(anomalies=[anomaly("a-1")])
+    app = make(fake)
+
+    async def body(client: httpx.AsyncClient) -> list[int]:
+        paths = [
+            "/api/anomalies/%2E%2E",
+            "/api/anomalies/a%20b",
+            "/api/anomalies/" + "x" * 200,
+            "/api/anomalies/a%3Fstatus%3Dactive",
+        ]
+        return [(await client.get(p)).status_code for p in paths]
+
+    codes = run(app, body)
+    assert codes[0] in (404, 422)  # ".." may already be resolved by the URL parser
+    assert codes[1:] == [422, 422, 422]
+    assert ANOMALY_ID.fullmatch("..") is None and ANOMALY_ID.fullmatch(".") is None
+    assert ANOMALY_ID.fullmatch("a-775f00bbd2ba45af") is not None
+    assert not [r for r in fake.calls if r.url.path.startswith("/anomalies/")]
+
+
+def test_garbage_answers_are_errors_and_keep_the_last_good_data() -> None:
+    fake = FakeBackends(anomalies=[anomaly("a-1")])
+    app = make(fake)
+    good_handler = fake._anomaly
+
+    def garbage(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/predict":
+            return httpx.Response(200, json=[1, 2])
+        if path == "/services/health":
+            return httpx.Response(200, json={"services": "nope"})
+        if path == "/anomalies":
+            return httpx.Response(200, content=b"<html>proxy error</html>")
+        return good_handler(request)
+
+    async def body(client: httpx.AsyncClient) -> dict[str, Any]:
+        await app.state.poller.poll_once()
+        fake._anomaly = garbage  # type: ignore[method-assign]
+        fake.now += 1
+        await app.state.poller.poll_once()
+        return (await client.get("/api/snapshot")).json()
+
+    snap = run(app, body)
+    state = snap["backends"]["anomaly"]
+    assert state["status"] == "unreachable"
+    assert "not an object" in state["error"] and "no 'services' list" in state["error"]
+    assert "not JSON" in state["error"]
+    assert snap["services"][0]["service"] == "orders"  # the last good answer, not the garbage
+    assert [a["id"] for a in snap["anomalies"]["items"]] == ["a-1"]

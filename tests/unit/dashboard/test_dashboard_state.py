@@ -213,3 +213,31 @@ def test_anomaly_service_age_comes_from_its_last_successful_cycle() -> None:
     state = _snap(store, 100.0)["backends"]["anomaly"]
     assert state["status"] == "stale" and state["age_s"] == 30.0
     assert state["upstream_error"] == "timed out"
+
+
+def test_nested_garbage_never_breaks_the_snapshot() -> None:
+    junk: list[object] = [
+        None,
+        1,
+        "x",
+        [1, "a"],
+        {"items": "x"},
+        {"services": [{"service": "s", "signals": [1]}]},
+        {"series": [None, {"service": 1}]},
+        {"policies": [], "actions": "n", "docker": 3, "prometheus": "p"},
+        {"items": [None, {"id": 5}, {"id": "a", "opened_at": "soon"}]},
+    ]
+    names = {
+        "anomaly": ["predict", "services_health", "stats", "anomalies_active", "anomalies_recent"],
+        "policy": ["status", "policies", "actions"],
+    }
+    for value in junk:
+        store = Store()
+        for backend, resources in names.items():
+            for name in resources:
+                store.resource(backend, name).record_ok(value, 1.0)
+        if isinstance(value, dict):
+            store.history.add_predict(value)
+        snap = _snap(store, 2.0)
+        assert set(snap["backends"]) == {"anomaly", "policy"}
+        digest(snap)
