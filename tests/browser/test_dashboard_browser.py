@@ -17,7 +17,8 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.procs import free_port, start_module
 
-pytestmark = pytest.mark.browser
+# Real Chromium and a real Prometheus behind the real anomaly service: both markers apply.
+pytestmark = [pytest.mark.browser, pytest.mark.prometheus]
 
 Shoot = Callable[[Any, str], Path]
 WAIT_MS = 60_000
