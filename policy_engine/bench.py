@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         args.image,
         ["python", "-c", SLEEPER],
         detach=True,
+        init=True,  # tini as PID 1: SIGTERM stops it at once, even mid-start-up
         name=f"{project}-{service}-1",
         labels={
             "com.docker.compose.project": project,

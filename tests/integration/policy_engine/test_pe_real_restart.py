@@ -46,6 +46,7 @@ def project() -> Iterator[tuple[str, Any, Any]]:
                     IMAGE,
                     ["python", "-c", SLEEPER],
                     detach=True,
+                    init=True,
                     name=f"{name}-svc-{number}",
                     labels=labels,
                 )
