@@ -157,6 +157,9 @@ class DockerActuator:
         self._client_lock = threading.Lock()
         self._docker: docker.DockerClient | None = None
         self._service_locks: dict[str, asyncio.Lock] = {}
+        # Why the last Docker call failed (None after a success): list_targets returns [] on
+        # failure, so callers can tell "no replicas" from "Docker unreachable".
+        self.last_error: str | None = None
 
     # ---- plumbing -------------------------------------------------------------------------
 
@@ -176,6 +179,16 @@ class DockerActuator:
                 old.close()
 
     async def _call(self, step: str, fn: Callable[..., T], *args: Any, limit_s: float) -> T:
+        """Run a blocking call on the pool; every Docker failure becomes ActionFailed."""
+        try:
+            result = await self._translated(step, fn, *args, limit_s=limit_s)
+        except ActionFailed as exc:
+            self.last_error = str(exc)
+            raise
+        self.last_error = None
+        return result
+
+    async def _translated(self, step: str, fn: Callable[..., T], *args: Any, limit_s: float) -> T:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, functools.partial(fn, *args))
         try:
@@ -344,11 +357,13 @@ class DockerActuator:
                         replica.id, replica.name, replica.started_raw, rolling_on, "restart"
                     )
                     done.append(replica.name)
+            skipped = [f"{r.name} ({r.state})" for r in replicas if r.state not in RESTARTABLE]
+            note = f"; skipped {', '.join(skipped)}" if skipped and not params.container else ""
             return _outcome(
                 started,
                 "succeeded",
                 done,
-                f"restarted {len(done)} container(s) of {params.service}: {', '.join(done)}",
+                f"restarted {len(done)} container(s) of {params.service}: {', '.join(done)}{note}",
                 before=before,
                 after=before,
             )
@@ -382,11 +397,11 @@ class DockerActuator:
             if not targets:
                 raise ActionFailed(self._none_eligible(params.service))
         bad = [r for r in targets if r.state not in RESTARTABLE]
-        if bad and params.container:
-            raise ActionFailed(
-                f"{bad[0].name} is {bad[0].state}; restart handles {', '.join(RESTARTABLE)}"
-            )
-        return [r for r in targets if r.state in RESTARTABLE]
+        good = [r for r in targets if r.state in RESTARTABLE]
+        if bad and (params.container or not good):
+            states = ", ".join(f"{r.name} is {r.state}" for r in bad)
+            raise ActionFailed(f"{states}; restart handles {', '.join(RESTARTABLE)} containers")
+        return good
 
     async def _wait_running(
         self, ref: str, name: str, previous_start: str, need_healthy: bool, after: str

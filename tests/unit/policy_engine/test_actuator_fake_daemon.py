@@ -47,6 +47,7 @@ class FakeAPI:
         self.gate = gate
         self.error = error
         self.restarted: list[str] = []
+        self.vanish_on_restart: set[str] = set()
 
     def _io(self) -> None:
         if self.error is not None:
@@ -69,6 +70,11 @@ class FakeAPI:
 
     def restart(self, ref: str, timeout: int) -> None:
         self._io()
+        if ref in self.vanish_on_restart:
+            import docker.errors
+
+            del self.docs[ref]
+            raise docker.errors.NotFound(f"No such container: {ref}")
         self.restarted.append(ref)
         self.docs[ref]["State"]["StartedAt"] = "2026-11-21T19:30:00.0Z"
 
@@ -184,3 +190,41 @@ def test_dead_daemon_is_a_failed_outcome_with_a_clear_error() -> None:
     assert outcome.error is not None and "Docker daemon unreachable" in outcome.error
     assert "Connection refused" in outcome.error
     assert outcome.replicas_before is None and outcome.replicas_after is None
+
+
+def fresh_docs() -> list[dict[str, Any]]:
+    return [dict(d, State=dict(d["State"])) for d in DOCS]
+
+
+def test_container_removed_mid_action_is_a_clear_failure() -> None:
+    api = FakeAPI(fresh_docs())
+    api.vanish_on_restart.add("a" * 64)
+    act = actuator(api)
+    try:
+        outcome = asyncio.run(act.restart(RestartParams(service="orders")))
+        assert act.last_error is not None and "no longer exists" in act.last_error
+        assert asyncio.run(act.ping()) is True
+        assert act.last_error is None
+    finally:
+        act.close()
+    assert outcome.status == "failed" and outcome.targets == []
+    assert "relia-orders-1" in str(outcome.error) and "no longer exists" in str(outcome.error)
+
+
+def test_rolling_restart_skips_paused_replicas_and_says_so() -> None:
+    docs = [*fresh_docs(), doc("d" * 64, "relia-orders-3", "relia", "orders", True, 3)]
+    docs[-1]["State"]["Status"] = "paused"
+    api = FakeAPI(docs)
+    act = actuator(api)
+    try:
+        outcome = asyncio.run(act.restart(RestartParams(service="orders")))
+        paused_only = FakeAPI([docs[-1]])
+        act_paused = actuator(paused_only)
+        refused = asyncio.run(act_paused.restart(RestartParams(service="orders")))
+        act_paused.close()
+    finally:
+        act.close()
+    assert outcome.status == "succeeded" and outcome.targets == ["relia-orders-1"]
+    assert "skipped relia-orders-3 (paused)" in outcome.detail
+    assert refused.status == "failed" and "relia-orders-3 is paused" in str(refused.error)
+    assert api.restarted == ["a" * 64] and paused_only.restarted == []
