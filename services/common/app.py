@@ -16,7 +16,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from services.common.chaos import FaultMiddleware, FaultRuntime, chaos_router
 from services.common.config import ServiceSettings
@@ -142,8 +142,10 @@ class ServiceCore:
             return JSONResponse(body, status_code=200 if ok else 503)
 
         @app.get("/metrics", tags=["ops"])
-        async def metrics() -> Response:
-            return Response(generate_latest(core.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        async def metrics(request: Request) -> Response:
+            # Prometheus asks for OpenMetrics when it can: that format carries the exemplars.
+            encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+            return Response(encoder(core.metrics.registry), headers={"content-type": content_type})
 
         app.include_router(chaos_router(self.runtime))
         for router in routers:

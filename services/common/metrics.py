@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.logs import current_trace_ids
+
 # Fine enough between 5 ms and 1 s to see a p99 move from 20 ms to 800 ms.
 DURATION_BUCKETS = (
     0.005,
@@ -157,6 +159,11 @@ class MetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"]
-            self.metrics.request_duration.labels(method, route, str(status)).observe(elapsed)
+            # The trace id as an exemplar: Grafana links a latency bucket to the trace in Jaeger.
+            trace_id, _ = current_trace_ids()
+            exemplar = {"trace_id": trace_id} if trace_id else None
+            self.metrics.request_duration.labels(method, route, str(status)).observe(
+                elapsed, exemplar=exemplar
+            )
             if self.on_request is not None:
                 self.on_request(method, route, status, elapsed)

@@ -80,14 +80,14 @@ def test_bad_fault_requests_are_422_with_a_message(users_app, serving) -> None:
 def test_latency_fault_delays_domain_requests_only(users_app, serving) -> None:
     async def main() -> None:
         async with serving(users_app()) as client:
-            await client.post("/chaos", json={"kind": "latency", "ms": 300})
+            await client.post("/chaos", json={"kind": "latency", "ms": 1000})
             started = time.perf_counter()
             assert (await client.get("/users/u-1")).status_code == 200
-            assert time.perf_counter() - started >= 0.29
+            assert time.perf_counter() - started >= 0.99
             for path in ("/health", "/ready", "/metrics", "/chaos", "/openapi.json", "/docs"):
                 started = time.perf_counter()
                 assert (await client.get(path)).status_code == 200, path
-                assert time.perf_counter() - started < 0.25, path
+                assert time.perf_counter() - started < 0.8, path  # generous: busy machines
 
     run(main())
 
@@ -206,9 +206,12 @@ def test_cpu_fault_burns_real_cpu_until_cleared(users_app, serving) -> None:
             before = time.process_time()
             await client.post("/chaos", json={"kind": "cpu", "intensity": 1})
             assert burner.running
-            await asyncio.sleep(0.6)
-            burned = time.process_time() - before
-            assert burned > 0.2, burned  # CPU time really went up (one core at most)
+
+            async def burned() -> bool:
+                # CPU time really goes up; polled because the machine may be busy.
+                return time.process_time() - before > 0.3
+
+            assert await _eventually(burned, timeout_s=20)
             # The event loop still answers while the burner runs.
             assert (await client.get("/users/u-8")).status_code == 200
             await client.delete("/chaos")

@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.logs import JsonFormatter, current_trace_ids
@@ -166,3 +167,26 @@ def test_exporter_only_with_an_endpoint() -> None:
     assert len(loud._active_span_processor._span_processors) == 1
     assert loud.resource.attributes["service.name"] == "users"
     loud.shutdown()
+
+
+def test_openmetrics_exposition_carries_trace_exemplars(users_app, serving) -> None:
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    headers = {"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+    accept = {"accept": "application/openmetrics-text; version=1.0.0"}
+
+    async def main() -> tuple[httpx.Response, httpx.Response]:
+        async with serving(users_app()) as client:
+            await client.get("/users/u-1", headers=headers)
+            return await client.get("/metrics", headers=accept), await client.get("/metrics")
+
+    open_metrics, plain = asyncio.run(main())
+    assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
+    bucket_lines = [
+        line
+        for line in open_metrics.text.splitlines()
+        if line.startswith("http_server_request_duration_seconds_bucket") and "# {" in line
+    ]
+    assert len(bucket_lines) == 1 and f'trace_id="{trace_id}"' in bucket_lines[0]
+    assert open_metrics.text.rstrip().endswith("# EOF")
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert trace_id not in plain.text
