@@ -237,8 +237,9 @@ class Engine:
             "resolved": 0,
             "ignored": 0,
             "scheduled": [],
+            "notes": [],
         }
-        for alert in hook.alerts:
+        for index, alert in enumerate(hook.alerts):
             event = to_event(alert)
             self.metrics.alerts.labels(event.status).inc()
             if not self.store.first_delivery(event.dedupe_key, received_at):
@@ -252,6 +253,7 @@ class Engine:
             matched = self._match(event, received_at)
             if not matched:
                 summary["ignored"] += 1
+                summary["notes"].append(f"alert {index}: {self._why_ignored(event)}")
             summary["scheduled"].extend(matched)
         return summary
 
@@ -300,6 +302,14 @@ class Engine:
                 }
             )
         return scheduled
+
+    def _why_ignored(self, event: Event) -> str:
+        if self.policies.active is None:
+            return "no valid policies loaded"
+        if event.service is None:
+            return "no service label (service, compose_service, ...): matches no policy"
+        metric = event.metric or "unknown metric"
+        return f"no enabled event policy for {event.service} matched ({metric}, {event.severity})"
 
     def _on_resolved(self, event: Event, now: float) -> None:
         for record in self.store.pending_verifications():

@@ -107,6 +107,9 @@ def test_non_matching_events_are_ignored() -> None:
         nan = await deliver(engine, alert(value="NaN", fingerprint="f6"))
         for s in (low, other, svc, info, nan):
             assert s["ignored"] == 1 and s["scheduled"] == []
+        assert low["notes"] == [
+            "alert 0: no enabled event policy for orders matched (latency, warning)"
+        ]
         assert restarts(engine) == 0
 
     run(go)
