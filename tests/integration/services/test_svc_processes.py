@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -182,5 +183,25 @@ def test_restart_cures_a_hang(tmp_path: Path, quiet_env: dict) -> None:
         proc.start()
         assert httpx.get(proc.url + "/chaos", timeout=5).json()["faults"] == []
         assert httpx.get(proc.url + "/orders", timeout=5).status_code == 200
+    finally:
+        proc.stop()
+
+
+def test_image_entrypoint_picks_the_service_by_env(tmp_path: Path, quiet_env: dict) -> None:
+    """`python -m services` (the image's command) runs $SERVICE, and refuses an unknown one."""
+    import subprocess
+    import sys
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "services"],
+        env={**os.environ, "SERVICE": "billing"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "SERVICE must be one of orders, users, payments" in bad.stderr
+    proc = start_module("services", tmp_path, env={**quiet_env, "SERVICE": "payments"})
+    try:
+        assert httpx.get(proc.url + "/chaos", timeout=5).json()["service"] == "payments"
     finally:
         proc.stop()

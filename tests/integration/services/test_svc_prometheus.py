@@ -107,6 +107,7 @@ def test_latency_fault_moves_orders_p99_not_users(stack: dict[str, Proc], tmp_pa
                 if after.get("orders", 0) > INJECTED_S:
                     break
                 time.sleep(0.5)
+            print(f"p99 before the fault: {before}; after: {after}")
             assert after.get("orders", 0) > INJECTED_S, (before, after)
             assert after["users"] < INJECTED_S, (before, after)
             assert after.get("payments", 0) < INJECTED_S, (before, after)
