@@ -635,3 +635,26 @@ def test_anomaly_skipped_for_grace_is_acted_on_once_grace_ends() -> None:
         assert restarts(engine) == 1
 
     run(go)
+
+
+def test_docker_down_is_a_failed_action_with_a_reason() -> None:
+    async def go() -> None:
+        clock = FakeClock()
+        actuator = FakeActuator(clock)
+        actuator.containers = {}  # the real actuator lists nothing when the daemon is down
+        actuator.reachable = False
+        actuator.last_error = "list orders: connection refused"  # type: ignore[attr-defined]
+        engine = make_engine(RESTART, clock=clock, actuator=actuator)
+        summary = await deliver(engine, alert())
+        rec = engine.store.get_action(summary["scheduled"][0]["id"])
+        assert rec is not None and rec.outcome == "failed" and rec.reason == "docker_unavailable"
+        assert rec.error == "Docker is not reachable: list orders: connection refused"
+        assert rec.verification == "failed" and engine.store.breaker("orders").failures == 1
+        # the daemon is back but the service has no eligible container: a skip, not a failure
+        actuator.reachable = True
+        clock.advance(1)
+        again = await deliver(engine, alert(fingerprint="f2"))
+        rec2 = engine.store.get_action(again["scheduled"][0]["id"])
+        assert rec2 is not None and rec2.outcome == "skipped" and rec2.reason == "no_targets"
+
+    run(go)
