@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     verification_window_s: float = Field(default=120.0, gt=0)
     grace_period_s: float = Field(default=60.0, ge=0)
     alert_webhook_url: str | None = None
-    docker_timeout_s: float = Field(default=60.0, gt=0)
+    docker_timeout_s: float = Field(default=10.0, gt=0)  # one Docker API call (list, ping, ...)
+    action_timeout_s: float = Field(default=180.0, gt=0)  # a whole restart/scale, all replicas
     snapshot_stale_s: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, gt=0)

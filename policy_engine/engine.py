@@ -747,7 +747,7 @@ class Engine:
         }
         try:
             outcome = await asyncio.wait_for(
-                self.notifier.send(url, payload), timeout=self.settings.docker_timeout_s
+                self.notifier.send(url, payload), timeout=self.settings.action_timeout_s
             )
         except TimeoutError:
             return self._save(record, outcome="failed", target=url, error="webhook timed out")
@@ -773,13 +773,15 @@ class Engine:
         except Exception:
             return False
 
-    async def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return await asyncio.wait_for(coro, timeout=self.settings.docker_timeout_s)
+    async def _call(self, coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
+        return await asyncio.wait_for(coro, timeout=timeout_s)
 
     async def _docker(self, record: ActionRecord, dry_run: bool) -> ActionRecord:
         service = record.service
         try:
-            targets: list[ContainerInfo] = await self._call(self.actuator.list_targets(service))
+            targets: list[ContainerInfo] = await self._call(
+                self.actuator.list_targets(service), self.settings.docker_timeout_s
+            )
         except Exception as exc:
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             return self._fail(record, f"cannot list targets: {error}", "docker_unavailable")
@@ -859,10 +861,12 @@ class Engine:
             )
         try:
             chosen = names if only_not_running or container is not None else None
-            outcome: ActionOutcome = await self._call(self._actuate(record, chosen))
+            outcome: ActionOutcome = await self._call(
+                self._actuate(record, chosen), self.settings.action_timeout_s
+            )
         except Exception as exc:
             error = (
-                f"timed out after {self.settings.docker_timeout_s:.0f} s"
+                f"timed out after {self.settings.action_timeout_s:g} s"
                 if isinstance(exc, TimeoutError)
                 else f"{type(exc).__name__}: {exc}"
             )

@@ -33,6 +33,7 @@ class FakeActuator:
         self.calls: list[tuple[str, Any]] = []
         self.status: str = "succeeded"
         self.hang = False
+        self.hang_actions = False  # only restart/scale hang (the daemon answers lists)
         self.reachable = True
         self.containers: dict[str, list[ContainerInfo]] = {}
         for service, count in (replicas or {"orders": 1, "users": 1, "payments": 1}).items():
@@ -60,6 +61,8 @@ class FakeActuator:
     async def restart(self, params: RestartParams) -> ActionOutcome:
         self.calls.append(("restart", params))
         await self._maybe_hang()
+        if self.hang_actions:
+            await asyncio.sleep(3600)
         names = [
             c.name
             for c in self.containers.get(params.service, [])
@@ -153,6 +156,7 @@ def settings(**overrides: Any) -> Settings:
         "state_dir": Path("/nonexistent"),
         "check_interval": 1.0,
         "docker_timeout_s": 2.0,
+        "action_timeout_s": 2.0,
         "grace_period_s": 30.0,
         "verification_window_s": 60.0,
     }

@@ -303,7 +303,7 @@ def test_verification_ineffective_then_breaker_half_open_trial_closes() -> None:
 
 def test_hung_docker_call_times_out_without_stalling_the_loop() -> None:
     async def go() -> None:
-        engine = make_engine(RESTART, docker_timeout_s=0.2)
+        engine = make_engine(RESTART, docker_timeout_s=0.2, action_timeout_s=0.3)
         engine.actuator.hang = True  # type: ignore[attr-defined]
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -656,5 +656,18 @@ def test_docker_down_is_a_failed_action_with_a_reason() -> None:
         again = await deliver(engine, alert(fingerprint="f2"))
         rec2 = engine.store.get_action(again["scheduled"][0]["id"])
         assert rec2 is not None and rec2.outcome == "skipped" and rec2.reason == "no_targets"
+
+    run(go)
+
+
+def test_hung_restart_times_out_as_failed() -> None:
+    async def go() -> None:
+        engine = make_engine(RESTART, action_timeout_s=0.3)
+        engine.actuator.hang_actions = True  # type: ignore[attr-defined]
+        summary = await deliver(engine, alert())
+        rec = engine.store.get_action(summary["scheduled"][0]["id"])
+        assert rec is not None and rec.outcome == "failed" and rec.reason is None
+        assert (rec.error or "").startswith("timed out after")
+        assert rec.verification == "failed"
 
     run(go)
