@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dashboard_stack import Stack
+from dashboard_stack import Stack, remove_container, start_labelled_container
 
 from tests.support.requirements import chromium_path, in_ci
 
@@ -77,3 +77,13 @@ def shoot() -> Callable[[object, str], Path]:
         return path
 
     return save
+
+
+@pytest.fixture
+def users_container(stack: Stack) -> Iterator[str]:
+    """A users replica in the stack's own compose project, removed even if the test fails."""
+    name = f"{stack.project}-users-1"
+    try:
+        yield start_labelled_container(stack.project, "users")
+    finally:
+        remove_container(name)

@@ -4,8 +4,10 @@ a real Prometheus scraping them, the real anomaly service and policy engine, and
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,9 @@ class ServiceExporter:
 @dataclass
 class Stack:
     workdir: Path
+    # Compose project the policy engine may touch: unique, so no real container is ever eligible
+    # except the ones these tests create with this prefix.
+    project: str = field(default_factory=lambda: f"relia-dashbrowser-{uuid.uuid4().hex[:8]}")
     exporters: dict[str, ServiceExporter] = field(default_factory=dict)
     prometheus: PrometheusServer | None = None
     anomaly: Proc | None = None
@@ -132,7 +137,7 @@ class Stack:
                 "POLICY_ENGINE_TOKEN": TOKEN,
                 "CHECK_INTERVAL": "1",
                 "ANOMALY_SERVICE_URL": f"http://127.0.0.1:{anomaly_port}",
-                "COMPOSE_PROJECT": "relia-dashboard-browser-test",
+                "COMPOSE_PROJECT": self.project,
                 "GRACE_PERIOD_S": "0",
             },
             timeout_s=60,
@@ -244,6 +249,31 @@ class Stack:
         )
         response.raise_for_status()
         return response.json()
+
+
+BASE_IMAGE = "python:3.11-slim-bookworm"  # the stand-in base image every component builds on
+
+
+def start_labelled_container(project: str, service: str) -> str:
+    """A running container that looks like replica 1 of a compose service, opted in to
+    remediation; the dry-run engine lists it as a target and never touches it."""
+    name = f"{project}-{service}-1"
+    labels = {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": service,
+        "com.docker.compose.container-number": "1",
+        "com.docker.compose.oneoff": "False",
+        "relia.remediation": "enabled",
+    }
+    args = ["docker", "run", "-d", "--name", name, "--network", "none"]
+    for key, value in labels.items():
+        args += ["--label", f"{key}={value}"]
+    subprocess.run([*args, BASE_IMAGE, "sleep", "900"], check=True, capture_output=True, timeout=60)
+    return name
+
+
+def remove_container(name: str) -> None:
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
 
 
 def wait_for(check: Any, timeout_s: float, what: str, interval_s: float = 0.5) -> Any:

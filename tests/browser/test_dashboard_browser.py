@@ -185,6 +185,59 @@ def test_actions_timeline_links_anomaly_policy_and_dry_run(
     shoot(page, "actions")
 
 
+@pytest.mark.docker
+def test_dry_run_action_starts_a_cooldown_that_the_page_counts_down(
+    page: Any, stack: Stack, shoot: Shoot, users_container: str
+) -> None:
+    anomaly_id = f"a-test-{uuid.uuid4().hex[:8]}"
+    stack.post_alert("users", "latency", 0.97, anomaly_id)
+    record = wait_for(
+        lambda: next(
+            (
+                a
+                for a in stack.policy_get("/actions", service="users")["items"]
+                if (a.get("trigger") or {}).get("anomaly_id") == anomaly_id
+            ),
+            None,
+        ),
+        30,
+        "the users dry-run action",
+    )
+    assert record["outcome"] == "dry_run", record
+    assert record["target"] == users_container or users_container in str(record)
+    open_view(page, stack, "actions")
+    row = page.locator(f'[data-testid="action-row"][data-id="{record["id"]}"]')
+    row.wait_for(timeout=WAIT_MS)
+    assert row.locator('[data-testid="action-outcome"]').inner_text() == "dry_run"
+    shoot(page, "actions-dry-run")
+    api = next(
+        p
+        for p in stack.policy_get("/policies")["items"]
+        if p["name"] == "users_high_latency_restart"
+    )
+    assert 0 < api["cooldown_remaining_s"] <= 300
+    open_view(page, stack, "policies")
+    cell = page.locator(
+        '[data-testid="policy-row"][data-name="users_high_latency_restart"]'
+        ' [data-testid="cooldown-remaining"]'
+    )
+
+    def seconds() -> int | None:
+        text = cell.inner_text()
+        return int(text.split()[0]) if re.fullmatch(r"\d+ s", text) else None
+
+    first = wait_for(seconds, 30, "a cooldown in seconds")
+    assert abs(first - api["cooldown_remaining_s"]) <= 30
+    wait_for(lambda: (seconds() or first) < first, 15, "the cooldown counting down")
+    budget = page.locator(
+        '[data-testid="policy-row"][data-name="users_high_latency_restart"]'
+        ' [data-testid="budget-used"]'
+    ).inner_text()
+    used = api["budget_used"]["policy"]  # as the engine counts it (dry runs may not count)
+    assert f"policy {used['used']}/{used['max']} per 1 h" in budget, budget
+    shoot(page, "policies-cooldown")
+
+
 def test_policies_show_validation_cooldown_and_file_errors(
     page: Any, stack: Stack, shoot: Shoot
 ) -> None:
