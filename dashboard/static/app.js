@@ -9,6 +9,7 @@ const S = {
   lostAt: null,        // Date.now() when the stream broke
   detail: null,        // {id, data, error, loadedAt}
   filters: { service: "", metric: "", severity: "", status: "" },
+  actionFilters: { service: "", outcome: "" },
   toggleError: null,
   toggleBusy: false,
 };
@@ -388,10 +389,15 @@ function renderDetail() {
 }
 
 function renderActions() {
-  const items = S.snap.actions.items;
+  const all = S.snap.actions.items, f = S.actionFilters;
+  fillSelect($('[data-testid="filter-action-service"]'), [...new Set([...S.snap.services.map((x) => x.service), ...all.map((x) => x.service)])].filter(Boolean).sort());
+  const items = all.filter((x) => (!f.service || x.service === f.service) &&
+    (!f.outcome || (f.outcome === "not_skipped" ? x.outcome !== "skipped" : x.outcome === f.outcome)));
   let html = stateNote("policy", "actions");
-  if (!items.length) {
+  if (!all.length) {
     html += backend("policy").has_data ? `<div class="card nodata" data-testid="actions-empty">No remediation action recorded yet.</div>` : "";
+  } else if (!items.length) {
+    html += `<div class="card nodata" data-testid="actions-empty">No action matches these filters (among the newest ${all.length}).</div>`;
   } else {
     html += `<table class="timeline${notCurrent("policy")}" data-testid="action-table"><thead><tr><th>when</th><th>action</th><th>service / target</th><th>outcome</th><th>verification</th><th>triggered by</th><th>policy</th><th>detail</th></tr></thead><tbody>` +
       items.map((x) => {
@@ -408,9 +414,9 @@ function renderActions() {
           <td>${x.policy ? `<a data-testid="action-policy-link" href="#policies/${encodeURIComponent(x.policy)}">${esc(x.policy)}</a><div class="small muted">${esc(x.policy_version || "")}</div>` : "—"}</td>
           <td class="small">${esc(detail)}</td></tr>`;
       }).join("") + `</tbody></table>` +
-      (isNum(S.snap.actions.total) && S.snap.actions.total > items.length ? `<p class="muted small">Newest ${items.length} of ${S.snap.actions.total}.</p>` : "");
+      (isNum(S.snap.actions.total) && S.snap.actions.total > all.length ? `<p class="muted small">Showing the newest ${all.length} of ${S.snap.actions.total} actions.</p>` : "");
   }
-  $("#view-actions").innerHTML = html;
+  $("#action-list").innerHTML = html;
 }
 
 // budget_used: {"policy": {used, max, window_s}, "service": {...}} -> "policy 1/3 per 1 h".
@@ -558,6 +564,8 @@ document.addEventListener("click", (e) => {
 document.addEventListener("change", (e) => {
   const f = e.target.dataset && e.target.dataset.filter;
   if (f) { S.filters[f] = e.target.value; if (S.snap) renderAnomalies(); }
+  const af = e.target.dataset && e.target.dataset.afilter;
+  if (af) { S.actionFilters[af] = e.target.value; if (S.snap) renderActions(); }
 });
 window.addEventListener("hashchange", onRoute);
 // Ages tick every second without a round trip.
