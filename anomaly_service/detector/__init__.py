@@ -2,7 +2,7 @@
 
 from anomaly_service.detector.bank import SeriesBank, Verdicts
 from anomaly_service.detector.config import DetectorConfig, Direction, Severity
-from anomaly_service.detector.series import SeriesResult, score_series
+from anomaly_service.detector.series import SeriesResult, score_many, score_series
 
 __all__ = [
     "DetectorConfig",
@@ -11,5 +11,6 @@ __all__ = [
     "SeriesResult",
     "Severity",
     "Verdicts",
+    "score_many",
     "score_series",
 ]

@@ -25,6 +25,7 @@ class Verdicts:
     upper: np.ndarray
     score: np.ndarray  # deviation in the bad direction mapped to [0, 1); 0.5 = z_warning
     onset: np.ndarray  # anomaly likelihood of the recent deviation, [0, 1): high at onsets
+    likelihood: np.ndarray  # anomaly likelihood before the onset peak rule, [0, 1)
     level: np.ndarray  # raw Severity of this point, before hysteresis (int8)
     severity: np.ndarray  # Severity after hysteresis and the impact rule (int8)
     open: np.ndarray  # an anomaly is open on the series
@@ -39,14 +40,16 @@ _FLOAT_FIELDS = (
     "bias",  # running mean of the residuals: a lagging baseline (drift) shows here
     "sm",  # shadow level: learns every valid point (the "new normal" candidate)
     "smad",
-    "fm",  # fast level for the onset score
+    "fm",  # fast level and spread for the onset score
+    "fmad",
     "short",  # short mean of the log deviation
     "lmean",  # long mean / variance of `short`
     "lvar",
+    "peak",  # decaying peak of the likelihood
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
 )
-_INT_FIELDS = ("n", "jn", "run1", "run2", "run3", "normal_run", "below_run", "out_run")
+_INT_FIELDS = ("n", "jn", "fc", "run1", "run2", "run3", "normal_run", "below_run", "out_run")
 
 
 class SeriesBank:
@@ -62,6 +65,7 @@ class SeriesBank:
         self._dir = np.zeros(0, dtype=np.int8)
         self._open = np.zeros(0, dtype=bool)
         self._sev = np.zeros(0, dtype=np.int8)
+        self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
         self._grow(max(1, capacity))
 
     # ------------------------------------------------------------------ slots
@@ -223,7 +227,8 @@ class SeriesBank:
         # Spread is measured around the residuals' own running bias so that a drift (a
         # baseline lagging by a constant) shows as deviation instead of inflating the spread.
         new_mad = np.where(first, 0.0, f["mad"] + a_s * (np.abs(rc - f["bias"]) - f["mad"]))
-        f["bias"] = np.where(learn & ~first, f["bias"] + a_s * (rc - f["bias"]), f["bias"])
+        a_b = np.maximum(c.alpha_bias, 1.0 / (n + 1.0))
+        f["bias"] = np.where(learn & ~first, f["bias"] + a_b * (rc - f["bias"]), f["bias"])
         f["m"] = np.where(learn, new_m, m)
         f["mad"] = np.where(learn, new_mad, f["mad"])
         i["n"] = np.where(learn, n + 1, n)
@@ -246,23 +251,39 @@ class SeriesBank:
         f["bias"] = np.where(rebase, 0.0, f["bias"])
         i["out_run"] = np.where(rebase, 0, out_run)
 
-        # ---- onset score: likelihood of the recent deviation from a fast-learning level.
-        fm = f["fm"]
-        fz = np.where(judged, (xv - fm) / spread, 0.0)
+        # ---- onset score: its own fast, adaptive level and spread (they learn every valid
+        # point, clipped), so a recurring pattern stops being surprising; then an anomaly
+        # likelihood over the recent deviation, as in Numenta's HTM detector.
+        fm, fmad, fc = f["fm"], f["fmad"], i["fc"]
+        fspread = np.maximum(
+            np.maximum(MAD_TO_SIGMA * fmad, c.min_spread_rel * np.abs(fm)), f["minspread"]
+        )
+        fr = xv - fm
+        fz = np.where(valid & (fc > 0), fr / fspread, 0.0)
         fd = np.where(
             direction == Direction.UP, fz, np.where(direction == Direction.DOWN, -fz, np.abs(fz))
         )
         u = np.log1p(np.maximum(fd, 0.0))
-        f["fm"] = np.where(
-            valid, np.where(n == 0, xv, fm + c.alpha_fast * np.clip(xv - fm, -lim, lim)), fm
-        )
+        flim = c.huber_fast * fspread
+        fboot = fc < _BOOTSTRAP_POINTS
+        frc = np.where(fboot, fr, np.clip(fr, -flim, flim))
+        af = np.maximum(c.alpha_fast, 1.0 / (fc + 1.0))
+        afs = np.maximum(c.alpha_fast_spread, 1.0 / (fc + 1.0))
+        f["fm"] = np.where(valid, np.where(fc == 0, xv, fm + af * frc), fm)
+        f["fmad"] = np.where(valid & (fc > 0), fmad + afs * (np.abs(frc) - fmad), fmad)
+        i["fc"] = np.where(valid, fc + 1, fc)
         short = np.where(judged, f["short"] + c.alpha_short * (u - f["short"]), f["short"])
         lmean, lvar, jn = f["lmean"], f["lvar"], i["jn"]
-        lsd = np.sqrt(np.maximum(lvar, 1e-4))
+        lsd = np.sqrt(np.maximum(lvar, c.likelihood_min_var))
         zl = (short - lmean) / lsd
         # The likelihood has its own warm-up: min_points judged points.
-        lq = np.where(judged & (jn >= c.min_points), neg_log10_tail(zl), 0.0)
-        onset = lq / (lq + 5.0)
+        lq = np.where(judged & (jn >= c.likelihood_warmup), neg_log10_tail(zl), 0.0)
+        likelihood = lq / (lq + c.likelihood_scale)
+        # Onset: only the part of the likelihood above the recent peak (forgotten with a
+        # half-life of onset_memory points) counts, so a long anomaly scores at its start.
+        peak = f["peak"] * np.where(judged, self._peak_decay, 1.0)
+        onset = np.maximum(likelihood - peak, 0.0)
+        f["peak"] = np.maximum(peak, likelihood)
         delta = short - lmean
         a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
         f["lmean"] = np.where(judged, lmean + a_l * delta, lmean)
@@ -305,9 +326,7 @@ class SeriesBank:
 
         if not emit:
             empty = np.zeros(0)
-            return Verdicts(
-                empty, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty
-            )
+            return Verdicts(**dict.fromkeys(Verdicts.__dataclass_fields__, empty))
         band = c.z_info * spread
         return Verdicts(
             baseline=m,
@@ -315,6 +334,7 @@ class SeriesBank:
             upper=m + band,
             score=d / (d + c.z_warning),
             onset=onset,
+            likelihood=likelihood,
             level=level,
             severity=sev,
             open=is_open,

@@ -38,15 +38,16 @@ class DetectorConfig:
     """Every tunable of the detector; one point is one cycle (5 s in the service)."""
 
     # Baseline: exponentially weighted Huber location and mean absolute deviation.
-    alpha: float = 0.02  # level learning rate (~50-point memory)
-    alpha_spread: float = 0.01  # spread learning rate (~100-point memory)
+    alpha: float = 0.005  # level learning rate (~200-point memory: 17 min at 5 s)
+    alpha_spread: float = 0.002  # spread learning rate (slower: a drift must not widen it)
+    alpha_bias: float = 0.02  # running mean of residuals; the spread is measured around it
     huber_k: float = 3.0  # residuals are clipped at huber_k spreads before learning
     # Spread floor: max(spread, rel * |baseline|, abs); a per-series abs floor may override.
     min_spread_rel: float = 0.01
     min_spread_abs: float = 1e-9
     # Deviation thresholds in robust standard deviations (one-sided in the bad direction).
-    z_info: float = 3.5
-    z_warning: float = 5.0
+    z_info: float = 4.0
+    z_warning: float = 6.0
     # Points beyond z_learn (either side) are not learned by the baseline.
     z_learn: float = 3.5
     # Warm-up: no verdict beyond normal until this many valid points were learned.
@@ -58,12 +59,26 @@ class DetectorConfig:
     # a shadow estimate that learned every point (720 points = 1 h at 5 s).
     relearn_after: int = 720
     # Onset score (anomaly likelihood over the deviation): short and long memories.
-    alpha_fast: float = 0.1
+    alpha_fast: float = 0.01
+    alpha_fast_spread: float = 0.001
+    huber_fast: float = 3.0
     alpha_short: float = 0.3
     alpha_long: float = 0.002
+    likelihood_warmup: int = 30
+    likelihood_scale: float = 5.0
+    likelihood_min_var: float = 1e-4
+    onset_memory: float = 1000.0  # half-life (points) of the peak an onset must exceed
 
     def __post_init__(self) -> None:
-        for name in ("alpha", "alpha_spread", "alpha_fast", "alpha_short", "alpha_long"):
+        for name in (
+            "alpha",
+            "alpha_spread",
+            "alpha_bias",
+            "alpha_fast",
+            "alpha_fast_spread",
+            "alpha_short",
+            "alpha_long",
+        ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
@@ -75,6 +90,10 @@ class DetectorConfig:
             raise ValueError("min_spread_rel must be >= 0 and min_spread_abs > 0")
         if self.min_points < 2 or self.open_after < 1 or self.close_after < 1:
             raise ValueError("need min_points >= 2, open_after >= 1, close_after >= 1")
+        if self.huber_fast <= 0 or self.likelihood_scale <= 0 or self.likelihood_min_var <= 0:
+            raise ValueError("huber_fast, likelihood_scale and likelihood_min_var must be > 0")
+        if self.likelihood_warmup < 1 or self.onset_memory <= 0:
+            raise ValueError("likelihood_warmup must be >= 1 and onset_memory > 0")
         if self.relearn_after < self.open_after:
             raise ValueError("relearn_after must be >= open_after")
 

@@ -22,6 +22,7 @@ class SeriesResult:
     upper: np.ndarray
     score: np.ndarray
     onset: np.ndarray
+    likelihood: np.ndarray
     level: np.ndarray
     severity: np.ndarray
     open: np.ndarray
@@ -51,3 +52,35 @@ def score_series(
             cols[name].append(getattr(verdict, name))
     out = {name: (np.concatenate(parts) if parts else np.zeros(0)) for name, parts in cols.items()}
     return SeriesResult(**out)
+
+
+def score_many(
+    series: Sequence[Sequence[float] | np.ndarray],
+    config: DetectorConfig = _DEFAULT,
+    direction: Direction = Direction.BOTH,
+) -> list[SeriesResult]:
+    """score_series for many series at once: one bank slot each, one update per time step.
+
+    Shorter series are padded with NaN, which the core treats as missing points, so each
+    result equals score_series on that series alone.
+    """
+    arrays = [np.asarray(s, dtype=float).ravel() for s in series]
+    if not arrays:
+        return []
+    length = max(a.size for a in arrays)
+    data = np.full((len(arrays), length), np.nan)
+    for row, a in enumerate(arrays):
+        data[row, : a.size] = a
+    bank = SeriesBank(config, capacity=len(arrays))
+    slots = np.array([bank.slot(k, direction, None) for k in range(len(arrays))], dtype=np.intp)
+    names = list(SeriesResult.__dataclass_fields__)
+    cols: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for t in range(length):
+        verdict = bank.update(slots, data[:, t])
+        for name in names:
+            cols[name].append(getattr(verdict, name))
+    stacked = {name: np.stack(parts, axis=1) for name, parts in cols.items()}
+    return [
+        SeriesResult(**{name: stacked[name][row, : a.size] for name in names})
+        for row, a in enumerate(arrays)
+    ]

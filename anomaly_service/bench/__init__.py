@@ -1,0 +1,1 @@
+"""Benchmarks of the detector core: NAB, synthetic, throughput (CLI in __main__)."""

@@ -1,0 +1,120 @@
+"""`python -m anomaly_service.bench {nab,synthetic,throughput}`: print benchmark figures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from anomaly_service.bench import nab, synthetic, throughput
+from anomaly_service.detector import DetectorConfig
+
+
+def _nab(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        results, n_files, n_windows = nab.run(
+            Path(args.data),
+            Path(args.windows),
+            Path(args.results_dir),
+            args.profiles and Path(args.profiles),
+        )
+    except nab.CorpusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - started
+    print(
+        f"NAB: {n_files} files, {n_windows} labelled windows, "
+        f"results in {args.results_dir} ({took:.1f} s)"
+    )
+    print(
+        "anomaly_score = the detector's onset score; "
+        "threshold optimised per profile over the corpus"
+    )
+    print(
+        f"{'profile':<20} {'score':>7} {'threshold':>10} {'raw':>8} {'null':>7} "
+        f"{'perfect':>8} {'TP':>4} {'FN':>4} {'FP':>5}"
+    )
+    for r in results:
+        print(
+            f"{r.profile:<20} {r.normalized:7.1f} {r.threshold:10.5f} {r.raw:8.2f} {r.null:7.1f} "
+            f"{r.perfect:8.1f} {r.tp:4d} {r.fn:4d} {r.fp:5d}"
+        )
+    return 0
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    config = DetectorConfig()
+    started = time.perf_counter()
+    cases = synthetic.run_cases(config, series=args.series)
+    noise = synthetic.run_noise(config, series=args.noise_series, days=args.days)
+    print(
+        f"synthetic: level {synthetic.LEVEL}, sd {synthetic.SIGMA}, direction both, "
+        f"open_after={config.open_after}, close_after={config.close_after} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    print(
+        f"{'anomaly':<36} {'series':>6} {'recall':>7} {'precision':>9} "
+        f"{'point recall':>12} {'median delay':>13}"
+    )
+    for c in cases:
+        delay = (
+            "-"
+            if c.median_delay is None
+            else f"{c.median_delay:.0f} pts ({c.median_delay * 5:.0f} s)"
+        )
+        print(
+            f"{c.name:<36} {c.series:>6} {c.recall:7.2f} {c.precision:9.2f} "
+            f"{c.point_recall:12.2f} {delay:>13}"
+        )
+    print(f"clean noise, {synthetic.POINTS_PER_DAY} points per series-day (one per 5 s):")
+    for n in noise:
+        print(
+            f"  {n.name:<20} {n.series_days:5.0f} series-days  {n.false_alerts:4d} false alerts  "
+            f"{n.per_series_day:.2f} per series-day"
+        )
+    return 0
+
+
+def _throughput(args: argparse.Namespace) -> int:
+    r = throughput.run(series=args.series, cycles=args.cycles)
+    print(
+        f"throughput: {r.series} series x {r.cycles} cycles in {r.seconds:.2f} s = "
+        f"{r.updates_per_second:,.0f} series-updates/s "
+        f"({r.ms_per_cycle:.1f} ms per cycle of {r.series})"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m anomaly_service.bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("nab", help="NAB-format quality: write result CSVs and print NAB scores")
+    p.add_argument("--data", required=True, help="NAB data directory (<category>/<file>.csv)")
+    p.add_argument("--windows", required=True, help="NAB combined_windows.json")
+    p.add_argument("--results-dir", required=True, help="where to write <category>/<file>.csv")
+    p.add_argument("--profiles", help="NAB profiles.json (default: the three standard profiles)")
+    p.set_defaults(func=_nab)
+    p = sub.add_parser(
+        "synthetic", help="generated anomalies: recall, precision, delay, false alerts"
+    )
+    p.add_argument("--series", type=int, default=40, help="series per anomaly type")
+    p.add_argument("--noise-series", type=int, default=24, help="clean-noise series per noise kind")
+    p.add_argument("--days", type=float, default=1.0, help="length of each clean series in days")
+    p.set_defaults(func=_synthetic)
+    p = sub.add_parser("throughput", help="series-updates per second")
+    p.add_argument("--series", type=int, default=10_000)
+    p.add_argument("--cycles", type=int, default=200)
+    p.set_defaults(func=_throughput)
+    args = parser.parse_args(argv)
+    for name in ("series", "cycles", "noise_series"):
+        if getattr(args, name, 1) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if getattr(args, "days", 1.0) <= 0:
+        parser.error("--days must be > 0")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

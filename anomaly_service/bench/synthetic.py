@@ -1,0 +1,159 @@
+"""Synthetic quality benchmark: generated anomalies of known type, position and length."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
+
+POINTS_PER_DAY = 17_280  # one point per 5 s
+LEVEL = 100.0
+SIGMA = 2.0
+
+
+@dataclass(frozen=True)
+class AnomalyCase:
+    """One anomaly type: how to inject it into noise from `start` for `length` points."""
+
+    name: str
+    length: int
+    inject: Callable[[np.ndarray, int, int, np.random.Generator], None]
+
+
+def _spike(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    x[start : start + length] += 8.0 * SIGMA
+
+
+def _shift(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    x[start : start + length] += 6.0 * SIGMA
+
+
+def _drift(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    # ramp to +12 sd over the span (0.03 sd per point), then the signal returns
+    x[start : start + length] += np.linspace(0.0, 12.0 * SIGMA, length)
+
+
+def _variance(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    x[start : start + length] = LEVEL + rng.normal(0.0, 5.0 * SIGMA, length)
+
+
+def _zero(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    x[start : start + length] = 0.0
+
+
+CASES: tuple[AnomalyCase, ...] = (
+    AnomalyCase("spike (3 points, +8 sd)", 3, _spike),
+    AnomalyCase("level shift (+6 sd, 300 points)", 300, _shift),
+    AnomalyCase("drift (to +12 sd over 400 points)", 400, _drift),
+    AnomalyCase("variance x5 (300 points)", 300, _variance),
+    AnomalyCase("drop to zero (100 points)", 100, _zero),
+)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    series: int
+    recall: float  # share of anomalies during which an alert opened
+    precision: float  # share of opened alerts that overlap an anomaly (+ close grace)
+    point_recall: float  # share of anomalies with at least one non-normal point level
+    median_delay: float | None  # points from anomaly start to the alert opening
+    alerts: int
+
+
+@dataclass(frozen=True)
+class NoiseResult:
+    name: str
+    series_days: float
+    false_alerts: int
+
+    @property
+    def per_series_day(self) -> float:
+        return self.false_alerts / self.series_days
+
+
+def _run_bank(data: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Stream a (series, T) matrix through one bank; returns (open, level) matrices."""
+    bank = SeriesBank(config, capacity=data.shape[0])
+    slots = np.array([bank.slot(k, Direction.BOTH, None) for k in range(data.shape[0])])
+    opened = np.zeros(data.shape, dtype=bool)
+    level = np.zeros(data.shape, dtype=np.int8)
+    for t in range(data.shape[1]):
+        v = bank.update(slots, data[:, t])
+        opened[:, t] = v.open
+        level[:, t] = v.level
+    return opened, level
+
+
+def _onsets(opened: np.ndarray) -> list[np.ndarray]:
+    """Indices where an alert opened, per series."""
+    padded = np.concatenate([np.zeros((opened.shape[0], 1), dtype=bool), opened], axis=1)
+    starts = padded[:, 1:] & ~padded[:, :-1]
+    return [np.flatnonzero(row) for row in starts]
+
+
+def run_cases(
+    config: DetectorConfig, series: int = 40, length: int = 3000, seed: int = 20261121
+) -> list[CaseResult]:
+    out = []
+    for ci, case in enumerate(CASES):
+        rng = np.random.default_rng(seed + ci)
+        data = LEVEL + rng.normal(0.0, SIGMA, (series, length))
+        starts = rng.integers(1000, 1500, series)
+        for row in range(series):
+            case.inject(data[row], int(starts[row]), case.length, rng)
+        opened, level = _run_bank(data, config)
+        hits, delays, alerts, good, point_hits = 0, [], 0, 0, 0
+        # an alert that opens within the anomaly, or up to a short grace after it, is a hit
+        grace = config.open_after + config.close_after
+        for row, opens in enumerate(_onsets(opened)):
+            a, b = int(starts[row]), int(starts[row]) + case.length
+            inside = opens[(opens >= a) & (opens < b + grace)]
+            alerts += opens.size
+            good += inside.size
+            if inside.size:
+                hits += 1
+                delays.append(int(inside[0]) - a)
+            if (level[row, a : b + grace] > 0).any():
+                point_hits += 1
+        out.append(
+            CaseResult(
+                case.name,
+                series,
+                hits / series,
+                good / alerts if alerts else 1.0,
+                point_hits / series,
+                float(np.median(delays)) if delays else None,
+                alerts,
+            )
+        )
+    return out
+
+
+def run_noise(
+    config: DetectorConfig, series: int = 24, days: float = 1.0, seed: int = 7
+) -> list[NoiseResult]:
+    """False alerts on anomaly-free series: Gaussian (the target), plus harder noises."""
+    length = int(days * POINTS_PER_DAY)
+    rng = np.random.default_rng(seed)
+    gauss = LEVEL + rng.normal(0.0, SIGMA, (series, length))
+    heavy = LEVEL + SIGMA * rng.standard_t(5, (series, length)) / np.sqrt(5.0 / 3.0)
+    ar = np.empty((series, length))
+    eps = rng.normal(0.0, SIGMA * np.sqrt(1 - 0.8**2), (series, length))
+    ar[:, 0] = 0.0
+    for t in range(1, length):
+        ar[:, t] = 0.8 * ar[:, t - 1] + eps[:, t]
+    ar += LEVEL
+    out = []
+    for name, data in (
+        ("gaussian", gauss),
+        ("student-t (5 dof)", heavy),
+        ("AR(1) phi=0.8", ar),
+    ):
+        opened, _ = _run_bank(data, config)
+        count = sum(o.size for o in _onsets(opened))
+        out.append(NoiseResult(name, series * days, count))
+    return out
