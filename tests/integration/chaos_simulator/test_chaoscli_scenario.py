@@ -46,6 +46,14 @@ policies:
     action: restart_container
     service: payments
     cooldown: 300
+  # Far lower than the shipped 0.7 cores: this machine is shared, the overload only has to
+  # move orders' CPU well off its baseline, which is what the anomaly service judges.
+  - name: orders_cpu_scale_up
+    condition: "cpu > 0.1 and severity >= warning"
+    action: scale_up
+    service: orders
+    cooldown: 60
+    params: {step: 1, min_replicas: 1, max_replicas: 3}
 """
 
 
@@ -172,6 +180,7 @@ def run_scenario(platform: Platform, name: str, tmp_path: Path) -> dict[str, Any
     [
         ("latency-restart", "orders", "orders_high_latency_restart"),
         ("errors-restart", "payments", "payments_error_rate_restart"),
+        ("cpu-scale", "orders", "orders_cpu_scale_up"),
     ],
 )
 def test_scenario_reports_time_to_detect_act_and_recover(
@@ -187,17 +196,23 @@ def test_scenario_reports_time_to_detect_act_and_recover(
     assert report["time_to_act_s"] < report["time_to_recover_s"]
     assert report["anomaly"]["id"].startswith("a-")
     action = report["action"]
-    assert action["action"] == "restart_container"
+    assert action["action"] == ("scale_up" if scenario == "cpu-scale" else "restart_container")
     assert action["outcome"] == "dry_run"
     assert action["policy"] == policy
-    assert action["target"] == f"{PREFIX}-{service}-1"
+    # A restart names the replicas, a scale the service (what the engine would act on).
+    assert action["target"] in (f"{PREFIX}-{service}-1", service)
     assert action["trigger_anomaly_id"] == report["anomaly"]["id"]
     assert report["fault_gone_after_s"] is None  # dry-run: only the CLI ended the fault
     # The fault was really felt by the traffic, and the CLI left nothing behind.
     traffic = report["traffic"]["background"]
     if scenario == "latency-restart":
         assert traffic["latency_ms"]["max"] >= 700
-    else:
+    elif scenario == "errors-restart":
         assert traffic["failed"] > 0
+    else:
+        overload = report["traffic"]["overload"]
+        assert overload["peak_in_flight"] >= 16
+        assert set(overload["by_endpoint"]) == {"orders.create"}
+        assert report["recovered_via"] == "overload stopped after the action"
     faults = httpx.get(platform.services[service].url + "/chaos", timeout=5).json()["faults"]
     assert faults == []
