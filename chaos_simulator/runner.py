@@ -495,13 +495,16 @@ async def _watch_loop(
     overloaded: bool,
 ) -> None:
     """Fill `tl` phase by phase; the first phase to time out is recorded and ends the watch."""
+    # Queries reach back a second (cheap insurance against rounding); matches do not: nothing
+    # that happened before the injection can be caused by it.
     since = tl.injected_at - 1.0
+    t0 = tl.injected_at
 
     async def detected() -> dict[str, Any] | None:
         found = await clients.anomaly.anomalies(
             service=scenario.service, metric=scenario.metric, since=since
         )
-        return match_anomaly(found, scenario.service, scenario.metric, since)
+        return match_anomaly(found, scenario.service, scenario.metric, t0)
 
     anomaly = await _poll_until(stop, opts.detect_timeout_s, opts.poll_s, detected)
     if not anomaly:
@@ -519,7 +522,7 @@ async def _watch_loop(
     async def acted() -> dict[str, Any] | None:
         records = await clients.policy.actions(service=scenario.service, since=since)
         action, others = match_action(
-            records, scenario.service, scenario.actions, since, opts.expect_dry_run
+            records, scenario.service, scenario.actions, t0, opts.expect_dry_run
         )
         tl.other_actions = others
         return action
