@@ -46,9 +46,16 @@ def serve() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per /predict poll is noise
     settings = Settings()
-    actuator = DockerActuator(settings.compose_project, call_timeout_s=settings.docker_timeout_s)
+    actuator = DockerActuator(
+        settings.compose_project,
+        call_timeout_s=settings.docker_timeout_s,
+        hostname=settings.hostname,
+    )
     app = create_app(settings, actuator)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        actuator.close()
     return 0
 
 

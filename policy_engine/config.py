@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     dry_run: bool = False
     policy_engine_token: str | None = None
     compose_project: str = "relia"
+    # HOSTNAME: inside a container, its id, so the engine never acts on its own container.
+    hostname: str | None = None
     verification_window_s: float = Field(default=120.0, gt=0)
     grace_period_s: float = Field(default=60.0, ge=0)
     alert_webhook_url: str | None = None
