@@ -180,6 +180,13 @@ def test_duration_is_honoured_even_when_requests_hang(stack: Stack) -> None:
     assert 3.0 <= elapsed <= 3.5
     assert wall <= 3.0 + 4.0  # interpreter start-up and preflight on a busy 2-core machine
 
+    # steady paces its requests: 5/s for 3 s, whatever the concurrency.
+    result = cli(stack, "steady", "--duration", "3", "--rate", "5", "--concurrency", "4", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)["summary"]
+    assert 12 <= summary["requests"] + summary["cancelled"] <= 16
+    assert summary["failed"] == 0
+
     # Hung requests never answer; the run still ends on time and counts them as cancelled.
     httpx.post(stack.users.url + "/chaos", json={"kind": "hang"}, timeout=5.0).raise_for_status()
     result = cli(stack, "load", "--service", "users", "--duration", "2", "--timeout", "30",
