@@ -331,6 +331,10 @@ function fillSelect(sel, values) {
     sel.innerHTML = want.map((v) => `<option value="${esc(v)}">${esc(v || "all")}</option>`).join("");
     sel.value = want.includes(cur) ? cur : "";
   }
+  // Keep the filter state what the select shows (an option may have gone away).
+  const key = sel.dataset.filter || sel.dataset.afilter;
+  const store = sel.dataset.filter ? S.filters : S.actionFilters;
+  if (key && store[key] !== sel.value) store[key] = sel.value;
 }
 
 function renderAnomalies() {
