@@ -99,10 +99,12 @@ def run_cases(
     config: DetectorConfig, series: int = 40, length: int = 3000, seed: int = 20261121
 ) -> list[CaseResult]:
     out = []
+    if length < 2 * max(c.length for c in CASES) + 100:
+        raise ValueError("length is too short for the longest anomaly")
     for ci, case in enumerate(CASES):
         rng = np.random.default_rng(seed + ci)
         data = LEVEL + rng.normal(0.0, SIGMA, (series, length))
-        starts = rng.integers(1000, 1500, series)
+        starts = rng.integers(length // 3, length // 2, series)
         for row in range(series):
             case.inject(data[row], int(starts[row]), case.length, rng)
         opened, level = _run_bank(data, config)
