@@ -107,9 +107,12 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
     stack.exporters["orders"].latency_s = 0.9
     try:
         row.first.wait_for(timeout=120_000)
+        seen_at = time.time()
         assert page.evaluate("window.__sameDocument") is True  # arrived live, no reload
         anomaly_id = row.first.get_attribute("data-id")
         api = stack.anomaly_get(f"/anomalies/{anomaly_id}")
+        # A figure, not an assertion: how long after opening the anomaly reached the page.
+        print(f"\nanomaly on screen {seen_at - api['opened_at']:.1f} s after it opened")
         assert api["service"] == "orders" and api["metric"] == "latency"
         shoot(page, "anomalies")
         # Filters narrow the live list.
