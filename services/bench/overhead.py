@@ -11,13 +11,13 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 import httpx
+import psutil
 
 TARGETS = {
     "users": ("GET", "/users/u-7", None),
@@ -35,6 +35,12 @@ class RunResult:
     latencies: list[float]
     wall_s: float
     errors: int
+    server_cpu_s: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per request: steadier than latency when the machine is busy."""
+        return self.server_cpu_s * 1000 / len(self.latencies) if self.latencies else float("nan")
 
     @property
     def rps(self) -> float:
@@ -141,10 +147,13 @@ def run_mode(
     proc, url = start_service(service, instrumented)
     try:
         asyncio.run(drive(url, service, warmup, concurrency))
+        server = psutil.Process(proc.pid)
+        cpu0 = sum(server.cpu_times()[:2])
         latencies, wall, errors = asyncio.run(drive(url, service, requests, concurrency))
+        cpu = sum(server.cpu_times()[:2]) - cpu0
     finally:
         stop(proc)
-    return RunResult("on" if instrumented else "off", latencies, wall, errors)
+    return RunResult("on" if instrumented else "off", latencies, wall, errors, cpu)
 
 
 def merge(results: list[RunResult]) -> RunResult:
@@ -153,6 +162,7 @@ def merge(results: list[RunResult]) -> RunResult:
         [x for r in results for x in r.latencies],
         sum(r.wall_s for r in results),
         sum(r.errors for r in results),
+        sum(r.server_cpu_s for r in results),
     )
 
 
@@ -183,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"round {round_ + 1} instrumentation {result.mode:>3}: "
                 f"{result.rps:8.1f} req/s  p50 {result.pct(0.5) * 1000:7.2f} ms  "
-                f"p99 {result.pct(0.99) * 1000:7.2f} ms  errors {result.errors}",
+                f"p99 {result.pct(0.99) * 1000:7.2f} ms  "
+                f"server CPU {result.cpu_ms_per_request:.3f} ms/req  errors {result.errors}",
                 flush=True,
             )
 
@@ -193,20 +204,20 @@ def main(argv: list[str] | None = None) -> int:
         f"service={args.service} requests={args.requests} concurrency={args.concurrency} "
         f"rounds={args.rounds} (loopback, one uvicorn worker)"
     )
-    print(f"{'instrumentation':<16}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}{'errors':>8}")
+    print(
+        f"{'instrumentation':<16}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}"
+        f"{'CPU ms/req':>12}{'errors':>8}"
+    )
     for result in (off, on):
         print(
             f"{result.mode:<16}{result.pct(0.5) * 1000:>10.2f}{result.pct(0.99) * 1000:>10.2f}"
-            f"{result.rps:>10.1f}{result.errors:>8}"
+            f"{result.rps:>10.1f}{result.cpu_ms_per_request:>12.3f}{result.errors:>8}"
         )
     if off.rps > 0:
         print(
             f"overhead: p50 {(on.pct(0.5) - off.pct(0.5)) * 1000:+.2f} ms, "
             f"p99 {(on.pct(0.99) - off.pct(0.99)) * 1000:+.2f} ms, "
-            f"throughput {(on.rps / off.rps - 1) * 100:+.1f} %"
+            f"throughput {(on.rps / off.rps - 1) * 100:+.1f} %, "
+            f"server CPU {on.cpu_ms_per_request - off.cpu_ms_per_request:+.3f} ms/request"
         )
-    print(
-        f"median over all requests: off {statistics.median(off.latencies) * 1000:.2f} ms, "
-        f"on {statistics.median(on.latencies) * 1000:.2f} ms"
-    )
     return 0

@@ -166,5 +166,8 @@ class ServiceCore:
                 tracer_provider=self.tracer_provider,
                 meter_provider=NoOpMeterProvider(),
                 excluded_urls=TRACE_EXCLUDED,
+                # One server span per request; the per-message send/receive spans cost CPU
+                # and clutter traces without telling an SRE anything.
+                exclude_spans=["receive", "send"],
             )
         return app
