@@ -282,7 +282,8 @@ class SeriesBank:
         # half-life of onset_memory points) counts, so a long anomaly scores at its start.
         peak = f["peak"] * np.where(judged, self._peak_decay, 1.0)
         onset = np.maximum(likelihood - peak, 0.0)
-        f["peak"] = np.maximum(peak, likelihood)
+        # Early likelihoods rest on few points; they must not mute the first real onsets.
+        f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
         delta = short - lmean
         a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
         f["lmean"] = np.where(judged, lmean + a_l * delta, lmean)

@@ -68,6 +68,7 @@ class DetectorConfig:
     likelihood_scale: float = 5.0
     likelihood_min_var: float = 1e-4
     onset_memory: float = 1000.0  # half-life (points) of the peak an onset must exceed
+    onset_warmup: int = 200  # judged points before the peak starts to count
 
     def __post_init__(self) -> None:
         for name in (
@@ -92,7 +93,7 @@ class DetectorConfig:
             raise ValueError("need min_points >= 2, open_after >= 1, close_after >= 1")
         if self.huber_fast <= 0 or self.likelihood_scale <= 0 or self.likelihood_min_var <= 0:
             raise ValueError("huber_fast, likelihood_scale and likelihood_min_var must be > 0")
-        if self.likelihood_warmup < 1 or self.onset_memory <= 0:
+        if self.likelihood_warmup < 1 or self.onset_memory <= 0 or self.onset_warmup < 0:
             raise ValueError("likelihood_warmup must be >= 1 and onset_memory > 0")
         if self.relearn_after < self.open_after:
             raise ValueError("relearn_after must be >= open_after")
