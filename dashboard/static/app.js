@@ -95,7 +95,7 @@ function stateNote(name, what) {
     return `<div class="banner" data-testid="state-${name}" data-state="no_data">${esc(b.title)} has no measured ${esc(what)} yet${b.upstream_error ? ` (${esc(b.upstream_error)})` : ""}.</div>`;
   }
   const label = b.status === "unreachable" ? `${b.title} unreachable — showing` : "Stale:";
-  return `<div class="banner" data-testid="state-${name}" data-state="${esc(b.status)}">${esc(label)} ${esc(what)} from <span data-age-ts="${b.data_at}">${esc(ago(b.data_at))}</span>.</div>`;
+  return `<div class="banner" data-testid="state-${name}" data-state="${esc(b.status)}">${esc(label)} ${esc(what)} from <span data-age-ts="${esc(b.data_at)}">${esc(ago(b.data_at))}</span>.</div>`;
 }
 
 // ---------- SVG charts ----------
@@ -298,9 +298,9 @@ function recentActivity() {
   const open = S.snap.anomalies.items.filter((a) => a.status === "active").slice(0, 5);
   const acts = S.snap.actions.items.slice(0, 5);
   const ab = backend("anomaly"), pb = backend("policy");
-  const openRows = open.length ? open.map((a) => `<tr data-testid="overview-anomaly"><td>${badge(`sev-${a.severity}`, a.kind === "no_data" ? "no data" : a.severity)}</td><td><a href="#anomaly/${encodeURIComponent(a.id)}">${esc(a.service)} · ${esc(a.metric)}</a></td><td class="num">${valueHtml(a.value, a.metric, a.unit)}</td><td class="num muted" data-age-ts="${a.opened_at}">${esc(ago(a.opened_at))}</td></tr>`).join("")
+  const openRows = open.length ? open.map((a) => `<tr data-testid="overview-anomaly"><td>${badge(`sev-${a.severity}`, a.kind === "no_data" ? "no data" : a.severity)}</td><td><a href="#anomaly/${encodeURIComponent(a.id)}">${esc(a.service)} · ${esc(a.metric)}</a></td><td class="num">${valueHtml(a.value, a.metric, a.unit)}</td><td class="num muted" data-age-ts="${esc(a.opened_at)}">${esc(ago(a.opened_at))}</td></tr>`).join("")
     : `<tr><td class="nodata">${ab.has_data ? "No open anomaly." : "no data"}</td></tr>`;
-  const actRows = acts.length ? acts.map((x) => `<tr data-testid="overview-action" title="${esc(x.policy || (x.manual ? "manual" : ""))}"><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td><td><a href="#actions">${esc(x.action)} · ${esc(x.service)}</a>${x.dry_run ? " " + badge("dry", "dry-run") : ""}</td><td class="num muted" data-age-ts="${x.created_at}">${esc(ago(x.created_at))}</td></tr>`).join("")
+  const actRows = acts.length ? acts.map((x) => `<tr data-testid="overview-action" title="${esc(x.policy || (x.manual ? "manual" : ""))}"><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td><td><a href="#actions">${esc(x.action)} · ${esc(x.service)}</a>${x.dry_run ? " " + badge("dry", "dry-run") : ""}</td><td class="num muted" data-age-ts="${esc(x.created_at)}">${esc(ago(x.created_at))}</td></tr>`).join("")
     : `<tr><td class="nodata">${pb.has_data ? "No action yet." : "no data"}</td></tr>`;
   return `<div class="grid" style="margin-top:14px">
     <div class="card${notCurrent("anomaly")}" data-testid="overview-open-anomalies"><h3>Open anomalies</h3><table>${openRows}</table></div>
@@ -362,7 +362,7 @@ function renderAnomalies() {
           <td>${esc(a.service)}</td><td>${esc(a.metric)}</td>
           <td class="num">${valueHtml(a.value, a.metric, a.unit)}</td>
           <td class="num">${a.baseline === null || a.baseline === undefined ? '<span class="nodata">no data</span>' : esc(fmtValue(a.baseline, a.metric, a.unit) + band)}</td>
-          <td class="num" title="${esc(fmtDateTime(a.opened_at))}"><span data-age-ts="${a.opened_at}">${esc(ago(a.opened_at))}</span></td>
+          <td class="num" title="${esc(fmtDateTime(a.opened_at))}"><span data-age-ts="${esc(a.opened_at)}">${esc(ago(a.opened_at))}</span></td>
           <td class="num">${esc(dur === null ? "—" : fmtAge(dur))}${a.status === "active" ? " so far" : ""}</td>
           <td class="small">${esc(a.summary)}</td></tr>`;
       }).join("") + `</tbody></table>`;
@@ -409,7 +409,7 @@ function renderActions() {
         const anomaly = t.anomaly_id ? `<a data-testid="action-anomaly-link" href="#anomaly/${encodeURIComponent(t.anomaly_id)}">${esc(t.metric || "anomaly")} ${esc(t.severity || "")}</a> <span class="small muted">${esc(t.anomaly_id)}</span>` : (x.manual ? "manual" : `<span class="muted">${esc(t.alertname || "—")}</span>`);
         const detail = [x.error ? `error: ${x.error}` : null, isNum(x.duration_ms) ? `${Math.round(x.duration_ms)} ms` : null, x.params && Object.keys(x.params).length ? JSON.stringify(x.params) : null].filter(Boolean).join(" · ");
         return `<tr data-testid="action-row" data-id="${esc(x.id)}" data-outcome="${esc(x.outcome)}" data-dry-run="${x.dry_run ? "true" : "false"}">
-          <td title="${esc(fmtDateTime(x.created_at))}">${esc(fmtTime(x.created_at))}<div class="small muted" data-age-ts="${x.created_at}">${esc(ago(x.created_at))}</div></td>
+          <td title="${esc(fmtDateTime(x.created_at))}">${esc(fmtTime(x.created_at))}<div class="small muted" data-age-ts="${esc(x.created_at)}">${esc(ago(x.created_at))}</div></td>
           <td>${esc(x.action)}${x.dry_run ? " " + badge("dry", "dry-run", "dry-run-mark") : ""}${x.manual ? " " + badge("st-unknown", "manual") : ""}</td>
           <td>${esc(x.service)}<div class="small muted">${esc(x.target || "")}</div></td>
           <td>${badge(`oc-${x.outcome}`, x.outcome, "action-outcome")}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td>
