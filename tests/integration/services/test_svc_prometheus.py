@@ -17,7 +17,8 @@ P99 = (
     "histogram_quantile(0.99, sum by (service, le) "
     "(rate(http_server_request_duration_seconds_bucket[5s])))"
 )
-INJECTED_S = 0.5
+# Well above a healthy p99 even on a busy shared machine (seen up to ~0.4 s for orders there).
+INJECTED_S = 1.0
 
 
 class Traffic:
@@ -90,7 +91,7 @@ def test_latency_fault_moves_orders_p99_not_users(stack: dict[str, Proc], tmp_pa
             before: dict[str, float] = {}
             while time.monotonic() < deadline:
                 before = _p99(prom)
-                if {"orders", "users"} <= before.keys():
+                if {"orders", "users"} <= before.keys() and before["orders"] < INJECTED_S:
                     break
                 time.sleep(0.5)
             assert {"orders", "users"} <= before.keys(), before
