@@ -48,6 +48,9 @@ _FLOAT_FIELDS = (
     "short",  # short mean of the log deviation
     "lmean",  # long mean / variance of `short`
     "lvar",
+    "short2",  # the same likelihood statistics for the value-rarity surprise
+    "lmean2",
+    "lvar2",
     "peak",  # decaying peak of the likelihood
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
@@ -68,6 +71,8 @@ class SeriesBank:
         self._dir = np.zeros(0, dtype=np.int8)
         self._open = np.zeros(0, dtype=bool)
         self._sev = np.zeros(0, dtype=np.int8)
+        # Slowly learned histogram of where values fall relative to the fast level.
+        self._hist = np.zeros((0, config.rarity_bins))
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
         self._grow(max(1, capacity))
 
@@ -94,6 +99,9 @@ class SeriesBank:
         self._dir = grow(self._dir, 0).astype(np.int8)
         self._open = grow(self._open, False).astype(bool)
         self._sev = grow(self._sev, 0).astype(np.int8)
+        hist = np.full((cap, self.config.rarity_bins), 1.0 / self.config.rarity_bins)
+        hist[:old] = self._hist
+        self._hist = hist
         self._free.extend(range(cap - 1, old - 1, -1))
         self._cap = cap
 
@@ -127,6 +135,7 @@ class SeriesBank:
             arr[idx] = 0
         self._open[idx] = False
         self._sev[idx] = 0
+        self._hist[idx] = 1.0 / self.config.rarity_bins
 
     def release(self, key: Hashable) -> None:
         """Forget a series; its slot is reused by the next new key."""
@@ -263,6 +272,16 @@ class SeriesBank:
         fz = np.where(valid & (fc > 0), fr / fspread, 0.0)
         fd = np.where(direction == _UP, fz, np.where(direction == _DOWN, -fz, np.abs(fz)))
         u = np.log1p(np.maximum(fd, 0.0))
+        # Value rarity: -log of how often values fell in this bin of fz (bins rarity_width
+        # spreads wide) over ~1/alpha_rarity points; multimodal series learn all modes.
+        nb = c.rarity_bins
+        b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
+        hist = self._hist[s]
+        in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
+        rare = np.where(judged & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
+        hist[valid] *= 1.0 - c.alpha_rarity
+        hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
+        self._hist[s] = hist
         flim = c.huber_fast * fspread
         fboot = fc < _BOOTSTRAP_POINTS
         frc = np.where(fboot, fr, np.clip(fr, -flim, flim))
@@ -277,6 +296,12 @@ class SeriesBank:
         zl = (short - lmean) / lsd
         # The likelihood has its own warm-up: min_points judged points.
         lq = np.where(judged & (jn >= c.likelihood_warmup), neg_log10_tail(zl), 0.0)
+        short2 = np.where(judged, f["short2"] + c.alpha_short * (rare - f["short2"]), f["short2"])
+        lmean2, lvar2 = f["lmean2"], f["lvar2"]
+        zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
+        lq2 = np.where(judged & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
+        # The onset follows whichever surprise is stronger: deviation or rarity.
+        lq = np.maximum(lq, lq2)
         likelihood = lq / (lq + c.likelihood_scale)
         # Onset: only the part of the likelihood above the recent peak (forgotten with a
         # half-life of onset_memory points) counts, so a long anomaly scores at its start.
@@ -289,6 +314,10 @@ class SeriesBank:
         f["lmean"] = np.where(judged, lmean + a_l * delta, lmean)
         f["lvar"] = np.where(judged, (1 - a_l) * (lvar + a_l * delta * delta), lvar)
         f["short"] = short
+        delta2 = short2 - lmean2
+        f["lmean2"] = np.where(judged, lmean2 + a_l * delta2, lmean2)
+        f["lvar2"] = np.where(judged, (1 - a_l) * (lvar2 + a_l * delta2 * delta2), lvar2)
+        f["short2"] = short2
         i["jn"] = np.where(judged, jn + 1, jn)
 
         # ---- hysteresis: runs of consecutive points at or above each level.

@@ -67,6 +67,9 @@ class DetectorConfig:
     likelihood_warmup: int = 30
     likelihood_scale: float = 5.0
     likelihood_min_var: float = 1e-4
+    rarity_bins: int = 24
+    rarity_width: float = 0.5  # bin width in fast spreads (24 bins cover +-6)
+    alpha_rarity: float = 0.0005  # histogram memory ~2000 points
     onset_memory: float = 1000.0  # half-life (points) of the peak an onset must exceed
     onset_warmup: int = 200  # judged points before the peak starts to count
 
@@ -79,6 +82,7 @@ class DetectorConfig:
             "alpha_fast_spread",
             "alpha_short",
             "alpha_long",
+            "alpha_rarity",
         ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
@@ -95,6 +99,8 @@ class DetectorConfig:
             raise ValueError("huber_fast, likelihood_scale and likelihood_min_var must be > 0")
         if self.likelihood_warmup < 1 or self.onset_memory <= 0 or self.onset_warmup < 0:
             raise ValueError("likelihood_warmup must be >= 1 and onset_memory > 0")
+        if self.rarity_bins < 2 or self.rarity_width <= 0:
+            raise ValueError("rarity_bins must be >= 2 and rarity_width > 0")
         if self.relearn_after < self.open_after:
             raise ValueError("relearn_after must be >= open_after")
 
