@@ -261,3 +261,26 @@ def test_bad_input_is_rejected_clearly() -> None:
         Direction.parse("sideways")
     assert Direction.parse(" Up ") is Direction.UP
     assert CFG.to_dict()["z_warning"] == CFG.z_warning
+
+
+def test_onset_score_is_high_at_the_start_of_a_fault_only() -> None:
+    x = noise(1500)
+    x[1200:1400] += 10.0
+    res = score_series(x, direction=Direction.BOTH)
+    at_start = res.onset[1200:1206].max()
+    # after the onset score's own warm-up (min_points + onset_warmup judged points), the
+    # fault's first points outscore every point of the clean noise before it...
+    assert at_start > res.onset[300:1200].max()
+    # ...and the rest of the fault scores far lower while the deviation score stays high
+    assert res.onset[1220:1400].max() < 0.5 * at_start
+    assert (res.score[1210:1400] > 0.5).all()  # while the deviation score stays high
+    assert ((res.onset >= 0) & (res.onset < 1)).all()
+
+
+def test_recurring_pattern_becomes_unsurprising() -> None:
+    # a square wave (two normal modes) keeps re-appearing: later edges score far below the first
+    x = noise(3000) + np.where((np.arange(3000) // 100) % 2 == 1, 30.0, 0.0)
+    res = score_series(x, direction=Direction.BOTH)
+    first_edge = res.onset[100:110].max()
+    late_edges = max(res.onset[2500 + k * 100 : 2510 + k * 100].max() for k in range(5))
+    assert late_edges < 0.25 * first_edge
