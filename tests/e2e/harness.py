@@ -150,9 +150,34 @@ class Api:
 
     # demo services (through the gateway)
     def inject(self, service: str, kind: str, **params: Any) -> dict[str, Any]:
-        response = self.http.post(GATEWAY[service] + "/chaos", json={"kind": kind, **params})
-        assert response.status_code == 201, response.text
+        """POST /chaos through the gateway; retried while the service is briefly unreachable
+        (a 502/503/504 from the gateway during a restart), never on a 4xx."""
+        body = {"kind": kind, **params}
+        deadline = time.monotonic() + 45
+        while True:
+            response = self.http.post(GATEWAY[service] + "/chaos", json=body)
+            if response.status_code not in (502, 503, 504) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert response.status_code == 201, f"{response.status_code} {response.text[:300]}"
         return dict(response.json())
+
+    def explain(self, service: str, since: float) -> str:
+        """What the platform did about `service` since `since` (for failure messages)."""
+        try:
+            actions = [
+                f"{a['policy']}:{a['action']}={a['outcome']}/{a['reason']}"
+                f"@+{a['created_at'] - since:.0f}s"
+                for a in self.actions(service=service, since=since)
+            ]
+            anomalies = [
+                f"{a['metric']}:{a['severity']}:{a['kind']}:{a['status']}"
+                f"@+{a['opened_at'] - since:.0f}s"
+                for a in self.anomalies(service=service, since=since)
+            ]
+        except httpx.HTTPError as exc:
+            return f"(platform unreachable: {exc!r})"
+        return f"actions={actions[:12]} anomalies={anomalies[:12]}"
 
     def clear(self, service: str) -> None:
         # Best effort: a restart clears faults anyway.
