@@ -83,6 +83,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Give queued events (a resolve, say) a moment to go out before stopping.
+            await notifier.drain(2.0)
             await notifier.stop()
             await source.aclose()
 

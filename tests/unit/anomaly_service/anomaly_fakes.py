@@ -79,6 +79,9 @@ class ListNotifier:
     async def stop(self) -> None:
         return None
 
+    async def drain(self, timeout_s: float) -> bool:
+        return True
+
     def stats(self) -> dict[str, Any]:
         return {"queued": len(self.payloads)}
 
