@@ -27,8 +27,16 @@ def _spike(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> 
     x[start : start + length] += 8.0 * SIGMA
 
 
+def _small_spike(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    x[start : start + length] += 5.0 * SIGMA
+
+
 def _shift(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
     x[start : start + length] += 6.0 * SIGMA
+
+
+def _small_shift(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
+    x[start : start + length] -= 4.0 * SIGMA
 
 
 def _drift(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> None:
@@ -46,7 +54,9 @@ def _zero(x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> N
 
 CASES: tuple[AnomalyCase, ...] = (
     AnomalyCase("spike (3 points, +8 sd)", 3, _spike),
+    AnomalyCase("spike (3 points, +5 sd)", 3, _small_spike),
     AnomalyCase("level shift (+6 sd, 300 points)", 300, _shift),
+    AnomalyCase("level shift (-4 sd, 300 points)", 300, _small_shift),
     AnomalyCase("drift (to +12 sd over 400 points)", 400, _drift),
     AnomalyCase("variance x5 (300 points)", 300, _variance),
     AnomalyCase("drop to zero (100 points)", 100, _zero),
