@@ -284,3 +284,29 @@ def test_recurring_pattern_becomes_unsurprising() -> None:
     first_edge = res.onset[100:110].max()
     late_edges = max(res.onset[2500 + k * 100 : 2510 + k * 100].max() for k in range(5))
     assert late_edges < 0.25 * first_edge
+
+
+def test_queued_seeds_of_many_series_equal_streaming_each() -> None:
+    hists = [noise(n, seed=n) for n in (50, 300, 120)]
+    hists[1][200:260] += 15.0  # an incident in the history: state must match exactly
+    bank = SeriesBank(CFG)
+    for k, h in enumerate(hists):
+        bank.slot(k, Direction.UP, 150.0)
+        bank.seed(k, h[: len(h) // 2])
+        bank.seed(k, h[len(h) // 2 :])  # a second seed continues the first
+    bank.slot("gone", Direction.UP, None)
+    bank.seed("gone", noise(10))
+    bank.release("gone")  # a released series' queued seed is dropped
+    ref = SeriesBank(CFG)
+    for k, h in enumerate(hists):
+        s = ref.slot(k, Direction.UP, 150.0)
+        for value in h:
+            ref.update(np.array([s]), np.array([value]))
+    for k in range(3):
+        a, b = bank.snapshot(bank.key_slot(k) or 0), ref.snapshot(ref.key_slot(k) or 0)
+        for key in a:
+            assert a[key] == pytest.approx(b[key], nan_ok=True, rel=1e-12), (k, key)
+        assert np.allclose(bank._hist[bank.key_slot(k) or 0], ref._hist[ref.key_slot(k) or 0])
+    # the next update sees the seeded state (every history is past the 30-point warm-up)
+    v = bank.update(np.array([0, 1, 2]), np.array([100.0, 100.0, 100.0]))
+    assert not v.warming.any()
