@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from anomaly_service.catalog import MetricSpec
 
 SEVERITIES = ("normal", "info", "warning", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 CRITICAL = 3
+
+EVIDENCE_FIELDS = ("timestamps", "values", "baseline", "lower", "upper")
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]  # (metric, sorted labels)
 
@@ -32,17 +37,16 @@ def fmt(value: float | None) -> str:
     return "none" if value is None else f"{value:.4g}"
 
 
-@dataclass
 class Evidence:
-    """Recent points of one series with its baseline band (bounded ring)."""
+    """Recent points of one series with its baseline band: a numpy ring, 5 x size float64."""
 
-    size: int
-    points: deque[tuple[float, float | None, float | None, float | None, float | None]] = field(
-        init=False
-    )
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._table = np.full((len(EVIDENCE_FIELDS), size), math.nan)
+        self._next = 0  # total points ever added; the ring index is _next % size
 
-    def __post_init__(self) -> None:
-        self.points = deque(maxlen=self.size)
+    def __len__(self) -> int:
+        return min(self._next, self.size)
 
     def add(
         self,
@@ -52,12 +56,28 @@ class Evidence:
         lower: float | None,
         upper: float | None,
     ) -> None:
-        self.points.append((ts, value, baseline, lower, upper))
+        column = self._table[:, self._next % self.size]
+        for i, v in enumerate((ts, value, baseline, lower, upper)):
+            column[i] = math.nan if v is None else v
+        self._next += 1
 
-    def as_dict(self, since: float | None = None) -> dict[str, list[Any]]:
-        rows = [p for p in self.points if since is None or p[0] >= since]
-        names = ("timestamps", "values", "baseline", "lower", "upper")
-        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    def freeze(self) -> np.ndarray:
+        """The points in time order, as a compact copy (~14 KB for 360 points)."""
+        if self._next <= self.size:
+            return self._table[:, : self._next].copy()
+        cut = self._next % self.size
+        return np.concatenate((self._table[:, cut:], self._table[:, :cut]), axis=1)
+
+    def as_dict(self) -> dict[str, list[Any]]:
+        return thaw(self.freeze())
+
+
+def thaw(table: np.ndarray) -> dict[str, list[Any]]:
+    """Back to JSON-ready lists, NaN -> None."""
+    return {
+        name: [None if math.isnan(v) else v for v in table[i].tolist()]
+        for i, name in enumerate(EVIDENCE_FIELDS)
+    }
 
 
 @dataclass
@@ -81,7 +101,7 @@ class Anomaly:
     resolved_at: float | None = None
     sent_severity: int = 0  # the highest severity already announced in a firing event
     updated_at: float = 0.0
-    frozen_evidence: dict[str, list[Any]] | None = None  # copied at resolve time
+    frozen_evidence: np.ndarray | None = None  # compact copy taken at resolve time
     expired: bool = False  # closed because its series stayed absent past the TTL
 
     def summary(self) -> str:
@@ -268,7 +288,7 @@ class Tracker:
 
     def _resolve(self, state: SeriesState, anomaly: Anomaly, ts: float) -> Transition:
         anomaly.status, anomaly.resolved_at, anomaly.updated_at = "resolved", ts, ts
-        anomaly.frozen_evidence = state.evidence.as_dict(since=None)
+        anomaly.frozen_evidence = state.evidence.freeze()
         self.active.pop(anomaly.id, None)
         self.resolved[anomaly.id] = anomaly
         while len(self.resolved) > self.history_size:
@@ -289,7 +309,7 @@ class Tracker:
 
     def evidence_for(self, anomaly: Anomaly) -> dict[str, list[Any]]:
         if anomaly.frozen_evidence is not None:
-            return anomaly.frozen_evidence
+            return thaw(anomaly.frozen_evidence)
         state = self.series.get(series_key(anomaly.metric, anomaly.labels))
         if state is None:
             return Evidence(1).as_dict()

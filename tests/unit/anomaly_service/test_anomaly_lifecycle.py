@@ -10,7 +10,7 @@ from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
 from anomaly_service.catalog import MetricSpec
 from anomaly_service.detector import DetectorConfig
 from anomaly_service.engine import Engine, EngineOptions
-from anomaly_service.lifecycle import Transition
+from anomaly_service.lifecycle import Evidence, Transition, thaw
 from anomaly_service.metrics import ServiceMetrics
 
 
@@ -215,3 +215,13 @@ def test_backfill_retries_after_prometheus_was_down_at_start() -> None:
     assert engine.state.backfilled and engine.state.backfill_points == 80
     state = next(iter(engine.tracker.series.values()))
     assert state.last is not None and not state.last.warming
+
+
+def test_evidence_ring_keeps_the_newest_points_in_order() -> None:
+    ev = Evidence(4)
+    for t in range(6):
+        ev.add(float(t), None if t == 4 else t * 10.0, 1.0, 0.0, 2.0)
+    out = ev.as_dict()
+    assert out["timestamps"] == [2.0, 3.0, 4.0, 5.0]
+    assert out["values"] == [20.0, 30.0, None, 50.0]
+    assert thaw(ev.freeze()) == out and len(ev) == 4
