@@ -295,6 +295,7 @@ async def run_chaos(
         )
     return {
         "command": "chaos",
+        "started_at": round(t0, 3),
         "interrupted": stop.is_set(),
         "fault": fault,
         "faults": fault_rows,

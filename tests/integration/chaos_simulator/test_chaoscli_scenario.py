@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -215,4 +216,53 @@ def test_scenario_reports_time_to_detect_act_and_recover(
         assert set(overload["by_endpoint"]) == {"orders.create"}
         assert report["recovered_via"] == "overload stopped after the action"
     faults = httpx.get(platform.services[service].url + "/chaos", timeout=5).json()["faults"]
+    assert faults == []
+
+
+@pytest.mark.timeout(240)
+def test_chaos_command_lists_the_platforms_anomaly_and_action(platform: Platform) -> None:
+    """`chaos chaos` watches the platform while it runs; in dry-run nothing cures the fault, so
+    it runs its full duration and clears the fault itself at the end."""
+    # An anomaly still open from an earlier test would swallow this one (no new open event).
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        active = httpx.get(
+            platform.anomaly.url + "/anomalies",
+            params={"service": "orders", "status": "active"},
+            timeout=5,
+        ).json()["items"]
+        if not active:
+            break
+        time.sleep(1.0)
+    assert not active, f"orders anomalies still open: {active}"
+    result = subprocess.run(
+        [*CLI, "chaos", "--service", "orders", "--fault", "latency", "--duration", "40",
+         "--rate", "15", "--json"],
+        env=platform.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [row] = report["faults"]
+    assert row["cured"] is False and row["cleared_by_cli"] is True
+    seen = report["platform"]
+    started = report["started_at"]
+    assert seen["unreachable"] == []
+    assert any(a["service"] == "orders" and a["metric"] == "latency" for a in seen["anomalies"]), (
+        seen
+    )
+    # The policy acted (dry_run) or its guard recorded why not (cooldown after the scenario).
+    debug = {
+        "report": report,
+        "stderr": result.stderr[-2000:],
+        "actions": httpx.get(platform.policy.url + "/actions", timeout=5).json(),
+        "policies": httpx.get(platform.policy.url + "/policies", timeout=5).json(),
+        "policy_log": platform.policy.log_text()[-3000:],
+    }
+    assert any(
+        a["service"] == "orders"
+        and a["action"] == "restart_container"
+        and a["created_at"] >= started
+        for a in seen["actions"]
+    ), json.dumps(debug, indent=1, default=str)
+    faults = httpx.get(platform.services["orders"].url + "/chaos", timeout=5).json()["faults"]
     assert faults == []
