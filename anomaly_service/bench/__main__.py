@@ -23,6 +23,9 @@ def _nab(args: argparse.Namespace) -> int:
     except nab.CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unreadable data or an unwritable results directory
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     took = time.perf_counter() - started
     print(
         f"NAB: {n_files} files, {n_windows} labelled windows, "
