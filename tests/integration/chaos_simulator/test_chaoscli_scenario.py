@@ -10,6 +10,7 @@ signal's return to normal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -93,13 +94,20 @@ def _placeholder(service: str) -> str:
     args = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
     result = _docker("run", "-d", "--name", name, *args, IMAGE, "sleep", "900")
     if result.returncode != 0:
-        pytest.fail(f"cannot start placeholder container from {IMAGE}: {result.stderr}")
+        raise RuntimeError(f"cannot start placeholder container from {IMAGE}: {result.stderr}")
     return name
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    work = tmp_path_factory.mktemp("chaoscli-scenario")
+    with running_platform(tmp_path_factory.mktemp("chaoscli-scenario")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_platform(work: Path) -> Iterator[Platform]:
+    """Every component as a local process (plus the placeholder containers); all stopped and
+    removed on exit, even on failure."""
     procs: list[Proc] = []
     containers: list[str] = []
     prometheus: PrometheusServer | None = None
