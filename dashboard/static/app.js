@@ -125,7 +125,9 @@ function niceTicks(lo, hi, n) {
 }
 
 // Evidence: value line, baseline line, band (lower..upper), open/resolve and action markers.
-function evidenceChart(a, actions) {
+function evidenceChart(a, allActions) {
+  const actions = allActions.filter((x) => x.outcome !== "skipped");
+  const skips = allActions.filter((x) => x.outcome === "skipped" && isNum(x.created_at));
   const ev = a.evidence || {};
   const ts = ev.timestamps || [];
   if (!ts.length) return `<div class="nodata" data-testid="evidence-empty">No evidence series recorded for this anomaly.</div>`;
@@ -141,7 +143,7 @@ function evidenceChart(a, actions) {
   const marks = [];
   if (isNum(a.opened_at)) marks.push(a.opened_at);
   if (isNum(a.resolved_at)) marks.push(a.resolved_at);
-  for (const act of actions) if (isNum(act.created_at)) marks.push(act.created_at);
+  for (const act of allActions) if (isNum(act.created_at)) marks.push(act.created_at);
   x0 = Math.min(x0, ...marks); x1 = Math.max(x1, ...marks);
   if (x1 - x0 < 1) x1 = x0 + 1;
   const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
@@ -159,8 +161,11 @@ function evidenceChart(a, actions) {
       idx.slice().reverse().map((i) => `L${sx(ts[i]).toFixed(1)},${sy(lo[i]).toFixed(1)}`).join("") + "Z";
   }
   const yt = niceTicks(y0, y1, 5).map((v) => `<line x1="${L}" x2="${W - R}" y1="${sy(v)}" y2="${sy(v)}" stroke="#eef0f3"/><text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${esc(fmtValue(v, a.metric, a.unit))}</text>`).join("");
-  const xt = niceTicks(x0, x1, 6).map((v) => `<text x="${sx(v)}" y="${H - 10}" text-anchor="middle">${esc(fmtTime(v))}</text>`).join("");
-  const vmark = (x, color, testid, label, dash) => `<g data-testid="${testid}"><line x1="${sx(x)}" x2="${sx(x)}" y1="${T}" y2="${H - B}" stroke="${color}" stroke-width="1.5"${dash ? ' stroke-dasharray="4 3"' : ""}/><title>${esc(label)}</title></g>`;
+  // Time labels that would be cut by the chart's edges are left out.
+  const xt = niceTicks(x0, x1, 6).filter((v) => sx(v) > L + 25 && sx(v) < W - R - 25).map((v) => `<text x="${sx(v)}" y="${H - 10}" text-anchor="middle">${esc(fmtTime(v))}</text>`).join("");
+  // Open/resolve: a full-height line with a small flag at the bottom, so both stay visible
+  // even when an action marker sits at the same moment.
+  const vmark = (x, color, testid, label, dash) => `<g data-testid="${testid}"><line x1="${sx(x)}" x2="${sx(x)}" y1="${T}" y2="${H - B}" stroke="${color}" stroke-width="1.5"${dash ? ' stroke-dasharray="4 3"' : ""}/><polygon points="${sx(x) - 5},${H - B} ${sx(x) + 5},${H - B} ${sx(x)},${H - B - 8}" fill="${color}"/><title>${esc(label)}</title></g>`;
   let markers = "";
   if (isNum(a.opened_at)) markers += vmark(a.opened_at, "#c62828", "marker-open", `opened ${fmtDateTime(a.opened_at)}`, false);
   if (isNum(a.resolved_at)) markers += vmark(a.resolved_at, "#1a7f37", "marker-resolve", `resolved ${fmtDateTime(a.resolved_at)}`, false);
@@ -168,6 +173,11 @@ function evidenceChart(a, actions) {
     if (!isNum(act.created_at)) continue;
     const x = sx(act.created_at);
     markers += `<g data-testid="marker-action"><line x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#8250df" stroke-width="1.5" stroke-dasharray="4 3"/><polygon points="${x - 5},${T} ${x + 5},${T} ${x},${T + 8}" fill="#8250df"/><title>${esc(`${act.action} ${act.outcome}${act.dry_run ? " (dry-run)" : ""} at ${fmtDateTime(act.created_at)}`)}</title></g>`;
+  }
+  // Guard skips: small grey ticks on the time axis, so they do not bury the real actions.
+  for (const sk of skips) {
+    const x = sx(sk.created_at);
+    markers += `<g data-testid="marker-skip"><rect x="${x - 1.5}" y="${H - B - 10}" width="3" height="10" fill="#98a2b3"/><title>${esc(`${sk.action} skipped (${sk.reason || "guard"}) at ${fmtDateTime(sk.created_at)}`)}</title></g>`;
   }
   return `<svg class="chart" data-testid="evidence-chart" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMidYMid meet">
     ${yt}${xt}
@@ -177,7 +187,7 @@ function evidenceChart(a, actions) {
     ${markers}
     <line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#c4c9d2"/>
   </svg>
-  <div class="legend small"><span><i style="background:#c62828"></i>signal</span><span><i style="background:#667085"></i>baseline</span><span><i style="background:rgba(47,91,234,.2)"></i>normal band</span><span><i style="background:#c62828;width:2px"></i>opened</span><span><i style="background:#1a7f37;width:2px"></i>resolved</span><span><i style="background:#8250df;width:2px"></i>action</span></div>`;
+  <div class="legend small"><span><i style="background:#c62828"></i>signal</span><span><i style="background:#667085"></i>baseline</span><span><i style="background:rgba(47,91,234,.2)"></i>normal band</span><span><i style="background:#c62828;width:2px"></i>opened</span><span><i style="background:#1a7f37;width:2px"></i>resolved</span><span><i style="background:#8250df;width:2px"></i>action</span><span><i style="background:#98a2b3;width:3px"></i>skipped by a guard</span></div>`;
 }
 
 // ---------- views ----------
@@ -371,6 +381,20 @@ function renderAnomalies() {
   renderDetail();
 }
 
+// Consecutive skips of one policy for one reason become one row "×N", first..last time.
+function groupSkips(acts) {
+  const out = [];
+  for (const x of acts) {
+    const prev = out[out.length - 1];
+    if (prev && x.outcome === "skipped" && prev.outcome === "skipped" && prev.reason === x.reason && prev.policy === x.policy) {
+      prev.repeats += 1; prev.last_at = x.created_at;
+    } else {
+      out.push({ ...x, repeats: 0, last_at: x.created_at });
+    }
+  }
+  return out;
+}
+
 function renderDetail() {
   const el = $("#anomaly-detail");
   if (!S.detail) { el.innerHTML = ""; return; }
@@ -378,7 +402,7 @@ function renderDetail() {
   if (d.error && !d.data) { el.innerHTML = `<div class="card" data-testid="anomaly-detail" data-state="error"><div class="error-box">${esc(d.error)}</div></div>`; return; }
   if (!d.data) { el.innerHTML = `<div class="card" data-testid="anomaly-detail" data-state="loading"><span class="muted">Loading ${esc(d.id)}…</span></div>`; return; }
   const a = d.data.anomaly, acts = d.data.actions || [], links = d.data.links || {};
-  const actRows = acts.length ? acts.map((x) => `<tr data-testid="detail-action"><td>${esc(fmtTime(x.created_at))}</td><td>${esc(x.action)}</td><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.dry_run && x.outcome !== "dry_run" ? " " + badge("dry", "dry-run") : ""}</td><td>${x.reason ? esc(x.reason) : ""}</td><td><a href="#policies/${encodeURIComponent(x.policy || "")}">${esc(x.policy || (x.manual ? "manual" : "—"))}</a></td><td>${badge(`ver-${x.verification}`, `verification: ${x.verification}`)}</td></tr>`).join("")
+  const actRows = acts.length ? groupSkips(acts).map((x) => `<tr data-testid="detail-action"><td>${esc(fmtTime(x.created_at))}${x.repeats ? `–${esc(fmtTime(x.last_at))}` : ""}</td><td>${esc(x.action)}</td><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.dry_run && x.outcome !== "dry_run" ? " " + badge("dry", "dry-run") : ""}</td><td>${x.reason ? esc(x.reason) : ""}${x.repeats ? ` <span class="muted small" data-testid="skip-repeats">×${x.repeats + 1}</span>` : ""}</td><td><a href="#policies/${encodeURIComponent(x.policy || "")}">${esc(x.policy || (x.manual ? "manual" : "—"))}</a></td><td>${badge(`ver-${x.verification}`, `verification: ${x.verification}`)}</td></tr>`).join("")
     : `<tr><td class="nodata">${d.data.actions_error ? esc(d.data.actions_error) : "No action was taken for this anomaly."}</td></tr>`;
   el.innerHTML = `<div class="card" data-testid="anomaly-detail" data-id="${esc(a.id)}" data-state="${esc(a.status)}">
     <div class="row"><h3 style="margin:0">${esc(a.service)} · ${esc(a.metric)}</h3>${badge(`st-${a.status}`, a.status)}${badge(`sev-${a.severity}`, a.severity)}
