@@ -24,7 +24,8 @@ def main() -> int:
     except (ValueError, TypeError) as exc:
         print(f"anomaly_service: invalid settings: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # No access log: the dashboard and policy engine poll every few seconds.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 
 
