@@ -28,6 +28,11 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("policy", "status", "/status", None),
     ("policy", "policies", "/policies", None),
     ("policy", "actions", "/actions", {"limit": 100}),
+    # Guard skips are audited on every evaluation and can fill the newest 100: fetch the
+    # actions that did something separately so they never drop out of view.
+    ("policy", "actions_succeeded", "/actions", {"outcome": "succeeded", "limit": 50}),
+    ("policy", "actions_failed", "/actions", {"outcome": "failed", "limit": 50}),
+    ("policy", "actions_dry_run", "/actions", {"outcome": "dry_run", "limit": 50}),
 ]
 
 
@@ -41,6 +46,9 @@ SHAPES: dict[str, str | None] = {
     "status": None,
     "policies": "items",
     "actions": "items",
+    "actions_succeeded": "items",
+    "actions_failed": "items",
+    "actions_dry_run": "items",
 }
 
 

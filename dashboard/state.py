@@ -264,6 +264,11 @@ def build_snapshot(
     if isinstance(status, dict):
         backends["policy"]["ready"] = status.get("ready")
     actions = _d(store.resource("policy", "actions").data)
+    merged_actions: dict[str, dict[str, Any]] = {}
+    for name in ("actions_succeeded", "actions_failed", "actions_dry_run", "actions"):
+        for item in _l(_d(store.resource("policy", name).data).get("items")):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                merged_actions[item["id"]] = item
     policies = store.resource("policy", "policies").data
     return {
         "server_time": now,
@@ -274,7 +279,11 @@ def build_snapshot(
         "remediation": _remediation(store),
         "anomalies": _anomaly_lists(store, links),
         "actions": {
-            "items": [a for a in _l(actions.get("items")) if isinstance(a, dict)],
+            "items": sorted(
+                merged_actions.values(),
+                key=lambda a: _num(a.get("created_at")) or 0.0,
+                reverse=True,
+            ),
             "total": actions.get("total"),
         },
         "policies": policies if isinstance(policies, dict) else None,

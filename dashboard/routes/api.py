@@ -42,18 +42,7 @@ async def anomaly_detail(anomaly_id: str, request: Request) -> dict[str, Any]:
         raise HTTPException(502, f"anomaly service: {exc}") from None
     if not isinstance(anomaly, dict):
         raise HTTPException(502, "anomaly service: unexpected answer")
-    actions: list[dict[str, Any]] = []
-    actions_error = None
-    params: dict[str, Any] = {"limit": 500}
-    if isinstance(anomaly.get("service"), str):
-        params["service"] = anomaly["service"]
-    if isinstance(anomaly.get("opened_at"), int | float):
-        params["since"] = anomaly["opened_at"] - 1
-    try:
-        page = await request.app.state.policy.request("GET", "/actions", params=params)
-        actions = actions_for_anomaly((page or {}).get("items") or [], anomaly_id)
-    except BackendError as exc:
-        actions_error = f"policy engine: {exc}"
+    actions, actions_error = await _related_actions(request, anomaly, anomaly_id)
     return {
         "anomaly": anomaly,
         "actions": actions,
@@ -61,6 +50,40 @@ async def anomaly_detail(anomaly_id: str, request: Request) -> dict[str, Any]:
         "links": poller.links.for_anomaly(anomaly),
         "server_time": time.time(),
     }
+
+
+ACTION_PAGE = 500
+ACTION_PAGES = 4  # guard skips are audited every evaluation: read up to 2000 records, no more
+
+
+async def _related_actions(
+    request: Request, anomaly: dict[str, Any], anomaly_id: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The policy engine's records for this anomaly (newest-first pages, bounded)."""
+    params: dict[str, Any] = {"limit": ACTION_PAGE}
+    if isinstance(anomaly.get("service"), str):
+        params["service"] = anomaly["service"]
+    if isinstance(anomaly.get("opened_at"), int | float):
+        params["since"] = anomaly["opened_at"] - 1
+    items: list[Any] = []
+    note = None
+    try:
+        for page_no in range(ACTION_PAGES):
+            page = await request.app.state.policy.request(
+                "GET", "/actions", params={**params, "offset": page_no * ACTION_PAGE}
+            )
+            batch = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(batch, list):
+                return [], "policy engine: unexpected answer from GET /actions"
+            items.extend(batch)
+            total = page.get("total")
+            if len(batch) < ACTION_PAGE or (isinstance(total, int) and len(items) >= total):
+                break
+        else:
+            note = f"only the newest {len(items)} records of the service were searched"
+    except BackendError as exc:
+        return [], f"policy engine: {exc}"
+    return actions_for_anomaly(items, anomaly_id), note
 
 
 class ToggleBody(BaseModel):

@@ -306,15 +306,17 @@ function renderOverview() {
 // The loop at a glance: newest open anomalies and newest actions, each linking to its view.
 function recentActivity() {
   const open = S.snap.anomalies.items.filter((a) => a.status === "active").slice(0, 5);
-  const acts = S.snap.actions.items.slice(0, 5);
+  // Actions that did something; guard skips are only counted here (the Actions view lists them).
+  const acts = S.snap.actions.items.filter((x) => x.outcome !== "skipped").slice(0, 5);
+  const skipped = S.snap.actions.items.filter((x) => x.outcome === "skipped").length;
   const ab = backend("anomaly"), pb = backend("policy");
   const openRows = open.length ? open.map((a) => `<tr data-testid="overview-anomaly"><td>${badge(`sev-${a.severity}`, a.kind === "no_data" ? "no data" : a.severity)}</td><td><a href="#anomaly/${encodeURIComponent(a.id)}">${esc(a.service)} · ${esc(a.metric)}</a></td><td class="num">${valueHtml(a.value, a.metric, a.unit)}</td><td class="num muted" data-age-ts="${esc(a.opened_at)}">${esc(ago(a.opened_at))}</td></tr>`).join("")
     : `<tr><td class="nodata">${ab.has_data ? "No open anomaly." : "no data"}</td></tr>`;
   const actRows = acts.length ? acts.map((x) => `<tr data-testid="overview-action" title="${esc(x.policy || (x.manual ? "manual" : ""))}"><td>${badge(`oc-${x.outcome}`, x.outcome)}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td><td><a href="#actions">${esc(x.action)} · ${esc(x.service)}</a>${x.dry_run ? " " + badge("dry", "dry-run") : ""}</td><td class="num muted" data-age-ts="${esc(x.created_at)}">${esc(ago(x.created_at))}</td></tr>`).join("")
-    : `<tr><td class="nodata">${pb.has_data ? "No action yet." : "no data"}</td></tr>`;
+    : `<tr><td class="nodata">${pb.has_data ? "No action taken yet." : "no data"}</td></tr>`;
   return `<div class="grid" style="margin-top:14px">
     <div class="card${notCurrent("anomaly")}" data-testid="overview-open-anomalies"><h3>Open anomalies</h3><table>${openRows}</table></div>
-    <div class="card${notCurrent("policy")}" data-testid="overview-recent-actions"><h3>Recent actions</h3><table>${actRows}</table></div></div>`;
+    <div class="card${notCurrent("policy")}" data-testid="overview-recent-actions"><h3>Recent actions</h3><table>${actRows}</table>${skipped ? `<p class="muted small" data-testid="overview-skips">${skipped} guard skip${skipped === 1 ? "" : "s"} among the newest records: <a href="#actions">Actions</a>.</p>` : ""}</div></div>`;
 }
 
 function fmtPolicyError(e) {

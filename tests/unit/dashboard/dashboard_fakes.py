@@ -107,8 +107,11 @@ class FakeBackends:
             return self._policy(request)
         return httpx.Response(404)
 
-    def _page(self, items: list[dict[str, Any]], limit: int = 50) -> dict[str, Any]:
-        return {"items": items[:limit], "total": len(items), "limit": limit, "offset": 0}
+    def _page(
+        self, items: list[dict[str, Any]], limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        page = items[offset : offset + limit]
+        return {"items": page, "total": len(items), "limit": limit, "offset": offset}
 
     def _anomaly(self, request: httpx.Request) -> httpx.Response:
         path, q = request.url.path, request.url.params
@@ -266,10 +269,14 @@ class FakeBackends:
                 },
             )
         if path == "/actions":
+            q = request.url.params
             items = sorted(self.actions, key=lambda a: a["created_at"], reverse=True)
-            return httpx.Response(
-                200, json=self._page(items, int(request.url.params.get("limit", 50)))
-            )
+            if q.get("service"):
+                items = [a for a in items if a["service"] == q["service"]]
+            if q.get("outcome"):
+                items = [a for a in items if a["outcome"] == q["outcome"]]
+            page = self._page(items, int(q.get("limit", 50)), int(q.get("offset", 0)))
+            return httpx.Response(200, json=page)
         if path == "/toggle" and request.method == "POST":
             if not self._authorized(request):
                 return httpx.Response(401, json={"detail": "missing or bad token"})

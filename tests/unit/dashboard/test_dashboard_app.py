@@ -347,3 +347,41 @@ def test_garbage_answers_are_errors_and_keep_the_last_good_data() -> None:
     assert "not JSON" in state["error"]
     assert snap["services"][0]["service"] == "orders"  # the last good answer, not the garbage
     assert [a["id"] for a in snap["anomalies"]["items"]] == ["a-1"]
+
+
+def test_anomaly_detail_finds_its_first_action_under_a_flood_of_skips() -> None:
+    """The engine audits a skip each evaluation; the real action is older than 500 records."""
+    first = action("act-real", "a-1", created_at=1001.0)
+    skips = []
+    for i in range(700):
+        skip = action(f"skip-{i}", "a-1", created_at=1002.0 + i)
+        skip.update(outcome="skipped", reason="cooldown", dry_run=False)
+        skips.append(skip)
+    fake = FakeBackends(anomalies=[anomaly("a-1")], actions=[first, *skips])
+    response = run(make(fake), lambda c: c.get("/api/anomalies/a-1"))
+    data = response.json()
+    assert data["actions"][0]["id"] == "act-real"
+    assert len(data["actions"]) == 701
+    assert data["actions_error"] is None
+    pages = [r for r in fake.calls if r.url.path == "/actions"]
+    assert [r.url.params["offset"] for r in pages] == ["0", "500"]
+
+
+def test_real_actions_stay_in_the_snapshot_under_a_flood_of_skips() -> None:
+    real = action("act-real", "a-1", created_at=1001.0)
+    skips = []
+    for i in range(300):
+        skip = action(f"skip-{i}", "a-1", created_at=1002.0 + i)
+        skip.update(outcome="skipped", reason="cooldown")
+        skips.append(skip)
+    fake = FakeBackends(actions=[real, *skips])
+    app = make(fake)
+
+    async def body(client: httpx.AsyncClient) -> dict[str, Any]:
+        await app.state.poller.poll_once()
+        return (await client.get("/api/snapshot")).json()
+
+    items = run(app, body)["actions"]["items"]
+    ids = [a["id"] for a in items]
+    assert "act-real" in ids and ids[-1] == "act-real"  # newest first, the real one oldest
+    assert len(ids) == 101  # the newest 100 records plus the real one, no duplicates
