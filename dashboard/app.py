@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from dashboard.clients import BackendClient
 from dashboard.config import Settings
@@ -40,6 +40,9 @@ def create_app(
         jaeger_url=settings.jaeger_url,
         prometheus_url=settings.prometheus_url,
     )
+    Gauge(
+        "dashboard_event_stream_clients", "Browsers connected to /api/events", registry=registry
+    ).set_function(lambda: hub.clients)
     anomaly = BackendClient(client, settings.anomaly_service_url)
     policy = BackendClient(client, settings.policy_engine_url, settings.policy_engine_token)
     poller = Poller(

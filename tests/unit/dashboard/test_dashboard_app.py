@@ -249,6 +249,7 @@ def test_ready_after_first_poll_and_metrics() -> None:
     assert (before, after) == (503, 200)
     assert 'dashboard_backend_up{backend="policy"} 0.0' in metrics
     assert 'dashboard_backend_up{backend="anomaly"} 1.0' in metrics
+    assert "dashboard_event_stream_clients 0.0" in metrics
 
 
 class _FakeRequest:
