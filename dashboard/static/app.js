@@ -496,7 +496,9 @@ function renderPolicies(focus) {
 
 // ---------- routing ----------
 function route() {
-  const h = decodeURIComponent(location.hash.replace(/^#/, "")) || "overview";
+  let h = location.hash.replace(/^#/, "");
+  try { h = decodeURIComponent(h); } catch (e) { /* a malformed hash: use it as it is */ }
+  h = h || "overview";
   const [name, ...rest] = h.split("/");
   const arg = rest.join("/");
   if (name === "anomaly" && arg) return { view: "anomalies", anomaly: arg };
