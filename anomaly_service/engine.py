@@ -168,9 +168,15 @@ class Engine:
         try:
             if not self.state.backfilled:
                 await self.backfill()
-            results = await asyncio.gather(
-                *(self._query(spec) for spec in self.catalog), self._replicas()
+            gathered = await asyncio.gather(
+                *(self._query(spec) for spec in self.catalog),
+                self._replicas(),
+                return_exceptions=True,  # every query finishes; no stray exceptions left behind
             )
+            for outcome in gathered:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            results = [r for r in gathered[:-1] if not isinstance(r, BaseException)]
         except PrometheusUnavailable as exc:
             # Unknown is not healthy: no series is marked missing, nothing is resolved.
             self.state.prometheus_ok = False
@@ -179,7 +185,7 @@ class Engine:
             self.metrics.cycles.labels("prometheus_down").inc()
             log.warning("cycle %d: Prometheus unavailable: %s", self.state.cycle, exc)
             return []
-        transitions = self._classify(ts, results[:-1])
+        transitions = self._classify(ts, results)
         self.state.prometheus_ok = True
         self.state.prometheus_error = None
         self.state.last_success_at = ts
