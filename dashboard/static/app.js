@@ -383,15 +383,17 @@ function renderAnomalies() {
   renderDetail();
 }
 
-// Consecutive skips of one policy for one reason become one row "×N", first..last time.
+// Consecutive skips of one policy for one reason (and one anomaly) become one row "×N";
+// `last_at` is the time of the last record folded in (the oldest when the list is newest first).
 function groupSkips(acts) {
   const out = [];
   for (const x of acts) {
     const prev = out[out.length - 1];
-    if (prev && x.outcome === "skipped" && prev.outcome === "skipped" && prev.reason === x.reason && prev.policy === x.policy) {
-      prev.repeats += 1; prev.last_at = x.created_at;
+    const sameTrigger = ((prev && prev.trigger) || {}).anomaly_id === (x.trigger || {}).anomaly_id;
+    if (prev && x.outcome === "skipped" && prev.outcome === "skipped" && prev.reason === x.reason && prev.policy === x.policy && prev.service === x.service && sameTrigger) {
+      prev.repeats += 1; prev.last_at = x.created_at; prev.ids.push(x.id);
     } else {
-      out.push({ ...x, repeats: 0, last_at: x.created_at });
+      out.push({ ...x, repeats: 0, last_at: x.created_at, ids: [x.id] });
     }
   }
   return out;
@@ -430,15 +432,15 @@ function renderActions() {
     html += `<div class="card nodata" data-testid="actions-empty">No action matches these filters (among the newest ${all.length}).</div>`;
   } else {
     html += `<table class="timeline${notCurrent("policy")}" data-testid="action-table"><thead><tr><th>when</th><th>action</th><th>service / target</th><th>outcome</th><th>verification</th><th>triggered by</th><th>policy</th><th>detail</th></tr></thead><tbody>` +
-      items.map((x) => {
+      groupSkips(items).map((x) => {
         const t = x.trigger || {};
         const anomaly = t.anomaly_id ? `<a data-testid="action-anomaly-link" href="#anomaly/${encodeURIComponent(t.anomaly_id)}">${esc(t.metric || "anomaly")} ${esc(t.severity || "")}</a> <span class="small muted">${esc(t.anomaly_id)}</span>` : (x.manual ? "manual" : `<span class="muted">${esc(t.alertname || "—")}</span>`);
         const detail = [x.error ? `error: ${x.error}` : null, isNum(x.duration_ms) ? `${Math.round(x.duration_ms)} ms` : null, x.params && Object.keys(x.params).length ? JSON.stringify(x.params) : null].filter(Boolean).join(" · ");
-        return `<tr data-testid="action-row" data-id="${esc(x.id)}" data-outcome="${esc(x.outcome)}" data-dry-run="${x.dry_run ? "true" : "false"}">
-          <td title="${esc(fmtDateTime(x.created_at))}">${esc(fmtTime(x.created_at))}<div class="small muted" data-age-ts="${esc(x.created_at)}">${esc(ago(x.created_at))}</div></td>
+        return `<tr data-testid="action-row" data-id="${esc(x.id)}" data-ids="${esc(x.ids.join(" "))}" data-outcome="${esc(x.outcome)}" data-dry-run="${x.dry_run ? "true" : "false"}">
+          <td title="${esc(fmtDateTime(x.created_at))}">${x.repeats ? `${esc(fmtTime(x.last_at))}–` : ""}${esc(fmtTime(x.created_at))}<div class="small muted" data-age-ts="${esc(x.created_at)}">${esc(ago(x.created_at))}</div></td>
           <td>${esc(x.action)}${x.dry_run ? " " + badge("dry", "dry-run", "dry-run-mark") : ""}${x.manual ? " " + badge("st-unknown", "manual") : ""}</td>
           <td>${esc(x.service)}<div class="small muted">${esc(x.target || "")}</div></td>
-          <td>${badge(`oc-${x.outcome}`, x.outcome, "action-outcome")}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td>
+          <td>${badge(`oc-${x.outcome}`, x.outcome, "action-outcome")}${x.repeats ? ` <span class="muted small" data-testid="skip-repeats">×${x.repeats + 1}</span>` : ""}${x.reason ? `<div class="small muted">${esc(x.reason)}</div>` : ""}</td>
           <td>${badge(`ver-${x.verification}`, x.verification || "—", "action-verification")}</td>
           <td>${anomaly}</td>
           <td>${x.policy ? `<a data-testid="action-policy-link" href="#policies/${encodeURIComponent(x.policy)}">${esc(x.policy)}</a><div class="small muted">${esc(x.policy_version || "")}</div>` : "—"}</td>

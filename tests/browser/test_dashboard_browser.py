@@ -150,6 +150,9 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         # Real (dry-run) actions get full markers: see the docker test below.
         marker = "marker-skip" if first_action["outcome"] == "skipped" else "marker-action"
         chart.locator(f'[data-testid="{marker}"]').first.wait_for(timeout=WAIT_MS)
+        if first_action["outcome"] == "skipped":
+            # The engine audits a skip per evaluation: repeated skips fold into one "×N" row.
+            detail.locator('[data-testid="skip-repeats"]').first.wait_for(timeout=WAIT_MS)
         shoot(page, "anomaly-detail")
         # The overview shows the loop at a glance: the open anomaly and the action on it.
         open_view(page, stack, "overview")
@@ -197,7 +200,7 @@ def test_actions_timeline_links_anomaly_policy_and_dry_run(
         "the users action in the policy engine",
     )
     open_view(page, stack, "actions")
-    row = page.locator(f'[data-testid="action-row"][data-id="{record["id"]}"]')
+    row = page.locator(f'[data-testid="action-row"][data-ids~="{record["id"]}"]')
     row.wait_for(timeout=WAIT_MS)
     assert row.get_attribute("data-dry-run") == "true"
     assert row.locator('[data-testid="dry-run-mark"]').is_visible()
@@ -252,7 +255,7 @@ def test_dry_run_action_starts_a_cooldown_that_the_page_counts_down(
     assert record["outcome"] == "dry_run", record
     assert record["target"] == users_container or users_container in str(record)
     open_view(page, stack, "actions")
-    row = page.locator(f'[data-testid="action-row"][data-id="{record["id"]}"]')
+    row = page.locator(f'[data-testid="action-row"][data-ids~="{record["id"]}"]')
     row.wait_for(timeout=WAIT_MS)
     assert row.locator('[data-testid="action-outcome"]').inner_text() == "dry_run"
     # Filters: only dry runs of users, so the skips of other tests are out of the way.
