@@ -476,7 +476,7 @@ async def run_scenario(
         await clear_injected(clients, injected, ui)
     assert timeline is not None  # set before anything that can return normally
     if stop.is_set() and not timeline.closed:
-        timeline.failed_phase = timeline.failed_phase or "interrupted"
+        timeline.failed_phase = "interrupted"
         timeline.message = "interrupted by the user"
     report = timeline.to_dict()
     report["fault"] = scenario.fault

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -274,3 +275,31 @@ def test_chaos_command_lists_the_platforms_anomaly_and_action(platform: Platform
     ), json.dumps(debug, indent=1, default=str)
     faults = httpx.get(platform.services["orders"].url + "/chaos", timeout=5).json()["faults"]
     assert faults == []
+
+
+@pytest.mark.timeout(240)
+def test_ctrl_c_during_a_scenario_clears_its_fault_and_reports(platform: Platform) -> None:
+    proc = subprocess.Popen(
+        [*CLI, "scenario", "errors-restart", "--expect-dry-run", "--json",
+         "--warmup-timeout", "150"],
+        env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    payments = platform.services["payments"].url + "/chaos"
+    try:
+        deadline = time.monotonic() + 170
+        while time.monotonic() < deadline and proc.poll() is None:
+            if httpx.get(payments, timeout=5).json()["faults"]:
+                break
+            time.sleep(0.3)
+        assert httpx.get(payments, timeout=5).json()["faults"], "no fault was injected"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    report = json.loads(out)
+    assert report["closed"] is False and report["failed_phase"] == "interrupted"
+    assert "background" in report["traffic"]
+    assert httpx.get(payments, timeout=5).json()["faults"] == []
