@@ -235,6 +235,7 @@ def traffic_command(
     name: str,
     phases: list[Phase],
     watch_services: list[str] | None = None,
+    seed: int | None = None,
 ) -> None:
     """Shared body of load / steady / spike: preflight, phases, optional platform watch."""
     needed = sorted({e.service for p in phases for e in p.mix})
@@ -249,7 +250,7 @@ def traffic_command(
             watch = PlatformWatch(clients, watch_services, since=time.time() - 1.0)
             watch_task = asyncio.create_task(watch.run(stop, time.monotonic() + total_s + 5))
         try:
-            summaries, total, elapsed = await run_phases(clients, phases, ui, stop)
+            summaries, total, elapsed = await run_phases(clients, phases, ui, stop, seed=seed)
         finally:
             if watch_task is not None:
                 watch_task.cancel()
@@ -357,7 +358,8 @@ def load(
 ) -> None:
     """Healthy load: the weighted mix of real endpoints at a moderate rate (triggers nothing)."""
     plan = make_plan(duration, concurrency, rate, requests, timeout)
-    traffic_command(ctx, Ui(json_mode), "load", [Phase("load", plan, select_mix(services))])
+    phases = [Phase("load", plan, select_mix(services))]
+    traffic_command(ctx, Ui(json_mode), "load", phases, seed=seed)
 
 
 @main.command()
@@ -378,7 +380,8 @@ def steady(
 ) -> None:
     """Low constant background traffic for long runs (baselines, false-positive checks)."""
     plan = make_plan(duration, concurrency, rate, requests, timeout)
-    traffic_command(ctx, Ui(json_mode), "steady", [Phase("steady", plan, select_mix(services))])
+    phases = [Phase("steady", plan, select_mix(services))]
+    traffic_command(ctx, Ui(json_mode), "steady", phases, seed=seed)
 
 
 @main.command()
@@ -462,7 +465,7 @@ def spike(
                 "cooldown", make_plan(cooldown_duration, 4, baseline_rate, None, timeout), base_mix
             )
         )
-    traffic_command(ctx, Ui(json_mode), "spike", phases, [service] if watch else None)
+    traffic_command(ctx, Ui(json_mode), "spike", phases, [service] if watch else None, seed)
 
 
 @main.command(name="chaos")
@@ -530,7 +533,7 @@ def chaos_cmd(
     )
 
     async def body(clients: Clients, ui: Ui, stop: asyncio.Event) -> int:
-        report = await run_chaos(clients, ui, stop, chosen, fault, phase, settle)
+        report = await run_chaos(clients, ui, stop, chosen, fault, phase, settle, seed=seed)
         if ui.json_mode:
             ui.emit_json(report)
         else:

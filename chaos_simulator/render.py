@@ -39,7 +39,7 @@ class Ui:
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/] {message}")
 
-    def progress(self) -> Progress:
+    def progress(self, enabled: bool = True) -> Progress:
         return Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -49,7 +49,7 @@ class Ui:
             TimeRemainingColumn(),
             TextColumn("{task.fields[detail]}"),
             console=self.err,
-            disable=self.json_mode or self.quiet or not self.err.is_terminal,
+            disable=not enabled or self.json_mode or self.quiet or not self.err.is_terminal,
             transient=False,
         )
 

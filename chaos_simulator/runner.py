@@ -81,18 +81,16 @@ async def run_phases(
     ui: Ui,
     stop: asyncio.Event,
     seed: int | None = None,
-    on_phase: Callable[[str], None] | None = None,
+    show_progress: bool = True,
 ) -> tuple[dict[str, dict[str, Any]], Stats, float]:
     """Run traffic phases one after another with progress bars; per-phase and total stats."""
     total = Stats()
     summaries: dict[str, dict[str, Any]] = {}
     elapsed_total = 0.0
-    with ui.progress() as progress:
+    with ui.progress(enabled=show_progress) as progress:
         for phase in phases:
             if stop.is_set():
                 break
-            if on_phase:
-                on_phase(phase.name)
             task = progress.add_task(phase.name, total=phase.plan.duration_s, detail="")
 
             def tick(stats: Stats, elapsed: float, task_id: Any = task) -> None:
@@ -218,6 +216,7 @@ async def run_chaos(
     phase: Phase,
     settle_s: float,
     poll_s: float = 1.0,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Inject `fault` on each service, drive traffic, and watch each fault until a restart
     clears it (the cure); the run ends at the duration or `settle_s` after every cure."""
@@ -271,7 +270,9 @@ async def run_chaos(
         curer = asyncio.create_task(cure_watch())
         relay = asyncio.create_task(relay_stop())
         try:
-            summaries, total, elapsed = await run_phases(clients, [phase], ui, traffic_stop)
+            summaries, total, elapsed = await run_phases(
+                clients, [phase], ui, traffic_stop, seed=seed
+            )
         finally:
             for task in (watcher, curer, relay):
                 task.cancel()
@@ -429,7 +430,8 @@ async def run_scenario(
     traffic: dict[str, Any] = {}
 
     async def drive(phase: Phase, own_stop: asyncio.Event) -> None:
-        _, total, elapsed = await run_phases(clients, [phase], ui, own_stop)
+        # No bar: the traffic's planned length is only an upper bound on the scenario.
+        _, total, elapsed = await run_phases(clients, [phase], ui, own_stop, show_progress=False)
         traffic[phase.name] = total.summary(elapsed)
 
     async def relay() -> None:

@@ -276,3 +276,12 @@ def test_unreachable_target_is_a_clear_error(stack: Stack, tmp_path: Path) -> No
     }  # fmt: skip
     result = cli(stack, "health", "--no-platform", "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["ok"] is True
+
+
+def test_seed_repeats_the_same_mix(stack: Stack) -> None:
+    args = ["load", "--requests", "30", "--concurrency", "1", "--rate", "0", "--seed", "9"]
+    runs = [cli(stack, *args, "--json") for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    mixes = [json.loads(r.stdout)["summary"]["by_endpoint"] for r in runs]
+    assert sum(mixes[0].values()) == 30
+    assert mixes[0] == mixes[1]
