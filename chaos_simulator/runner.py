@@ -337,15 +337,23 @@ async def _check_platform(
     try:
         body = await clients.policy.get_json("/policies")
         items = body.get("items", []) if isinstance(body, dict) else []
-        if not any(
-            p.get("service") in (scenario.service, None, "*")
+        closing = [
+            p
+            for p in items
+            if p.get("service") in (scenario.service, None, "*")
             and p.get("action") in scenario.actions
             and p.get("enabled", True)
-            for p in items
-        ):
+        ]
+        if not closing:
             ui.warn(
                 f"no enabled policy does {'/'.join(scenario.actions)} on {scenario.service}; "
                 "the loop will probably not close"
+            )
+        elif all(float(p.get("cooldown_remaining_s") or 0) > 0 for p in closing):
+            wait = min(float(p.get("cooldown_remaining_s") or 0) for p in closing)
+            ui.warn(
+                f"{', '.join(str(p.get('name')) for p in closing)} cooling down for "
+                f"{wait:.0f}s more: its action will be skipped (cooldown) until then"
             )
     except (ApiError, ValueError) as exc:
         ui.warn(f"could not list policies: {exc}")
