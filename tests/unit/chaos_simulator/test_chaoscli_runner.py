@@ -1,0 +1,115 @@
+"""Scenario preconditions against an in-memory platform (httpx.MockTransport): no sockets."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from chaos_simulator.http import Clients
+from chaos_simulator.render import Ui
+from chaos_simulator.runner import (
+    PlatformWatch,
+    ScenarioAbort,
+    ScenarioOptions,
+    _check_platform,
+    _wait_warm,
+)
+from chaos_simulator.scenario import SCENARIOS
+from chaos_simulator.targets import Targets
+
+TARGETS = Targets(anomaly_url="http://anomaly.test", policy_url="http://policy.test")
+
+
+def platform(status: dict[str, Any], policies: list[dict[str, Any]], predict=None, active=()):
+    def handler(request: httpx.Request) -> httpx.Response:
+        host, path = request.url.host, request.url.path
+        if host == "policy.test" and path == "/status":
+            return httpx.Response(200, json=status)
+        if host == "policy.test" and path == "/policies":
+            return httpx.Response(200, json={"items": policies})
+        if host == "policy.test" and path == "/actions":
+            return httpx.Response(503, text="down")
+        if host == "anomaly.test" and path == "/health":
+            return httpx.Response(200, json={"status": "ok"})
+        if host == "anomaly.test" and path == "/predict":
+            return httpx.Response(200, json={"series": predict or []})
+        if host == "anomaly.test" and path == "/anomalies":
+            return httpx.Response(200, json={"items": list(active)})
+        return httpx.Response(404)
+
+    return handler
+
+
+def run(handler, fn):
+    async def main():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await fn(Clients(TARGETS, client))
+
+    return asyncio.run(main())
+
+
+RESTART = {"name": "orders_lat", "service": "orders", "action": "restart_container",
+           "enabled": True, "cooldown_remaining_s": 0}  # fmt: skip
+
+
+def check(handler, expect_dry_run=False):
+    opts = ScenarioOptions(expect_dry_run=expect_dry_run)
+    ui = Ui()
+    return run(handler, lambda c: _check_platform(c, SCENARIOS["latency-restart"], opts, ui))
+
+
+def test_paused_engine_aborts() -> None:
+    with pytest.raises(ScenarioAbort, match="paused"):
+        check(platform({"enabled": False, "dry_run": False}, [RESTART]))
+
+
+def test_dry_run_engine_needs_the_flag() -> None:
+    with pytest.raises(ScenarioAbort, match="--expect-dry-run"):
+        check(platform({"enabled": True, "dry_run": True}, [RESTART]))
+    check(platform({"enabled": True, "dry_run": True}, [RESTART]), expect_dry_run=True)
+
+
+def test_missing_or_cooling_policies_are_warned(capsys: pytest.CaptureFixture[str]) -> None:
+    check(platform({"enabled": True, "dry_run": False}, []))
+    assert "no enabled policy does restart_container on orders" in capsys.readouterr().err
+    cooling = {**RESTART, "cooldown_remaining_s": 120.0}
+    check(platform({"enabled": True, "dry_run": False}, [cooling]))
+    assert "cooling down for 120s" in capsys.readouterr().err
+    check(platform({"enabled": True, "dry_run": False}, [RESTART]))
+    assert capsys.readouterr().err == ""
+
+
+def test_warm_up_waits_for_a_scored_series_without_open_anomaly() -> None:
+    sc = SCENARIOS["latency-restart"]
+    opts = ScenarioOptions(warmup_timeout_s=0.3, poll_s=0.05)
+    warming = [{"service": "orders", "metric": "latency", "warming_up": True}]
+    ready = [{"service": "orders", "metric": "latency", "warming_up": False}]
+    status = {"enabled": True}
+
+    def warm(handler):
+        return run(handler, lambda c: _wait_warm(c, sc, opts, asyncio.Event()))
+
+    with pytest.raises(ScenarioAbort, match="no orders/latency series"):
+        warm(platform(status, [], predict=[]))
+    with pytest.raises(ScenarioAbort, match="still warming up"):
+        warm(platform(status, [], predict=warming))
+    busy = [{"id": "a-1", "service": "orders", "metric": "latency", "status": "active"}]
+    with pytest.raises(ScenarioAbort, match="anomaly a-1 already open"):
+        warm(platform(status, [], predict=ready, active=busy))
+    warm(platform(status, [], predict=ready))  # returns: ready to inject
+
+
+def test_platform_watch_reports_a_failing_component_without_failing() -> None:
+    active = [{"id": "a-2", "service": "orders", "metric": "cpu", "opened_at": 5.0}]
+    handler = platform({"enabled": True}, [], active=active)
+
+    async def poll(clients: Clients) -> dict[str, Any]:
+        watch = PlatformWatch(clients, ["orders"], since=0.0)
+        await watch.poll_once()
+        return watch.report()
+
+    report = run(handler, poll)
+    assert report["unreachable"] == ["policy engine"]  # /actions answers 503 here
+    assert [a["id"] for a in report["anomalies"]] == ["a-2"]
+    assert report["actions"] == []
