@@ -293,7 +293,7 @@ function renderOverview() {
       const rep = isNum(s.replicas_up) && isNum(s.replicas_total) && s.replicas_total > 0 ? `${s.replicas_up}/${s.replicas_total} replicas up` : "replicas: no data";
       return `<div class="card" data-testid="service-card" data-service="${esc(s.service)}" data-status="${esc(s.status)}">
         <div class="row"><h3 style="margin:0">${esc(s.service)}</h3>${badge(`st-${s.status || "unknown"}`, s.status || "unknown", "service-status")}
-          <span class="muted" data-testid="replicas">${esc(rep)}</span>
+          <span class="muted small" data-testid="replicas">${esc(rep)}</span>
           <span class="muted small">${isNum(s.open_anomalies) ? `${s.open_anomalies} open anomal${s.open_anomalies === 1 ? "y" : "ies"}` : ""}</span>
           <a class="small" style="margin-left:auto" target="_blank" rel="noopener" data-testid="link-jaeger-service" href="${esc(s.links.jaeger)}">traces</a></div>
         <table class="signals" style="margin-top:6px">${rows || '<tr><td class="nodata">no signals</td></tr>'}</table></div>`;
