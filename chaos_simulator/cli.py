@@ -15,7 +15,14 @@ from chaos_simulator.faults import FAULT_KINDS, FaultError, build_fault, parse_a
 from chaos_simulator.http import ApiError, Clients
 from chaos_simulator.loadgen import LoadPlan
 from chaos_simulator.mix import SERVICES, select_mix
-from chaos_simulator.render import Ui, errors_table, scenario_table, summary_table
+from chaos_simulator.render import (
+    Ui,
+    errors_table,
+    health_table,
+    render_status,
+    scenario_table,
+    summary_table,
+)
 from chaos_simulator.runner import (
     Phase,
     PlatformWatch,
@@ -318,20 +325,7 @@ def health(ctx: click.Context, platform: bool, json_mode: bool) -> None:
         if ui.json_mode:
             ui.emit_json({"ok": ok, "targets": rows})
         else:
-            from rich.table import Table
-
-            table = Table(title="Health")
-            for col in ("target", "url", "health", "ready", "detail"):
-                table.add_column(col)
-            for r in rows:
-                table.add_row(
-                    r["name"],
-                    r["url"],
-                    "[green]up[/]" if r.get("health") else "[red]down[/]",
-                    {True: "ready", False: "not ready", None: "-"}[r.get("ready")],
-                    r.get("error", ""),
-                )
-            ui.out.print(table)
+            ui.out.print(health_table(rows))
         if not ok:
             down = ", ".join(f"{r['name']} ({r['url']})" for r in rows if not r["ok"])
             ui.error(f"unreachable: {down}")
@@ -680,43 +674,7 @@ def status(ctx: click.Context, platform: bool, json_mode: bool) -> None:
         if ui.json_mode:
             ui.emit_json(doc)
             return 0
-        from rich.table import Table
-
-        table = Table(title="Active faults")
-        for col in ("service", "id", "kind", "params", "expires in"):
-            table.add_column(col)
-        for name, items in faults.items():
-            if not items:
-                table.add_row(name, "-", "none", "", "")
-            for f in items:
-                exp = f.get("expires_at")
-                table.add_row(
-                    name,
-                    str(f.get("id")),
-                    str(f.get("kind")),
-                    str(f.get("params")),
-                    f"{exp - time.time():.0f}s" if exp else "until cleared",
-                )
-        ui.out.print(table)
-        if platform:
-            if "anomalies" in doc:
-                ui.out.print(f"open anomalies: {len(doc['anomalies'])}")
-                for a in doc["anomalies"][:20]:
-                    ui.out.print(
-                        f"  {a.get('service')}/{a.get('metric')} {a.get('severity')}: "
-                        f"{a.get('summary') or a.get('id')}"
-                    )
-            else:
-                ui.out.print(f"[yellow]{doc['anomalies_error']}[/]")
-            if "policy_engine" in doc:
-                pe = doc["policy_engine"]
-                ui.out.print(
-                    f"policy engine: enabled={pe.get('enabled')} "
-                    f"dry_run={pe.get('dry_run')} "
-                    f"policies valid={(pe.get('policies') or {}).get('valid')}"
-                )
-            else:
-                ui.out.print(f"[yellow]{doc['policy_engine_error']}[/]")
+        render_status(ui, doc)
         return 0
 
     run_async(ctx, ui, body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 from rich.console import Console
@@ -125,3 +126,55 @@ def scenario_table(report: dict[str, Any]) -> Table:
     )
     table.add_row("recover", _fmt(report["time_to_recover_s"]), report.get("recovered_via") or "-")
     return table
+
+
+def health_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Health")
+    for col in ("target", "url", "health", "ready", "detail"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["url"],
+            "[green]up[/]" if r.get("health") else "[red]down[/]",
+            {True: "ready", False: "not ready", None: "-"}[r.get("ready")],
+            r.get("error", ""),
+        )
+    return table
+
+
+def render_status(ui: Ui, doc: dict[str, Any]) -> None:
+    """Active faults per service, then the platform's view when it was asked for."""
+    table = Table(title="Active faults")
+    for col in ("service", "id", "kind", "params", "expires in"):
+        table.add_column(col)
+    for name, items in doc["faults"].items():
+        if not items:
+            table.add_row(name, "-", "none", "", "")
+        for f in items:
+            exp = f.get("expires_at")
+            table.add_row(
+                name,
+                str(f.get("id")),
+                str(f.get("kind")),
+                str(f.get("params")),
+                f"{exp - time.time():.0f}s" if exp else "until cleared",
+            )
+    ui.out.print(table)
+    if "anomalies" in doc:
+        ui.out.print(f"open anomalies: {len(doc['anomalies'])}")
+        for a in doc["anomalies"][:20]:
+            ui.out.print(
+                f"  {a.get('service')}/{a.get('metric')} {a.get('severity')}: "
+                f"{a.get('summary') or a.get('id')}"
+            )
+    elif "anomalies_error" in doc:
+        ui.out.print(f"[yellow]{doc['anomalies_error']}[/]")
+    if "policy_engine" in doc:
+        pe = doc["policy_engine"]
+        ui.out.print(
+            f"policy engine: enabled={pe.get('enabled')} dry_run={pe.get('dry_run')} "
+            f"policies valid={(pe.get('policies') or {}).get('valid')}"
+        )
+    elif "policy_engine_error" in doc:
+        ui.out.print(f"[yellow]{doc['policy_engine_error']}[/]")
