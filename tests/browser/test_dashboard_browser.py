@@ -62,6 +62,11 @@ def test_overview_shows_services_signals_and_remediation(
     assert abs(float(text.split()[0]) - orders_mem / 1048576) < 2.0  # the exporter's ~60 MiB
     cpu = page.locator('[data-testid="signal-orders-cpu"] [data-testid="signal-value"]')
     assert cpu.inner_text().endswith(" cores")
+    # Ratios as percentages: every replica is up, so availability is exactly 100 %.
+    avail = page.locator('[data-testid="signal-orders-availability"] [data-testid="signal-value"]')
+    assert avail.inner_text() == "100.0 %"
+    errors = page.locator('[data-testid="signal-orders-error_rate"] [data-testid="signal-value"]')
+    assert errors.inner_text() in ("0.0 %", "no data")  # the exporter serves no 5xx
     wait_for(
         lambda: re.search(
             r"\d (ms|s)$",
@@ -151,7 +156,7 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         marker = "marker-skip" if first_action["outcome"] == "skipped" else "marker-action"
         chart.locator(f'[data-testid="{marker}"]').first.wait_for(timeout=WAIT_MS)
         if first_action["outcome"] == "skipped":
-            # The engine audits a skip per evaluation: repeated skips fold into one "×N" row.
+            # The engine audits a skip per evaluation: repeated skips fold into one "xN" row.
             detail.locator('[data-testid="skip-repeats"]').first.wait_for(timeout=WAIT_MS)
         shoot(page, "anomaly-detail")
         # The overview shows the loop at a glance: the open anomaly and the action on it.
