@@ -333,7 +333,10 @@ async def _check_platform(
             "close; pass --expect-dry-run to accept a dry_run action record as 'act'"
         )
     if not dry and opts.expect_dry_run:
-        ui.warn("--expect-dry-run given but the policy engine is not in dry-run")
+        raise ScenarioAbort(
+            "--expect-dry-run given but the policy engine acts for real (dry_run is false): "
+            "drop the flag, or set DRY_RUN=true on the engine"
+        )
     try:
         body = await clients.policy.get_json("/policies")
         items = body.get("items", []) if isinstance(body, dict) else []

@@ -68,6 +68,8 @@ def test_dry_run_engine_needs_the_flag() -> None:
     with pytest.raises(ScenarioAbort, match="--expect-dry-run"):
         check(platform({"enabled": True, "dry_run": True}, [RESTART]))
     check(platform({"enabled": True, "dry_run": True}, [RESTART]), expect_dry_run=True)
+    with pytest.raises(ScenarioAbort, match="acts for real"):
+        check(platform({"enabled": True, "dry_run": False}, [RESTART]), expect_dry_run=True)
 
 
 def test_missing_or_cooling_policies_are_warned(capsys: pytest.CaptureFixture[str]) -> None:
