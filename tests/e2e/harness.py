@@ -179,6 +179,14 @@ class Api:
             return f"(platform unreachable: {exc!r})"
         return f"actions={actions[:12]} anomalies={anomalies[:12]}"
 
+    def clear_count(self, service: str) -> int:
+        """DELETE /chaos once through the gateway: how many faults that replica cleared."""
+        try:
+            response = self.http.delete(GATEWAY[service] + "/chaos")
+            return int(response.json().get("cleared", 0)) if response.is_success else 0
+        except (httpx.HTTPError, ValueError):
+            return 0
+
     def clear(self, service: str) -> None:
         # Best effort: a restart clears faults anyway.
         with contextlib.suppress(httpx.HTTPError):
@@ -278,46 +286,6 @@ class Traffic:
         self._stop.set()
         for thread in self._workers:
             thread.join(timeout=15)
-
-
-class OrderSpike:
-    """CPU-heavy order creation on orders at fixed concurrency, until stopped (bounded)."""
-
-    def __init__(self, concurrency: int = 6, items: int = 40, max_duration_s: float = 300):
-        self.concurrency = concurrency
-        self.items = items
-        self.max_duration_s = max_duration_s
-        self.sent = 0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
-
-    def _worker(self, seed: int) -> None:
-        rng = random.Random(seed)
-        deadline = time.monotonic() + self.max_duration_s
-        with httpx.Client(timeout=15.0) as client:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                body = {"customer_id": f"u-{rng.randint(1, 50)}",
-                        "items": [{"sku": f"sku-{i}", "qty": 1 + i % 3, "unit_price": 9.5}
-                                  for i in range(self.items)]}  # fmt: skip
-                try:
-                    client.post(f"{ORDERS}/orders", json=body)
-                except httpx.HTTPError:
-                    self._stop.wait(0.2)
-                with self._lock:
-                    self.sent += 1
-
-    def start(self) -> OrderSpike:
-        for i in range(self.concurrency):
-            thread = threading.Thread(target=self._worker, args=(1000 + i,), daemon=True)
-            thread.start()
-            self._workers.append(thread)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._workers:
-            thread.join(timeout=20)
 
 
 # --- the timing table ------------------------------------------------------------------------
