@@ -49,7 +49,8 @@ CHAOS_ARGS ?=
 up: ## build and start the stack, wait until every container is healthy, print the URLs
 	@start=$$(date +%s); \
 	$(COMPOSE) up -d --build --remove-orphans --wait --wait-timeout $(UP_TIMEOUT) \
-	  || { $(COMPOSE) ps; echo "stack not healthy after $(UP_TIMEOUT)s: make logs S=<service>"; exit 1; }; \
+	  || { $(COMPOSE) ps; echo "stack not up/healthy after $(UP_TIMEOUT)s: make logs S=<service>" \
+	       "(no image registry here? make up-offline)"; exit 1; }; \
 	echo "stack healthy in $$(( $$(date +%s) - start ))s"
 	@$(MAKE) --no-print-directory urls OFFLINE=$(OFFLINE)
 
