@@ -103,7 +103,11 @@ def test_steady_healthy_load_takes_no_action(stack: Stack) -> None:
     )
     REPORT.timings.append(timing)
     assert actions == []
-    assert above_info == [], above_info
+    assert above_info == [], [
+        f"{a['service']} {a['metric']} {a['severity']} ({a['summary']}) "
+        f"+{a['opened_at'] - started:.0f}s"
+        for a in above_info
+    ]
 
 
 @pytest.mark.timeout(600)
