@@ -21,7 +21,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http_ok(url: str, timeout_s: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http_ok(
+    url: str, timeout_s: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll `url` until it answers 2xx; fail early if the process died."""
     deadline = time.monotonic() + timeout_s
     last_error = ""
@@ -68,7 +70,9 @@ class Proc:
             wait_http_ok(self.url + ready_path, timeout_s, self.popen)
         except Exception:
             self.stop()
-            raise RuntimeError(f"{self.module} failed to start; log:\n{self.log_text()[-4000:]}") from None
+            raise RuntimeError(
+                f"{self.module} failed to start; log:\n{self.log_text()[-4000:]}"
+            ) from None
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int | None:
@@ -86,8 +90,12 @@ class Proc:
 
 
 def start_module(
-    module: str, tmp_dir: Path, env: Mapping[str, str] | None = None, port: int | None = None,
-    ready_path: str = "/health", timeout_s: float = 20.0,
+    module: str,
+    tmp_dir: Path,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    ready_path: str = "/health",
+    timeout_s: float = 20.0,
 ) -> Proc:
     port = port or free_port()
     name = module.replace(".", "_")

@@ -29,8 +29,13 @@ class ScrapeTarget:
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, targets: list[ScrapeTarget], scrape_interval: str = "1s",
-                 extra_config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        targets: list[ScrapeTarget],
+        scrape_interval: str = "1s",
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.targets = targets
         self.scrape_interval = scrape_interval
@@ -49,11 +54,17 @@ class PrometheusServer:
                 {"targets": [target.address], "labels": target.labels}
             )
         return {
-            "global": {"scrape_interval": self.scrape_interval,
-                       "evaluation_interval": self.scrape_interval},
+            "global": {
+                "scrape_interval": self.scrape_interval,
+                "evaluation_interval": self.scrape_interval,
+            },
             "scrape_configs": [
-                {"job_name": job, "scrape_interval": self.scrape_interval,
-                 "scrape_timeout": self.scrape_interval, "static_configs": static}
+                {
+                    "job_name": job,
+                    "scrape_interval": self.scrape_interval,
+                    "scrape_timeout": self.scrape_interval,
+                    "static_configs": static,
+                }
                 for job, static in jobs.items()
             ],
             **self.extra_config,
@@ -69,10 +80,17 @@ class PrometheusServer:
         data.mkdir(exist_ok=True)
         log = (self.workdir / "prometheus.log").open("ab")
         self.popen = subprocess.Popen(
-            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={data}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
-             "--storage.tsdb.retention.time=1h"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         wait_http_ok(self.url + "/-/ready", 30.0, self.popen)

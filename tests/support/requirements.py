@@ -33,8 +33,12 @@ def docker_available() -> bool:
 
 def compose_available() -> bool:
     try:
-        return subprocess.run(["docker", "compose", "version"], capture_output=True,
-                              timeout=20).returncode == 0
+        return (
+            subprocess.run(
+                ["docker", "compose", "version"], capture_output=True, timeout=20
+            ).returncode
+            == 0
+        )
     except (subprocess.TimeoutExpired, OSError):
         return False
 
