@@ -707,6 +707,10 @@ class Engine:
 
     def _save(self, record: ActionRecord, **update: Any) -> ActionRecord:
         final = record.model_copy(update={"finished_at": self.clock(), **update})
+        if final.outcome == "skipped" and self._repeat_skip(final, final.reason, 0.0):
+            # re-checks of an open anomaly run every cycle: one audit row per skip reason
+            self.metrics.guard_skips.labels(final.reason or "").inc()
+            return final
         self.store.save_action(final)
         self.metrics.actions.labels(final.policy, final.action, final.outcome).inc()
         if final.outcome == "skipped" and final.reason:

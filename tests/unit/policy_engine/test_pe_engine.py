@@ -671,3 +671,27 @@ def test_hung_restart_times_out_as_failed() -> None:
         assert rec.verification == "failed"
 
     run(go)
+
+
+def test_open_anomaly_with_no_eligible_container_writes_one_skip_per_reason() -> None:
+    """Re-checks run every cycle; the audit log gets one row, the metric counts each skip."""
+
+    async def go() -> None:
+        clock = FakeClock()
+        actuator = FakeActuator(clock)
+        actuator.containers["orders"] = []
+        engine = make_engine(RESTART, clock=clock, actuator=actuator)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        snaps.set(series("orders", "latency", 0.9, "warning", "deviation", "a-1"))
+        await deliver(engine, alert())
+        for _ in range(10):
+            clock.advance(1)
+            await engine.cycle()
+            await engine.drain(5.0)
+        skips = records(engine)
+        assert [(r.outcome, r.reason) for r in skips] == [("skipped", "no_targets")]
+        counted = engine.metrics.guard_skips.labels("no_targets")._value.get()
+        assert counted >= 10
+        assert restarts(engine) == 0
+
+    run(go)
