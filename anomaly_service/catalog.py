@@ -13,7 +13,18 @@ import yaml
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DIRECTIONS = ("up", "down", "both")
 ON_MISSING = ("no_data", "ignore")
-FIELDS = {"name", "query", "unit", "direction", "floor", "min_spread", "description", "on_missing"}
+FIELDS = {
+    "name",
+    "query",
+    "unit",
+    "direction",
+    "floor",
+    "min_spread",
+    "min_value",
+    "max_value",
+    "description",
+    "on_missing",
+}
 
 
 class CatalogError(ValueError):
@@ -41,6 +52,10 @@ class MetricSpec:
     min_spread: float | None = None  # smallest spread the baseline may assume (metric's unit)
     on_missing: str = "no_data"  # no_data: a vanished series is an anomaly; ignore: it is not
     description: str = ""
+    # The range the signal can take (e.g. 0 for latency, 1 for a ratio): the band is clipped
+    # to it, so a chart never shows a baseline band of negative seconds.
+    min_value: float | None = None
+    max_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,25 +121,12 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
     direction = entry.get("direction")
     if direction not in DIRECTIONS:
         raise CatalogError(file, name, "direction", f"required: one of {', '.join(DIRECTIONS)}")
-    floor = entry.get("floor")
-    if floor is not None:
-        if (
-            isinstance(floor, bool)
-            or not isinstance(floor, int | float)
-            or not math.isfinite(floor)
-        ):
-            raise CatalogError(file, name, "floor", "must be a finite number (or omitted)")
-        floor = float(floor)
-    min_spread = entry.get("min_spread")
-    if min_spread is not None:
-        if (
-            isinstance(min_spread, bool)
-            or not isinstance(min_spread, int | float)
-            or not math.isfinite(min_spread)
-            or min_spread <= 0
-        ):
-            raise CatalogError(file, name, "min_spread", "must be a positive number (or omitted)")
-        min_spread = float(min_spread)
+    floor = _number(entry, "floor", name, file)
+    min_spread = _number(entry, "min_spread", name, file, positive=True)
+    min_value = _number(entry, "min_value", name, file)
+    max_value = _number(entry, "max_value", name, file)
+    if min_value is not None and max_value is not None and min_value >= max_value:
+        raise CatalogError(file, name, "max_value", "must be greater than min_value")
     on_missing = entry.get("on_missing", "no_data")
     if on_missing not in ON_MISSING:
         raise CatalogError(file, name, "on_missing", f"one of {', '.join(ON_MISSING)}")
@@ -132,5 +134,28 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
     if not isinstance(description, str):
         raise CatalogError(file, name, "description", "must be a string")
     return MetricSpec(
-        name, query.strip(), unit, direction, floor, min_spread, on_missing, description
+        name,
+        query.strip(),
+        unit,
+        direction,
+        floor,
+        min_spread,
+        on_missing,
+        description,
+        min_value,
+        max_value,
     )
+
+
+def _number(
+    entry: dict[str, Any], key: str, name: str, file: str, positive: bool = False
+) -> float | None:
+    """An optional finite number field (strictly positive when `positive`)."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CatalogError(file, name, key, "must be a finite number (or omitted)")
+    if positive and value <= 0:
+        raise CatalogError(file, name, key, "must be a positive number (or omitted)")
+    return float(value)

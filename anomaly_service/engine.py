@@ -283,6 +283,7 @@ class Engine:
         for state, value, (base, low, up, score, sev, is_open, warming) in zip(
             present, values, cols, strict=True
         ):
+            low, up = clip_band(low, up, state.spec)
             obs = Observation(value, base, low, up, score, int(sev), bool(is_open), bool(warming))
             transitions.extend(self.tracker.observe(state, ts, obs))
         return transitions
@@ -340,3 +341,12 @@ class Engine:
 
 def _clean(labels: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in labels.items() if k != "__name__"}
+
+
+def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, float]:
+    """Keep the band inside the range the signal can take (no negative seconds or cores)."""
+    if spec.min_value is not None:
+        lower = max(lower, spec.min_value)
+    if spec.max_value is not None:
+        upper = min(upper, spec.max_value)
+    return lower, upper

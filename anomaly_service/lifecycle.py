@@ -97,6 +97,7 @@ class Anomaly:
     baseline: float | None = None
     lower: float | None = None
     upper: float | None = None
+    peak_value: float | None = None  # the worst value seen while open, in the bad direction
     status: str = "active"
     resolved_at: float | None = None
     sent_severity: int = 0  # the highest severity already announced in a firing event
@@ -109,6 +110,12 @@ class Anomaly:
             text = f"{self.service} {self.metric}: no data (series gone or target down)"
             return text + ("; series expired" if self.expired else "")
         unit = f" {self.unit}" if self.unit else ""
+        if self.status == "resolved" and not self.expired:
+            # the current value is normal again: the story is the worst point, not this one
+            return (
+                f"{self.service} {self.metric} back to {fmt(self.value)}{unit}; worst "
+                f"{fmt(self.peak_value)}{unit} against baseline {fmt(self.baseline)}{unit}"
+            )
         where = "above" if (self.value or 0.0) >= (self.baseline or 0.0) else "below"
         return (
             f"{self.service} {self.metric} {fmt(self.value)}{unit} {where} baseline "
@@ -132,6 +139,7 @@ class Anomaly:
             "baseline": self.baseline,
             "lower": self.lower,
             "upper": self.upper,
+            "peak_value": self.peak_value,
             "unit": self.unit,
             "summary": self.summary(),
         }
@@ -299,6 +307,10 @@ class Tracker:
     def _set_values(anomaly: Anomaly, obs: Observation, ts: float) -> None:
         anomaly.value, anomaly.baseline = obs.value, obs.baseline
         anomaly.lower, anomaly.upper, anomaly.updated_at = obs.lower, obs.upper, ts
+        if anomaly.status == "active":
+            anomaly.peak_value = worse(
+                anomaly.peak_value, obs.value, obs.baseline, anomaly.direction
+            )
 
     def get(self, anomaly_id: str) -> Anomaly | None:
         return self.active.get(anomaly_id) or self.resolved.get(anomaly_id)
@@ -317,3 +329,19 @@ class Tracker:
 
     def series_of(self, metric: str) -> Iterable[SeriesState]:
         return [s for s in self.series.values() if s.spec.name == metric]
+
+
+def worse(
+    peak: float | None, value: float | None, baseline: float | None, direction: str
+) -> float | None:
+    """The value further out in the bad direction (for `both`: further from the baseline)."""
+    if value is None or math.isnan(value):
+        return peak
+    if peak is None:
+        return value
+    if direction == "up":
+        return max(peak, value)
+    if direction == "down":
+        return min(peak, value)
+    centre = baseline if baseline is not None and not math.isnan(baseline) else 0.0
+    return value if abs(value - centre) > abs(peak - centre) else peak

@@ -16,6 +16,7 @@ from anomaly_service.engine import Engine
 PAGE_KEYS = {"items", "total", "limit", "offset"}
 ANOMALY_KEYS = {
     "id",
+    "peak_value",
     "fingerprint",
     "service",
     "metric",

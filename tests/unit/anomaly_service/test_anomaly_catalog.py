@@ -67,6 +67,8 @@ def _entry(**fields: object) -> str:
         (_entry(query="sum(x)"), "m1", "query", "service"),
         (_entry(name="Bad-Name"), "#1", "name", "lower-case"),
         (_entry(min_spread=-1), "m1", "min_spread", "positive"),
+        (_entry(min_value="'zero'"), "m1", "min_value", "finite number"),
+        (_entry(min_value=1, max_value=1), "m1", "max_value", "greater than min_value"),
         (_entry(on_missing="zero"), "m1", "on_missing", "no_data"),
         (_entry(colour="red"), "m1", "colour", "unknown field"),
         ("metrics: []\n", None, "metrics", "non-empty"),

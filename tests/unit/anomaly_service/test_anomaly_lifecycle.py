@@ -9,7 +9,7 @@ from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
 
 from anomaly_service.catalog import MetricSpec
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.engine import Engine, EngineOptions, clip_band
 from anomaly_service.lifecycle import Evidence, Transition, thaw
 from anomaly_service.metrics import ServiceMetrics
 
@@ -91,6 +91,9 @@ def test_open_escalate_resolve_with_one_stable_id() -> None:
     resolved = back[0].anomaly
     assert resolved["id"] == first["id"] and resolved["status"] == "resolved"
     assert resolved["peak_severity"] == "critical" and resolved["resolved_at"] is not None
+    # The resolve tells the incident's worst point, not the (normal) value it closed on.
+    assert resolved["peak_value"] == 0.9
+    assert "back to" in resolved["summary"] and "worst 0.9 seconds" in resolved["summary"]
     statuses = [(p["status"], p["alerts"][0]["labels"]["severity"]) for p in notes.payloads]
     assert statuses == [("firing", "warning"), ("firing", "critical"), ("resolved", "critical")]
     assert engine.tracker.active == {}
@@ -225,3 +228,11 @@ def test_evidence_ring_keeps_the_newest_points_in_order() -> None:
     assert out["timestamps"] == [2.0, 3.0, 4.0, 5.0]
     assert out["values"] == [20.0, 30.0, None, 50.0]
     assert thaw(ev.freeze()) == out and len(ev) == 4
+
+
+def test_band_is_clipped_to_the_range_the_signal_can_take() -> None:
+    ratio = MetricSpec("error_rate", "q", "ratio", "up", 0.05, min_value=0.0, max_value=1.0)
+    assert clip_band(-0.2, 1.4, ratio) == (0.0, 1.0)
+    assert clip_band(0.1, 0.3, ratio) == (0.1, 0.3)
+    unbounded = MetricSpec("x", "q", "", "both", None)
+    assert clip_band(-5.0, 5.0, unbounded) == (-5.0, 5.0)
