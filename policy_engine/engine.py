@@ -731,10 +731,12 @@ class Engine:
                 detail=f"would POST an alert to {url or '(no URL configured)'}",
             )
         if not url:
+            # nothing was attempted: a missing receiver is configuration, not a delivery failure
             return self._save(
                 record,
-                outcome="failed",
-                error="no webhook URL configured "
+                outcome="skipped",
+                reason="no_webhook",
+                detail="alert not sent: no webhook URL configured "
                 "(params.url, settings.alert_url or ALERT_WEBHOOK_URL)",
                 verification="not_applicable",
             )
