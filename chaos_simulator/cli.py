@@ -5,6 +5,7 @@ scenario's loop did not close, 130 interrupted (after cleaning up)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -740,11 +741,19 @@ def status(ctx: click.Context, platform: bool, json_mode: bool) -> None:
     show_default=True,
     help="Seconds between polls of the platform.",
 )
+@click.option(
+    "--service",
+    "target_service",
+    type=click.Choice(SERVICES),
+    default=None,
+    help="Run the scenario on this service instead of its default one.",
+)
 @json_option
 @click.pass_context
 def scenario(
     ctx: click.Context,
     name: str,
+    target_service: str | None,
     warmup_timeout: float,
     detect_timeout: float,
     act_timeout: float,
@@ -776,6 +785,8 @@ def scenario(
         if not 0 < value <= 3600:
             raise click.BadParameter(f"{label} must be in (0, 3600] seconds")
     sc = SCENARIOS[name]
+    if target_service is not None:
+        sc = dataclasses.replace(sc, service=target_service)
     opts = ScenarioOptions(
         warmup_timeout, detect_timeout, act_timeout, recover_timeout, expect_dry_run, poll
     )
