@@ -155,9 +155,12 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         # Real (dry-run) actions get full markers: see the docker test below.
         marker = "marker-skip" if first_action["outcome"] == "skipped" else "marker-action"
         chart.locator(f'[data-testid="{marker}"]').first.wait_for(timeout=WAIT_MS)
-        if first_action["outcome"] == "skipped":
-            # The engine audits a skip per evaluation: repeated skips fold into one "xN" row.
-            detail.locator('[data-testid="skip-repeats"]').first.wait_for(timeout=WAIT_MS)
+        # The action is listed under the chart with its outcome (one audit row per skip reason).
+        detail.locator('[data-testid="detail-action"]').first.wait_for(timeout=WAIT_MS)
+        assert (
+            first_action["outcome"]
+            in detail.locator('[data-testid="detail-action"]').first.inner_text()
+        )
         shoot(page, "anomaly-detail")
         # The overview shows the loop at a glance: the open anomaly and the action on it.
         open_view(page, stack, "overview")
