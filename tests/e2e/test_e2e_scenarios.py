@@ -288,8 +288,8 @@ def test_cpu_overload_scales_orders_up_then_back_down(stack: Stack) -> None:
     real share of gateway traffic -> the overload stops -> scale_down to the minimum.
 
     The overload is the services' CPU fault at full intensity (one core burnt in the process):
-    on this shared 2-core machine, order traffic alone cannot push one replica past the
-    shipped policy's 0.7 core without also pushing p99 past the latency-restart policy."""
+    a deterministic saturation, where order traffic on this shared 2-core machine reaches only
+    0.6-0.8 core depending on what else runs (`make chaos-spike` is the traffic version)."""
     api = stack.api
     assert len(containers("orders")) == 1
     wait_past_grace("orders")
