@@ -18,7 +18,24 @@ TOKEN = "integration-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-class Receiver:
+class _LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 with a free port, stopped by close()."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Receiver(_LoopbackServer):
     """A real HTTP webhook receiver on 127.0.0.1 that records every JSON body it gets."""
 
     def __init__(self) -> None:
@@ -36,20 +53,14 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"http://127.0.0.1:{self.port}/hook"
 
 
-class PredictServer:
+class PredictServer(_LoopbackServer):
     """Serves GET /predict like the anomaly service, from a body the test sets (None -> 503)."""
 
     def __init__(self) -> None:
@@ -73,17 +84,11 @@ class PredictServer:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"http://127.0.0.1:{self.port}"
 
 
 def engine_env(tmp: Path, policies: Path, **extra: str) -> dict[str, str]:
