@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,28 @@ def test_docker_socket_reaches_only_what_needs_it(stack: dict[str, Any]) -> None
             v for v in services(stack)[name]["volumes"] if v["source"] == "/var/run/docker.sock"
         )
         assert mount.get("read_only") is True, name
+
+
+def test_platform_images_share_one_recipe_with_consistent_build_args(
+    stack: dict[str, Any],
+) -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    built = {
+        name: svc["build"] for name, svc in services(stack).items()
+        if svc.get("build", {}).get("dockerfile") == "component.Dockerfile"
+    }  # fmt: skip
+    assert set(built) == {"anomaly-service", "policy-engine", "dashboard"}
+    for name, build in built.items():
+        args = build["args"]
+        assert (REPO / args["COMPONENT"] / "__main__.py").is_file(), name
+        assert args["EXTRA"] in extras, name
+        svc = services(stack)[name]
+        assert args["PORT"] == svc["environment"]["PORT"], name
+        assert {int(args["PORT"])} == {p["target"] for p in svc["ports"]}, name
+        # Only the container that drives the Docker socket runs as root.
+        assert (args.get("RUN_AS") == "root") == (name == "policy-engine"), name
 
 
 def test_named_volumes_hold_the_state(stack: dict[str, Any]) -> None:

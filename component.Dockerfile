@@ -1,0 +1,44 @@
+# One image recipe for the platform components: anomaly_service, policy_engine, dashboard.
+# Build context: the repository root; the component is a build argument, e.g.
+#   docker build -f component.Dockerfile --build-arg COMPONENT=policy_engine \
+#     --build-arg EXTRA=policy --build-arg PORT=8081 --build-arg RUN_AS=root -t relia-policy-engine .
+# It installs only that component's extra (.[EXTRA]) and runs `python -m COMPONENT`.
+# (The demo services have their own services/Dockerfile: one image for three domains.)
+FROM python:3.11-slim-bookworm
+
+ARG COMPONENT
+ARG EXTRA
+ARG PORT
+# The policy engine needs root: the Docker socket it drives is root:docker 0660 and the docker
+# group's id differs from host to host. Everything else runs unprivileged.
+ARG RUN_AS=relia
+
+RUN test -n "$COMPONENT" && test -n "$EXTRA" && test -n "$PORT" \
+ || { echo "build args COMPONENT, EXTRA and PORT are required" >&2; exit 1; }
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOST=0.0.0.0 \
+    PORT=${PORT} \
+    RELIA_COMPONENT=${COMPONENT}
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: a source change does not reinstall them. The package
+# directory is a placeholder here, so the project itself is uninstalled again right away.
+COPY pyproject.toml README.md ./
+RUN mkdir "$COMPONENT" && touch "$COMPONENT/__init__.py" \
+ && pip install ".[$EXTRA]" \
+ && pip uninstall -y relia \
+ && rm -rf "$COMPONENT"
+
+COPY ${COMPONENT} ./${COMPONENT}
+
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia
+USER ${RUN_AS}
+
+EXPOSE ${PORT}
+# exec: python, not the shell, is PID 1 and receives the stop signal.
+CMD ["sh", "-c", "exec python -m \"$RELIA_COMPONENT\""]
