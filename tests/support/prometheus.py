@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -35,9 +36,13 @@ class PrometheusServer:
         targets: list[ScrapeTarget],
         scrape_interval: str = "1s",
         extra_config: dict[str, Any] | None = None,
+        file_sd: bool = False,
     ) -> None:
         self.workdir = workdir
         self.targets = targets
+        # file_sd: targets come from a file Prometheus watches, so changing them goes through
+        # service discovery (and its update delay) as the stack's docker SD does.
+        self.file_sd = file_sd
         self.scrape_interval = scrape_interval
         self.extra_config = extra_config or {}
         self.port = free_port()
@@ -53,6 +58,9 @@ class PrometheusServer:
             jobs.setdefault(target.job, []).append(
                 {"targets": [target.address], "labels": target.labels}
             )
+        if self.file_sd:
+            for job in {t.job for t in self.targets}:
+                self._write_targets_file(job, jobs.get(job, []))
         return {
             "global": {
                 "scrape_interval": self.scrape_interval,
@@ -63,12 +71,24 @@ class PrometheusServer:
                     "job_name": job,
                     "scrape_interval": self.scrape_interval,
                     "scrape_timeout": self.scrape_interval,
-                    "static_configs": static,
+                    **(
+                        {"file_sd_configs": [{"files": [str(self._targets_file(job))]}]}
+                        if self.file_sd
+                        else {"static_configs": static}
+                    ),
                 }
                 for job, static in jobs.items()
             ],
             **self.extra_config,
         }
+
+    def _targets_file(self, job: str) -> Path:
+        return self.workdir / f"targets-{job}.json"
+
+    def _write_targets_file(self, job: str, groups: list[dict[str, Any]]) -> None:
+        staging = self._targets_file(job).with_suffix(".tmp")
+        staging.write_text(json.dumps(groups))
+        staging.replace(self._targets_file(job))  # atomic: Prometheus never reads half a file
 
     def start(self) -> PrometheusServer:
         binary = prometheus_binary()
@@ -95,6 +115,13 @@ class PrometheusServer:
         log.close()
         wait_http_ok(self.url + "/-/ready", 30.0, self.popen)
         return self
+
+    def set_targets(self, job: str, targets: list[ScrapeTarget]) -> None:
+        """With file_sd: replace one job's targets, as a service-discovery update would."""
+        if not self.file_sd:
+            raise RuntimeError("set_targets needs PrometheusServer(..., file_sd=True)")
+        groups = [{"targets": [t.address], "labels": t.labels} for t in targets]
+        self._write_targets_file(job, groups)
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
