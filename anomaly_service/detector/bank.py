@@ -252,9 +252,11 @@ class SeriesBank:
             np.where(d >= c.z_info, _INFO, _NORMAL),
         ).astype(np.int8)
 
-        # ---- learning: warm-up learns everything; afterwards only points inside z_learn.
-        learn = valid & (warming | (np.abs(z) < c.z_learn))
+        # ---- learning: the first few points learn everything (there is no spread yet);
+        # afterwards, warm-up included, only points inside z_learn. A fault or a load spike
+        # in the first minutes after start must not become the normal it is judged against.
         boot = n < _BOOTSTRAP_POINTS
+        learn = valid & (boot | (np.abs(z) < c.z_learn))
         lim = c.huber_k * spread
         rc = np.where(boot, r, np.clip(r, -lim, lim))
         a = np.maximum(c.alpha, 1.0 / (n + 1.0))
@@ -282,7 +284,8 @@ class SeriesBank:
         )
         out_run = np.where(valid & ~learn, i["out_run"] + 1, np.where(valid, 0, i["out_run"]))
         # New normal: the deviation lasted relearn_after points, adopt the shadow estimate.
-        rebase = out_run >= c.relearn_after
+        # During warm-up the old level rests on a handful of points, so min_points suffice.
+        rebase = out_run >= np.where(warming, c.min_points, c.relearn_after)
         f["m"] = np.where(rebase, f["sm"], f["m"])
         f["mad"] = np.where(rebase, np.maximum(f["mad"], f["smad"]), f["mad"])
         f["bias"] = np.where(rebase, 0.0, f["bias"])
@@ -292,6 +295,8 @@ class SeriesBank:
         # point, clipped), so a recurring pattern stops being surprising; then an anomaly
         # likelihood over the recent deviation, as in Numenta's HTM detector.
         fm, fmad, fc = f["fm"], f["fmad"], i["fc"]
+        # Its own warm-up counts every valid point (the severity baseline may skip some).
+        scored = valid & (fc >= c.min_points)
         fspread = np.maximum(
             np.maximum(MAD_TO_SIGMA * fmad, c.min_spread_rel * np.abs(fm)), f["minspread"]
         )
@@ -305,7 +310,7 @@ class SeriesBank:
         b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
         hist = self._hist[s]
         in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
-        rare = np.where(judged & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
+        rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
         hist[valid] *= 1.0 - c.alpha_rarity
         hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
         self._hist[s] = hist
@@ -317,35 +322,35 @@ class SeriesBank:
         f["fm"] = np.where(valid, np.where(fc == 0, xv, fm + af * frc), fm)
         f["fmad"] = np.where(valid & (fc > 0), fmad + afs * (np.abs(frc) - fmad), fmad)
         i["fc"] = np.where(valid, fc + 1, fc)
-        short = np.where(judged, f["short"] + c.alpha_short * (u - f["short"]), f["short"])
+        short = np.where(scored, f["short"] + c.alpha_short * (u - f["short"]), f["short"])
         lmean, lvar, jn = f["lmean"], f["lvar"], i["jn"]
         lsd = np.sqrt(np.maximum(lvar, c.likelihood_min_var))
         zl = (short - lmean) / lsd
-        # The likelihood has its own warm-up: min_points judged points.
-        lq = np.where(judged & (jn >= c.likelihood_warmup), neg_log10_tail(zl), 0.0)
-        short2 = np.where(judged, f["short2"] + c.alpha_short * (rare - f["short2"]), f["short2"])
+        # The likelihood has its own warm-up: min_points scored points.
+        lq = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl), 0.0)
+        short2 = np.where(scored, f["short2"] + c.alpha_short * (rare - f["short2"]), f["short2"])
         lmean2, lvar2 = f["lmean2"], f["lvar2"]
         zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
-        lq2 = np.where(judged & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
+        lq2 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
         # The onset follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
         likelihood = lq / (lq + c.likelihood_scale)
         # Onset: only the part of the likelihood above the recent peak (forgotten with a
         # half-life of onset_memory points) counts, so a long anomaly scores at its start.
-        peak = f["peak"] * np.where(judged, self._peak_decay, 1.0)
+        peak = f["peak"] * np.where(scored, self._peak_decay, 1.0)
         onset = np.maximum(likelihood - peak, 0.0)
         # Early likelihoods rest on few points; they must not mute the first real onsets.
         f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
         delta = short - lmean
         a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
-        f["lmean"] = np.where(judged, lmean + a_l * delta, lmean)
-        f["lvar"] = np.where(judged, (1 - a_l) * (lvar + a_l * delta * delta), lvar)
+        f["lmean"] = np.where(scored, lmean + a_l * delta, lmean)
+        f["lvar"] = np.where(scored, (1 - a_l) * (lvar + a_l * delta * delta), lvar)
         f["short"] = short
         delta2 = short2 - lmean2
-        f["lmean2"] = np.where(judged, lmean2 + a_l * delta2, lmean2)
-        f["lvar2"] = np.where(judged, (1 - a_l) * (lvar2 + a_l * delta2 * delta2), lvar2)
+        f["lmean2"] = np.where(scored, lmean2 + a_l * delta2, lmean2)
+        f["lvar2"] = np.where(scored, (1 - a_l) * (lvar2 + a_l * delta2 * delta2), lvar2)
         f["short2"] = short2
-        i["jn"] = np.where(judged, jn + 1, jn)
+        i["jn"] = np.where(scored, jn + 1, jn)
 
         # ---- hysteresis: runs of consecutive points at or above each level.
         runs = []

@@ -162,12 +162,39 @@ def test_hysteresis_open_after_n_close_after_m() -> None:
 
 
 def test_warmup_holds_normal_and_matches_min_points() -> None:
-    x = noise(100)
-    x[10] += 50.0
-    res = score_series(x, direction=Direction.BOTH)
+    res = score_series(noise(100), direction=Direction.BOTH)
     assert res.warming[: CFG.min_points].all() and not res.warming[CFG.min_points :].any()
     assert (res.level[: CFG.min_points] == Severity.NORMAL).all()
     assert (res.score[: CFG.min_points] == 0).all()
+
+
+def test_spike_during_warmup_is_held_normal_and_not_learned() -> None:
+    # `make up`, then a load spike a minute later: the spike must not become the normal.
+    clean = noise(200)
+    x = clean.copy()
+    x[12:30] += 40.0
+    res = score_series(x, direction=Direction.UP)
+    ref = score_series(clean, direction=Direction.UP)
+    assert (res.level[:30] == Severity.NORMAL).all() and not res.open[:30].any()
+    # The 18 spiked points were not counted: warm-up ends 18 points later.
+    assert res.warming[: CFG.min_points + 18].all() and not res.warming[CFG.min_points + 18 :].any()
+    # Afterwards the band is the clean one, so a +8 sd step is caught as it would be.
+    assert abs(res.baseline[100] - ref.baseline[100]) < 0.5
+    assert abs(res.upper[100] - ref.upper[100]) < 1.0
+    y = x.copy()
+    y[150:] += 8.0
+    assert first_open(score_series(y, direction=Direction.UP).open) == 150 + CFG.open_after - 1
+
+
+def test_level_change_during_warmup_is_adopted_after_min_points() -> None:
+    # A service that settles at another level right after start (caches warm, traffic begins)
+    # gets that level as its normal after min_points points, not after relearn_after.
+    x = noise(300)
+    x[12:] += 20.0
+    res = score_series(x, direction=Direction.BOTH)
+    assert not res.open.any()
+    assert abs(res.baseline[-1] - 120.0) < 1.0
+    assert not res.warming[12 + 2 * CFG.min_points :].any()
 
 
 def test_nan_and_inf_are_missing_and_never_poison_state() -> None:
