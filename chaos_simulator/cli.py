@@ -132,6 +132,12 @@ def main(
 
 
 json_option = click.option("--json", "json_mode", is_flag=True, help="Machine-readable output.")
+watch_option = click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Report the anomalies and actions the platform recorded during the run.",
+)
 service_multi = click.option(
     "--service",
     "-s",
@@ -225,6 +231,9 @@ def render_traffic(ui: Ui, report: dict[str, Any], title: str) -> None:
 def render_platform(ui: Ui, platform: dict[str, Any]) -> None:
     for name in platform.get("unreachable", []):
         ui.out.print(f"[yellow]{name} did not answer: no platform events shown[/]")
+    if not (platform.get("unreachable") or platform.get("anomalies") or platform.get("actions")):
+        watched = ", ".join(platform.get("services", []))
+        ui.out.print(f"platform: no anomaly and no action on {watched} during the run")
     for a in platform.get("anomalies", []):
         ui.out.print(
             f"anomaly {a.get('id')} {a.get('service')}/{a.get('metric')} {a.get('severity')} "
@@ -338,6 +347,7 @@ def health(ctx: click.Context, platform: bool, json_mode: bool) -> None:
 @main.command()
 @service_multi
 @traffic_options(duration=60.0, concurrency=8, rate=20.0)
+@watch_option
 @json_option
 @click.pass_context
 def load(
@@ -349,17 +359,20 @@ def load(
     rate: float | None,
     timeout: float,
     seed: int | None,
+    watch: bool,
     json_mode: bool,
 ) -> None:
     """Healthy load: the weighted mix of real endpoints at a moderate rate (triggers nothing)."""
     plan = make_plan(duration, concurrency, rate, requests, timeout)
-    phases = [Phase("load", plan, select_mix(services))]
-    traffic_command(ctx, Ui(json_mode), "load", phases, seed=seed)
+    mix = select_mix(services)
+    watched = sorted({e.service for e in mix}) if watch else None
+    traffic_command(ctx, Ui(json_mode), "load", [Phase("load", plan, mix)], watched, seed)
 
 
 @main.command()
 @service_multi
 @traffic_options(duration=300.0, concurrency=4, rate=5.0)
+@watch_option
 @json_option
 @click.pass_context
 def steady(
@@ -371,12 +384,14 @@ def steady(
     rate: float | None,
     timeout: float,
     seed: int | None,
+    watch: bool,
     json_mode: bool,
 ) -> None:
     """Low constant background traffic for long runs (baselines, false-positive checks)."""
     plan = make_plan(duration, concurrency, rate, requests, timeout)
-    phases = [Phase("steady", plan, select_mix(services))]
-    traffic_command(ctx, Ui(json_mode), "steady", phases, seed=seed)
+    mix = select_mix(services)
+    watched = sorted({e.service for e in mix}) if watch else None
+    traffic_command(ctx, Ui(json_mode), "steady", [Phase("steady", plan, mix)], watched, seed)
 
 
 @main.command()
@@ -411,12 +426,7 @@ def steady(
     show_default=True,
     help="Requests/s before and after the spike.",
 )
-@click.option(
-    "--watch/--no-watch",
-    default=True,
-    show_default=True,
-    help="Report anomalies and actions from the platform during the run.",
-)
+@watch_option
 @json_option
 @click.pass_context
 def spike(

@@ -153,6 +153,7 @@ class PlatformWatch:
 
     def report(self) -> dict[str, Any]:
         return {
+            "services": list(self.services),
             "unreachable": sorted(self.unreachable),
             "anomalies": [
                 {

@@ -303,3 +303,17 @@ def test_ctrl_c_during_a_scenario_clears_its_fault_and_reports(platform: Platfor
     assert report["closed"] is False and report["failed_phase"] == "interrupted"
     assert "background" in report["traffic"]
     assert httpx.get(payments, timeout=5).json()["faults"] == []
+
+
+def test_healthy_load_is_watched_and_triggers_nothing(platform: Platform) -> None:
+    """`chaos load` (make chaos-load) reports what the platform did meanwhile: nothing."""
+    result = subprocess.run(
+        [*CLI, "load", "--service", "users", "--duration", "6", "--rate", "10", "--json"],
+        env=platform.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["failed"] == 0
+    assert report["platform"] == {
+        "services": ["users"], "unreachable": [], "anomalies": [], "actions": [],
+    }  # fmt: skip

@@ -115,6 +115,13 @@ def test_load_reaches_the_services_metrics(stack: Stack) -> None:
     assert users_sent <= delta["users"] <= users_sent + 2 * slack
     pays_sent = ep.get("payments.authorize", 0) + ep.get("orders.create", 0)
     assert pays_sent <= delta["payments"] <= pays_sent + 2 * slack
+    # The platform is watched by default; here it is absent, which is said, not fatal.
+    assert report["platform"] == {
+        "services": ["orders", "payments", "users"],
+        "unreachable": ["anomaly service", "policy engine"],
+        "anomalies": [],
+        "actions": [],
+    }
 
 
 def test_inject_status_clear_round_trip(stack: Stack) -> None:
