@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.harness import (
+    PROJECT,
     REPO,
     REPORT,
     Api,
@@ -47,8 +48,25 @@ def _collect_logs(compose: list[str]) -> None:
         pass
 
 
+def _refuse_to_replace_a_running_stack() -> None:
+    """The suite needs the project name `relia` and its ports, and starts from fresh volumes.
+    Outside CI it does not silently delete a stack someone is using."""
+    if os.environ.get("CI") == "true" or os.environ.get("RELIA_E2E_REPLACE_STACK") == "1":
+        return
+    label = f"label=com.docker.compose.project={PROJECT}"
+    found = run(["docker", "ps", "-a", "-q", "--filter", label], timeout=30, check=False)
+    if found.stdout.strip():
+        pytest.fail(
+            f"a compose project '{PROJECT}' already has containers: the e2e suite would remove it "
+            "and its volumes. Stop it first (`make down`), or let the suite replace it with "
+            "RELIA_E2E_REPLACE_STACK=1.",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    _refuse_to_replace_a_running_stack()
     offline = offline_mode()
     if offline and not all(image_present(image) for image in STAND_INS):
         run(["bash", str(REPO / "scripts" / "offline-images.sh"), "all"], timeout=1200)
