@@ -25,6 +25,7 @@ from chaos_simulator.render import (
     summary_table,
 )
 from chaos_simulator.runner import (
+    BaselinesLearned,
     Phase,
     PlatformWatch,
     ScenarioAbort,
@@ -253,13 +254,14 @@ def traffic_command(
     phases: list[Phase],
     watch_services: list[str] | None = None,
     seed: int | None = None,
+    learned: BaselinesLearned | None = None,
 ) -> None:
     """Shared body of load / steady / spike: preflight, phases, optional platform watch."""
     needed = sorted({e.service for p in phases for e in p.mix})
 
     async def body(clients: Clients, ui: Ui, stop: asyncio.Event) -> int:
         await preflight(clients, needed)
-        ui.info(f"{name}: " + ", ".join(f"{p.name} {p.plan.duration_s:g}s" for p in phases))
+        ui.info(f"{name}: " + ", ".join(p.describe() for p in phases))
         watch = None
         watch_task = None
         if watch_services:
@@ -289,6 +291,13 @@ def traffic_command(
             "summary": total.summary(elapsed),
             "phases": summaries,
         }
+        if learned is not None:
+            report["baselines"] = learned.state
+            if learned.state == "warming up":
+                ui.warn(
+                    f"{learned.service}'s baselines were still warming up when the baseline "
+                    "phase ended: what followed may be learned as its normal"
+                )
         if watch is not None:
             await watch.poll_once()
             report["platform"] = watch.report()
@@ -420,6 +429,14 @@ def steady(
     help="Seconds of normal traffic after the spike (watch the scale-down).",
 )
 @click.option(
+    "--learn-timeout",
+    type=float,
+    default=240.0,
+    show_default=True,
+    help="Extend the baseline phase until the anomaly service has learned the service's "
+    "normal, for at most this many seconds (0: do not wait).",
+)
+@click.option(
     "--baseline-rate",
     type=float,
     default=5.0,
@@ -440,6 +457,7 @@ def spike(
     seed: int | None,
     baseline_duration: float,
     cooldown_duration: float,
+    learn_timeout: float,
     baseline_rate: float,
     watch: bool,
     json_mode: bool,
@@ -451,12 +469,13 @@ def spike(
     """
     phases = []
     base_mix = select_mix(None)
-    if baseline_duration > 0:
-        phases.append(
-            Phase(
-                "baseline", make_plan(baseline_duration, 4, baseline_rate, None, timeout), base_mix
-            )
-        )
+    # A spike before the anomaly service knows the service's normal would be learned as normal
+    # (right after `make up`); the baseline phase lasts until it is learned, within bounds.
+    learned = BaselinesLearned(service) if learn_timeout > 0 else None
+    longest = max(baseline_duration, learn_timeout)
+    if longest > 0:
+        plan = make_plan(longest if learned else baseline_duration, 4, baseline_rate, None, timeout)
+        phases.append(Phase("baseline", plan, base_mix, until=learned, min_s=baseline_duration))
     phases.append(
         Phase(
             "spike",
@@ -470,7 +489,8 @@ def spike(
                 "cooldown", make_plan(cooldown_duration, 4, baseline_rate, None, timeout), base_mix
             )
         )
-    traffic_command(ctx, Ui(json_mode), "spike", phases, [service] if watch else None, seed)
+    watched = [service] if watch else None
+    traffic_command(ctx, Ui(json_mode), "spike", phases, watched, seed, learned)
 
 
 @main.command(name="chaos")

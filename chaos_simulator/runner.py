@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,9 +70,54 @@ async def preflight(clients: Clients, services: list[str]) -> None:
 
 @dataclass
 class Phase:
+    """Traffic for `plan.duration_s`; with `until`, the phase ends earlier, once `until()` is
+    true and at least `min_s` have passed (`plan.duration_s` is then the upper bound)."""
+
     name: str
     plan: LoadPlan
     mix: tuple[Endpoint, ...]
+    until: Callable[[Clients], Awaitable[bool]] | None = None
+    min_s: float = 0.0
+    check_every_s: float = 2.0
+
+    def describe(self) -> str:
+        if self.until is None:
+            return f"{self.name} {self.plan.duration_s:g}s"
+        return f"{self.name} {self.min_s:g}-{self.plan.duration_s:g}s"
+
+
+@dataclass
+class BaselinesLearned:
+    """Phase condition: the anomaly service scores every series of `service` (none is warming
+    up). An anomaly service that does not answer counts as done: there is nothing to wait for."""
+
+    service: str
+    state: str = "not checked"  # learned | warming up | anomaly service unreachable
+
+    async def __call__(self, clients: Clients) -> bool:
+        try:
+            predict = await clients.anomaly.predict()
+        except (TargetUnreachable, ApiError, ValueError):
+            self.state = "anomaly service unreachable"
+            return True
+        series = [s for s in predict.get("series", []) if s.get("service") == self.service]
+        warm = bool(series) and not any(s.get("warming_up") for s in series)
+        self.state = "learned" if warm else "warming up"
+        return warm
+
+
+async def _end_when(
+    phase: Phase, clients: Clients, outer: asyncio.Event, phase_stop: asyncio.Event
+) -> None:
+    """Set `phase_stop` when the outer stop is set or the phase's condition holds."""
+    assert phase.until is not None
+    started = time.monotonic()
+    while not outer.is_set():
+        if time.monotonic() - started >= phase.min_s and await phase.until(clients):
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(outer.wait(), timeout=phase.check_every_s)
+    phase_stop.set()
 
 
 async def run_phases(
@@ -96,14 +141,23 @@ async def run_phases(
             def tick(stats: Stats, elapsed: float, task_id: Any = task) -> None:
                 progress.update(task_id, completed=elapsed, detail=live_detail(stats, elapsed))
 
-            stats, elapsed = await run_load(
-                phase.plan,
-                MixGenerator(phase.mix, seed),
-                clients.targets,
-                clients.client,
-                stop,
-                on_tick=tick,
-            )
+            phase_stop, ender = stop, None
+            if phase.until is not None:
+                phase_stop = asyncio.Event()
+                ender = asyncio.create_task(_end_when(phase, clients, stop, phase_stop))
+            try:
+                stats, elapsed = await run_load(
+                    phase.plan,
+                    MixGenerator(phase.mix, seed),
+                    clients.targets,
+                    clients.client,
+                    phase_stop,
+                    on_tick=tick,
+                )
+            finally:
+                if ender is not None:
+                    ender.cancel()
+                    await asyncio.gather(ender, return_exceptions=True)
             summaries[phase.name] = stats.summary(elapsed)
             elapsed_total += elapsed
             total.latencies.extend(stats.latencies)

@@ -1,19 +1,25 @@
 """Scenario preconditions against an in-memory platform (httpx.MockTransport): no sockets."""
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from chaos_simulator.http import Clients
+from chaos_simulator.loadgen import LoadPlan
+from chaos_simulator.mix import select_mix
 from chaos_simulator.render import Ui
 from chaos_simulator.runner import (
+    BaselinesLearned,
+    Phase,
     PlatformWatch,
     ScenarioAbort,
     ScenarioOptions,
     _check_platform,
     _wait_warm,
+    run_phases,
 )
 from chaos_simulator.scenario import SCENARIOS
 from chaos_simulator.targets import Targets
@@ -115,3 +121,52 @@ def test_platform_watch_reports_a_failing_component_without_failing() -> None:
     assert report["unreachable"] == ["policy engine"]  # /actions answers 503 here
     assert [a["id"] for a in report["anomalies"]] == ["a-2"]
     assert report["actions"] == []
+
+
+def series(service: str, metric: str, warming: bool) -> dict[str, Any]:
+    return {"service": service, "metric": metric, "warming_up": warming}
+
+
+@pytest.mark.parametrize(
+    ("predict", "done", "state"),
+    [
+        ([series("orders", "cpu", False), series("orders", "latency", True)], False, "warming up"),
+        ([series("orders", "cpu", False), series("users", "cpu", True)], True, "learned"),
+        ([series("users", "cpu", False)], False, "warming up"),  # no orders series yet
+    ],
+)
+def test_baselines_learned_needs_every_series_of_the_service_scored(predict, done, state):
+    learned = BaselinesLearned("orders")
+    assert run(platform({}, [], predict=predict), learned) is done
+    assert learned.state == state
+
+
+def test_baselines_learned_does_not_wait_for_an_anomaly_service_that_is_down():
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text="down")
+
+    learned = BaselinesLearned("orders")
+    assert run(down, learned) is True
+    assert learned.state == "anomaly service unreachable"
+
+
+def test_a_phase_with_a_condition_ends_once_it_holds_after_its_minimum():
+    calls: list[float] = []
+
+    async def third_time(clients: Clients) -> bool:
+        calls.append(time.monotonic())
+        return len(calls) >= 3
+
+    def ok(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={})
+
+    plan = LoadPlan(duration_s=30.0, concurrency=2, rate=50.0)
+    phase = Phase("baseline", plan, select_mix(None), until=third_time, min_s=0.4,
+                  check_every_s=0.1)  # fmt: skip
+    started = time.monotonic()
+    summaries, total, elapsed = run(ok, lambda c: run_phases(c, [phase], Ui(), asyncio.Event()))
+    # Not before min_s, then on the third check (~0.2 s later): far from the 30 s bound.
+    assert calls[0] - started >= 0.4
+    assert 0.5 <= elapsed < 2.0
+    assert summaries["baseline"]["requests"] == total.summary(elapsed)["requests"] > 0
+    assert phase.describe() == "baseline 0.4-30s"
