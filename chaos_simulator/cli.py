@@ -293,11 +293,8 @@ def traffic_command(
         }
         if learned is not None:
             report["baselines"] = learned.state
-            if learned.state == "warming up":
-                ui.warn(
-                    f"{learned.service}'s baselines were still warming up when the baseline "
-                    "phase ended: what followed may be learned as its normal"
-                )
+            if note := learned.warning():
+                ui.warn(note)
         if watch is not None:
             await watch.poll_once()
             report["platform"] = watch.report()
@@ -471,7 +468,7 @@ def spike(
     base_mix = select_mix(None)
     # A spike before the anomaly service knows the service's normal would be learned as normal
     # (right after `make up`); the baseline phase lasts until it is learned, within bounds.
-    learned = BaselinesLearned(service) if learn_timeout > 0 else None
+    learned = BaselinesLearned((service,)) if learn_timeout > 0 else None
     longest = max(baseline_duration, learn_timeout)
     if longest > 0:
         plan = make_plan(longest if learned else baseline_duration, 4, baseline_rate, None, timeout)
@@ -520,6 +517,14 @@ def spike(
 )
 @traffic_options(duration=180.0, concurrency=8, rate=10.0)
 @click.option(
+    "--learn-timeout",
+    type=float,
+    default=240.0,
+    show_default=True,
+    help="Before injecting, normal traffic until the anomaly service has learned the "
+    "services' normal, for at most this many seconds (0: inject at once).",
+)
+@click.option(
     "--settle",
     type=float,
     default=15.0,
@@ -539,6 +544,7 @@ def chaos_cmd(
     rate: float | None,
     timeout: float,
     seed: int | None,
+    learn_timeout: float,
     settle: float,
     json_mode: bool,
 ) -> None:
@@ -556,9 +562,16 @@ def chaos_cmd(
     phase = Phase(
         "chaos", make_plan(duration, concurrency, rate, requests, timeout), select_mix(None)
     )
+    # A fault present from a series' first points would be learned as its normal.
+    learn = None
+    if learn_timeout > 0:
+        plan = make_plan(learn_timeout, concurrency, rate, None, timeout)
+        learn = Phase("baseline", plan, select_mix(None), until=BaselinesLearned(tuple(chosen)))
 
     async def body(clients: Clients, ui: Ui, stop: asyncio.Event) -> int:
-        report = await run_chaos(clients, ui, stop, chosen, fault, phase, settle, seed=seed)
+        report = await run_chaos(
+            clients, ui, stop, chosen, fault, phase, settle, seed=seed, learn=learn
+        )
         if ui.json_mode:
             ui.emit_json(report)
         else:

@@ -88,10 +88,11 @@ class Phase:
 
 @dataclass
 class BaselinesLearned:
-    """Phase condition: the anomaly service scores every series of `service` (none is warming
-    up). An anomaly service that does not answer counts as done: there is nothing to wait for."""
+    """Phase condition: the anomaly service scores every series of `services` (each has some,
+    none is warming up). An anomaly service that does not answer counts as done: there is
+    nothing to wait for."""
 
-    service: str
+    services: tuple[str, ...]
     state: str = "not checked"  # learned | warming up | anomaly service unreachable
 
     async def __call__(self, clients: Clients) -> bool:
@@ -100,10 +101,19 @@ class BaselinesLearned:
         except (TargetUnreachable, ApiError, ValueError):
             self.state = "anomaly service unreachable"
             return True
-        series = [s for s in predict.get("series", []) if s.get("service") == self.service]
-        warm = bool(series) and not any(s.get("warming_up") for s in series)
+        series = [s for s in predict.get("series", []) if s.get("service") in self.services]
+        seen = {s.get("service") for s in series}
+        warm = seen == set(self.services) and not any(s.get("warming_up") for s in series)
         self.state = "learned" if warm else "warming up"
         return warm
+
+    def warning(self) -> str | None:
+        if self.state != "warming up":
+            return None
+        return (
+            f"the baselines of {', '.join(self.services)} were still warming up when the "
+            "baseline phase ended: what followed may be learned as their normal"
+        )
 
 
 async def _end_when(
@@ -272,15 +282,22 @@ async def run_chaos(
     settle_s: float,
     poll_s: float = 1.0,
     seed: int | None = None,
+    learn: Phase | None = None,
 ) -> dict[str, Any]:
     """Inject `fault` on each service, drive traffic, and watch each fault until a restart
-    clears it (the cure); the run ends at the duration or `settle_s` after every cure."""
+    clears it (the cure); the run ends at the duration or `settle_s` after every cure.
+    `learn` is normal traffic first, until the platform knows the services' normal."""
     await preflight(clients, sorted(set(services) | {e.service for e in phase.mix}))
+    baseline: dict[str, dict[str, Any]] = {}
+    if learn is not None:
+        baseline, _, _ = await run_phases(clients, [learn], ui, stop, seed=seed)
+        if isinstance(learn.until, BaselinesLearned) and (note := learn.until.warning()):
+            ui.warn(note)
     t0 = time.time()
     injected: list[tuple[str, str]] = []
     faults: dict[str, dict[str, Any]] = {}
     try:
-        for service in services:
+        for service in services if not stop.is_set() else []:
             record = await clients.service(service).inject(fault)
             injected.append((service, str(record["id"])))
             faults[service] = {"id": record["id"], "injected_at": time.time(), "cured_at": None}
@@ -356,7 +373,12 @@ async def run_chaos(
         "fault": fault,
         "faults": fault_rows,
         "traffic": total.summary(elapsed),
-        "phases": summaries,
+        "phases": {**baseline, **summaries},
+        "baselines": (
+            learn.until.state
+            if learn is not None and isinstance(learn.until, BaselinesLearned)
+            else None
+        ),
         "platform": watch.report(),
     }
 

@@ -246,13 +246,16 @@ def test_chaos_command_lists_the_platforms_anomaly_and_action(platform: Platform
     assert not active, f"orders anomalies still open: {active}"
     result = subprocess.run(
         [*CLI, "chaos", "--service", "orders", "--fault", "latency", "--duration", "40",
-         "--rate", "15", "--json"],
-        env=platform.env, capture_output=True, text=True, timeout=120,
+         "--rate", "15", "--learn-timeout", "60", "--json"],
+        env=platform.env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     [row] = report["faults"]
     assert row["cured"] is False and row["cleared_by_cli"] is True
+    # The scenarios above warmed the platform up: the fault went in once that was confirmed.
+    assert report["baselines"] == "learned"
+    assert list(report["phases"]) == ["baseline", "chaos"]
     seen = report["platform"]
     started = report["started_at"]
     assert seen["unreachable"] == []

@@ -136,7 +136,7 @@ def series(service: str, metric: str, warming: bool) -> dict[str, Any]:
     ],
 )
 def test_baselines_learned_needs_every_series_of_the_service_scored(predict, done, state):
-    learned = BaselinesLearned("orders")
+    learned = BaselinesLearned(("orders",))
     assert run(platform({}, [], predict=predict), learned) is done
     assert learned.state == state
 
@@ -145,9 +145,21 @@ def test_baselines_learned_does_not_wait_for_an_anomaly_service_that_is_down():
     def down(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, text="down")
 
-    learned = BaselinesLearned("orders")
+    learned = BaselinesLearned(("orders",))
     assert run(down, learned) is True
     assert learned.state == "anomaly service unreachable"
+    assert learned.warning() is None
+
+
+def test_baselines_learned_waits_for_every_service_and_says_which():
+    learned = BaselinesLearned(("orders", "payments"))
+    assert run(platform({}, [], predict=[series("orders", "cpu", False)]), learned) is False
+    assert learned.warning() == (
+        "the baselines of orders, payments were still warming up when the baseline phase "
+        "ended: what followed may be learned as their normal"
+    )
+    both = [series("orders", "cpu", False), series("payments", "cpu", False)]
+    assert run(platform({}, [], predict=both), learned) is True
 
 
 def test_a_phase_with_a_condition_ends_once_it_holds_after_its_minimum():
