@@ -229,6 +229,18 @@ class Engine:
             return None
         return snap
 
+    async def refresh_snapshot(self, max_age_s: float = 1.0) -> None:
+        """Re-read /predict unless it was read within `max_age_s`. An event is sent at the end
+        of an anomaly-service cycle, while the snapshot may be the previous cycle's: judging
+        `latency > 0.5 and cpu < 0.3` with this cycle's latency and the last cycle's cpu
+        restarted a service at the onset of a load spike, before its CPU showed."""
+        now = self.clock()
+        if self.snapshot is not None and now - self.snapshot.fetched_at < max_age_s:
+            return
+        snap = await self.snapshots.fetch(now)
+        if snap is not None:
+            self.snapshot = snap
+
     def handle_webhook(self, hook: AMWebhook, received_at: float) -> dict[str, Any]:
         """Dedupe, feed resolves to verification, match firing alerts to policies, schedule."""
         summary: dict[str, Any] = {

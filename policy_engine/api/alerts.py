@@ -18,4 +18,6 @@ async def receive_alerts(request: Request) -> dict[str, Any]:
     received_at = engine.clock()
     body = await read_body(request)
     hook = validate_model(request, AMWebhook, parse_json(request, body))
+    if any(alert.status == "firing" for alert in hook.alerts):
+        await engine.refresh_snapshot()  # the other signals of the event's cycle
     return engine.handle_webhook(hook, received_at)

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, alert, settings
+from pe_fakes import (
+    FakeActuator,
+    FakeClock,
+    FakeNotifier,
+    FakeSnapshots,
+    alert,
+    series,
+    settings,
+)
 
 from policy_engine.app import create_app
 from policy_engine.engine import Engine
@@ -302,3 +310,31 @@ def test_reload_reports_an_invalid_file_and_keeps_the_old_set(
     status = client.get("/status").json()["policies"]
     assert status["valid"] is False and status["running_last_good"] is True
     assert "policy_engine_policies_valid 0.0" in client.get("/metrics").text
+
+
+BUSY_GUARD = """
+policies:
+  - name: orders_latency
+    condition: "latency > 0.5 and severity >= warning and cpu < 0.3"
+    action: restart_container
+    service: orders
+    cooldown: 300
+"""
+
+
+@pytest.mark.parametrize(("cpu_now", "acts"), [(0.62, False), (0.24, True)])
+def test_an_alert_is_judged_with_the_other_signals_of_its_own_cycle(
+    client: TestClient, cpu_now: float, acts: bool
+) -> None:
+    """The engine last polled /predict a cycle ago (cpu 0.24, a load spike just starting);
+    the latency event comes from the next cycle, in which cpu is `cpu_now`."""
+    engine = engine_of(client)
+    engine.apply(BUSY_GUARD.encode())
+    snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+    snaps.set(series("orders", "cpu", 0.24))
+    client.portal.call(engine.cycle)  # type: ignore[union-attr]
+    engine.clock.advance(5)  # type: ignore[attr-defined]
+    snaps.set(series("orders", "cpu", cpu_now), series("orders", "latency", 0.83, "critical"))
+    response = client.post("/alerts", json=alert(value="0.83"), headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["scheduled"]) == (1 if acts else 0)
