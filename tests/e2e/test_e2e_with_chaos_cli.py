@@ -1,7 +1,8 @@
-"""The `chaos scenario` CLI closes the loop on the real stack (runs after test_e2e_scenarios.py).
+"""The chaos CLI on the real stack (runs after test_e2e_scenarios.py): `chaos scenario` closes
+the loop, and `chaos spike` (make chaos-spike) scales orders out without restarting it.
 
-It uses payments' latency, which no other scenario touches, so no cooldown from an earlier
-scenario can mask it. The CLI talks to the stack's published ports (its defaults)."""
+The scenario uses payments' latency, which no other scenario touches, so no cooldown from an
+earlier scenario can mask it. The CLI talks to the stack's published ports (its defaults)."""
 
 from __future__ import annotations
 
@@ -19,24 +20,31 @@ from tests.e2e.harness import REPORT, Timing, container_started_at, containers
 pytestmark = pytest.mark.e2e
 
 GRACE_S = 50.0  # the shipped policies' grace period (45 s) plus a margin
+CLI_ENV = {
+    "ORDERS_URL": "http://127.0.0.1:8001", "USERS_URL": "http://127.0.0.1:8002",
+    "PAYMENTS_URL": "http://127.0.0.1:8003", "ANOMALY_SERVICE_URL": "http://127.0.0.1:8080",
+    "POLICY_ENGINE_URL": "http://127.0.0.1:8081",
+}  # fmt: skip
+
+
+def wait_out_the_grace_period(service: str) -> None:
+    """The engine leaves containers younger than the grace period alone."""
+    youngest = max(container_started_at(c["name"]) for c in containers(service))
+    age = time.time() - youngest
+    if age < GRACE_S:
+        time.sleep(GRACE_S - age)
 
 
 @pytest.mark.timeout(600)
 def test_chaos_scenario_cli_closes_the_loop_with_a_real_restart(stack: Stack) -> None:
     (payments,) = containers("payments")
     started_before = container_started_at(payments["name"])
-    age = time.time() - started_before
-    if age < GRACE_S:  # the engine leaves young containers alone
-        time.sleep(GRACE_S - age)
+    wait_out_the_grace_period("payments")
     proc = subprocess.run(
         [sys.executable, "-m", "chaos_simulator", "scenario", "latency-restart",
          "--service", "payments", "--json", "--warmup-timeout", "120",
          "--detect-timeout", "90", "--act-timeout", "90", "--recover-timeout", "150"],
-        capture_output=True, text=True, timeout=540,
-        env={**os.environ, "ORDERS_URL": "http://127.0.0.1:8001",
-             "USERS_URL": "http://127.0.0.1:8002", "PAYMENTS_URL": "http://127.0.0.1:8003",
-             "ANOMALY_SERVICE_URL": "http://127.0.0.1:8080",
-             "POLICY_ENGINE_URL": "http://127.0.0.1:8081"},
+        capture_output=True, text=True, timeout=540, env={**os.environ, **CLI_ENV},
     )  # fmt: skip
     try:
         report = json.loads(proc.stdout)
@@ -58,3 +66,34 @@ def test_chaos_scenario_cli_closes_the_loop_with_a_real_restart(stack: Stack) ->
     assert 0 < report["time_to_detect_s"] <= report["time_to_act_s"] < report["time_to_recover_s"]
     # the restart really happened: the container's start time moved
     assert container_started_at(payments["name"]) > started_before
+
+
+@pytest.mark.timeout(480)
+def test_chaos_spike_scales_orders_out_and_never_restarts_it(stack: Stack) -> None:
+    """The traffic spike of `make chaos-spike`, shortened: orders' pricing saturates its core,
+    the shipped `cpu > 0.5 for 15s` policy adds a replica, and the latency restart policies
+    (`cpu < 0.3`) keep out of it, although the spike's p99 is far above 0.5 s."""
+    wait_out_the_grace_period("orders")
+    replicas_before = len(containers("orders"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaos_simulator", "spike", "--service", "orders",
+         "--baseline-duration", "5", "--learn-timeout", "120", "--duration", "60",
+         "--cooldown-duration", "5", "--json"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **CLI_ENV},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    actions = report["platform"]["actions"]
+    spike = report["phases"]["spike"]
+    REPORT.facts["8 chaos spike (60 s, orders)"] = (
+        f"{spike['requests']} orders at {spike['rate_rps']} req/s, p99 "
+        f"{spike['latency_ms']['p99']} ms; actions: "
+        + ", ".join(f"{a['action']} {a['outcome']}" for a in actions)
+    )
+    assert report["baselines"] == "learned"
+    # The restart policies had their chance: orders' latency anomaly opened during the spike.
+    anomalies = report["platform"]["anomalies"]
+    assert any(a["metric"] == "latency" for a in anomalies), anomalies
+    assert any(a["action"] == "scale_up" and a["outcome"] == "succeeded" for a in actions), actions
+    assert not any(a["action"] == "restart_container" for a in actions), actions
+    assert len(containers("orders")) == replicas_before + 1
