@@ -29,4 +29,6 @@ class Settings(BaseSettings):
     docker_timeout_s: float = Field(default=10.0, gt=0)  # one Docker API call (list, ping, ...)
     action_timeout_s: float = Field(default=180.0, gt=0)  # a whole restart/scale, all replicas
     snapshot_stale_s: float = Field(default=30.0, gt=0)
+    # An open anomaly's condition that turns true later must hold this long before acting.
+    recheck_hold_s: float = Field(default=20.0, ge=0)
     max_body_bytes: int = Field(default=1_000_000, gt=0)

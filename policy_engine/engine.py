@@ -107,6 +107,8 @@ class Engine:
         self._last_prune = 0.0
         self._ping_task: asyncio.Task[Any] | None = None
         self._scheduled: set[tuple[str, str | None]] = set()  # (policy, anomaly_id) not yet run
+        # (policy, anomaly_id) -> (condition seen false, true since): re-check edges
+        self._recheck: dict[tuple[str, str], tuple[bool, float | None]] = {}
         self.metrics.dry_run.set(1 if settings.dry_run else 0)
         self.metrics.enabled.set(1 if self.enabled else 0)
 
@@ -401,12 +403,17 @@ class Engine:
         """Event policies, re-checked each cycle while their anomaly stays open: an anomaly that
         opened below a policy's threshold (memory 150 MB < 300 MB) acts once it crosses it.
         Only a policy that has not yet acted on that anomaly fires (a skip, e.g. grace or pause,
-        does not count), and it silently waits out its cooldown."""
+        does not count), and it silently waits out its cooldown.
+
+        A condition that was false during the anomaly and turns true must hold for
+        `recheck_hold_s` first: the signals' windows disagree for up to 15 s when load changes
+        (at the end of a spike, CPU has fallen while p99 still counts the slow requests)."""
         active = self.policies.active
         snap = self.fresh_snapshot()
         if active is None or snap is None:
             return []
         fired = []
+        live: set[tuple[str, str]] = set()
         for policy in active.policies:
             if not policy.enabled or policy.for_s > 0:
                 continue
@@ -419,6 +426,13 @@ class Engine:
             ]
             if not open_series:
                 continue
+            series = max(open_series, key=lambda s: s.level)
+            key = (policy.name, str(series.anomaly_id))
+            live.add(key)
+            if not self._condition_settled(
+                key, evaluate(policy.ast, snap.context(policy.service)), now
+            ):
+                continue
             busy_key = (
                 policy.service
                 if policy.action in DOCKER_ACTIONS
@@ -427,9 +441,6 @@ class Engine:
             last = self.store.last_acted_at(policy.name, policy.service)
             if busy_key in self._busy or cooldown_remaining(last, policy.cooldown_s, now) > 0:
                 continue
-            if not evaluate(policy.ast, snap.context(policy.service)):
-                continue
-            series = max(open_series, key=lambda s: s.level)
             if (policy.name, series.anomaly_id) in self._scheduled or self.store.has_action_for(
                 policy.name, str(series.anomaly_id)
             ):
@@ -448,7 +459,21 @@ class Engine:
             self._scheduled.add((policy.name, series.anomaly_id))
             self._spawn(self.attempt(action_id, policy, trigger, active.version))
             fired.append(action_id)
+        for key in list(self._recheck):
+            if key not in live:
+                del self._recheck[key]
         return fired
+
+    def _condition_settled(self, key: tuple[str, str], holds: bool, now: float) -> bool:
+        """True once a re-checked condition may act: it held since the anomaly was first seen,
+        or it turned true at least `recheck_hold_s` ago."""
+        was_false, true_since = self._recheck.get(key, (False, None))
+        if not holds:
+            self._recheck[key] = (True, None)
+            return False
+        true_since = now if true_since is None else true_since
+        self._recheck[key] = (was_false, true_since)
+        return not was_false or now - true_since >= self.settings.recheck_hold_s
 
     def verify_due(self, now: float) -> None:
         """Pending verifications whose window has passed: still abnormal -> ineffective."""

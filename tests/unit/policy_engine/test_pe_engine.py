@@ -597,8 +597,14 @@ policies:
         await engine.cycle()
         await engine.drain(5.0)
         assert records(engine) == []
-        # the leak goes on: same anomaly, now 350 MB -> the next cycle acts
+        # the leak goes on: same anomaly, now 350 MB -> acts once that held recheck_hold_s (20)
         snaps.set(series("orders", "memory", 350e6, "warning", "deviation", "a-mem"))
+        for _ in range(4):
+            clock.advance(5)
+            await engine.cycle()
+            await engine.drain(5.0)
+        assert records(engine) == []
+        clock.advance(5)
         await engine.cycle()
         await engine.drain(5.0)
         (rec,) = records(engine)
@@ -694,5 +700,68 @@ def test_open_anomaly_with_no_eligible_container_writes_one_skip_per_reason() ->
         counted = engine.metrics.guard_skips.labels("no_targets")._value.get()
         assert counted >= 10
         assert restarts(engine) == 0
+
+    run(go)
+
+
+BUSY_GUARD = """
+policies:
+  - {name: lat, condition: "latency > 0.5 and severity >= warning and cpu < 0.3",
+     action: restart_container, service: orders, cooldown: 300}
+"""
+
+
+def spike_cycle(latency: float, cpu: float) -> tuple[Any, ...]:
+    return (
+        series("orders", "latency", latency, "critical", "deviation", "a-lat"),
+        series("orders", "cpu", cpu, "warning" if cpu > 0.3 else "normal"),
+    )
+
+
+def test_the_tail_of_a_load_spike_does_not_restart() -> None:
+    """At a spike's end CPU falls at once while p99 still counts the slow requests for up to
+    15 s: `cpu < 0.3` turns true while `latency > 0.5` still holds, for less than 20 s."""
+
+    async def go() -> None:
+        clock = FakeClock()
+        engine = make_engine(BUSY_GUARD, clock=clock)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        snaps.set(*spike_cycle(0.9, 0.8))
+        summary = await deliver(engine, alert(anomaly_id="a-lat", severity="critical"))
+        assert summary["ignored"] == 1  # busy: a capacity problem, not a restart case
+        for latency, cpu in [(0.9, 0.8)] * 6 + [(0.9, 0.2), (0.8, 0.1), (0.7, 0.05)]:
+            snaps.set(*spike_cycle(latency, cpu))
+            clock.advance(5)
+            await engine.cycle()
+            await engine.drain(5.0)
+        snaps.set(series("orders", "latency", 0.05), series("orders", "cpu", 0.05))
+        clock.advance(5)
+        await engine.cycle()
+        assert records(engine) == [] and restarts(engine) == 0
+
+    run(go)
+
+
+def test_latency_that_outlasts_the_load_is_restarted_after_the_hold() -> None:
+    """A hung worker under load: once CPU is down and latency stays, it is a restart case."""
+
+    async def go() -> None:
+        clock = FakeClock()
+        engine = make_engine(BUSY_GUARD, clock=clock)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        snaps.set(*spike_cycle(0.9, 0.8))
+        await deliver(engine, alert(anomaly_id="a-lat", severity="critical"))
+        await engine.cycle()
+        snaps.set(*spike_cycle(0.9, 0.05))
+        acted_after = None
+        for step in range(1, 9):
+            clock.advance(5)
+            await engine.cycle()
+            await engine.drain(5.0)
+            if records(engine) and acted_after is None:
+                acted_after = 5 * step
+        assert acted_after == 25  # seen true at 5 s, held 20 s at 25 s
+        (rec,) = records(engine)
+        assert rec.outcome == "succeeded" and rec.trigger.anomaly_id == "a-lat"
 
     run(go)
