@@ -231,14 +231,19 @@ class Engine:
             return None
         return snap
 
-    async def refresh_snapshot(self, max_age_s: float = 1.0) -> None:
-        """Re-read /predict unless it was read within `max_age_s`. An event is sent at the end
-        of an anomaly-service cycle, while the snapshot may be the previous cycle's: judging
-        `latency > 0.5 and cpu < 0.3` with this cycle's latency and the last cycle's cpu
-        restarted a service at the onset of a load spike, before its CPU showed."""
+    async def refresh_snapshot(self, cycle_at: float | None, max_age_s: float = 1.0) -> None:
+        """Re-read /predict unless the snapshot already shows the cycle at `cycle_at` (the
+        event's start), or, when that is unknown, was read within `max_age_s`. An event is sent
+        at the end of an anomaly-service cycle, while the periodic poll may hold the previous
+        cycle: judging `latency > 0.5 and cpu < 0.3` with this cycle's latency and the last
+        cycle's cpu restarted a service at the onset of a load spike, before its CPU showed."""
         now = self.clock()
-        if self.snapshot is not None and now - self.snapshot.fetched_at < max_age_s:
-            return
+        held = self.snapshot
+        if held is not None:
+            if cycle_at is not None and held.cycle_at is not None and held.cycle_at >= cycle_at:
+                return
+            if cycle_at is None and now - held.fetched_at < max_age_s:
+                return
         snap = await self.snapshots.fetch(now)
         if snap is not None:
             self.snapshot = snap

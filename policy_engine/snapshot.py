@@ -29,6 +29,7 @@ class Series:
 class Snapshot:
     fetched_at: float
     series: tuple[Series, ...]
+    cycle_at: float | None = None  # the anomaly-service cycle it shows (latest series `ts`)
 
     def for_service(self, service: str) -> list[Series]:
         return [s for s in self.series if s.service == service]
@@ -65,9 +66,13 @@ def parse_predict(body: Any, now: float) -> Snapshot:
     if not isinstance(body, dict) or not isinstance(body.get("series"), list):
         raise ValueError("/predict answer has no 'series' list")
     out: list[Series] = []
+    cycle_at: float | None = None
     for raw in body["series"]:
         if not isinstance(raw, dict):
             continue
+        ts = finite_or_none(raw.get("ts"))
+        if ts is not None and (cycle_at is None or ts > cycle_at):
+            cycle_at = ts
         service, metric = raw.get("service"), raw.get("metric")
         if not isinstance(service, str) or not isinstance(metric, str):
             continue
@@ -79,7 +84,7 @@ def parse_predict(body: Any, now: float) -> Snapshot:
                 service, metric, finite_or_none(raw.get("value")), str(severity), kind, anomaly_id
             )
         )
-    return Snapshot(now, tuple(out))
+    return Snapshot(now, tuple(out), cycle_at)
 
 
 class SnapshotClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +19,17 @@ async def receive_alerts(request: Request) -> dict[str, Any]:
     received_at = engine.clock()
     body = await read_body(request)
     hook = validate_model(request, AMWebhook, parse_json(request, body))
-    if any(alert.status == "firing" for alert in hook.alerts):
-        await engine.refresh_snapshot()  # the other signals of the event's cycle
+    firing = [alert for alert in hook.alerts if alert.status == "firing"]
+    if firing:  # judge them with the other signals of their own cycle
+        starts = [parse_time(alert.startsAt) for alert in firing]
+        known = [t for t in starts if t is not None]
+        await engine.refresh_snapshot(max(known) if len(known) == len(starts) else None)
     return engine.handle_webhook(hook, received_at)
+
+
+def parse_time(text: str) -> float | None:
+    """RFC 3339 (`2026-11-21T19:40:00.123Z`) to epoch seconds; None if it is not one."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

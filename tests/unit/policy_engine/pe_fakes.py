@@ -113,12 +113,16 @@ class FakeSnapshots(SnapshotClient):
     def __init__(self) -> None:
         super().__init__(None)
         self.series: list[Series] = []
+        self.cycle_at: float | None = None  # the anomaly-service cycle the series are from
+        self.fetches = 0
 
-    def set(self, *series: Series) -> None:
+    def set(self, *series: Series, cycle_at: float | None = None) -> None:
         self.series = list(series)
+        self.cycle_at = cycle_at
 
     async def fetch(self, now: float) -> Snapshot | None:
-        return Snapshot(now, tuple(self.series))
+        self.fetches += 1
+        return Snapshot(now, tuple(self.series), self.cycle_at)
 
 
 class FakeNotifier:

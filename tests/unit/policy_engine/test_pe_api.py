@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pe_fakes import (
     settings,
 )
 
+from policy_engine.api.alerts import parse_time
 from policy_engine.app import create_app
 from policy_engine.engine import Engine
 from policy_engine.store import Store
@@ -338,3 +340,38 @@ def test_an_alert_is_judged_with_the_other_signals_of_its_own_cycle(
     response = client.post("/alerts", json=alert(value="0.83"), headers=AUTH)
     assert response.status_code == 200, response.text
     assert len(response.json()["scheduled"]) == (1 if acts else 0)
+
+
+def test_an_alert_from_the_cycle_already_held_does_not_re_read_predict(client: TestClient) -> None:
+    engine = engine_of(client)
+    snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+    opened = datetime(2026, 11, 21, 19, 40, tzinfo=UTC).timestamp()
+    snaps.set(series("orders", "latency", 0.9, "warning"), cycle_at=opened)
+    client.portal.call(engine.cycle)  # type: ignore[union-attr]
+    engine.clock.advance(5)  # type: ignore[attr-defined]
+    before = snaps.fetches
+    response = client.post(
+        "/alerts", json=alert(starts_at="2026-11-21T19:40:00.000Z"), headers=AUTH
+    )
+    assert response.status_code == 200 and len(response.json()["scheduled"]) == 1
+    assert snaps.fetches == before
+    # A later cycle's event does re-read it; so does one whose start is not a time at all.
+    client.post("/alerts", json=alert(starts_at="2026-11-21T19:40:05.000Z", fingerprint="f2"),
+                headers=AUTH)  # fmt: skip
+    assert snaps.fetches == before + 1
+    engine.clock.advance(5)  # type: ignore[attr-defined]
+    client.post("/alerts", json=alert(starts_at="soon", fingerprint="f3"), headers=AUTH)
+    assert snaps.fetches == before + 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-21T19:40:00.123Z", datetime(2026, 11, 21, 19, 40, 0, 123000, UTC).timestamp()),
+        ("2026-11-21T20:40:00+01:00", datetime(2026, 11, 21, 19, 40, tzinfo=UTC).timestamp()),
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_alert_start_times_parse_or_are_unknown(text: str, expected: float | None) -> None:
+    assert parse_time(text) == expected

@@ -109,8 +109,9 @@ def test_predict_parsing_is_tolerant_and_builds_context() -> None:
                 "severity": "warning",
                 "kind": "deviation",
                 "anomaly_id": "a-1",
+                "ts": 95.0,
             },
-            {"service": "orders", "metric": "cpu", "value": "NaN", "severity": "bogus"},
+            {"service": "orders", "metric": "cpu", "value": "NaN", "severity": "bogus", "ts": "x"},
             {
                 "service": "orders",
                 "metric": "availability",
@@ -124,6 +125,7 @@ def test_predict_parsing_is_tolerant_and_builds_context() -> None:
     }
     snap = parse_predict(body, 100.0)
     assert len(snap.series) == 3
+    assert snap.cycle_at == 95.0  # the cycle shown: the latest valid series `ts`
     ctx = snap.context("orders")
     assert ctx.values == {"latency": 0.9, "cpu": None, "availability": None}
     assert ctx.severity == 3 and ctx.no_data is True
