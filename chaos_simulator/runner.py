@@ -291,6 +291,8 @@ async def run_chaos(
     baseline: dict[str, dict[str, Any]] = {}
     if learn is not None:
         baseline, _, _ = await run_phases(clients, [learn], ui, stop, seed=seed)
+        # Already learned: the phase ended before its first request; no empty row.
+        baseline = {name: row for name, row in baseline.items() if row.get("requests")}
         if isinstance(learn.until, BaselinesLearned) and (note := learn.until.warning()):
             ui.warn(note)
     t0 = time.time()

@@ -721,6 +721,8 @@ class Engine:
                 self.metrics.guard_skips.labels(decision.reason or "").inc()
                 return record.model_copy(update={"reason": decision.reason})
             if not decision.allowed:
+                if await self._scale_at_bound(record):
+                    return record.model_copy(update={"reason": decision.reason})
                 return self._save(
                     record, outcome="skipped", reason=decision.reason, detail=decision.detail
                 )
@@ -732,6 +734,20 @@ class Engine:
             return await self._docker(record, dry_run)
         finally:
             self._busy.discard(busy_key)
+
+    async def _scale_at_bound(self, record: ActionRecord) -> bool:
+        """A sustained scale condition whose service already sits at its replica bound (quiet
+        at min replicas, still cooling down after the last scale-down) is no remediation, so
+        a guard's skip of it is not audited either."""
+        if record.action not in ("scale_up", "scale_down") or record.trigger.source != "snapshot":
+            return False
+        try:
+            targets = await self._call(
+                self.actuator.list_targets(record.service), self.settings.docker_timeout_s
+            )
+        except Exception:
+            return False  # cannot tell: audit the skip
+        return bool(targets) and self._scale_bound(record, len(targets)) is not None
 
     def _repeat_skip(self, record: ActionRecord, reason: str | None, cooldown_s: float) -> bool:
         """A sustained condition re-trying during the same skip writes one record, not one per

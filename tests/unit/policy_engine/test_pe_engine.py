@@ -387,6 +387,36 @@ def test_scale_down_when_low_for_a_while_and_silent_at_min() -> None:
     run(go)
 
 
+def test_quiet_at_min_replicas_during_the_scale_down_cooldown_writes_nothing() -> None:
+    """After a scale-down to the minimum, low CPU keeps holding: that is no remediation, so
+    the cooldown that blocks it is no audit row ("scale_down skipped (cooldown)")."""
+
+    async def go() -> None:
+        clock = FakeClock()
+        actuator = FakeActuator(clock, {"orders": 2})
+        down = "action: scale_down, service: orders,\n     cooldown: 60"
+        text = SCALE.replace(down, down + "0")
+        assert "cooldown: 600" in text
+        engine = make_engine(text, clock=clock, actuator=actuator)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        snaps.set(series("orders", "cpu", 0.05))
+        for _ in range(30):  # 300 s of low CPU: one scale-down, then quiet at 1 replica
+            await engine.cycle()
+            await engine.drain(5.0)
+            clock.advance(10)
+        assert [(r.action, r.outcome) for r in records(engine)] == [("scale_down", "succeeded")]
+        # with 2 replicas again, the same cooldown is a real skip and is audited
+        actuator.containers["orders"].append(actuator._info("orders", 2, clock.now - 600))
+        for _ in range(7):
+            await engine.cycle()
+            await engine.drain(5.0)
+            clock.advance(10)
+        latest = records(engine)[0]
+        assert (latest.outcome, latest.reason) == ("skipped", "cooldown")
+
+    run(go)
+
+
 def test_no_data_restarts_only_stopped_replicas_and_alerts() -> None:
     text = """
 policies:
