@@ -253,10 +253,11 @@ def test_chaos_command_lists_the_platforms_anomaly_and_action(platform: Platform
     report = json.loads(result.stdout)
     [row] = report["faults"]
     assert row["cured"] is False and row["cleared_by_cli"] is True
-    # The scenarios above warmed the platform up: the fault went in once that was confirmed
-    # (at once: no baseline traffic was needed, so there is no baseline row).
+    # The scenarios above warmed the platform up: the fault went in once that was confirmed,
+    # at once (a baseline row, if any request slipped out before the check, is a short one).
     assert report["baselines"] == "learned"
-    assert list(report["phases"]) == ["chaos"]
+    assert "chaos" in report["phases"] and set(report["phases"]) <= {"baseline", "chaos"}
+    assert report["phases"].get("baseline", {"elapsed_s": 0})["elapsed_s"] < 3
     seen = report["platform"]
     started = report["started_at"]
     assert seen["unreachable"] == []
