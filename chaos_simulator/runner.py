@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -400,7 +401,9 @@ class ScenarioOptions:
 
 async def _check_platform(
     clients: Clients, scenario: Scenario, opts: ScenarioOptions, ui: Ui
-) -> None:
+) -> float:
+    """Abort if the loop cannot close; warn about what may stop it. Returns the seconds until
+    a policy that could close the loop is out of its cooldown (0: one is ready)."""
     await clients.anomaly.get_json("/health", timeout_s=3.0)
     status = await clients.policy.status()
     if status.get("enabled") is False:
@@ -419,26 +422,31 @@ async def _check_platform(
     try:
         body = await clients.policy.get_json("/policies")
         items = body.get("items", []) if isinstance(body, dict) else []
+        reads_metric = re.compile(rf"\b{re.escape(scenario.metric)}\b")
         closing = [
             p
             for p in items
             if p.get("service") in (scenario.service, None, "*")
             and p.get("action") in scenario.actions
             and p.get("enabled", True)
+            # an error-rate restart does not answer a latency fault
+            and (not p.get("condition") or reads_metric.search(str(p["condition"])))
         ]
         if not closing:
             ui.warn(
-                f"no enabled policy does {'/'.join(scenario.actions)} on {scenario.service}; "
-                "the loop will probably not close"
+                f"no enabled policy does {'/'.join(scenario.actions)} on {scenario.service} "
+                f"on {scenario.metric}; the loop will probably not close"
             )
         elif all(float(p.get("cooldown_remaining_s") or 0) > 0 for p in closing):
             wait = min(float(p.get("cooldown_remaining_s") or 0) for p in closing)
             ui.warn(
                 f"{', '.join(str(p.get('name')) for p in closing)} cooling down for "
-                f"{wait:.0f}s more: its action will be skipped (cooldown) until then"
+                f"{wait:.0f}s more: an action now would be skipped, so the fault waits"
             )
+            return wait
     except (ApiError, ValueError) as exc:
         ui.warn(f"could not list policies: {exc}")
+    return 0.0
 
 
 class ScenarioAbort(Exception):
@@ -513,7 +521,12 @@ async def run_scenario(
     """Inject, then watch detect -> act -> recover, each phase under its own timeout. Traffic
     runs throughout; whatever happens, the faults injected here are cleared at the end."""
     await preflight(clients, list(clients.services))
-    await _check_platform(clients, scenario, opts, ui)
+    cooling_s = await _check_platform(clients, scenario, opts, ui)
+    if cooling_s > opts.warmup_timeout_s:
+        raise ScenarioAbort(
+            f"the policies that could close the loop cool down for {cooling_s:.0f}s more, "
+            f"longer than --warmup-timeout ({opts.warmup_timeout_s:g}s)"
+        )
 
     traffic_stop = asyncio.Event()
     overload_stop = asyncio.Event()
@@ -534,6 +547,8 @@ async def run_scenario(
     injected: list[tuple[str, str]] = []
     timeline: Timeline | None = None
     try:
+        if cooling_s > 0 and await sleep_or_stop(stop, cooling_s + 1.0):
+            raise ScenarioAbort("interrupted while waiting out the cooldown")
         ui.info(f"warming up: waiting for a scored {scenario.service}/{scenario.metric} series")
         await _wait_warm(clients, scenario, opts, stop)
         timeline = Timeline(

@@ -82,10 +82,24 @@ def test_missing_or_cooling_policies_are_warned(capsys: pytest.CaptureFixture[st
     check(platform({"enabled": True, "dry_run": False}, []))
     assert "no enabled policy does restart_container on orders" in capsys.readouterr().err
     cooling = {**RESTART, "cooldown_remaining_s": 120.0}
-    check(platform({"enabled": True, "dry_run": False}, [cooling]))
+    assert check(platform({"enabled": True, "dry_run": False}, [cooling])) == 120.0
     assert "cooling down for 120s" in capsys.readouterr().err
-    check(platform({"enabled": True, "dry_run": False}, [RESTART]))
+    assert check(platform({"enabled": True, "dry_run": False}, [RESTART])) == 0.0
     assert capsys.readouterr().err == ""
+
+
+def test_only_policies_on_the_scenarios_signal_can_close_its_loop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A latency fault: a ready error-rate restart does not help while the latency one cools."""
+    latency = {**RESTART, "condition": "latency > 0.5 and cpu < 0.3", "cooldown_remaining_s": 90.0}
+    errors = {**RESTART, "name": "orders_err", "condition": "error_rate > 0.1"}
+    assert check(platform({"enabled": True, "dry_run": False}, [latency, errors])) == 90.0
+    assert "orders_lat cooling down for 90s" in capsys.readouterr().err
+    assert check(platform({"enabled": True, "dry_run": False}, [errors])) == 0.0
+    assert "no enabled policy does restart_container on orders on latency" in (
+        capsys.readouterr().err
+    )
 
 
 def test_warm_up_waits_for_a_scored_series_without_open_anomaly() -> None:
