@@ -734,6 +734,14 @@ def status(ctx: click.Context, platform: bool, json_mode: bool) -> None:
     help="Seconds to wait for the signal's baseline before injecting.",
 )
 @click.option(
+    "--cooldown-timeout",
+    type=float,
+    default=330.0,
+    show_default=True,
+    help="Seconds to wait, before injecting, for a closing policy to leave its cooldown "
+    "(longer: stop; 0: inject at once).",
+)
+@click.option(
     "--detect-timeout",
     type=float,
     default=90.0,
@@ -798,6 +806,7 @@ def scenario(
     name: str,
     target_service: str | None,
     warmup_timeout: float,
+    cooldown_timeout: float,
     detect_timeout: float,
     act_timeout: float,
     recover_timeout: float,
@@ -827,14 +836,23 @@ def scenario(
     ):
         if not 0 < value <= 3600:
             raise click.BadParameter(f"{label} must be in (0, 3600] seconds")
+    if not 0 <= cooldown_timeout <= 3600:
+        raise click.BadParameter("--cooldown-timeout must be in [0, 3600] seconds")
     sc = SCENARIOS[name]
     if target_service is not None:
         sc = dataclasses.replace(sc, service=target_service)
     opts = ScenarioOptions(
-        warmup_timeout, detect_timeout, act_timeout, recover_timeout, expect_dry_run, poll
+        warmup_timeout,
+        detect_timeout,
+        act_timeout,
+        recover_timeout,
+        expect_dry_run,
+        poll,
+        cooldown_timeout,
     )
     # Traffic may run through every phase; its plan is bounded by the sum of the timeouts.
-    bound = warmup_timeout + detect_timeout + act_timeout + recover_timeout + 30.0
+    bound = cooldown_timeout + warmup_timeout + detect_timeout + act_timeout + recover_timeout
+    bound += 30.0
     background = Phase(
         "background", make_plan(bound, concurrency, rate, None, 5.0), select_mix(None)
     )

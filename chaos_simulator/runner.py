@@ -397,6 +397,8 @@ class ScenarioOptions:
     recover_timeout_s: float = 120.0
     expect_dry_run: bool = False
     poll_s: float = 1.0
+    # Wait at most this long for a closing policy's cooldown before injecting; 0: do not wait.
+    cooldown_timeout_s: float = 330.0
 
 
 async def _check_platform(
@@ -522,10 +524,12 @@ async def run_scenario(
     runs throughout; whatever happens, the faults injected here are cleared at the end."""
     await preflight(clients, list(clients.services))
     cooling_s = await _check_platform(clients, scenario, opts, ui)
-    if cooling_s > opts.warmup_timeout_s:
+    if opts.cooldown_timeout_s == 0:
+        cooling_s = 0.0  # asked not to wait: the act phase may see `skipped: cooldown`
+    elif cooling_s > opts.cooldown_timeout_s:
         raise ScenarioAbort(
             f"the policies that could close the loop cool down for {cooling_s:.0f}s more, "
-            f"longer than --warmup-timeout ({opts.warmup_timeout_s:g}s)"
+            f"longer than --cooldown-timeout ({opts.cooldown_timeout_s:g}s)"
         )
 
     traffic_stop = asyncio.Event()

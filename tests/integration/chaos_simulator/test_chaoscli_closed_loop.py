@@ -286,7 +286,7 @@ def test_chaos_command_lists_the_platforms_anomaly_and_action(platform: Platform
 def test_ctrl_c_during_a_scenario_clears_its_fault_and_reports(platform: Platform) -> None:
     proc = subprocess.Popen(
         [*CLI, "scenario", "errors-restart", "--expect-dry-run", "--json",
-         "--warmup-timeout", "150"],
+         "--warmup-timeout", "150", "--cooldown-timeout", "0"],
         env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     payments = platform.services["payments"].url + "/chaos"
