@@ -31,6 +31,7 @@ from chaos_simulator.runner import (
     ScenarioAbort,
     ScenarioOptions,
     install_stop_signals,
+    learned_state,
     open_clients,
     preflight,
     run_chaos,
@@ -252,22 +253,24 @@ def traffic_command(
     ui: Ui,
     name: str,
     phases: list[Phase],
-    watch_services: list[str] | None = None,
+    watch: bool,
     seed: int | None = None,
-    learned: BaselinesLearned | None = None,
+    watch_services: list[str] | None = None,
 ) -> None:
-    """Shared body of load / steady / spike: preflight, phases, optional platform watch."""
+    """Shared body of load / steady / spike: preflight, phases, optional platform watch (of
+    `watch_services`, by default every service the traffic reaches)."""
     needed = sorted({e.service for p in phases for e in p.mix})
+    watched = (watch_services or needed) if watch else []
 
     async def body(clients: Clients, ui: Ui, stop: asyncio.Event) -> int:
         await preflight(clients, needed)
         ui.info(f"{name}: " + ", ".join(p.describe() for p in phases))
-        watch = None
+        platform = None
         watch_task = None
-        if watch_services:
+        if watched:
             total_s = sum(p.plan.duration_s for p in phases)
-            watch = PlatformWatch(clients, watch_services, since=time.time() - 1.0)
-            watch_task = asyncio.create_task(watch.run(stop, time.monotonic() + total_s + 5))
+            platform = PlatformWatch(clients, watched, since=time.time() - 1.0)
+            watch_task = asyncio.create_task(platform.run(stop, time.monotonic() + total_s + 5))
         try:
             summaries, total, elapsed = await run_phases(clients, phases, ui, stop, seed=seed)
         finally:
@@ -291,13 +294,11 @@ def traffic_command(
             "summary": total.summary(elapsed),
             "phases": summaries,
         }
-        if learned is not None:
-            report["baselines"] = learned.state
-            if note := learned.warning():
-                ui.warn(note)
-        if watch is not None:
-            await watch.poll_once()
-            report["platform"] = watch.report()
+        if (baselines := learned_state(phases, ui)) is not None:
+            report["baselines"] = baselines
+        if platform is not None:
+            await platform.poll_once()
+            report["platform"] = platform.report()
         render_traffic(ui, report, f"{name}: traffic summary")
         return 0
 
@@ -370,9 +371,8 @@ def load(
 ) -> None:
     """Healthy load: the weighted mix of real endpoints at a moderate rate (triggers nothing)."""
     plan = make_plan(duration, concurrency, rate, requests, timeout)
-    mix = select_mix(services)
-    watched = sorted({e.service for e in mix}) if watch else None
-    traffic_command(ctx, Ui(json_mode), "load", [Phase("load", plan, mix)], watched, seed)
+    phases = [Phase("load", plan, select_mix(services))]
+    traffic_command(ctx, Ui(json_mode), "load", phases, watch, seed)
 
 
 @main.command()
@@ -395,9 +395,8 @@ def steady(
 ) -> None:
     """Low constant background traffic for long runs (baselines, false-positive checks)."""
     plan = make_plan(duration, concurrency, rate, requests, timeout)
-    mix = select_mix(services)
-    watched = sorted({e.service for e in mix}) if watch else None
-    traffic_command(ctx, Ui(json_mode), "steady", [Phase("steady", plan, mix)], watched, seed)
+    phases = [Phase("steady", plan, select_mix(services))]
+    traffic_command(ctx, Ui(json_mode), "steady", phases, watch, seed)
 
 
 @main.command()
@@ -471,7 +470,7 @@ def spike(
     learned = BaselinesLearned((service,)) if learn_timeout > 0 else None
     longest = max(baseline_duration, learn_timeout)
     if longest > 0:
-        plan = make_plan(longest if learned else baseline_duration, 4, baseline_rate, None, timeout)
+        plan = make_plan(longest, 4, baseline_rate, None, timeout)
         phases.append(Phase("baseline", plan, base_mix, until=learned, min_s=baseline_duration))
     phases.append(
         Phase(
@@ -486,8 +485,7 @@ def spike(
                 "cooldown", make_plan(cooldown_duration, 4, baseline_rate, None, timeout), base_mix
             )
         )
-    watched = [service] if watch else None
-    traffic_command(ctx, Ui(json_mode), "spike", phases, watched, seed, learned)
+    traffic_command(ctx, Ui(json_mode), "spike", phases, watch, seed, watch_services=[service])
 
 
 @main.command(name="chaos")

@@ -117,6 +117,17 @@ class BaselinesLearned:
         )
 
 
+def learned_state(phases: list[Phase], ui: Ui) -> str | None:
+    """How the phases' baseline-learning condition ended (None: they have none); warns when
+    the phase ended with the baselines still warming up."""
+    for phase in phases:
+        if isinstance(phase.until, BaselinesLearned):
+            if note := phase.until.warning():
+                ui.warn(note)
+            return phase.until.state
+    return None
+
+
 async def _end_when(
     phase: Phase, clients: Clients, outer: asyncio.Event, phase_stop: asyncio.Event
 ) -> None:
@@ -290,12 +301,12 @@ async def run_chaos(
     `learn` is normal traffic first, until the platform knows the services' normal."""
     await preflight(clients, sorted(set(services) | {e.service for e in phase.mix}))
     baseline: dict[str, dict[str, Any]] = {}
+    baselines_state = None
     if learn is not None:
         baseline, _, _ = await run_phases(clients, [learn], ui, stop, seed=seed)
         # Already learned: the phase ended before its first request; no empty row.
         baseline = {name: row for name, row in baseline.items() if row.get("requests")}
-        if isinstance(learn.until, BaselinesLearned) and (note := learn.until.warning()):
-            ui.warn(note)
+        baselines_state = learned_state([learn], ui)
     t0 = time.time()
     injected: list[tuple[str, str]] = []
     faults: dict[str, dict[str, Any]] = {}
@@ -377,11 +388,7 @@ async def run_chaos(
         "faults": fault_rows,
         "traffic": total.summary(elapsed),
         "phases": {**baseline, **summaries},
-        "baselines": (
-            learn.until.state
-            if learn is not None and isinstance(learn.until, BaselinesLearned)
-            else None
-        ),
+        "baselines": baselines_state,
         "platform": watch.report(),
     }
 
