@@ -31,7 +31,7 @@ from policy_engine.actuator.selection import (
     container_number,
     ineligibility_reason,
     next_numbers,
-    parse_docker_time,
+    parse_rfc3339,
     scale_down_victims,
     scale_target,
     self_ids_from_proc,
@@ -93,8 +93,8 @@ def _replica(attrs: dict[str, Any]) -> Replica:
         state=str(state.get("Status", "unknown")),
         health=str(health) if health else None,
         started_raw=str(state.get("StartedAt") or ""),
-        started_at=parse_docker_time(state.get("StartedAt")),
-        created_at=parse_docker_time(attrs.get("Created")) or 0.0,
+        started_at=parse_rfc3339(state.get("StartedAt")),
+        created_at=parse_rfc3339(attrs.get("Created")) or 0.0,
         attrs=attrs,
     )
 

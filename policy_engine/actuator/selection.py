@@ -128,8 +128,9 @@ def scale_target(current: int, direction: str, step: int, lo: int, hi: int) -> i
     return min(current, max(current - step, lo))
 
 
-def parse_docker_time(value: str | None) -> float | None:
-    """Docker's RFC 3339 nanosecond timestamps -> Unix seconds; None for the zero time."""
+def parse_rfc3339(value: str | None) -> float | None:
+    """RFC 3339 timestamps (Docker's, with nanoseconds; Alertmanager's `startsAt`) -> Unix
+    seconds; None for the zero time or anything else."""
     if not value or value.startswith("0001-01-01"):
         return None
     match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", value)

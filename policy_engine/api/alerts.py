@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from policy_engine.actuator.selection import parse_rfc3339
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
 from policy_engine.models import AMWebhook
 
@@ -21,15 +21,7 @@ async def receive_alerts(request: Request) -> dict[str, Any]:
     hook = validate_model(request, AMWebhook, parse_json(request, body))
     firing = [alert for alert in hook.alerts if alert.status == "firing"]
     if firing:  # judge them with the other signals of their own cycle
-        starts = [parse_time(alert.startsAt) for alert in firing]
+        starts = [parse_rfc3339(alert.startsAt) for alert in firing]
         known = [t for t in starts if t is not None]
         await engine.refresh_snapshot(max(known) if len(known) == len(starts) else None)
     return engine.handle_webhook(hook, received_at)
-
-
-def parse_time(text: str) -> float | None:
-    """RFC 3339 (`2026-11-21T19:40:00.123Z`) to epoch seconds; None if it is not one."""
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pytest
 
 from policy_engine.actuator import DockerActuator, RestartParams, ScaleParams
-from policy_engine.actuator.selection import parse_docker_time
+from policy_engine.actuator.selection import parse_rfc3339
 from tests.support.requirements import require_compose
 
 pytestmark = pytest.mark.docker
@@ -168,7 +168,7 @@ def test_restart_running_container(fresh: Stack) -> None:
     assert outcome.duration_ms > 0
     after = inspect(name)["State"]
     assert before["Running"] and after["Running"]
-    assert parse_docker_time(after["StartedAt"]) > parse_docker_time(before["StartedAt"])  # type: ignore[operator]
+    assert parse_rfc3339(after["StartedAt"]) > parse_rfc3339(before["StartedAt"])  # type: ignore[operator]
 
 
 def test_restart_exited_container_by_id(fresh: Stack) -> None:
@@ -202,7 +202,7 @@ def test_rolling_restart_restarts_replicas_one_at_a_time(fresh: Stack) -> None:
     first, second = inspect(one)["State"], inspect(two)["State"]
     assert first["StartedAt"] != before[one] and second["StartedAt"] != before[two]
     # Replica 2 was stopped only after replica 1 was running (and healthy) again.
-    assert parse_docker_time(first["StartedAt"]) < parse_docker_time(second["FinishedAt"])  # type: ignore[operator]
+    assert parse_rfc3339(first["StartedAt"]) < parse_rfc3339(second["FinishedAt"])  # type: ignore[operator]
 
 
 # ---- scale ---------------------------------------------------------------------------------

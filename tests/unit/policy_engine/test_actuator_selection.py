@@ -11,7 +11,7 @@ from policy_engine.actuator.selection import (
     eligible,
     ineligibility_reason,
     next_numbers,
-    parse_docker_time,
+    parse_rfc3339,
     replica_name,
     scale_down_victims,
     scale_target,
@@ -143,11 +143,11 @@ def test_scale_params_reject_bad_bounds() -> None:
         ScaleParams(service="orders", direction="sideways")  # type: ignore[arg-type]
 
 
-def test_parse_docker_time() -> None:
-    assert parse_docker_time("2026-11-21T19:42:30.5Z") == pytest.approx(1795290150.5)
-    assert parse_docker_time("2026-11-21T20:42:30.123456789+01:00") == pytest.approx(
+def test_parse_rfc3339() -> None:
+    assert parse_rfc3339("2026-11-21T19:42:30.5Z") == pytest.approx(1795290150.5)
+    assert parse_rfc3339("2026-11-21T20:42:30.123456789+01:00") == pytest.approx(
         1795290150.123456789
     )
-    assert parse_docker_time("0001-01-01T00:00:00Z") is None
-    assert parse_docker_time("") is None
-    assert parse_docker_time("yesterday") is None
+    assert parse_rfc3339("0001-01-01T00:00:00Z") is None
+    assert parse_rfc3339("") is None
+    assert parse_rfc3339("yesterday") is None

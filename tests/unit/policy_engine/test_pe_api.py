@@ -20,7 +20,7 @@ from pe_fakes import (
     settings,
 )
 
-from policy_engine.api.alerts import parse_time
+from policy_engine.actuator.selection import parse_rfc3339
 from policy_engine.app import create_app
 from policy_engine.engine import Engine
 from policy_engine.store import Store
@@ -374,4 +374,4 @@ def test_an_alert_from_the_cycle_already_held_does_not_re_read_predict(client: T
     ],
 )
 def test_alert_start_times_parse_or_are_unknown(text: str, expected: float | None) -> None:
-    assert parse_time(text) == expected
+    assert parse_rfc3339(text) == expected
