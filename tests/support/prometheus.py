@@ -53,14 +53,7 @@ class PrometheusServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _config(self) -> dict[str, Any]:
-        jobs: dict[str, list[dict[str, Any]]] = {}
-        for target in self.targets:
-            jobs.setdefault(target.job, []).append(
-                {"targets": [target.address], "labels": target.labels}
-            )
-        if self.file_sd:
-            for job in {t.job for t in self.targets}:
-                self._write_targets_file(job, jobs.get(job, []))
+        jobs = _groups_by_job(self.targets)
         return {
             "global": {
                 "scrape_interval": self.scrape_interval,
@@ -96,6 +89,9 @@ class PrometheusServer:
             raise RuntimeError("prometheus binary not found (apt-get install prometheus)")
         config_path = self.workdir / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(self._config()))
+        if self.file_sd:
+            for job, groups in _groups_by_job(self.targets).items():
+                self._write_targets_file(job, groups)
         data = self.workdir / "prom-data"
         data.mkdir(exist_ok=True)
         log = (self.workdir / "prometheus.log").open("ab")
@@ -120,8 +116,7 @@ class PrometheusServer:
         """With file_sd: replace one job's targets, as a service-discovery update would."""
         if not self.file_sd:
             raise RuntimeError("set_targets needs PrometheusServer(..., file_sd=True)")
-        groups = [{"targets": [t.address], "labels": t.labels} for t in targets]
-        self._write_targets_file(job, groups)
+        self._write_targets_file(job, _groups_by_job(targets).get(job, []))
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -145,3 +140,13 @@ class PrometheusServer:
                 return
             time.sleep(0.5)
         raise TimeoutError(f"fewer than {count} targets up after {timeout_s}s")
+
+
+def _groups_by_job(targets: list[ScrapeTarget]) -> dict[str, list[dict[str, Any]]]:
+    """Prometheus target groups (one per target, with its labels), by job."""
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    for target in targets:
+        jobs.setdefault(target.job, []).append(
+            {"targets": [target.address], "labels": target.labels}
+        )
+    return jobs
