@@ -100,6 +100,8 @@ class Engine:
         self.state = CycleState()
         self._lock = asyncio.Lock()
         self._backfilled: set[str] = set()
+        # service -> timestamp of the newest scrape whose values the detector has consumed
+        self._consumed_scrape: dict[str, float] = {}
 
     # ---- readiness -------------------------------------------------------------------------
     def fresh(self) -> bool:
@@ -168,15 +170,18 @@ class Engine:
         try:
             if not self.state.backfilled:
                 await self.backfill()
+            # One evaluation time for every query, so the scrape times below describe exactly
+            # the samples the catalog queries read.
             gathered = await asyncio.gather(
-                *(self._query(spec) for spec in self.catalog),
-                self._replicas(),
+                *(self._query(spec, ts) for spec in self.catalog),
+                self._targets(ts),
                 return_exceptions=True,  # every query finishes; no stray exceptions left behind
             )
             for outcome in gathered:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            results = [r for r in gathered[:-1] if not isinstance(r, BaseException)]
+            results = [r for r in gathered[:-1] if isinstance(r, list) or r is None]
+            scraped = gathered[-1] if isinstance(gathered[-1], dict) else {}
         except PrometheusUnavailable as exc:
             # Unknown is not healthy: no series is marked missing, nothing is resolved.
             self.state.prometheus_ok = False
@@ -185,7 +190,7 @@ class Engine:
             self.metrics.cycles.labels("prometheus_down").inc()
             log.warning("cycle %d: Prometheus unavailable: %s", self.state.cycle, exc)
             return []
-        transitions = self._classify(ts, results)
+        transitions = self._classify(ts, results, self._unchanged(scraped))
         self.state.prometheus_ok = True
         self.state.prometheus_error = None
         self.state.last_success_at = ts
@@ -195,9 +200,9 @@ class Engine:
         self._export(ts, duration)
         return transitions
 
-    async def _query(self, spec: MetricSpec) -> list[Sample] | None:
+    async def _query(self, spec: MetricSpec, at: float) -> list[Sample] | None:
         try:
-            samples = await self.source.query(spec.query)
+            samples = await self.source.query(spec.query, at)
         except QueryRejected as exc:
             self._reject(spec, exc.reason)
             return None
@@ -213,21 +218,46 @@ class Engine:
         status.error = reason
         self.metrics.query_errors.labels(spec.name).set(1)
 
-    async def _replicas(self) -> None:
+    async def _targets(self, at: float) -> dict[str, float]:
+        """Replicas up/total per service, and the time of each service's newest scrape."""
         selector = self.options.up_selector
         try:
-            up = await self.source.query(f"sum by (service) ({selector})")
-            total = await self.source.query(f"count by (service) ({selector})")
+            up = await self.source.query(f"sum by (service) ({selector})", at)
+            total = await self.source.query(f"count by (service) ({selector})", at)
+            newest = await self.source.query(f"max by (service) (timestamp({selector}))", at)
         except QueryRejected as exc:
             log.error("replica query rejected: %s", exc.reason)
-            return
+            return {}
         counts = {
             s.labels.get("service", ""): int(s.value) for s in total if math.isfinite(s.value)
         }
         ups = {s.labels.get("service", ""): int(s.value) for s in up if math.isfinite(s.value)}
         self.state.replicas = {svc: (ups.get(svc, 0), n) for svc, n in counts.items() if svc}
+        return {
+            s.labels["service"]: s.value
+            for s in newest
+            if s.labels.get("service") and math.isfinite(s.value)
+        }
 
-    def _classify(self, ts: float, results: list[list[Sample] | None]) -> list[Transition]:
+    def _unchanged(self, scraped: dict[str, float]) -> set[str]:
+        """Services not scraped since the last cycle that fed the detector.
+
+        The cycle and the scrapes both run every 5 s without a common phase, so now and then two
+        cycles read the same scrape. Fed twice, one abnormal scrape met the detector's "two
+        abnormal points" rule on its own, and the anomaly opened with every other signal still
+        from that first scrape (at a load spike's onset: high p99, CPU not yet up). A service
+        without scrape times (a catalog on another job) is fed every cycle."""
+        unchanged = set()
+        for service, at in scraped.items():
+            if at <= self._consumed_scrape.get(service, -math.inf):
+                unchanged.add(service)
+            else:
+                self._consumed_scrape[service] = at
+        return unchanged
+
+    def _classify(
+        self, ts: float, results: list[list[Sample] | None], unchanged: set[str]
+    ) -> list[Transition]:
         present: list[SeriesState] = []
         values: list[float] = []
         transitions: list[Transition] = []
@@ -254,6 +284,8 @@ class Engine:
                     # NaN/Inf from Prometheus: the series exists, its value is unusable.
                     status.skipped += 1
                     continue
+                if labels["service"] in unchanged:
+                    continue  # present, but no new scrape: the detector saw this value already
                 present.append(state)
                 values.append(sample.value)
         # One pass over known series: absent from a query that answered means missing.

@@ -31,11 +31,14 @@ class FakePrometheus:
     rejected: dict[str, str] = field(default_factory=dict)
     down: bool = False
     replicas: dict[str, tuple[int, int]] = field(default_factory=dict)
+    scraped_at: dict[str, float] = field(default_factory=dict)  # service -> newest scrape time
     calls: list[str] = field(default_factory=list)
+    times: list[float | None] = field(default_factory=list)  # the `at` of each query
     on_query: Callable[[str], None] | None = None
 
     async def query(self, promql: str, at: float | None = None) -> list[Sample]:
         self.calls.append(promql)
+        self.times.append(at)
         if self.down:
             raise PrometheusUnavailable("connection refused (fake)")
         if promql in self.rejected:
@@ -44,6 +47,8 @@ class FakePrometheus:
             return [Sample({"service": s}, float(u)) for s, (u, _) in self.replicas.items()]
         if promql.startswith("count by (service) (up"):
             return [Sample({"service": s}, float(t)) for s, (_, t) in self.replicas.items()]
+        if promql.startswith("max by (service) (timestamp(up"):
+            return [Sample({"service": s}, t) for s, t in self.scraped_at.items()]
         return [Sample({"service": s}, v) for s, v in self.values.get(promql, {}).items()]
 
     async def query_range(

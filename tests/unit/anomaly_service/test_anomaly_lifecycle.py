@@ -190,6 +190,38 @@ def test_replicas_come_from_the_up_selector() -> None:
     assert any('up{job="services"}' in c for c in prom.calls)
 
 
+def test_a_cycle_that_reads_no_new_scrape_feeds_the_detector_nothing() -> None:
+    """Cycles and scrapes both run every 5 s with no common phase: two cycles reading one
+    abnormal scrape must not count as the two abnormal points that open an anomaly."""
+    prom = warm_prom()
+    engine, notes, clock = make(prom)
+    prom.scraped_at = {"orders": 100.0}
+    feed(engine, clock, prom, "q_latency", [0.02])
+    prom.scraped_at = {"orders": 105.0}
+    state = next(iter(engine.tracker.series.values()))
+    assert feed(engine, clock, prom, "q_latency", [0.9]) == []
+    first_read = state.last
+    # Same scrape read again: not a second point, and the series is not missing either.
+    assert feed(engine, clock, prom, "q_latency", [0.9]) == []
+    assert state.last is first_read and state.missing_cycles == 0
+    assert engine.tracker.active == {} and notes.payloads == []
+    prom.scraped_at = {"orders": 110.0}
+    (opened,) = feed(engine, clock, prom, "q_latency", [0.9])
+    assert opened.reason == "open"
+    # Every query of a cycle is evaluated at the cycle's time, so the scrape time read by one
+    # query describes the samples the others read.
+    assert set(prom.times[-4:]) == {clock.now}
+
+
+def test_services_without_scrape_times_are_fed_every_cycle() -> None:
+    prom = warm_prom()
+    engine, _, clock = make(prom)
+    prom.scraped_at = {"users": 100.0}  # orders has no scrape time (a catalog on another job)
+    feed(engine, clock, prom, "q_latency", [0.02])
+    opened = feed(engine, clock, prom, "q_latency", [0.9, 0.9])
+    assert [t.reason for t in opened] == ["open"]
+
+
 def test_series_absent_past_the_ttl_is_forgotten_and_its_no_data_closed() -> None:
     prom = warm_prom()
     engine, notes, clock = make(prom, no_data_cycles=1, series_ttl_s=12.0)
