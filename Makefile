@@ -32,7 +32,7 @@ unit: $(STAMP) ## the fast unit tests only
 	$(VPY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 test: $(STAMP) lint ## lint, type-check and run the whole suite (unit, integration, e2e, browser)
-	$(VPY) -m pytest -q $(PYTEST_ARGS)
+	$(VPY) -m pytest -q --durations=30 $(PYTEST_ARGS)
 
 .PHONY: help venv lint format unit test
 
