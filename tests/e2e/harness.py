@@ -215,6 +215,18 @@ def container_started_at(name: str) -> float:
     return datetime.fromisoformat(out[:26].rstrip("Z") + "+00:00").timestamp()
 
 
+GRACE_S = 50.0  # the shipped policies' grace_period (45 s) plus a margin
+
+
+def wait_past_grace(service: str) -> None:
+    """The engine leaves containers younger than the grace period alone: wait until the
+    service's youngest replica is older."""
+    youngest = max(container_started_at(row["name"]) for row in containers(service))
+    age = time.time() - youngest
+    if age < GRACE_S:
+        time.sleep(GRACE_S - age)
+
+
 # --- traffic ---------------------------------------------------------------------------------
 
 

@@ -19,14 +19,13 @@ from tests.e2e.harness import (
     REPORT,
     Api,
     Timing,
-    container_started_at,
     containers,
+    wait_past_grace,
     wait_until,
 )
 
 pytestmark = pytest.mark.e2e
 
-GRACE_S = 50.0  # the shipped policies' grace_period (45 s) plus a margin
 STEADY_WINDOW_S = 300.0
 
 
@@ -54,14 +53,6 @@ def wait_for(api: Api, service: str, since: float, what: str, probe: Any, timeou
         return wait_until(what, probe, timeout, 1)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n  {service}: {api.explain(service, since)}") from None
-
-
-def wait_past_grace(service: str) -> None:
-    """The engine leaves young containers alone: wait until the service's replicas are older."""
-    for row in containers(service):
-        age = time.time() - container_started_at(row["name"])
-        if age < GRACE_S:
-            time.sleep(GRACE_S - age)
 
 
 def wait_fault_gone(api: Api, service: str) -> None:

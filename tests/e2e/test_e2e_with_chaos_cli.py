@@ -10,16 +10,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import REPORT, Timing, container_started_at, containers
+from tests.e2e.harness import REPORT, Timing, container_started_at, containers, wait_past_grace
 
 pytestmark = pytest.mark.e2e
 
-GRACE_S = 50.0  # the shipped policies' grace period (45 s) plus a margin
 CLI_ENV = {
     "ORDERS_URL": "http://127.0.0.1:8001", "USERS_URL": "http://127.0.0.1:8002",
     "PAYMENTS_URL": "http://127.0.0.1:8003", "ANOMALY_SERVICE_URL": "http://127.0.0.1:8080",
@@ -27,19 +25,11 @@ CLI_ENV = {
 }  # fmt: skip
 
 
-def wait_out_the_grace_period(service: str) -> None:
-    """The engine leaves containers younger than the grace period alone."""
-    youngest = max(container_started_at(c["name"]) for c in containers(service))
-    age = time.time() - youngest
-    if age < GRACE_S:
-        time.sleep(GRACE_S - age)
-
-
 @pytest.mark.timeout(600)
 def test_chaos_scenario_cli_closes_the_loop_with_a_real_restart(stack: Stack) -> None:
     (payments,) = containers("payments")
     started_before = container_started_at(payments["name"])
-    wait_out_the_grace_period("payments")
+    wait_past_grace("payments")
     proc = subprocess.run(
         [sys.executable, "-m", "chaos_simulator", "scenario", "latency-restart",
          "--service", "payments", "--json", "--warmup-timeout", "120",
@@ -73,7 +63,7 @@ def test_chaos_spike_scales_orders_out_and_never_restarts_it(stack: Stack) -> No
     """The traffic spike of `make chaos-spike`, shortened: orders' pricing saturates its core,
     the shipped `cpu > 0.5 for 15s` policy adds a replica, and the latency restart policies
     (`cpu < 0.3`) keep out of it, although the spike's p99 is far above 0.5 s."""
-    wait_out_the_grace_period("orders")
+    wait_past_grace("orders")
     replicas_before = len(containers("orders"))
     proc = subprocess.run(
         [sys.executable, "-m", "chaos_simulator", "spike", "--service", "orders",
