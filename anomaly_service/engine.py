@@ -251,6 +251,7 @@ class Engine:
         for service, at in scraped.items():
             if at <= self._consumed_scrape.get(service, -math.inf):
                 unchanged.add(service)
+                self.metrics.repeated_scrapes.inc()
             else:
                 self._consumed_scrape[service] = at
         return unchanged

@@ -21,6 +21,11 @@ class ServiceMetrics:
             ["outcome"],
             registry=r,
         )
+        self.repeated_scrapes = Counter(
+            "relia_anomaly_repeated_scrape_reads_total",
+            "Services a cycle skipped because their newest scrape was already fed to the detector",
+            registry=r,
+        )
         self.series_tracked = Gauge(
             "relia_anomaly_series_tracked", "Series with state in the detector", registry=r
         )

@@ -204,6 +204,9 @@ def test_a_cycle_that_reads_no_new_scrape_feeds_the_detector_nothing() -> None:
     # Same scrape read again: not a second point, and the series is not missing either.
     assert feed(engine, clock, prom, "q_latency", [0.9]) == []
     assert state.last is first_read and state.missing_cycles == 0
+    assert (
+        engine.metrics.registry.get_sample_value("relia_anomaly_repeated_scrape_reads_total") == 1
+    )
     assert engine.tracker.active == {} and notes.payloads == []
     prom.scraped_at = {"orders": 110.0}
     (opened,) = feed(engine, clock, prom, "q_latency", [0.9])
