@@ -1,7 +1,9 @@
 """End-to-end scenarios on the compose stack: fault -> anomaly -> policy -> Docker -> recovery.
 
 The tests run in file order on one stack (session fixture). Each scenario uses its own service
-or fault so the shipped policies' cooldowns do not mask one scenario with another. Faults are
+or fault so the shipped policies' cooldowns do not mask one scenario with another, and the
+order puts a long scenario between two on the same service (3 between 4 and 6, both users), so
+none waits out the grace period of a container the one before restarted. Faults are
 injected through the gateway's /chaos API (one replica per service at that point).
 """
 
@@ -217,62 +219,6 @@ def test_paused_remediation_records_a_skip_then_acts_when_enabled(stack: Stack) 
         api.clear("users")
 
 
-@pytest.mark.timeout(600)
-def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
-    stack: Stack,
-) -> None:
-    """Scenario 6: an invalid policies.yml -> error in /status; previous policies still act."""
-    api = stack.api
-    path = Path(stack.policy_dir) / "policies.yml"
-    original = path.read_text()
-    good_version = api.status()["policies"]["version"]
-    try:
-        path.write_text(
-            original + '\n  - name: broken_edit\n    condition: "latency >>> 0.5"\n'
-            "    action: restart_container\n    service: users\n"
-        )
-
-        def reported() -> dict[str, Any] | None:
-            policies = api.status()["policies"]
-            return policies if policies["valid"] is False and policies.get("error") else None
-
-        policies = wait_until("/status to report the invalid file", reported, 60, 1)
-        assert policies["version"] == good_version, "an invalid file must not take effect"
-        REPORT.facts["invalid policies error (GET /status)"] = policies["error"]
-
-        wait_past_grace("users")
-        fault = api.inject("users", "errors", rate=0.6, status=503)
-        started = fault["started_at"]
-        timing = Timing("6 invalid policies; users errors", started)
-        REPORT.timings.append(timing)
-        anomaly = wait_for(
-            api, "users", started, "an error_rate anomaly on users",
-            lambda: find_anomaly(api, "users", "error_rate", started), 120,
-        )  # fmt: skip
-        timing.anomaly_at = anomaly["opened_at"]
-        action = wait_for(
-            api, "users", started, "a restart of users by the last good policies",
-            lambda: find_action(api, "users", "restart_container", started), 120,
-        )  # fmt: skip
-        timing.action_at = action["created_at"]
-        assert action["policy_version"] == good_version
-        assert api.status()["policies"]["valid"] is False  # still broken on disk
-
-        def normal() -> bool:
-            ratio = api.error_ratio("users")
-            return ratio is not None and ratio < 0.05
-
-        wait_until("users error ratio < 5%", normal, 120, 1)
-        timing.normal_at = time.time()
-    finally:
-        path.write_text(original)
-        api.clear("users")
-    wait_until(
-        "the restored file to be valid again",
-        lambda: api.status()["policies"]["valid"] is True, 60, 1,
-    )  # fmt: skip
-
-
 @pytest.mark.timeout(900)
 def test_cpu_overload_scales_orders_up_then_back_down(stack: Stack) -> None:
     """Scenario 3: CPU overload of orders -> scale_up -> the new replica is scraped and serves a
@@ -343,3 +289,59 @@ def test_cpu_overload_scales_orders_up_then_back_down(stack: Stack) -> None:
     timing.note += (
         f"; CPU peak {peak:.2f}; scale_down at +{down['created_at'] - stopped:.0f}s after stop"
     )
+
+
+@pytest.mark.timeout(600)
+def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
+    stack: Stack,
+) -> None:
+    """Scenario 6: an invalid policies.yml -> error in /status; previous policies still act."""
+    api = stack.api
+    path = Path(stack.policy_dir) / "policies.yml"
+    original = path.read_text()
+    good_version = api.status()["policies"]["version"]
+    try:
+        path.write_text(
+            original + '\n  - name: broken_edit\n    condition: "latency >>> 0.5"\n'
+            "    action: restart_container\n    service: users\n"
+        )
+
+        def reported() -> dict[str, Any] | None:
+            policies = api.status()["policies"]
+            return policies if policies["valid"] is False and policies.get("error") else None
+
+        policies = wait_until("/status to report the invalid file", reported, 60, 1)
+        assert policies["version"] == good_version, "an invalid file must not take effect"
+        REPORT.facts["invalid policies error (GET /status)"] = policies["error"]
+
+        wait_past_grace("users")
+        fault = api.inject("users", "errors", rate=0.6, status=503)
+        started = fault["started_at"]
+        timing = Timing("6 invalid policies; users errors", started)
+        REPORT.timings.append(timing)
+        anomaly = wait_for(
+            api, "users", started, "an error_rate anomaly on users",
+            lambda: find_anomaly(api, "users", "error_rate", started), 120,
+        )  # fmt: skip
+        timing.anomaly_at = anomaly["opened_at"]
+        action = wait_for(
+            api, "users", started, "a restart of users by the last good policies",
+            lambda: find_action(api, "users", "restart_container", started), 120,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+        assert action["policy_version"] == good_version
+        assert api.status()["policies"]["valid"] is False  # still broken on disk
+
+        def normal() -> bool:
+            ratio = api.error_ratio("users")
+            return ratio is not None and ratio < 0.05
+
+        wait_until("users error ratio < 5%", normal, 120, 1)
+        timing.normal_at = time.time()
+    finally:
+        path.write_text(original)
+        api.clear("users")
+    wait_until(
+        "the restored file to be valid again",
+        lambda: api.status()["policies"]["valid"] is True, 60, 1,
+    )  # fmt: skip
