@@ -31,6 +31,16 @@ pytestmark = pytest.mark.e2e
 STEADY_WINDOW_S = 300.0
 
 
+def wait_quiet(api: Api, service: str, metric: str) -> None:
+    """Start a fault from a normal signal. Noise can open an anomaly just before the fault (seen
+    in CI: users' p99 at 0.12 s against a 0.1 s band while payments restarted beside it); the
+    fault then escalates that anomaly, which opened before the fault and reads as not detected."""
+    wait_until(
+        f"no open {metric} anomaly on {service} before the fault",
+        lambda: not api.anomalies(service=service, metric=metric, status="active"), 90, 1,
+    )  # fmt: skip
+
+
 def find_anomaly(
     api: Api, service: str, metric: str, since: float, min_severity: str = "warning"
 ) -> dict[str, Any] | None:
@@ -108,6 +118,7 @@ def test_latency_fault_on_orders_is_cured_by_restart(stack: Stack) -> None:
     """Scenario 1: persistent latency on orders -> anomaly >= warning -> restart -> p99 back."""
     api = stack.api
     wait_past_grace("orders")
+    wait_quiet(api, "orders", "latency")
     baseline = api.p99("orders", "1m") or 0.05
     fault = api.inject("orders", "latency", ms=800)
     started = fault["started_at"]
@@ -145,6 +156,7 @@ def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
     """Scenario 2: errors on payments -> restart -> error ratio back to normal."""
     api = stack.api
     wait_past_grace("payments")
+    wait_quiet(api, "payments", "error_rate")
     fault = api.inject("payments", "errors", rate=0.6, status=500)
     started = fault["started_at"]
     timing = Timing("2 payments errors 60% -> restart", started)
@@ -178,6 +190,7 @@ def test_paused_remediation_records_a_skip_then_acts_when_enabled(stack: Stack) 
     """Scenario 4: toggle off -> fault detected, skip recorded, no action -> on -> action."""
     api = stack.api
     wait_past_grace("users")
+    wait_quiet(api, "users", "latency")
     assert api.toggle(False) == {"enabled": False}
     try:
         assert api.status()["enabled"] is False
@@ -230,6 +243,7 @@ def test_cpu_overload_scales_orders_up_then_back_down(stack: Stack) -> None:
     api = stack.api
     assert len(containers("orders")) == 1
     wait_past_grace("orders")
+    wait_quiet(api, "orders", "cpu")
     fault = api.inject("orders", "cpu", intensity=1.0, duration_s=300)
     started = fault["started_at"]
     timing = Timing("3 orders CPU overload -> scale", started)
@@ -315,6 +329,7 @@ def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
         REPORT.facts["invalid policies error (GET /status)"] = policies["error"]
 
         wait_past_grace("users")
+        wait_quiet(api, "users", "error_rate")
         fault = api.inject("users", "errors", rate=0.6, status=503)
         started = fault["started_at"]
         timing = Timing("6 invalid policies; users errors", started)
