@@ -41,6 +41,23 @@ def wait_quiet(api: Api, service: str, metric: str) -> None:
     )  # fmt: skip
 
 
+def start_fault(api: Api, scenario: str, service: str, kind: str, **params: Any) -> Timing:
+    """Inject the fault and open the scenario's row of the report, timed from the injection."""
+    fault = api.inject(service, kind, **params)
+    timing = Timing(scenario, fault["started_at"])
+    REPORT.timings.append(timing)
+    return timing
+
+
+def wait_detected(api: Api, timing: Timing, service: str, metric: str) -> None:
+    """Wait for the fault's anomaly (>= warning, opened after the fault) and time it."""
+    anomaly = wait_for(
+        api, service, timing.fault_at, f"a {metric} anomaly on {service}",
+        lambda: find_anomaly(api, service, metric, timing.fault_at), 120,
+    )  # fmt: skip
+    timing.anomaly_at = anomaly["opened_at"]
+
+
 def find_anomaly(
     api: Api, service: str, metric: str, since: float, min_severity: str = "warning"
 ) -> dict[str, Any] | None:
@@ -120,16 +137,10 @@ def test_latency_fault_on_orders_is_cured_by_restart(stack: Stack) -> None:
     wait_past_grace("orders")
     wait_quiet(api, "orders", "latency")
     baseline = api.p99("orders", "1m") or 0.05
-    fault = api.inject("orders", "latency", ms=800)
-    started = fault["started_at"]
-    timing = Timing("1 orders latency 800ms -> restart", started)
-    REPORT.timings.append(timing)
+    timing = start_fault(api, "1 orders latency 800ms -> restart", "orders", "latency", ms=800)
+    started = timing.fault_at
     try:
-        anomaly = wait_for(
-            api, "orders", started, "a latency anomaly on orders",
-            lambda: find_anomaly(api, "orders", "latency", started), 120,
-        )  # fmt: skip
-        timing.anomaly_at = anomaly["opened_at"]
+        wait_detected(api, timing, "orders", "latency")
         action = wait_for(
             api, "orders", started, "a restart of orders",
             lambda: find_action(api, "orders", "restart_container", started), 120,
@@ -157,16 +168,12 @@ def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
     api = stack.api
     wait_past_grace("payments")
     wait_quiet(api, "payments", "error_rate")
-    fault = api.inject("payments", "errors", rate=0.6, status=500)
-    started = fault["started_at"]
-    timing = Timing("2 payments errors 60% -> restart", started)
-    REPORT.timings.append(timing)
+    timing = start_fault(
+        api, "2 payments errors 60% -> restart", "payments", "errors", rate=0.6, status=500
+    )
+    started = timing.fault_at
     try:
-        anomaly = wait_for(
-            api, "payments", started, "an error_rate anomaly on payments",
-            lambda: find_anomaly(api, "payments", "error_rate", started), 120,
-        )  # fmt: skip
-        timing.anomaly_at = anomaly["opened_at"]
+        wait_detected(api, timing, "payments", "error_rate")
         action = wait_for(
             api, "payments", started, "a restart of payments",
             lambda: find_action(api, "payments", "restart_container", started), 120,
@@ -194,15 +201,9 @@ def test_paused_remediation_records_a_skip_then_acts_when_enabled(stack: Stack) 
     assert api.toggle(False) == {"enabled": False}
     try:
         assert api.status()["enabled"] is False
-        fault = api.inject("users", "latency", ms=800)
-        started = fault["started_at"]
-        timing = Timing("4 users latency, paused then on", started)
-        REPORT.timings.append(timing)
-        anomaly = wait_for(
-            api, "users", started, "a latency anomaly on users",
-            lambda: find_anomaly(api, "users", "latency", started), 120,
-        )  # fmt: skip
-        timing.anomaly_at = anomaly["opened_at"]
+        timing = start_fault(api, "4 users latency, paused then on", "users", "latency", ms=800)
+        started = timing.fault_at
+        wait_detected(api, timing, "users", "latency")
         skip = wait_for(
             api, "users", started, "a skipped (paused) action on users",
             lambda: find_action(api, "users", "restart_container", started, outcome="skipped"),
@@ -244,10 +245,10 @@ def test_cpu_overload_scales_orders_up_then_back_down(stack: Stack) -> None:
     assert len(containers("orders")) == 1
     wait_past_grace("orders")
     wait_quiet(api, "orders", "cpu")
-    fault = api.inject("orders", "cpu", intensity=1.0, duration_s=300)
-    started = fault["started_at"]
-    timing = Timing("3 orders CPU overload -> scale", started)
-    REPORT.timings.append(timing)
+    timing = start_fault(
+        api, "3 orders CPU overload -> scale", "orders", "cpu", intensity=1.0, duration_s=300
+    )
+    started = timing.fault_at
     cpu_seen: list[float] = []
 
     def scaled_up() -> dict[str, Any] | None:
@@ -330,15 +331,11 @@ def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
 
         wait_past_grace("users")
         wait_quiet(api, "users", "error_rate")
-        fault = api.inject("users", "errors", rate=0.6, status=503)
-        started = fault["started_at"]
-        timing = Timing("6 invalid policies; users errors", started)
-        REPORT.timings.append(timing)
-        anomaly = wait_for(
-            api, "users", started, "an error_rate anomaly on users",
-            lambda: find_anomaly(api, "users", "error_rate", started), 120,
-        )  # fmt: skip
-        timing.anomaly_at = anomaly["opened_at"]
+        timing = start_fault(
+            api, "6 invalid policies; users errors", "users", "errors", rate=0.6, status=503
+        )
+        started = timing.fault_at
+        wait_detected(api, timing, "users", "error_rate")
         action = wait_for(
             api, "users", started, "a restart of users by the last good policies",
             lambda: find_action(api, "users", "restart_container", started), 120,
