@@ -52,6 +52,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await engine.recover()  # settle what a killed run left pending, before serving
         task = asyncio.create_task(_loop(engine)) if run_loop else None
         try:
             yield

@@ -1,82 +1,39 @@
-"""The control loop: policies x events/snapshot -> guards -> actuator/webhook -> audit, verify.
+"""The policy engine's facade: wires the parts and runs the control-loop cycle.
 
-Triggers decide when (events, sustained `for` conditions, operators); `_run` only acts, through
-the Actuator protocol or the webhook notifier, with a timeout, off the evaluation path.
+policy_state.py  policies.yml -> active set + effective settings (hot reload, last good)
+triggers.py      alert / sustained `for` / open-anomaly re-check -> candidate actions
+pipeline.py      candidate -> pure guards -> `pending` record (one transaction with the
+                 delivery's dedupe key) -> execute.py -> settled record
+verify.py        verification of acted remediations and the circuit breaker
+recovery.py      start-up: settle the records a killed process left `pending`
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import logging
 import time
-import uuid
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from policy_engine.actuator.types import (
-    ActionOutcome,
-    Actuator,
-    ContainerInfo,
-    RestartParams,
-    ScaleParams,
-)
-from policy_engine.conditions import SEVERITIES, Context, evaluate
+from policy_engine.actuator.types import Actuator
 from policy_engine.config import Settings
-from policy_engine.events import Event, to_event
-from policy_engine.guards import (
-    GuardInputs,
-    breaker_allows,
-    breaker_effective,
-    breaker_on_attempt,
-    breaker_on_result,
-    budget_check,
-    cooldown_remaining,
-    decide,
-    grace_remaining,
-)
+from policy_engine.events import to_event
+from policy_engine.execute import Executor
+from policy_engine.guards import budget_check, cooldown_remaining
 from policy_engine.metrics import EngineMetrics
 from policy_engine.models import ActionRecord, AMWebhook, Trigger
 from policy_engine.notifier import WebhookNotifier
-from policy_engine.policies import (
-    DOCKER_ACTIONS,
-    MAX_FILE_BYTES,
-    FieldError,
-    GlobalSettings,
-    Policy,
-    PolicySet,
-    load_policies,
-    version_of,
-)
+from policy_engine.pipeline import Candidate, Pipeline, new_action_id
+from policy_engine.policies import DOCKER_ACTIONS, GlobalSettings, Policy
+from policy_engine.policy_state import LAST_GOOD_KEY, Effective, PolicyLoader, PolicyStatus
+from policy_engine.recovery import Recovery
 from policy_engine.snapshot import Snapshot, SnapshotClient
 from policy_engine.store import Store
+from policy_engine.triggers import Triggers
+from policy_engine.verify import Breakers, Verifier
 
-log = logging.getLogger("policy_engine")
-_SEVERITY_WORDS = {v: k for k, v in SEVERITIES.items()}
-LAST_GOOD_KEY = "policies.last_good"
+__all__ = ["ENABLED_KEY", "LAST_GOOD_KEY", "Engine", "PolicyStatus", "new_action_id"]
 ENABLED_KEY = "remediation.enabled"
-
-
-@dataclass
-class PolicyStatus:
-    """The active set plus what the file on disk looks like right now."""
-
-    active: PolicySet | None = None
-    errors: list[FieldError] = field(default_factory=list)
-    loaded_at: float | None = None
-    file_hash: str | None = None
-    file_version: str | None = None
-    from_store: bool = False
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
-
-
-def new_action_id() -> str:
-    return "act-" + uuid.uuid4().hex[:16]
 
 
 class Engine:
@@ -90,101 +47,68 @@ class Engine:
         metrics: EngineMetrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
+        self.loader = PolicyLoader(settings, store, metrics, clock)
         self.store = store
         self.actuator = actuator
         self.snapshots = snapshots
         self.notifier = notifier
         self.metrics = metrics
         self.clock = clock
-        self.policies = PolicyStatus()
+        self.pipeline = Pipeline(self)
+        self.executor = Executor(self)
+        self.breakers = Breakers(self)
+        self.verifier = Verifier(self)
+        self.triggers = Triggers(self, settings.recheck_hold_s)
+        self.recovery = Recovery(self)
         self.snapshot: Snapshot | None = None
         self.docker_reachable: bool | None = None
         self.last_evaluation_at: float | None = None
-        self._busy: set[str] = set()
-        self._since: dict[tuple[str, str, str], float] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._last_prune = 0.0
         self._ping_task: asyncio.Task[Any] | None = None
-        self._scheduled: set[tuple[str, str | None]] = set()  # (policy, anomaly_id) not yet run
-        # (policy, anomaly_id) -> (condition seen false, true since): re-check edges
-        self._recheck: dict[tuple[str, str], tuple[bool, float | None]] = {}
         self.metrics.dry_run.set(1 if settings.dry_run else 0)
         self.metrics.enabled.set(1 if self.enabled else 0)
 
-    # policies ------------------------------------------------------------------------------
+    # policies and settings -----------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.loader.settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self.loader.settings = value
+
+    @property
+    def policies(self) -> PolicyStatus:
+        return self.loader.status
+
+    @property
+    def effective(self) -> Effective:
+        return self.loader.effective
 
     @property
     def file(self) -> str:
-        return str(self.settings.policies_file)
+        return self.loader.file
 
     @property
     def global_settings(self) -> GlobalSettings:
         active = self.policies.active
         return active.settings if active is not None else GlobalSettings()
 
+    @property
+    def effective_dry_run(self) -> bool:
+        return self.effective.dry_run
+
     def start(self) -> None:
-        """First load: the file if valid, else the last good set persisted by a previous run."""
-        self.reload()
-        if self.policies.active is None:
-            saved = self.store.get(LAST_GOOD_KEY)
-            if saved is not None:
-                active, _errors = load_policies(saved.encode(), self.file)
-                if active is not None:
-                    self.policies.active = active
-                    self.policies.from_store = True
-                    self.policies.loaded_at = self.clock()
-                    log.warning("policies file invalid; running last good set %s", active.version)
-        self._publish_policy_metrics()
+        """First load (the file, else the last good set); note what a killed run left pending."""
+        self.loader.start()
+        self.recovery.collect()
 
     def reload(self, force: bool = False) -> PolicyStatus:
-        """Re-read the file; a valid change takes effect, an invalid one only reports errors."""
-        path = Path(self.file)
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise ValueError(f"file is larger than {MAX_FILE_BYTES} bytes")
-            data = path.read_bytes()
-        except (OSError, ValueError) as exc:
-            digest = "unreadable:" + str(exc)
-            if digest != self.policies.file_hash or force:
-                self.policies.file_hash = digest
-                self.policies.file_version = None
-                self.policies.errors = [FieldError(self.file, None, "file", f"cannot read: {exc}")]
-                self.metrics.reloads.labels("invalid").inc()
-                log.error("policies file unreadable: %s", exc)
-            self._publish_policy_metrics()
-            return self.policies
-        return self.apply(data, force)
+        return self.loader.reload(force)
 
     def apply(self, data: bytes, force: bool = False) -> PolicyStatus:
-        """Validate file content; valid -> active (and persisted as last good), else errors only."""
-        digest = hashlib.sha256(data).hexdigest()
-        if digest == self.policies.file_hash and not force:
-            return self.policies
-        self.policies.file_hash = digest
-        self.policies.file_version = version_of(data)
-        active, errors = load_policies(data, self.file)
-        if active is None:
-            self.policies.errors = errors
-            self.metrics.reloads.labels("invalid").inc()
-            log.error("policies file invalid, keeping the last good set: %s", errors[0])
-        else:
-            changed = self.policies.active is None or self.policies.active.version != active.version
-            self.policies.active = active
-            self.policies.errors = []
-            self.policies.from_store = False
-            self.policies.loaded_at = self.clock()
-            self.store.put(LAST_GOOD_KEY, data.decode("utf-8", errors="replace"))
-            self.metrics.reloads.labels("valid").inc()
-            if changed:
-                log.info("policies %s loaded: %d policies", active.version, len(active.policies))
-        self._publish_policy_metrics()
-        return self.policies
-
-    def _publish_policy_metrics(self) -> None:
-        self.metrics.policies_valid.set(1 if self.policies.valid else 0)
-        active = self.policies.active
-        self.metrics.policies_count.set(len(active.policies) if active else 0)
+        return self.loader.apply(data, force)
 
     # toggle --------------------------------------------------------------------------------
 
@@ -219,10 +143,6 @@ class Engine:
         self.metrics.actions.labels("operator", "toggle", "succeeded").inc()
         return after
 
-    @property
-    def effective_dry_run(self) -> bool:
-        return self.settings.dry_run or self.global_settings.dry_run
-
     # inputs --------------------------------------------------------------------------------
 
     def fresh_snapshot(self) -> Snapshot | None:
@@ -249,7 +169,8 @@ class Engine:
             self.snapshot = snap
 
     def handle_webhook(self, hook: AMWebhook, received_at: float) -> dict[str, Any]:
-        """Dedupe, feed resolves to verification, match firing alerts to policies, schedule."""
+        """Per alert: resolves complete verification; a firing alert's matching policies go
+        through the pipeline, whose pending records commit with the alert's dedupe key."""
         summary: dict[str, Any] = {
             "received": len(hook.alerts),
             "duplicates": 0,
@@ -261,87 +182,38 @@ class Engine:
         for index, alert in enumerate(hook.alerts):
             event = to_event(alert)
             self.metrics.alerts.labels(event.status).inc()
-            if not self.store.first_delivery(event.dedupe_key, received_at):
+            if event.status == "resolved":
+                if self.store.first_delivery(event.dedupe_key, received_at):
+                    summary["resolved"] += 1
+                    self.verifier.on_resolved(event, received_at)
+                    continue
+                admitted = None
+            else:
+                candidates = self.triggers.on_event(event, received_at)
+                admitted = self.pipeline.admit(candidates, received_at, event.dedupe_key)
+            if admitted is None:
                 summary["duplicates"] += 1
                 self.metrics.duplicates.inc()
                 continue
-            if event.status == "resolved":
-                summary["resolved"] += 1
-                self._on_resolved(event, received_at)
-                continue
-            matched = self._match(event, received_at)
-            if not matched:
+            if not admitted:
                 summary["ignored"] += 1
-                summary["notes"].append(f"alert {index}: {self._why_ignored(event)}")
-            summary["scheduled"].extend(matched)
-        return summary
-
-    def _match(self, event: Event, received_at: float) -> list[dict[str, str]]:
-        active = self.policies.active
-        if active is None or event.service is None:
-            return []
-        snap = self.fresh_snapshot()
-        base = snap.context(event.service) if snap is not None else Context(values={})
-        values = dict(base.values)
-        if event.metric is not None and (event.value is not None or event.kind == "no_data"):
-            # an Alertmanager alert without a usable `value` keeps the snapshot's value
-            values[event.metric] = event.value
-        ctx = Context(values=values, severity=event.severity_level, no_data=event.kind == "no_data")
-        scheduled = []
-        for policy in active.policies:
-            # `for` policies are decided by the periodic snapshot evaluation, not by single events
-            if not policy.enabled or policy.for_s > 0 or policy.service != event.service:
-                continue
-            if policy.metrics and event.metric not in policy.metrics:
-                continue  # the event is about another signal than this policy watches
-            if not evaluate(policy.ast, ctx):
-                continue
-            if event.anomaly_id is not None and (policy.name, event.anomaly_id) in self._scheduled:
-                continue  # the snapshot re-check already scheduled this policy for this anomaly
-            trigger = Trigger(
-                anomaly_id=event.anomaly_id,
-                fingerprint=event.fingerprint,
-                alertname=event.alertname,
-                metric=event.metric,
-                severity=event.severity,
-                value=event.value,
-                kind=event.kind,
-                source="alert",
-                received_at=received_at,
-            )
-            action_id = new_action_id()
-            self._scheduled.add((policy.name, event.anomaly_id))
-            self._spawn(self.attempt(action_id, policy, trigger, active.version))
-            scheduled.append(
+                summary["notes"].append(f"alert {index}: {self.triggers.why_ignored(event)}")
+            summary["scheduled"].extend(
                 {
-                    "id": action_id,
-                    "policy": policy.name,
-                    "action": policy.action,
-                    "service": policy.service,
+                    "id": a.record.id,
+                    "policy": a.record.policy,
+                    "action": a.record.action,
+                    "service": a.record.service,
                 }
+                for a in admitted
             )
-        return scheduled
-
-    def _why_ignored(self, event: Event) -> str:
-        if self.policies.active is None:
-            return "no valid policies loaded"
-        if event.service is None:
-            return "no service label (service, compose_service, ...): matches no policy"
-        metric = event.metric or "unknown metric"
-        return f"no enabled event policy for {event.service} matched ({metric}, {event.severity})"
-
-    def _on_resolved(self, event: Event, now: float) -> None:
-        for record in self.store.pending_verifications():
-            same = record.trigger.fingerprint == event.fingerprint or (
-                event.anomaly_id is not None and record.trigger.anomaly_id == event.anomaly_id
-            )
-            if same and record.created_at <= now:
-                self._finish_verification(record, "succeeded", now, "anomaly resolved")
+        return summary
 
     # the periodic cycle --------------------------------------------------------------------
 
     async def cycle(self) -> None:
-        """One control-loop pass: reload, snapshot, docker ping, `for` policies, verification."""
+        """One control-loop pass: reload, snapshot, docker ping, settle what a killed run left,
+        the triggers (`for` policies, open anomalies), verification."""
         started = time.perf_counter()
         now = self.clock()
         self.reload()
@@ -351,11 +223,15 @@ class Engine:
         self.metrics.snapshot_ok.set(1 if self.fresh_snapshot() is not None else 0)
         if self._ping_task is None or self._ping_task.done():
             # off the evaluation path: a hung daemon must not delay `for` policies or verification
-            self._ping_task = self._spawn(self._refresh_docker())
-        self.evaluate_sustained(self.clock())
-        self.evaluate_open_anomalies(self.clock())
-        self.verify_due(self.clock())
-        self._publish_breakers()
+            self._ping_task = self.pipeline.spawn(self._refresh_docker())
+        if not self.recovery.done:
+            await self.recovery.settle()
+        fresh = self.fresh_snapshot()
+        self.pipeline.admit(self.triggers.sustained(self.clock(), fresh), self.clock())
+        reopen = self.triggers.open_anomalies(self.clock(), fresh, self._may_recheck)
+        self.pipeline.admit(reopen, self.clock())
+        self.verifier.due(self.clock())
+        self.breakers.publish()
         if now - self._last_prune > 3600:
             self.store.prune_deliveries(now - 7 * 86400)
             self._last_prune = now
@@ -363,275 +239,22 @@ class Engine:
         self.metrics.last_cycle.set(self.last_evaluation_at)
         self.metrics.cycle_seconds.observe(time.perf_counter() - started)
 
-    def evaluate_sustained(self, now: float) -> list[str]:
-        """`for` policies: act once the condition has held for the whole duration."""
-        active = self.policies.active
-        snap = self.fresh_snapshot()
-        if active is None or snap is None:
-            self._since.clear()  # no data is not "still true": start over when data returns
-            return []
-        fired = []
-        live_keys = set()
-        for policy in active.policies:
-            if not policy.enabled or policy.for_s <= 0:
-                continue
-            key = (policy.name, policy.service, policy.condition)
-            live_keys.add(key)
-            ctx = snap.context(policy.service)
-            if not evaluate(policy.ast, ctx):
-                self._since.pop(key, None)
-                continue
-            since = self._since.setdefault(key, now)
-            if now - since < policy.for_s:
-                continue
-            self._since[key] = now  # the next attempt needs another full `for` window
-            metric = sorted(policy.metrics)[0] if policy.metrics else None
-            series = next((s for s in snap.for_service(policy.service) if s.metric == metric), None)
-            trigger = Trigger(
-                anomaly_id=series.anomaly_id if series else None,
-                metric=metric,
-                severity=_SEVERITY_WORDS.get(ctx.severity) if ctx.severity is not None else None,
-                value=ctx.values.get(metric) if metric else None,
-                source="snapshot",
-                received_at=now,
-                reason=f"'{policy.condition}' held for {policy.for_s:.0f} s",
-            )
-            action_id = new_action_id()
-            self._spawn(self.attempt(action_id, policy, trigger, active.version))
-            fired.append(action_id)
-        for key in list(self._since):
-            if key not in live_keys:
-                del self._since[key]
-        return fired
-
-    def evaluate_open_anomalies(self, now: float) -> list[str]:
-        """Event policies, re-checked each cycle while their anomaly stays open: an anomaly that
-        opened below a policy's threshold (memory 150 MB < 300 MB) acts once it crosses it.
-        Only a policy that has not yet acted on that anomaly fires (a skip, e.g. grace or pause,
-        does not count), and it silently waits out its cooldown.
-
-        A condition that was false during the anomaly and turns true must hold for
-        `recheck_hold_s` first: the signals' windows disagree for up to 15 s when load changes
-        (at the end of a spike, CPU has fallen while p99 still counts the slow requests)."""
-        active = self.policies.active
-        snap = self.fresh_snapshot()
-        if active is None or snap is None:
-            return []
-        fired = []
-        live: set[tuple[str, str]] = set()
-        for policy in active.policies:
-            if not policy.enabled or policy.for_s > 0:
-                continue
-            open_series = [
-                s
-                for s in snap.for_service(policy.service)
-                if s.anomaly_id is not None
-                and s.kind is not None
-                and (not policy.metrics or s.metric in policy.metrics)
-            ]
-            if not open_series:
-                continue
-            series = max(open_series, key=lambda s: s.level)
-            key = (policy.name, str(series.anomaly_id))
-            live.add(key)
-            if not self._condition_settled(
-                key, evaluate(policy.ast, snap.context(policy.service)), now
-            ):
-                continue
-            busy_key = (
-                policy.service
-                if policy.action in DOCKER_ACTIONS
-                else f"alert:{policy.name}:{policy.service}"
-            )
-            last = self.store.last_acted_at(policy.name, policy.service)
-            if busy_key in self._busy or cooldown_remaining(last, policy.cooldown_s, now) > 0:
-                continue
-            if (policy.name, series.anomaly_id) in self._scheduled or self.store.has_action_for(
-                policy.name, str(series.anomaly_id)
-            ):
-                continue
-            trigger = Trigger(
-                anomaly_id=series.anomaly_id,
-                metric=series.metric,
-                value=series.value,
-                severity=series.severity,
-                kind=series.kind,
-                source="snapshot",
-                received_at=now,
-                reason="open anomaly crossed the policy's threshold",
-            )
-            action_id = new_action_id()
-            self._scheduled.add((policy.name, series.anomaly_id))
-            self._spawn(self.attempt(action_id, policy, trigger, active.version))
-            fired.append(action_id)
-        for key in list(self._recheck):
-            if key not in live:
-                del self._recheck[key]
-        return fired
-
-    def _condition_settled(self, key: tuple[str, str], holds: bool, now: float) -> bool:
-        """True once a re-checked condition may act: it held since the anomaly was first seen,
-        or it turned true at least `recheck_hold_s` ago."""
-        was_false, true_since = self._recheck.get(key, (False, None))
-        if not holds:
-            self._recheck[key] = (True, None)
+    def _may_recheck(self, policy: Policy, anomaly_id: str) -> bool:
+        """An open anomaly re-checked each cycle acts once per policy, silently waiting out
+        that policy's cooldown and any running action on the target (no record for those)."""
+        c = Candidate.of_policy(policy, Trigger(), "", False)
+        last = self.store.last_acted_at(policy.name, policy.service)
+        if c.busy_key in self.pipeline.busy or cooldown_remaining(last, c.cooldown_s, self.clock()):
             return False
-        true_since = now if true_since is None else true_since
-        self._recheck[key] = (was_false, true_since)
-        return not was_false or now - true_since >= self.settings.recheck_hold_s
+        if (policy.name, anomaly_id) in self.pipeline.scheduled:
+            return False
+        return not self.store.has_action_for(policy.name, anomaly_id)
 
-    def verify_due(self, now: float) -> None:
-        """Pending verifications whose window has passed: still abnormal -> ineffective."""
-        snap = self.fresh_snapshot()
-        active = self.policies.active
-        for record in self.store.pending_verifications():
-            if record.verify_by is None or now < record.verify_by:
-                continue
-            window = record.verify_by - record.created_at
-            if snap is None:
-                if now >= record.verify_by + window:
-                    self._finish_verification(
-                        record, "ineffective", now, "no anomaly snapshot to confirm recovery"
-                    )
-                continue
-            if record.action == "scale_down":
-                # success = fewer replicas did not hurt: nothing on the service is abnormal
-                ctx = snap.context(record.service)
-                still = ctx.no_data or (ctx.severity or 0) >= SEVERITIES["warning"]
-            elif record.trigger.source == "snapshot" and record.trigger.anomaly_id is None:
-                policy = active.by_name(record.policy) if active else None
-                still = policy is not None and evaluate(policy.ast, snap.context(record.service))
-            elif record.trigger.anomaly_id is None and record.trigger.metric is None:
-                # an outside alert we cannot find in the snapshot: only its resolve proves success
-                still = True
-            else:
-                still = snap.anomaly_open(
-                    record.trigger.anomaly_id, record.service, record.trigger.metric
-                )
-            if still:
-                self._finish_verification(record, "ineffective", now, "still abnormal after window")
-            else:
-                self._finish_verification(record, "succeeded", now, "signal back to normal")
+    async def _refresh_docker(self) -> None:
+        self.docker_reachable = await self.executor.ping()
+        self.metrics.docker_up.set(1 if self.docker_reachable else 0)
 
-    def _finish_verification(self, record: ActionRecord, result: str, now: float, why: str) -> None:
-        updated = record.model_copy(
-            update={
-                "verification": result,
-                "verified_at": now,
-                "detail": f"{record.detail or ''}; verification: {why}".lstrip("; "),
-            }
-        )
-        self.store.save_action(updated)
-        self.metrics.verifications.labels(result).inc()
-        if record.action in DOCKER_ACTIONS and not record.manual:
-            self._feed_breaker(record.service, result == "succeeded", now)
-
-    def _feed_breaker(self, target: str, good: bool, now: float) -> None:
-        cfg = self.global_settings.breaker
-        state, opened = breaker_on_result(self.store.breaker(target), good, cfg, now)
-        self.store.set_breaker(target, state)
-        self._publish_breakers()
-        if opened:
-            log.warning("circuit breaker opened for %s after %d failures", target, state.failures)
-            trigger = Trigger(
-                source="breaker",
-                received_at=now,
-                reason=f"{state.failures} remediations did not help",
-            )
-            self._spawn(self.escalate(target, trigger))
-
-    def _publish_breakers(self) -> None:
-        now = self.clock()
-        cfg = self.global_settings.breaker
-        for target, state in self.store.breakers().items():
-            self.metrics.breaker_open.labels(target).set(
-                1 if breaker_effective(state, cfg, now) == "open" else 0
-            )
-
-    # acting --------------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def drain(self, timeout_s: float = 10.0) -> None:
-        """Wait for running actions (bounded), then cancel what is left."""
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
-            for task in pending:
-                task.cancel()
-
-    def guard_inputs(
-        self,
-        policy_name: str,
-        action: str,
-        service: str,
-        budget_key: str,
-        cooldown_s: float,
-        policy_budget: Any,
-        now: float,
-        cooldown_action: str | None = None,
-    ) -> GuardInputs:
-        """Read the persisted state the guards need (pure decision happens in guards.decide)."""
-        gs = self.global_settings
-        docker = action in DOCKER_ACTIONS
-        last = self.store.last_acted_at(policy_name, service, cooldown_action)
-        pb = sb = gb = None
-        if policy_budget is not None:
-            times = self.store.attempt_times(
-                now - policy_budget.window_s, policy=policy_name, service=service
-            )
-            pb = budget_check(times, policy_budget, now)
-        if docker and gs.per_service_budget is not None:
-            times = self.store.attempt_times(
-                now - gs.per_service_budget.window_s, service=service, actions=DOCKER_ACTIONS
-            )
-            sb = budget_check(times, gs.per_service_budget, now)
-        if docker and gs.global_budget is not None:
-            times = self.store.attempt_times(
-                now - gs.global_budget.window_s, actions=DOCKER_ACTIONS
-            )
-            gb = budget_check(times, gs.global_budget, now)
-        return GuardInputs(
-            enabled=self.enabled,
-            is_docker_action=docker,
-            cooldown_remaining_s=cooldown_remaining(last, cooldown_s, now),
-            policy_budget=pb,
-            service_budget=sb,
-            global_budget=gb,
-            breaker_ok=breaker_allows(self.store.breaker(service), gs.breaker, now),
-            in_progress=budget_key in self._busy,
-        )
-
-    async def attempt(
-        self, action_id: str, policy: Policy, trigger: Trigger, version: str
-    ) -> ActionRecord:
-        key = (policy.name, trigger.anomaly_id)
-        self._scheduled.add(key)
-        try:
-            return await self._attempt(action_id, policy, trigger, version)
-        finally:
-            self._scheduled.discard(key)
-
-    async def _attempt(
-        self, action_id: str, policy: Policy, trigger: Trigger, version: str
-    ) -> ActionRecord:
-        dry = self.effective_dry_run or policy.dry_run
-        return await self._run(
-            action_id=action_id,
-            policy_name=policy.name,
-            action=policy.action,
-            service=policy.service,
-            params=dict(policy.params),
-            trigger=trigger,
-            manual=False,
-            dry_run=dry,
-            version=version,
-            cooldown_s=policy.cooldown_s,
-            budget=policy.budget,
-        )
+    # operators and escalation --------------------------------------------------------------
 
     async def manual(
         self,
@@ -643,392 +266,61 @@ class Engine:
     ) -> ActionRecord:
         """An operator's action: same pause, breaker, budgets and grace; a short cooldown."""
         now = self.clock()
-        version = self.policies.active.version if self.policies.active else None
-        trigger = Trigger(source="manual", received_at=now, reason=reason or None)
         if container is not None:
             params = {**params, "container": container}
-        return await self._run(
-            action_id=new_action_id(),
-            policy_name="manual",
+        c = Candidate(
+            policy="manual",
             action=action,
             service=service,
             params=params,
-            trigger=trigger,
+            trigger=Trigger(source="manual", received_at=now, reason=reason or None),
+            version=self.policies.active.version if self.policies.active else None,
+            dry_run=self.effective.dry_run,
             manual=True,
-            dry_run=self.effective_dry_run,
-            version=version,
-            cooldown_s=self.global_settings.manual_cooldown_s,
-            budget=None,
+            cooldown_s=self.effective.manual_cooldown_s,
             cooldown_action=action,
         )
+        admitted = self.pipeline.admit([c], now)
+        assert admitted  # no delivery key: never a duplicate
+        task = admitted[0].task
+        return admitted[0].record if task is None else await task
 
-    async def escalate(self, target: str, trigger: Trigger) -> ActionRecord:
+    def escalate(self, target: str, trigger: Trigger) -> None:
         """The breaker opened: tell a human through the alert webhook (no guards but the lock)."""
-        version = self.policies.active.version if self.policies.active else None
-        return await self._run(
-            action_id=new_action_id(),
-            policy_name="breaker",
+        c = Candidate(
+            policy="breaker",
             action="alert",
             service=target,
             params={"message": f"circuit breaker opened for {target}: {trigger.reason}"},
             trigger=trigger,
-            manual=False,
-            dry_run=False,
-            version=version,
-            cooldown_s=0.0,
-            budget=None,
+            version=self.policies.active.version if self.policies.active else None,
             bypass_guards=True,
         )
+        self.pipeline.admit([c], self.clock())
 
-    async def _run(
-        self,
-        *,
-        action_id: str,
-        policy_name: str,
-        action: str,
-        service: str,
-        params: dict[str, Any],
-        trigger: Trigger,
-        manual: bool,
-        dry_run: bool,
-        version: str | None,
-        cooldown_s: float,
-        budget: Any,
-        cooldown_action: str | None = None,
-        bypass_guards: bool = False,
-    ) -> ActionRecord:
-        now = self.clock()
-        record = ActionRecord(
-            id=action_id,
-            created_at=now,
-            policy=policy_name,
-            policy_version=version,
-            action=action,
-            service=service,
-            params=params,
-            manual=manual,
-            dry_run=dry_run,
-            trigger=trigger,
-            outcome="skipped",
-        )
-        busy_key = service if action in DOCKER_ACTIONS else f"alert:{policy_name}:{service}"
-        if not bypass_guards:
-            inputs = self.guard_inputs(
-                policy_name, action, service, busy_key, cooldown_s, budget, now, cooldown_action
-            )
-            decision = decide(inputs)
-            if not decision.allowed and self._repeat_skip(record, decision.reason, cooldown_s):
-                self.metrics.guard_skips.labels(decision.reason or "").inc()
-                return record.model_copy(update={"reason": decision.reason})
-            if not decision.allowed:
-                if await self._scale_at_bound(record):
-                    return record.model_copy(update={"reason": decision.reason})
-                return self._save(
-                    record, outcome="skipped", reason=decision.reason, detail=decision.detail
-                )
-        # check-then-mark with no await in between: concurrent triggers cannot both pass
-        self._busy.add(busy_key)
-        try:
-            if action == "alert":
-                return await self._alert(record, dry_run)
-            return await self._docker(record, dry_run)
-        finally:
-            self._busy.discard(busy_key)
+    async def recover(self) -> None:
+        """Settle what a killed or stopped process left pending (before serving)."""
+        await self.recovery.settle()
 
-    async def _scale_at_bound(self, record: ActionRecord) -> bool:
-        """A sustained scale condition whose service already sits at its replica bound (quiet
-        at min replicas, still cooling down after the last scale-down) is no remediation, so
-        a guard's skip of it is not audited either."""
-        if record.action not in ("scale_up", "scale_down") or record.trigger.source != "snapshot":
-            return False
-        try:
-            targets = await self._call(
-                self.actuator.list_targets(record.service), self.settings.docker_timeout_s
-            )
-        except Exception:
-            return False  # cannot tell: audit the skip
-        return bool(targets) and self._scale_bound(record, len(targets)) is not None
-
-    def _repeat_skip(self, record: ActionRecord, reason: str | None, cooldown_s: float) -> bool:
-        """A sustained condition re-trying during the same skip writes one record, not one per
-        `for` window: the same reason as the last record of (policy, service), recently."""
-        if record.trigger.source != "snapshot":
-            return False
-        last = self.store.last_action(record.policy, record.service)
-        quiet_s = max(cooldown_s, 60.0)
-        return (
-            last is not None
-            and last.outcome == "skipped"
-            and last.reason == reason
-            and record.created_at - last.created_at < quiet_s
-        )
-
-    def _save(self, record: ActionRecord, **update: Any) -> ActionRecord:
-        final = record.model_copy(update={"finished_at": self.clock(), **update})
-        if final.outcome == "skipped" and self._repeat_skip(final, final.reason, 0.0):
-            # re-checks of an open anomaly run every cycle: one audit row per skip reason
-            self.metrics.guard_skips.labels(final.reason or "").inc()
-            return final
-        self.store.save_action(final)
-        self.metrics.actions.labels(final.policy, final.action, final.outcome).inc()
-        if final.outcome == "skipped" and final.reason:
-            self.metrics.guard_skips.labels(final.reason).inc()
-        return final
-
-    async def _alert(self, record: ActionRecord, dry_run: bool) -> ActionRecord:
-        url = (
-            record.params.get("url")
-            or self.global_settings.alert_url
-            or self.settings.alert_webhook_url
-        )
-        if dry_run:
-            return self._save(
-                record,
-                outcome="dry_run",
-                target=url,
-                detail=f"would POST an alert to {url or '(no URL configured)'}",
-            )
-        if not url:
-            # nothing was attempted: a missing receiver is configuration, not a delivery failure
-            return self._save(
-                record,
-                outcome="skipped",
-                reason="no_webhook",
-                detail="alert not sent: no webhook URL configured "
-                "(params.url, settings.alert_url or ALERT_WEBHOOK_URL)",
-                verification="not_applicable",
-            )
-        payload = {
-            "source": "relia-policy-engine",
-            "action_id": record.id,
-            "policy": record.policy,
-            "service": record.service,
-            "message": record.params.get("message")
-            or f"{record.policy}: {record.trigger.metric or 'condition'} on {record.service}",
-            "trigger": record.trigger.model_dump(),
-            "policy_version": record.policy_version,
-            "created_at": record.created_at,
-        }
-        try:
-            outcome = await asyncio.wait_for(
-                self.notifier.send(url, payload), timeout=self.settings.action_timeout_s
-            )
-        except TimeoutError:
-            return self._save(record, outcome="failed", target=url, error="webhook timed out")
-        self.metrics.action_seconds.labels("alert").observe(outcome.duration_ms / 1000)
-        return self._save(
-            record,
-            outcome="succeeded" if outcome.status == "succeeded" else "failed",
-            target=url,
-            detail=outcome.detail,
-            error=outcome.error,
-            duration_ms=outcome.duration_ms,
-            verification="not_applicable",
-        )
-
-    async def _refresh_docker(self) -> None:
-        self.docker_reachable = await self._ping()
-        self.metrics.docker_up.set(1 if self.docker_reachable else 0)
-
-    async def _ping(self) -> bool:
-        try:
-            limit = min(5.0, self.settings.docker_timeout_s)
-            return bool(await asyncio.wait_for(self.actuator.ping(), timeout=limit))
-        except Exception:
-            return False
-
-    async def _call(self, coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
-        return await asyncio.wait_for(coro, timeout=timeout_s)
-
-    async def _docker(self, record: ActionRecord, dry_run: bool) -> ActionRecord:
-        service = record.service
-        try:
-            targets: list[ContainerInfo] = await self._call(
-                self.actuator.list_targets(service), self.settings.docker_timeout_s
-            )
-        except Exception as exc:
-            error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            return self._fail(record, f"cannot list targets: {error}", "docker_unavailable")
-        if not targets:
-            if not await self._ping():
-                why = getattr(self.actuator, "last_error", None)
-                error = f"Docker is not reachable: {why}" if why else "Docker is not reachable"
-                return self._fail(record, error, "docker_unavailable")
-            return self._save(
-                record,
-                outcome="skipped",
-                reason="no_targets",
-                detail=f"no eligible container for service '{service}'",
-            )
-        container = record.params.get("container")
-        if container is not None:
-            targets = [t for t in targets if container in (t.name, t.id, t.id[:12])]
-            if not targets:
-                return self._save(
-                    record,
-                    outcome="skipped",
-                    reason="no_targets",
-                    detail=f"container '{container}' is not an eligible replica of '{service}'",
-                )
-        only_not_running = bool(record.params.get("only_not_running"))
-        if record.action == "restart_container" and only_not_running:
-            targets = [t for t in targets if t.state != "running"]
-            if not targets:
-                return self._save(
-                    record,
-                    outcome="skipped",
-                    reason="no_targets",
-                    detail=f"every eligible replica of '{service}' is running",
-                )
-        names = [t.name for t in targets]
-        count = len(targets)
-        bound = self._scale_bound(record, count)
-        if bound is not None:
-            reason, detail = bound
-            skipped = record.model_copy(
-                update={"finished_at": self.clock(), "reason": reason, "detail": detail}
-            )
-            if record.trigger.source == "snapshot":
-                # a sustained "cpu is low" at min replicas is not a remediation: no audit noise
-                return skipped
-            return self._save(
-                record, outcome="skipped", reason=reason, target=service, detail=detail
-            )
-        now = self.clock()
-        grace = self.global_settings.grace_period_s
-        grace_s = self.settings.grace_period_s if grace is None else grace
-        running = [t.started_at for t in targets if t.state == "running"]
-        left = grace_remaining(running, grace_s, now)
-        if left > 0:
-            return self._save(
-                record,
-                outcome="skipped",
-                reason="grace",
-                detail=f"a container started less than {grace_s:.0f} s ago "
-                f"({left:.0f} s of grace left)",
-            )
-        target_text = ",".join(names) if record.action == "restart_container" else service
-        if dry_run:
-            verb = {
-                "restart_container": f"restart {target_text}",
-                "scale_up": f"scale {service} up from {count}",
-                "scale_down": f"scale {service} down from {count}",
-            }[record.action]
-            return self._save(
-                record, outcome="dry_run", target=target_text, detail=f"dry run: would {verb}"
-            )
-        cfg = self.global_settings.breaker
-        # operators' actions neither use up nor settle a half-open trial
-        if not record.manual:
-            self.store.set_breaker(
-                service, breaker_on_attempt(self.store.breaker(service), cfg, now)
-            )
-        try:
-            chosen = names if only_not_running or container is not None else None
-            outcome: ActionOutcome = await self._call(
-                self._actuate(record, chosen), self.settings.action_timeout_s
-            )
-        except Exception as exc:
-            error = (
-                f"timed out after {self.settings.action_timeout_s:g} s"
-                if isinstance(exc, TimeoutError)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            return self._fail(record, error, None, target=target_text)
-        self.metrics.action_seconds.labels(record.action).observe(outcome.duration_ms / 1000)
-        extra = {
-            "target": ",".join(outcome.targets) or target_text,
-            "detail": outcome.detail,
-            "duration_ms": outcome.duration_ms,
-        }
-        if outcome.replicas_before is not None:
-            extra["params"] = {
-                **record.params,
-                "replicas_before": outcome.replicas_before,
-                "replicas_after": outcome.replicas_after,
-            }
-        if outcome.status == "noop":
-            state = self.store.breaker(service)
-            if state.trial_in_flight and not record.manual:
-                # nothing was done, so nothing will be verified: the trial is still available
-                self.store.set_breaker(service, replace(state, trial_in_flight=False))
-            return self._save(record, outcome="skipped", reason="noop", **extra)
-        if outcome.status == "failed":
-            return self._fail(record, outcome.error or outcome.detail, None, **extra)
-        verify = record.trigger.source in ("alert", "snapshot")
-        window = self.global_settings.verification_window_s or self.settings.verification_window_s
-        return self._save(
-            record,
-            outcome="succeeded",
-            verification="pending" if verify else "not_applicable",
-            verify_by=self.clock() + window if verify else None,
-            **extra,
-        )
-
-    async def _actuate(self, record: ActionRecord, names: list[str] | None) -> ActionOutcome:
-        p = record.params
-        if record.action == "restart_container":
-            stop = p.get("stop_timeout_s", 10.0)
-            if names is None:
-                return await self.actuator.restart(
-                    RestartParams(service=record.service, stop_timeout_s=stop)
-                )
-            # chosen replicas (one named, or the ones not running): one at a time
-            outcomes = [
-                await self.actuator.restart(
-                    RestartParams(service=record.service, stop_timeout_s=stop, container=name)
-                )
-                for name in names
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """SIGTERM: wait for running actions up to their own bound (a restart's stop timeout
+        plus a Docker call), then cancel; what is cut short stays `pending` for start-up."""
+        tasks = set(self.pipeline.tasks)
+        if not tasks:
+            return
+        if timeout_s is None:
+            stops = [
+                float(c.params.get("stop_timeout_s", 0.0)) for c in self.pipeline.busy.values()
             ]
-            failed = [o for o in outcomes if o.status == "failed"]
-            return ActionOutcome(
-                status="failed" if failed else "succeeded",
-                targets=[t for o in outcomes for t in o.targets],
-                detail="; ".join(o.detail for o in outcomes),
-                error="; ".join(o.error or o.detail for o in failed) or None,
-                duration_ms=sum(o.duration_ms for o in outcomes),
-            )
-        return await self.actuator.scale(
-            ScaleParams(
-                service=record.service,
-                direction="up" if record.action == "scale_up" else "down",
-                step=p.get("step", 1),
-                min_replicas=p.get("min_replicas", 1),
-                max_replicas=p.get("max_replicas", 3),
-            )
-        )
-
-    @staticmethod
-    def _scale_bound(record: ActionRecord, count: int) -> tuple[str, str] | None:
-        p = record.params
-        if record.action == "scale_up" and count >= p.get("max_replicas", 3):
-            return "at_max_replicas", f"{count} replicas, max {p.get('max_replicas', 3)}"
-        if record.action == "scale_down" and count <= p.get("min_replicas", 1):
-            return "at_min_replicas", f"{count} replicas, min {p.get('min_replicas', 1)}"
-        return None
-
-    def _fail(
-        self, record: ActionRecord, error: str, reason: str | None, **extra: Any
-    ) -> ActionRecord:
-        saved = self._save(
-            record,
-            outcome="failed",
-            error=error,
-            reason=reason,
-            verification="failed",
-            verified_at=self.clock(),
-            **extra,
-        )
-        if not record.manual:
-            self._feed_breaker(record.service, False, self.clock())
-        return saved
+            timeout_s = max([10.0, *(s + self.settings.docker_timeout_s for s in stops)])
+        _done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
 
     # views ---------------------------------------------------------------------------------
 
     def breaker_view(self, target: str) -> dict[str, Any]:
-        state = self.store.breaker(target)
-        eff = breaker_effective(state, self.global_settings.breaker, self.clock())
-        return {"state": eff, "failures": state.failures, "opened_at": state.opened_at}
+        return self.breakers.view(target)
 
     def policy_view(self, policy: Policy) -> dict[str, Any]:
         now = self.clock()
@@ -1040,17 +332,19 @@ class Engine:
             )
             check = budget_check(times, policy.budget, now)
             used["policy"] = {"used": check.used, "max": check.limit, "window_s": check.window_s}
-        gs = self.global_settings
-        if policy.action in DOCKER_ACTIONS and gs.per_service_budget is not None:
+        eff = self.effective
+        if policy.action in DOCKER_ACTIONS and eff.per_service_budget is not None:
             times = self.store.attempt_times(
-                now - gs.per_service_budget.window_s, service=policy.service, actions=DOCKER_ACTIONS
+                now - eff.per_service_budget.window_s,
+                service=policy.service,
+                actions=DOCKER_ACTIONS,
             )
-            check = budget_check(times, gs.per_service_budget, now)
+            check = budget_check(times, eff.per_service_budget, now)
             used["service"] = {"used": check.used, "max": check.limit, "window_s": check.window_s}
         view = policy.as_dict()
         view["cooldown_remaining_s"] = round(cooldown_remaining(last, policy.cooldown_s, now), 3)
         view["budget_used"] = used
         view["breaker"] = self.breaker_view(policy.service)
         key = (policy.name, policy.service, policy.condition)
-        view["condition_true_since"] = self._since.get(key)
+        view["condition_true_since"] = self.triggers.since.get(key)
         return view

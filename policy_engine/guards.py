@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from policy_engine.actuator.types import ContainerInfo
 from policy_engine.policies import BreakerConfig, Budget
 
 BreakerStateName = Literal["closed", "open", "half_open"]
@@ -107,6 +108,8 @@ class GuardInputs:
     global_budget: BudgetCheck | None
     breaker_ok: bool
     in_progress: bool
+    # another policy's action on this target, inside this policy's cooldown: (policy, seconds left)
+    target_cooldown: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,16 +119,34 @@ class GuardDecision:
     detail: str = ""
 
 
+def target_cooldown(
+    last: tuple[str, float] | None, policy: str, cooldown_s: float, now: float
+) -> tuple[str, float] | None:
+    """One cooldown per target across policies: `last` is (policy, time) of the latest action
+    of the same kind on the target by any policy; another policy inside `cooldown_s` blocks."""
+    if last is None or last[0] == policy:
+        return None
+    left = cooldown_remaining(last[1], cooldown_s, now)
+    return (last[0], left) if left > 0 else None
+
+
 def decide(inputs: GuardInputs) -> GuardDecision:
     """Guards in a fixed order; the first that refuses names the skip reason."""
     if not inputs.enabled:
         return GuardDecision(False, "paused", "remediation is paused (POST /toggle)")
-    if inputs.in_progress:
-        return GuardDecision(False, "in_progress", "another action on this target is running")
     if inputs.cooldown_remaining_s > 0:
         return GuardDecision(
             False, "cooldown", f"cooldown: {inputs.cooldown_remaining_s:.0f} s remaining"
         )
+    if inputs.target_cooldown is not None:
+        other, left = inputs.target_cooldown
+        return GuardDecision(
+            False,
+            "target_cooldown",
+            f"policy '{other}' already acted on this target: {left:.0f} s of cooldown remaining",
+        )
+    if inputs.in_progress:
+        return GuardDecision(False, "in_progress", "another action on this target is running")
     if inputs.is_docker_action and not inputs.breaker_ok:
         return GuardDecision(False, "breaker_open", "circuit breaker open for this target")
     for label, check in (
@@ -141,3 +162,58 @@ def decide(inputs: GuardInputs) -> GuardDecision:
                 f"(frees in {check.retry_in_s:.0f} s)",
             )
     return GuardDecision(True)
+
+
+# target guards: pure functions over the target state read once (list of eligible containers)
+
+
+def select_targets(
+    action: str,
+    service: str,
+    targets: Sequence[ContainerInfo],
+    container: str | None,
+    only_not_running: bool,
+) -> tuple[list[ContainerInfo], GuardDecision | None]:
+    """The containers an action would touch, or a `no_targets` refusal saying why."""
+    if not targets:
+        return [], GuardDecision(
+            False, "no_targets", f"no eligible container for service '{service}'"
+        )
+    chosen = list(targets)
+    if container is not None:
+        chosen = [t for t in chosen if container in (t.name, t.id, t.id[:12])]
+        if not chosen:
+            why = f"container '{container}' is not an eligible replica of '{service}'"
+            return [], GuardDecision(False, "no_targets", why)
+    if action == "restart_container" and only_not_running:
+        chosen = [t for t in chosen if t.state != "running"]
+        if not chosen:
+            why = f"every eligible replica of '{service}' is running"
+            return [], GuardDecision(False, "no_targets", why)
+    return chosen, None
+
+
+def replica_bound(
+    action: str, count: int, min_replicas: int, max_replicas: int
+) -> GuardDecision | None:
+    """Scaling already at its bound: `at_max_replicas` / `at_min_replicas`."""
+    if action == "scale_up" and count >= max_replicas:
+        return GuardDecision(False, "at_max_replicas", f"{count} replicas, max {max_replicas}")
+    if action == "scale_down" and count <= min_replicas:
+        return GuardDecision(False, "at_min_replicas", f"{count} replicas, min {min_replicas}")
+    return None
+
+
+def grace_check(
+    targets: Sequence[ContainerInfo], grace_s: float, now: float
+) -> GuardDecision | None:
+    """A running target younger than the start-up grace period is left alone."""
+    running = [t.started_at for t in targets if t.state == "running"]
+    left = grace_remaining(running, grace_s, now)
+    if left <= 0:
+        return None
+    return GuardDecision(
+        False,
+        "grace",
+        f"a container started less than {grace_s:.0f} s ago ({left:.0f} s of grace left)",
+    )

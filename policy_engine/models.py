@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
-Outcome = Literal["succeeded", "failed", "skipped", "dry_run"]
+Outcome = Literal["pending", "succeeded", "failed", "skipped", "dry_run", "interrupted"]
 Verification = Literal["pending", "succeeded", "ineffective", "failed", "not_applicable"]
 
 

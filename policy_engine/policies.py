@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import yaml
 
 from policy_engine.conditions import ConditionError, Node, metrics_of, parse
+from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs, args_of
 
 ACTIONS = ("restart_container", "scale_up", "scale_down", "alert")
 DOCKER_ACTIONS = ("restart_container", "scale_up", "scale_down")
@@ -43,8 +44,11 @@ SETTINGS_KEYS = {
     "alert_url",
     "dry_run",
     "manual_cooldown",
+    "target_cooldown",
+    "allow_scale_to_zero",
 }
 DEFAULT_COOLDOWN_S = 300.0
+assert set(DEFAULTS) == set(ACTIONS)
 MAX_FILE_BYTES = 1_000_000
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -101,6 +105,9 @@ class GlobalSettings:
     alert_url: str | None = None
     dry_run: bool = False
     manual_cooldown_s: float = 60.0
+    # one cooldown per (target, action) across policies: one incident acts once per window
+    target_cooldown: bool = True
+    allow_scale_to_zero: bool = False  # else min_replicas must be >= 1
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,7 @@ def validate_url(value: Any) -> str:
     return value
 
 
-def validate_params(action: str, raw: Any) -> dict[str, Any]:
+def validate_params(action: str, raw: Any, allow_scale_to_zero: bool = False) -> dict[str, Any]:
     """Typed, defaulted parameters for an action; raises ValueError('field: why')."""
     if raw is None:
         raw = {}
@@ -229,7 +236,7 @@ def validate_params(action: str, raw: Any) -> dict[str, Any]:
     try:
         if action == "restart_container":
             key = "stop_timeout"
-            timeout = parse_duration(raw.get(key, 10))
+            timeout = parse_duration(raw.get(key, RestartArgs().stop_timeout_s))
             if timeout > 300:
                 raise ValueError(f"must be at most 300 s, got {timeout}")
             out["stop_timeout_s"] = timeout
@@ -241,11 +248,14 @@ def validate_params(action: str, raw: Any) -> dict[str, Any]:
                 out["only_not_running"] = True
         elif action in ("scale_up", "scale_down"):
             key = "step"
-            out["step"] = _int_in(raw.get(key, 1), 1, 20)
+            scale = ScaleArgs()
+            out["step"] = _int_in(raw.get(key, scale.step), 1, 20)
             key = "min_replicas"
-            out["min_replicas"] = _int_in(raw.get(key, 1), 0, 50)
+            out["min_replicas"] = _int_in(raw.get(key, scale.min_replicas), 0, 50)
+            if out["min_replicas"] == 0 and not allow_scale_to_zero:
+                raise ValueError("must be at least 1 (settings.allow_scale_to_zero: true allows 0)")
             key = "max_replicas"
-            out["max_replicas"] = _int_in(raw.get(key, 3), 1, 50)
+            out["max_replicas"] = _int_in(raw.get(key, scale.max_replicas), 1, 50)
             if out["min_replicas"] > out["max_replicas"]:
                 raise ValueError(
                     f"min_replicas ({out['min_replicas']}) is above max_replicas "
@@ -256,13 +266,13 @@ def validate_params(action: str, raw: Any) -> dict[str, Any]:
             if raw.get(key) is not None:
                 out["url"] = validate_url(raw[key])
             key = "message"
-            message = raw.get(key, "")
+            message = raw.get(key, AlertArgs().message)
             if not isinstance(message, str):
                 raise ValueError(f"must be a string, got {_kind(message)}")
             out["message"] = message
     except ValueError as exc:
         raise ValueError(f"params.{key}: {exc}") from None
-    return out
+    return args_of(action, out).as_params()
 
 
 def _budget(raw: Any) -> Budget:
@@ -339,17 +349,18 @@ def _settings(raw: Any, errors: _Collector) -> GlobalSettings:
             kwargs["alert_url"] = validate_url(raw["alert_url"])
         except ValueError as exc:
             errors.add(None, "settings.alert_url", str(exc))
-    if "dry_run" in raw:
-        if isinstance(raw["dry_run"], bool):
-            kwargs["dry_run"] = raw["dry_run"]
-        else:
-            errors.add(
-                None, "settings.dry_run", f"must be true or false, got {_kind(raw['dry_run'])}"
-            )
+    for key in ("dry_run", "target_cooldown", "allow_scale_to_zero"):
+        if key in raw:
+            if isinstance(raw[key], bool):
+                kwargs[key] = raw[key]
+            else:
+                errors.add(None, f"settings.{key}", f"must be true or false, got {_kind(raw[key])}")
     return GlobalSettings(**kwargs)
 
 
-def _policy(index: int, raw: Any, errors: _Collector) -> Policy | None:
+def _policy(
+    index: int, raw: Any, errors: _Collector, settings: GlobalSettings = GlobalSettings()
+) -> Policy | None:
     if not isinstance(raw, dict):
         errors.add(None, f"policies[{index}]", f"must be a mapping, got {_kind(raw)}")
         return None
@@ -399,7 +410,7 @@ def _policy(index: int, raw: Any, errors: _Collector) -> Policy | None:
     params: dict[str, Any] = {}
     if isinstance(action, str) and action in ACTIONS:
         try:
-            params = validate_params(action, raw.get("params"))
+            params = validate_params(action, raw.get("params"), settings.allow_scale_to_zero)
         except ValueError as exc:
             field_name, _, message = str(exc).partition(": ")
             bad(field_name, message)
@@ -461,7 +472,7 @@ def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[
     policies: list[Policy] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_policies):
-        policy = _policy(index, raw, errors)
+        policy = _policy(index, raw, errors, settings)
         name = raw.get("name") if isinstance(raw, dict) else None
         if isinstance(name, str):
             if name in seen:

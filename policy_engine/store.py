@@ -29,8 +29,18 @@ CREATE TABLE IF NOT EXISTS breakers (
 );
 CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, received_at REAL NOT NULL);
 """
-# Outcomes that count as "the engine touched the target" for budgets.
-ATTEMPT_OUTCOMES = ("succeeded", "failed")
+_INSERT = (
+    "INSERT OR REPLACE INTO actions (id, created_at, policy, action, service, outcome, "
+    "verification, fingerprint, anomaly_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Outcomes that count as "the engine touched the target" for budgets: a `pending` record is an
+# action under way (or one a crash cut short, until start-up settles it), `interrupted` one that
+# a crash cut short without a visible effect. Both may have touched the target.
+ATTEMPT_OUTCOMES = ("succeeded", "failed", "pending", "interrupted")
+# Outcomes that start a cooldown (a failed action did nothing; repeated failures are the breaker's).
+ACTED_OUTCOMES = ("succeeded", "dry_run", "pending", "interrupted")
+_ATTEMPTED = "('succeeded', 'failed', 'pending', 'interrupted')"
+_ACTED = "('succeeded', 'dry_run', 'pending', 'interrupted')"
 
 
 class Store:
@@ -78,23 +88,69 @@ class Store:
     def save_action(self, record: ActionRecord) -> None:
         """Insert or replace one record (verification updates rewrite it)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO actions (id, created_at, policy, action, service, "
-                "outcome, verification, fingerprint, anomaly_id, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.id,
-                    record.created_at,
-                    record.policy,
-                    record.action,
-                    record.service,
-                    record.outcome,
-                    record.verification,
-                    record.trigger.fingerprint,
-                    record.trigger.anomaly_id,
-                    record.model_dump_json(),
-                ),
-            )
+            self._db.execute(_INSERT, self._row(record))
+
+    @staticmethod
+    def _row(record: ActionRecord) -> tuple[Any, ...]:
+        return (
+            record.id,
+            record.created_at,
+            record.policy,
+            record.action,
+            record.service,
+            record.outcome,
+            record.verification,
+            record.trigger.fingerprint,
+            record.trigger.anomaly_id,
+            record.model_dump_json(),
+        )
+
+    def accept(
+        self, records: Iterable[ActionRecord], delivery_key: str | None = None, now: float = 0.0
+    ) -> bool:
+        """In one transaction: the delivery's dedupe key (when given) and the records it caused
+        (pending actions, skips). False, and nothing written, when the key was seen before."""
+        rows = [self._row(r) for r in records]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if delivery_key is not None:
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO deliveries (key, received_at) VALUES (?, ?)",
+                        (delivery_key, now),
+                    )
+                    if cursor.rowcount != 1:
+                        self._db.execute("ROLLBACK")
+                        return False
+                self._db.executemany(_INSERT, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return True
+
+    def delete_action(self, action_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM actions WHERE id = ?", (action_id,))
+
+    def pending_actions(self) -> list[ActionRecord]:
+        """Records written before their side effect whose outcome is not settled yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM actions WHERE outcome = 'pending' ORDER BY created_at"
+            ).fetchall()
+        return [ActionRecord.model_validate_json(r["body"]) for r in rows]
+
+    def last_on_target(self, service: str, action: str) -> tuple[str, float] | None:
+        """(policy, time) of the latest action of this kind on `service` that starts a cooldown,
+        whichever policy (or operator) took it: the target cooldown across policies."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT policy, created_at FROM actions WHERE service = ? AND action = ? "
+                f"AND outcome IN {_ACTED} ORDER BY created_at DESC LIMIT 1",
+                (service, action),
+            ).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
 
     def get_action(self, action_id: str) -> ActionRecord | None:
         with self._lock:
@@ -137,10 +193,10 @@ class Store:
         return [ActionRecord.model_validate_json(r["body"]) for r in rows], int(total)
 
     def last_acted_at(self, policy: str, service: str, action: str | None = None) -> float | None:
-        """When (policy, service) last acted for real or in dry-run: the start of its cooldown."""
+        """When (policy, service) last acted (ACTED_OUTCOMES): the start of its cooldown."""
         sql = (
             "SELECT MAX(created_at) FROM actions WHERE policy = ? AND service = ? "
-            "AND outcome IN ('succeeded', 'dry_run')"
+            f"AND outcome IN {_ACTED}"
         )
         args: list[Any] = [policy, service]
         if action is not None:
@@ -155,17 +211,19 @@ class Store:
         with self._lock:
             row = self._db.execute(
                 "SELECT 1 FROM actions WHERE policy = ? AND anomaly_id = ? "
-                "AND outcome IN ('succeeded', 'failed', 'dry_run') LIMIT 1",
+                f"AND outcome IN ('dry_run', {_ATTEMPTED[1:]} LIMIT 1",
                 (policy, anomaly_id),
             ).fetchone()
         return row is not None
 
-    def last_action(self, policy: str, service: str) -> ActionRecord | None:
+    def last_action(
+        self, policy: str, service: str, exclude_id: str | None = None
+    ) -> ActionRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT body FROM actions WHERE policy = ? AND service = ? "
+                "SELECT body FROM actions WHERE policy = ? AND service = ? AND id != ? "
                 "ORDER BY created_at DESC, id DESC LIMIT 1",
-                (policy, service),
+                (policy, service, exclude_id or ""),
             ).fetchone()
         return None if row is None else ActionRecord.model_validate_json(row["body"])
 
@@ -177,8 +235,8 @@ class Store:
         service: str | None = None,
         actions: Iterable[str] | None = None,
     ) -> list[float]:
-        """Times of real attempts (succeeded or failed) since `since`, for budgets."""
-        where = ["created_at > ?", "outcome IN ('succeeded', 'failed')"]
+        """Times of real attempts (ATTEMPT_OUTCOMES) since `since`, for budgets."""
+        where = ["created_at > ?", f"outcome IN {_ATTEMPTED}"]
         args: list[Any] = [since]
         if policy is not None:
             where.append("policy = ?")

@@ -85,7 +85,8 @@ policies:
 
         def record() -> dict[str, Any] | None:
             got = httpx.get(engine.url + f"/actions/{action_id}")
-            return got.json() if got.status_code == 200 else None
+            settled = got.status_code == 200 and got.json()["outcome"] != "pending"
+            return got.json() if settled else None  # the record is `pending` while it runs
 
         rec = wait_for(record, timeout_s=90, what="action record")
         assert rec["outcome"] == "succeeded", rec

@@ -1,0 +1,253 @@
+"""The one pipeline every action goes through, whatever triggered it:
+
+    candidate -> admit: read persisted state once, pure guards (guards.decide), then in ONE
+                 SQLite transaction the delivery's dedupe key and the `pending` record (or skip)
+              -> run (an asyncio task): read the targets once, pure target guards, execute
+                 (execute.py), settle the pending record (succeeded / failed / skipped / dry_run)
+              -> verification and breaker (verify.py)
+
+Nothing touches Docker or a webhook before its `pending` record is committed, so a crash
+leaves a record that start-up settles from the real world (recovery.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from policy_engine.guards import (
+    GuardInputs,
+    breaker_allows,
+    budget_check,
+    cooldown_remaining,
+    decide,
+    target_cooldown,
+)
+from policy_engine.models import ActionRecord, Trigger
+from policy_engine.policies import DOCKER_ACTIONS, Budget, Policy
+
+if TYPE_CHECKING:
+    from policy_engine.engine import Engine
+
+log = logging.getLogger("policy_engine")
+
+
+def new_action_id() -> str:
+    return "act-" + uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An action a trigger wants; the pipeline decides whether and how it happens."""
+
+    policy: str
+    action: str
+    service: str
+    params: dict[str, Any]
+    trigger: Trigger
+    version: str | None
+    dry_run: bool = False
+    manual: bool = False
+    cooldown_s: float = 0.0
+    budget: Budget | None = None
+    cooldown_action: str | None = None  # manual actions: cooldown per (action, service)
+    bypass_guards: bool = False  # the breaker's escalation alert
+    id: str = field(default_factory=new_action_id)
+
+    @classmethod
+    def of_policy(cls, policy: Policy, trigger: Trigger, version: str, dry_run: bool) -> Candidate:
+        return cls(
+            policy=policy.name,
+            action=policy.action,
+            service=policy.service,
+            params=dict(policy.params),
+            trigger=trigger,
+            version=version,
+            dry_run=dry_run or policy.dry_run,
+            cooldown_s=policy.cooldown_s,
+            budget=policy.budget,
+        )
+
+    @property
+    def busy_key(self) -> str:
+        if self.action in DOCKER_ACTIONS:
+            return self.service
+        return f"alert:{self.policy}:{self.service}"
+
+    @property
+    def anomaly_key(self) -> tuple[str, str | None]:
+        return (self.policy, self.trigger.anomaly_id)
+
+
+@dataclass
+class Admitted:
+    record: ActionRecord  # pending (or the skip, already settled)
+    task: asyncio.Task[ActionRecord] | None = None
+
+
+class Pipeline:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.busy: dict[str, Candidate] = {}  # busy key -> the candidate running there
+        self.scheduled: set[tuple[str, str | None]] = set()  # (policy, anomaly_id) not yet run
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # admission (synchronous: no await between a guard's read and the busy mark) -------------
+
+    def inputs(self, c: Candidate, now: float) -> GuardInputs:
+        """Read once the persisted and in-memory state every state guard needs."""
+        eff = self.engine.effective
+        store = self.store
+        docker = c.action in DOCKER_ACTIONS
+        last = store.last_acted_at(c.policy, c.service, c.cooldown_action)
+        pb = sb = gb = None
+        if c.budget is not None:
+            times = store.attempt_times(now - c.budget.window_s, policy=c.policy, service=c.service)
+            pb = budget_check(times, c.budget, now)
+        if docker and eff.per_service_budget is not None:
+            window = eff.per_service_budget.window_s
+            times = store.attempt_times(now - window, service=c.service, actions=DOCKER_ACTIONS)
+            sb = budget_check(times, eff.per_service_budget, now)
+        if docker and eff.global_budget is not None:
+            times = store.attempt_times(now - eff.global_budget.window_s, actions=DOCKER_ACTIONS)
+            gb = budget_check(times, eff.global_budget, now)
+        across = None
+        if docker and eff.target_cooldown and not c.manual:
+            running = self.busy.get(c.busy_key)
+            if running is not None and running.action == c.action:
+                acted: tuple[str, float] | None = (running.policy, now)
+            else:
+                acted = store.last_on_target(c.service, c.action)
+            across = target_cooldown(acted, c.policy, c.cooldown_s, now)
+        return GuardInputs(
+            enabled=self.engine.enabled,
+            is_docker_action=docker,
+            cooldown_remaining_s=cooldown_remaining(last, c.cooldown_s, now),
+            policy_budget=pb,
+            service_budget=sb,
+            global_budget=gb,
+            breaker_ok=breaker_allows(store.breaker(c.service), eff.breaker, now),
+            in_progress=c.busy_key in self.busy,
+            target_cooldown=across,
+        )
+
+    def admit(
+        self, candidates: Iterable[Candidate], now: float, delivery_key: str | None = None
+    ) -> list[Admitted] | None:
+        """Guard every candidate, then commit the delivery key with the pending records and
+        skips in one transaction, then start the admitted actions. None: a duplicate delivery."""
+        out: list[Admitted] = []
+        runs: list[tuple[Candidate, ActionRecord]] = []
+        written: list[ActionRecord] = []
+        later: list[ActionRecord] = []  # skips of sustained scale policies: maybe at their bound
+        for c in candidates:
+            record = ActionRecord(
+                id=c.id,
+                created_at=now,
+                policy=c.policy,
+                policy_version=c.version,
+                action=c.action,
+                service=c.service,
+                params=c.params,
+                manual=c.manual,
+                dry_run=c.dry_run,
+                trigger=c.trigger,
+                outcome="pending",
+            )
+            if not c.bypass_guards:
+                decision = decide(self.inputs(c, now))
+                if not decision.allowed:
+                    skip = record.model_copy(
+                        update={
+                            "outcome": "skipped",
+                            "reason": decision.reason,
+                            "detail": decision.detail,
+                            "finished_at": now,
+                        }
+                    )
+                    out.append(Admitted(skip))
+                    if self.repeat_skip(skip, c.cooldown_s):
+                        self.engine.metrics.guard_skips.labels(decision.reason or "").inc()
+                    elif c.action in ("scale_up", "scale_down") and c.trigger.source == "snapshot":
+                        later.append(skip)
+                    else:
+                        written.append(skip)
+                    continue
+            self.busy[c.busy_key] = c  # the next candidate of this batch sees it in progress
+            runs.append((c, record))
+            out.append(Admitted(record))
+        pending = [r for _, r in runs]
+        if not self.store.accept([*pending, *written], delivery_key, now):
+            for c, _ in runs:
+                self.busy.pop(c.busy_key, None)
+            return None
+        for record in written:
+            self.count(record)
+        tasks = {}
+        for c, record in runs:
+            if not c.manual:
+                self.scheduled.add(c.anomaly_key)
+            tasks[record.id] = self.spawn(self._run(c, record))
+        for skip in later:
+            self.spawn(self.engine.executor.log_unless_at_bound(skip))
+        for admitted in out:
+            admitted.task = tasks.get(admitted.record.id)
+        return out
+
+    # running ------------------------------------------------------------------------------
+
+    async def _run(self, c: Candidate, record: ActionRecord) -> ActionRecord:
+        try:
+            if c.action == "alert":
+                return await self.engine.executor.alert(record)
+            return await self.engine.executor.docker(record)
+        except Exception as exc:  # a bug must not leave the record pending until a restart
+            log.exception("action %s failed unexpectedly", record.id)
+            return self.settle(record, outcome="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.busy.pop(c.busy_key, None)
+            self.scheduled.discard(c.anomaly_key)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # settling -----------------------------------------------------------------------------
+
+    def repeat_skip(self, record: ActionRecord, cooldown_s: float) -> bool:
+        """A sustained condition re-trying during the same skip writes one record, not one per
+        `for` window: the same reason as the last record of (policy, service), recently."""
+        if record.trigger.source != "snapshot":
+            return False
+        last = self.store.last_action(record.policy, record.service, exclude_id=record.id)
+        quiet_s = max(cooldown_s, 60.0)
+        return (
+            last is not None
+            and last.outcome == "skipped"
+            and last.reason == record.reason
+            and record.created_at - last.created_at < quiet_s
+        )
+
+    def settle(self, record: ActionRecord, **update: Any) -> ActionRecord:
+        """The pending record's final state (a repeated skip of a re-check: no row at all)."""
+        final = record.model_copy(update={"finished_at": self.engine.clock(), **update})
+        if final.outcome == "skipped" and self.repeat_skip(final, 0.0):
+            self.store.delete_action(final.id)
+            self.engine.metrics.guard_skips.labels(final.reason or "").inc()
+            return final
+        self.store.save_action(final)
+        self.count(final)
+        return final
+
+    def count(self, record: ActionRecord) -> None:
+        metrics = self.engine.metrics
+        metrics.actions.labels(record.policy, record.action, record.outcome).inc()
+        if record.outcome == "skipped" and record.reason:
+            metrics.guard_skips.labels(record.reason).inc()
