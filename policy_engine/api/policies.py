@@ -22,19 +22,19 @@ def policies_body(engine: Engine) -> dict[str, Any]:
 
 
 def _settings(engine: Engine) -> dict[str, Any]:
-    gs = engine.global_settings
+    eff = engine.effective
     return {
         "budgets": {
-            "per_service": gs.per_service_budget.as_dict() if gs.per_service_budget else None,
-            "global": gs.global_budget.as_dict() if gs.global_budget else None,
+            "per_service": eff.per_service_budget.as_dict() if eff.per_service_budget else None,
+            "global": eff.global_budget.as_dict() if eff.global_budget else None,
         },
-        "verification_window_s": gs.verification_window_s or engine.settings.verification_window_s,
-        "grace_period_s": engine.settings.grace_period_s
-        if gs.grace_period_s is None
-        else gs.grace_period_s,
-        "breaker": {"failures": gs.breaker.failures, "open_for_s": gs.breaker.open_for_s},
-        "dry_run": engine.effective_dry_run,
-        "manual_cooldown_s": gs.manual_cooldown_s,
+        "verification_window_s": eff.verification_window_s,
+        "grace_period_s": eff.grace_period_s,
+        "breaker": {"failures": eff.breaker.failures, "open_for_s": eff.breaker.open_for_s},
+        "dry_run": eff.dry_run,
+        "manual_cooldown_s": eff.manual_cooldown_s,
+        "target_cooldown": eff.target_cooldown,
+        "allow_scale_to_zero": eff.allow_scale_to_zero,
     }
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +18,8 @@ import httpx
 from tests.support.procs import Proc, free_port
 
 TOKEN = "integration-token"
+RELAY = Path(__file__).resolve().parents[2] / "fixtures" / "compose_project" / "unix_relay.py"
+DOCKER_SOCK = "/var/run/docker.sock"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -168,3 +173,38 @@ def actions(proc: Proc, **params: Any) -> dict[str, Any]:
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
+
+
+class Relay:
+    """`unix_relay.py` as a child process in front of the real daemon's socket: it prints each
+    request it passed on (so a test can act while that call is in flight at the daemon); kill it
+    to make 'the daemon' vanish."""
+
+    def __init__(self, path: str, mode: str) -> None:
+        self.path = path
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RELAY), "--listen", path, "--target", DOCKER_SOCK, "--mode", mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if "ready" not in self.read_line(20.0):
+            self.kill()
+            raise AssertionError("relay did not start")
+
+    def read_line(self, timeout_s: float) -> str:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+        return self.proc.stdout.readline() if ready else ""
+
+    def wait_for_request(self, fragment: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if fragment in self.read_line(max(0.1, deadline - time.monotonic())):
+                return
+        raise AssertionError(f"no request containing {fragment!r} went through the relay")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)

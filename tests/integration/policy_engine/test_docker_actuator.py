@@ -12,10 +12,8 @@ import asyncio
 import json
 import os
 import secrets
-import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Coroutine, Iterator
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from pe_support import Relay
 
 from policy_engine.actuator import DockerActuator, RestartParams, ScaleParams
 from policy_engine.actuator.selection import parse_rfc3339
@@ -32,8 +31,6 @@ from tests.support.requirements import require_compose
 pytestmark = pytest.mark.docker
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose_project"
-RELAY = FIXTURE / "unix_relay.py"
-DOCKER_SOCK = "/var/run/docker.sock"
 T = TypeVar("T")
 
 
@@ -343,39 +340,6 @@ def test_never_touches_other_services_or_projects_even_by_name(fresh: Stack) -> 
 
 
 # ---- daemon faults (through a unix-socket relay) -------------------------------------------
-
-
-class Relay:
-    """`unix_relay.py` as a child process; kill it to make 'the daemon' vanish."""
-
-    def __init__(self, path: str, mode: str) -> None:
-        self.path = path
-        self.proc = subprocess.Popen(
-            [sys.executable, str(RELAY), "--listen", path, "--target", DOCKER_SOCK, "--mode", mode],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        if "ready" not in self.read_line(20.0):
-            self.kill()
-            raise AssertionError("relay did not start")
-
-    def read_line(self, timeout_s: float) -> str:
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        return self.proc.stdout.readline() if ready else ""
-
-    def wait_for_request(self, fragment: str, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if fragment in self.read_line(max(0.1, deadline - time.monotonic())):
-                return
-        raise AssertionError(f"no request containing {fragment!r} went through the relay")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from policy_engine.actuator.types import ContainerInfo
 from policy_engine.guards import (
     BreakerState,
     BudgetCheck,
@@ -13,7 +14,11 @@ from policy_engine.guards import (
     budget_check,
     cooldown_remaining,
     decide,
+    grace_check,
     grace_remaining,
+    replica_bound,
+    select_targets,
+    target_cooldown,
 )
 from policy_engine.policies import BreakerConfig, Budget
 
@@ -115,3 +120,70 @@ def test_decide_order_and_reasons() -> None:
     for key in ("policy_budget", "service_budget", "global_budget"):
         decision = decide(inputs(**{key: spent}))
         assert decision.reason == "budget" and key.split("_")[0] in decision.detail
+
+
+# the guards that read target state (containers listed once per action) ----------------------
+
+
+def box(number: int, started: float | None, state: str = "running") -> ContainerInfo:
+    return ContainerInfo(
+        id=f"{number:02d}" * 32,
+        name=f"relia-orders-{number}",
+        service="orders",
+        number=number,
+        state=state,
+        started_at=started,
+        created_at=0.0,
+    )
+
+
+def test_target_cooldown_is_one_window_per_target_across_policies() -> None:
+    assert target_cooldown(None, "p1", 300, 1000) is None
+    assert target_cooldown(("p1", 900.0), "p1", 300, 1000) is None  # its own: plain cooldown
+    assert target_cooldown(("p2", 900.0), "p1", 300, 1000) == ("p2", 200.0)
+    assert target_cooldown(("p2", 600.0), "p1", 300, 1000) is None  # outside p1's window
+    decision = decide(inputs(target_cooldown=("orders_error_rate", 200.0)))
+    assert decision.reason == "target_cooldown" and "'orders_error_rate'" in decision.detail
+    # order: pause and the policy's own cooldown first, then the target's, then in progress
+    both = inputs(cooldown_remaining_s=5, target_cooldown=("p2", 9.0), in_progress=True)
+    assert decide(both).reason == "cooldown"
+    later = inputs(target_cooldown=("p2", 9.0), in_progress=True, breaker_ok=False)
+    assert decide(later).reason == "target_cooldown"
+
+
+def test_select_targets_no_targets_reasons() -> None:
+    one, two = box(1, 0.0), box(2, 0.0, state="exited")
+    assert select_targets("restart_container", "orders", [one, two], None, False) == (
+        [one, two],
+        None,
+    )
+    chosen, refusal = select_targets("restart_container", "orders", [], None, False)
+    assert chosen == [] and refusal is not None and refusal.reason == "no_targets"
+    assert "no eligible container for service 'orders'" in refusal.detail
+    _, refusal = select_targets("restart_container", "orders", [one], "relia-orders-9", False)
+    assert refusal is not None and "'relia-orders-9' is not an eligible replica" in refusal.detail
+    assert select_targets("restart_container", "orders", [one, two], one.id[:12], False)[0] == [one]
+    assert select_targets("restart_container", "orders", [one, two], None, True) == ([two], None)
+    _, refusal = select_targets("restart_container", "orders", [one], None, True)
+    assert refusal is not None and "every eligible replica of 'orders' is running" in refusal.detail
+    # only_not_running is a restart parameter: scaling counts every replica
+    assert select_targets("scale_up", "orders", [one, two], None, True) == ([one, two], None)
+
+
+def test_replica_bounds() -> None:
+    assert replica_bound("scale_up", 2, 1, 3) is None
+    at_max = replica_bound("scale_up", 3, 1, 3)
+    assert at_max is not None and at_max.reason == "at_max_replicas"
+    assert at_max.detail == "3 replicas, max 3"
+    at_min = replica_bound("scale_down", 1, 1, 3)
+    assert at_min is not None and at_min.reason == "at_min_replicas"
+    assert replica_bound("scale_down", 2, 1, 3) is None
+    assert replica_bound("restart_container", 9, 1, 3) is None
+
+
+def test_grace_check_looks_at_running_targets_only() -> None:
+    assert grace_check([box(1, 500.0)], 60, 1000) is None
+    young = grace_check([box(1, 500.0), box(2, 980.0)], 60, 1000)
+    assert young is not None and young.reason == "grace" and "40 s of grace left" in young.detail
+    assert grace_check([box(2, 980.0, state="exited")], 60, 1000) is None
+    assert grace_check([box(1, None)], 60, 1000) is None
