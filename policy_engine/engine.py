@@ -17,20 +17,20 @@ from typing import Any
 
 from policy_engine.actuator.types import Actuator
 from policy_engine.config import Settings
-from policy_engine.events import to_event
 from policy_engine.execute import Executor
-from policy_engine.guards import budget_check, cooldown_remaining
+from policy_engine.guards import cooldown_remaining
 from policy_engine.metrics import EngineMetrics
 from policy_engine.models import ActionRecord, AMWebhook, Trigger
 from policy_engine.notifier import WebhookNotifier
-from policy_engine.pipeline import Candidate, Pipeline, new_action_id
-from policy_engine.policies import DOCKER_ACTIONS, GlobalSettings, Policy
+from policy_engine.pipeline import Candidate, Pipeline, busy_key, new_action_id
+from policy_engine.policies import Policy
 from policy_engine.policy_state import LAST_GOOD_KEY, Effective, PolicyLoader, PolicyStatus
 from policy_engine.recovery import Recovery
 from policy_engine.snapshot import Snapshot, SnapshotClient
 from policy_engine.store import Store
 from policy_engine.triggers import Triggers
 from policy_engine.verify import Breakers, Verifier
+from policy_engine.views import policy_view
 
 __all__ = ["ENABLED_KEY", "LAST_GOOD_KEY", "Engine", "PolicyStatus", "new_action_id"]
 ENABLED_KEY = "remediation.enabled"
@@ -89,11 +89,6 @@ class Engine:
     @property
     def file(self) -> str:
         return self.loader.file
-
-    @property
-    def global_settings(self) -> GlobalSettings:
-        active = self.policies.active
-        return active.settings if active is not None else GlobalSettings()
 
     @property
     def effective_dry_run(self) -> bool:
@@ -169,45 +164,8 @@ class Engine:
             self.snapshot = snap
 
     def handle_webhook(self, hook: AMWebhook, received_at: float) -> dict[str, Any]:
-        """Per alert: resolves complete verification; a firing alert's matching policies go
-        through the pipeline, whose pending records commit with the alert's dedupe key."""
-        summary: dict[str, Any] = {
-            "received": len(hook.alerts),
-            "duplicates": 0,
-            "resolved": 0,
-            "ignored": 0,
-            "scheduled": [],
-            "notes": [],
-        }
-        for index, alert in enumerate(hook.alerts):
-            event = to_event(alert)
-            self.metrics.alerts.labels(event.status).inc()
-            if event.status == "resolved":
-                if self.store.first_delivery(event.dedupe_key, received_at):
-                    summary["resolved"] += 1
-                    self.verifier.on_resolved(event, received_at)
-                    continue
-                admitted = None
-            else:
-                candidates = self.triggers.on_event(event, received_at)
-                admitted = self.pipeline.admit(candidates, received_at, event.dedupe_key)
-            if admitted is None:
-                summary["duplicates"] += 1
-                self.metrics.duplicates.inc()
-                continue
-            if not admitted:
-                summary["ignored"] += 1
-                summary["notes"].append(f"alert {index}: {self.triggers.why_ignored(event)}")
-            summary["scheduled"].extend(
-                {
-                    "id": a.record.id,
-                    "policy": a.record.policy,
-                    "action": a.record.action,
-                    "service": a.record.service,
-                }
-                for a in admitted
-            )
-        return summary
+        """POST /alerts after parsing: the webhook trigger (triggers.py) and the pipeline."""
+        return self.triggers.on_webhook(hook, received_at)
 
     # the periodic cycle --------------------------------------------------------------------
 
@@ -242,9 +200,9 @@ class Engine:
     def _may_recheck(self, policy: Policy, anomaly_id: str) -> bool:
         """An open anomaly re-checked each cycle acts once per policy, silently waiting out
         that policy's cooldown and any running action on the target (no record for those)."""
-        c = Candidate.of_policy(policy, Trigger(), "", False)
         last = self.store.last_acted_at(policy.name, policy.service)
-        if c.busy_key in self.pipeline.busy or cooldown_remaining(last, c.cooldown_s, self.clock()):
+        running = busy_key(policy.action, policy.name, policy.service) in self.pipeline.busy
+        if running or cooldown_remaining(last, policy.cooldown_s, self.clock()):
             return False
         if (policy.name, anomaly_id) in self.pipeline.scheduled:
             return False
@@ -323,28 +281,4 @@ class Engine:
         return self.breakers.view(target)
 
     def policy_view(self, policy: Policy) -> dict[str, Any]:
-        now = self.clock()
-        last = self.store.last_acted_at(policy.name, policy.service)
-        used: dict[str, Any] = {}
-        if policy.budget is not None:
-            times = self.store.attempt_times(
-                now - policy.budget.window_s, policy=policy.name, service=policy.service
-            )
-            check = budget_check(times, policy.budget, now)
-            used["policy"] = {"used": check.used, "max": check.limit, "window_s": check.window_s}
-        eff = self.effective
-        if policy.action in DOCKER_ACTIONS and eff.per_service_budget is not None:
-            times = self.store.attempt_times(
-                now - eff.per_service_budget.window_s,
-                service=policy.service,
-                actions=DOCKER_ACTIONS,
-            )
-            check = budget_check(times, eff.per_service_budget, now)
-            used["service"] = {"used": check.used, "max": check.limit, "window_s": check.window_s}
-        view = policy.as_dict()
-        view["cooldown_remaining_s"] = round(cooldown_remaining(last, policy.cooldown_s, now), 3)
-        view["budget_used"] = used
-        view["breaker"] = self.breaker_view(policy.service)
-        key = (policy.name, policy.service, policy.condition)
-        view["condition_true_since"] = self.triggers.since.get(key)
-        return view
+        return policy_view(self, policy)

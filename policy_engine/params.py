@@ -4,7 +4,7 @@ and hands them to the actuator as they are."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,6 @@ class _Params(BaseModel):
 
 
 class RestartArgs(_Params):
-    action: Literal["restart_container"] = "restart_container"
     stop_timeout_s: float = Field(default=10.0, ge=0, le=300)
     only_not_running: bool = False
     container: str | None = None  # manual actions only
@@ -30,7 +29,6 @@ class RestartArgs(_Params):
 
 
 class ScaleArgs(_Params):
-    action: Literal["scale_up", "scale_down"] = "scale_up"
     step: int = Field(default=1, ge=1, le=20)
     min_replicas: int = Field(default=1, ge=0, le=50)
     max_replicas: int = Field(default=3, ge=1, le=50)
@@ -48,7 +46,6 @@ class ScaleArgs(_Params):
 
 
 class AlertArgs(_Params):
-    action: Literal["alert"] = "alert"
     url: str | None = None
     message: str = ""
 
@@ -62,8 +59,8 @@ class AlertArgs(_Params):
 ActionArgs = RestartArgs | ScaleArgs | AlertArgs
 DEFAULTS: dict[str, ActionArgs] = {
     "restart_container": RestartArgs(),
-    "scale_up": ScaleArgs(action="scale_up"),
-    "scale_down": ScaleArgs(action="scale_down"),
+    "scale_up": ScaleArgs(),
+    "scale_down": ScaleArgs(),
     "alert": AlertArgs(),
 }
 
@@ -73,5 +70,5 @@ def args_of(action: str, params: dict[str, Any]) -> ActionArgs:
     if action == "restart_container":
         return RestartArgs.model_validate(params)
     if action in ("scale_up", "scale_down"):
-        return ScaleArgs.model_validate({**params, "action": action})
+        return ScaleArgs.model_validate(params)
     return AlertArgs.model_validate(params)

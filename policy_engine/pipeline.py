@@ -40,6 +40,11 @@ def new_action_id() -> str:
     return "act-" + uuid.uuid4().hex[:16]
 
 
+def busy_key(action: str, policy: str, service: str) -> str:
+    """What one running action holds: the service for Docker actions, else policy+service."""
+    return service if action in DOCKER_ACTIONS else f"alert:{policy}:{service}"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An action a trigger wants; the pipeline decides whether and how it happens."""
@@ -74,9 +79,7 @@ class Candidate:
 
     @property
     def busy_key(self) -> str:
-        if self.action in DOCKER_ACTIONS:
-            return self.service
-        return f"alert:{self.policy}:{self.service}"
+        return busy_key(self.action, self.policy, self.service)
 
     @property
     def anomaly_key(self) -> tuple[str, str | None]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
+from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
+from pydantic import Field as PydanticField
 
 from policy_engine.conditions import ConditionError, Node, metrics_of, parse
 from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs, args_of
@@ -110,24 +112,32 @@ class GlobalSettings:
     allow_scale_to_zero: bool = False  # else min_replicas must be >= 1
 
 
-@dataclass(frozen=True)
-class Policy:
+class _PolicyBase(BaseModel):
+    """A validated policy; `action` picks the subclass and the type of its `args`."""
+
+    model_config = ConfigDict(frozen=True)
+
     name: str
     condition: str
-    ast: Node
+    ast: SkipValidation[Node] = PydanticField(exclude=True, repr=False)
     action: str
+    args: RestartArgs | ScaleArgs | AlertArgs
     service: str
     cooldown_s: float = DEFAULT_COOLDOWN_S
     enabled: bool = True
     for_s: float = 0.0
     dry_run: bool = False
-    params: dict[str, Any] = field(default_factory=dict)
     budget: Budget | None = None
     description: str = ""
 
     @property
     def metrics(self) -> set[str]:
         return metrics_of(self.ast)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The typed args as the audit log records them."""
+        return self.args.as_params()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +153,25 @@ class Policy:
             "budget": self.budget.as_dict() if self.budget else None,
             "description": self.description,
         }
+
+
+class RestartPolicy(_PolicyBase):
+    action: Literal["restart_container"]
+    args: RestartArgs = RestartArgs()
+
+
+class ScalePolicy(_PolicyBase):
+    action: Literal["scale_up", "scale_down"]
+    args: ScaleArgs = ScaleArgs()
+
+
+class AlertPolicy(_PolicyBase):
+    action: Literal["alert"]
+    args: AlertArgs = AlertArgs()
+
+
+Policy = Annotated[RestartPolicy | ScalePolicy | AlertPolicy, PydanticField(discriminator="action")]
+_POLICY: TypeAdapter[Policy] = TypeAdapter(Policy)
 
 
 @dataclass(frozen=True)
@@ -425,19 +454,21 @@ def _policy(
         bad("description", f"must be a string, got {_kind(description)}")
     if len(errors.errors) > before or ast is None:
         return None
-    return Policy(
-        name=str(name_raw),
-        condition=str(condition),
-        ast=ast,
-        action=str(action),
-        service=str(service),
-        cooldown_s=durations["cooldown"],
-        enabled=flags["enabled"],
-        for_s=durations["for"],
-        dry_run=flags["dry_run"],
-        params=params,
-        budget=budget,
-        description=str(description),
+    return _POLICY.validate_python(
+        {
+            "name": str(name_raw),
+            "condition": str(condition),
+            "ast": ast,
+            "action": str(action),
+            "service": str(service),
+            "cooldown_s": durations["cooldown"],
+            "enabled": flags["enabled"],
+            "for_s": durations["for"],
+            "dry_run": flags["dry_run"],
+            "args": params,
+            "budget": budget,
+            "description": str(description),
+        }
     )
 
 

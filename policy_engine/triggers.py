@@ -1,7 +1,7 @@
 """Triggers: when a policy fires. Each turns its input into candidate actions for the pipeline
 and decides nothing else (guards, records and execution are the pipeline's).
 
-- `on_event`: a firing alert (POST /alerts) against event policies;
+- `on_webhook` / `on_event`: a firing alert (POST /alerts) against event policies;
 - `sustained`: `for` policies held on the snapshot for their whole duration;
 - `open_anomalies`: event policies re-checked every cycle while their anomaly stays open.
 """
@@ -9,11 +9,11 @@ and decides nothing else (guards, records and execution are the pipeline's).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.conditions import SEVERITIES, Context, evaluate
-from policy_engine.events import Event
-from policy_engine.models import Trigger
+from policy_engine.events import Event, to_event
+from policy_engine.models import AMWebhook, Trigger
 from policy_engine.pipeline import Candidate
 from policy_engine.policies import Policy
 from policy_engine.snapshot import Snapshot
@@ -35,6 +35,49 @@ class Triggers:
 
     def _candidate(self, policy: Policy, trigger: Trigger, version: str) -> Candidate:
         return Candidate.of_policy(policy, trigger, version, self.engine.effective.dry_run)
+
+    def on_webhook(self, hook: AMWebhook, received_at: float) -> dict[str, Any]:
+        """Per alert: a resolve (first delivery) completes verification; a firing alert's
+        matching policies go to the pipeline, whose pending records commit in one transaction
+        with the alert's dedupe key (a key seen before commits nothing: a duplicate)."""
+        engine = self.engine
+        summary: dict[str, Any] = {
+            "received": len(hook.alerts),
+            "duplicates": 0,
+            "resolved": 0,
+            "ignored": 0,
+            "scheduled": [],
+            "notes": [],
+        }
+        for index, alert in enumerate(hook.alerts):
+            event = to_event(alert)
+            engine.metrics.alerts.labels(event.status).inc()
+            if event.status == "resolved":
+                if engine.store.first_delivery(event.dedupe_key, received_at):
+                    summary["resolved"] += 1
+                    engine.verifier.on_resolved(event, received_at)
+                    continue
+                admitted = None
+            else:
+                candidates = self.on_event(event, received_at)
+                admitted = engine.pipeline.admit(candidates, received_at, event.dedupe_key)
+            if admitted is None:
+                summary["duplicates"] += 1
+                engine.metrics.duplicates.inc()
+                continue
+            if not admitted:
+                summary["ignored"] += 1
+                summary["notes"].append(f"alert {index}: {self.why_ignored(event)}")
+            summary["scheduled"].extend(
+                {
+                    "id": a.record.id,
+                    "policy": a.record.policy,
+                    "action": a.record.action,
+                    "service": a.record.service,
+                }
+                for a in admitted
+            )
+        return summary
 
     def on_event(self, event: Event, received_at: float) -> list[Candidate]:
         """Event policies of the event's service whose condition holds on this event."""
