@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from policy_engine.guards import budget_check, cooldown_remaining
+from policy_engine.guards import budget_check, cooldown_remaining, target_cooldown
 from policy_engine.policies import DOCKER_ACTIONS, Policy
 
 if TYPE_CHECKING:
@@ -34,6 +34,12 @@ def policy_view(engine: Engine, policy: Policy) -> dict[str, Any]:
         used["service"] = {"used": check.used, "max": check.limit, "window_s": check.window_s}
     view = policy.as_dict()
     view["cooldown_remaining_s"] = round(cooldown_remaining(last, policy.cooldown_s, now), 3)
+    across = None
+    if policy.action in DOCKER_ACTIONS and eff.target_cooldown:
+        acted = engine.store.last_on_target(policy.service, policy.action)
+        across = target_cooldown(acted, policy.name, policy.cooldown_s, now)
+    # another policy's action on the target holds this one back this long (0: free)
+    view["target_cooldown_remaining_s"] = round(across[1], 3) if across else 0.0
     view["budget_used"] = used
     view["breaker"] = engine.breaker_view(policy.service)
     key = (policy.name, policy.service, policy.condition)

@@ -56,6 +56,9 @@ def test_two_policies_one_incident_restart_once_and_say_which_acted() -> None:
         assert first is not None and first.outcome == "succeeded"
         assert second is not None and second.outcome == "skipped"
         assert second.reason == "target_cooldown" and "'orders_latency'" in (second.detail or "")
+        views = {p.name: engine.policy_view(p) for p in engine.policies.active.policies}  # type: ignore[union-attr]
+        assert views["orders_errors"]["target_cooldown_remaining_s"] == 300
+        assert views["orders_latency"]["target_cooldown_remaining_s"] == 0
         # 50 s later the error-rate alert comes again (a new notification): still once
         clock.advance(50)
         later = await deliver(engine, alert(metric="error_rate", value="0.5", fingerprint="fp-e2"))
