@@ -67,6 +67,8 @@ class Engine:
         self._ping_task: asyncio.Task[Any] | None = None
         self.metrics.dry_run.set(1 if settings.dry_run else 0)
         self.metrics.enabled.set(1 if self.enabled else 0)
+        # read when scraped, like /status: a snapshot turns stale between cycles too
+        self.metrics.snapshot_ok.set_function(lambda: 1 if self.fresh_snapshot() else 0)
 
     # policies and settings -----------------------------------------------------------------
 
@@ -178,7 +180,6 @@ class Engine:
         snap = await self.snapshots.fetch(now)
         if snap is not None:
             self.snapshot = snap
-        self.metrics.snapshot_ok.set(1 if self.fresh_snapshot() is not None else 0)
         if self._ping_task is None or self._ping_task.done():
             # off the evaluation path: a hung daemon must not delay `for` policies or verification
             self._ping_task = self.pipeline.spawn(self._refresh_docker())

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 
 from tests.support.procs import Proc, free_port
@@ -208,3 +209,13 @@ class Relay:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
+
+
+def restarts_between(container: Any, since: float, until: float) -> int:
+    """Restarts of `container` the daemon reports (docker events), however they were asked."""
+    client = docker.from_env(timeout=30)
+    events = client.events(
+        since=int(since), until=int(until) + 1, decode=True,
+        filters={"container": container.id, "event": "restart"},
+    )  # fmt: skip
+    return sum(1 for _ in events)

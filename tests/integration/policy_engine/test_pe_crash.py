@@ -21,7 +21,16 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from pe_support import AUTH, PredictServer, Relay, actions, firing, start_engine, wait_for
+from pe_support import (
+    AUTH,
+    PredictServer,
+    Relay,
+    actions,
+    firing,
+    restarts_between,
+    start_engine,
+    wait_for,
+)
 
 pytestmark = pytest.mark.docker
 IMAGE = "python:3.11-slim-bookworm"
@@ -108,6 +117,7 @@ policies:
             what="docker reachable",
         )
         before = started_at(container)
+        t0 = time.time()
         hook = firing("fp-crash", "svc")
         r = httpx.post(engine.url + "/alerts", json=hook, headers=AUTH, timeout=10)
         (scheduled,) = r.json()["scheduled"]
@@ -137,6 +147,7 @@ policies:
         )
         time.sleep(3.0)  # ten cycles at CHECK_INTERVAL 0.3 s
         assert started_at(container) == restarted  # exactly one restart in all
+        assert restarts_between(container, t0, time.time()) == 1  # the daemon says the same
         items = actions(engine)["items"]
         assert [(i["id"], i["outcome"]) for i in items] == [(scheduled["id"], "succeeded")]
     finally:

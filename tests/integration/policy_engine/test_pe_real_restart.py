@@ -4,6 +4,7 @@ container (really restarted), an opted-out sibling untouched, verification on re
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from pe_support import AUTH, firing, start_engine, wait_for
+from pe_support import AUTH, firing, restarts_between, start_engine, wait_for
 
 pytestmark = pytest.mark.docker
 IMAGE = "python:3.11-slim-bookworm"
@@ -117,3 +118,43 @@ policies:
     finally:
         engine.stop()
     assert os.path.exists(tmp_path / "state" / "policy-engine.sqlite3")
+
+
+def test_two_policies_one_incident_restart_the_target_once(
+    tmp_path: Path, project: tuple[str, Any, Any]
+) -> None:
+    name, opted_in, _ = project
+    policies = tmp_path / "policies.yml"
+    policies.write_text("""
+settings: {grace_period: 0}
+policies:
+  - {name: svc_latency, condition: "latency > 0.5 and severity >= warning",
+     action: restart_container, service: svc, cooldown: 300, params: {stop_timeout: 5s}}
+  - {name: svc_errors, condition: "error_rate > 0.1 and severity >= warning",
+     action: restart_container, service: svc, cooldown: 300, params: {stop_timeout: 5s}}
+""")
+    engine = start_engine(tmp_path, policies, COMPOSE_PROJECT=name)
+    try:
+        wait_for(
+            lambda: httpx.get(engine.url + "/status").json()["docker"]["reachable"],
+            what="docker reachable",
+        )
+        t0 = time.time()
+        # one incident, seen on two signals: the latency alert, and the error-rate alert 1 s on
+        latency = httpx.post(engine.url + "/alerts", json=firing("fp-l", "svc"), headers=AUTH)
+        time.sleep(1.0)
+        errors = firing("fp-e", "svc", metric="error_rate", value="0.4")
+        second = httpx.post(engine.url + "/alerts", json=errors, headers=AUTH)
+        ids = [r.json()["scheduled"][0]["id"] for r in (latency, second)]
+
+        def settled() -> list[dict[str, Any]] | None:
+            got = [httpx.get(engine.url + f"/actions/{i}").json() for i in ids]
+            return got if all(g["outcome"] != "pending" for g in got) else None
+
+        first, skip = wait_for(settled, timeout_s=60, what="both records settled")
+        assert first["outcome"] == "succeeded" and first["policy"] == "svc_latency", first
+        assert skip["outcome"] == "skipped" and skip["reason"] == "target_cooldown", skip
+        assert "'svc_latency'" in skip["detail"]
+        assert restarts_between(opted_in, t0, time.time()) == 1
+    finally:
+        engine.stop()
