@@ -344,7 +344,7 @@ class Engine:
         """One control-loop pass: reload, snapshot, docker ping, `for` policies, verification."""
         started = time.perf_counter()
         now = self.clock()
-        self.reload()
+        await asyncio.to_thread(self.reload)  # YAML parsing never blocks the event loop
         snap = await self.snapshots.fetch(now)
         if snap is not None:
             self.snapshot = snap
