@@ -20,6 +20,7 @@ from anomaly_service.engine import Engine, EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.notifier import HttpNotifier, Notifier
 from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
+from relia_web.guard import RequestGuard
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -96,6 +97,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (read, anomalies, detect, ops):
         app.include_router(module.router)
+    app.add_middleware(RequestGuard)  # POST /detect: JSON only, same origin, bounded nesting
     return app
 
 

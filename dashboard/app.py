@@ -19,6 +19,7 @@ from dashboard.hub import Hub
 from dashboard.links import PublicLinks
 from dashboard.poller import Poller
 from dashboard.routes import api, events, ops, pages
+from relia_web.guard import RequestGuard
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -86,4 +87,6 @@ def create_app(
     app.include_router(events.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # pinned Host, never framed, JSON-only same-origin POSTs (relia_web/guard.py)
+    app.add_middleware(RequestGuard, allowed_hosts=settings.served_hosts(), deny_framing=True)
     return app

@@ -17,6 +17,7 @@ from policy_engine.metrics import EngineMetrics
 from policy_engine.notifier import WebhookNotifier
 from policy_engine.snapshot import SnapshotClient
 from policy_engine.store import Store
+from relia_web.guard import RequestGuard
 
 log = logging.getLogger("policy_engine")
 
@@ -70,4 +71,6 @@ def create_app(
     app.state.engine = engine
     for module in (status, policies, actions, alerts, toggle):
         app.include_router(module.router)
+    # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app
