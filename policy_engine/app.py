@@ -25,12 +25,32 @@ log = logging.getLogger("policy_engine")
 async def _loop(engine: Engine) -> None:
     """The control loop; one failing cycle is logged and the next one runs on time."""
     interval = engine.settings.check_interval
+    last_prune: float | None = None
     while True:
         try:
             await engine.cycle()
         except Exception:
             log.exception("control-loop cycle failed")
+        if (
+            last_prune is None
+            or engine.clock() - last_prune >= engine.settings.actions_prune_interval_s
+        ):
+            last_prune = engine.clock()
+            try:
+                await asyncio.to_thread(prune_actions, engine)
+            except Exception:
+                log.exception("pruning the audit log failed")
         await asyncio.sleep(interval)
+
+
+def prune_actions(engine: Engine) -> int:
+    """Audit retention by age and count (settings actions_retention_days / _max_records)."""
+    settings = engine.settings
+    older_than = engine.clock() - settings.actions_retention_days * 86400
+    dropped = engine.store.prune_actions(older_than, settings.actions_max_records)
+    if dropped:
+        log.info("audit retention: %d old action records pruned", dropped)
+    return dropped
 
 
 def create_app(

@@ -12,6 +12,7 @@ from policy_engine.models import ActionRecord, ManualAction
 from policy_engine.policies import ACTIONS, NAME_RE, validate_params
 
 router = APIRouter()
+MAX_OFFSET = 1_000_000_000  # SQLite integers are 64-bit: a larger offset is a 422, not a 500
 
 
 @router.get("/actions")
@@ -23,7 +24,7 @@ async def list_actions(
     outcome: Literal["succeeded", "failed", "skipped", "dry_run"] | None = None,
     since: float | None = Query(default=None, ge=0, allow_inf_nan=False),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     items, total = get_engine(request).store.list_actions(
         policy=policy,
@@ -61,6 +62,10 @@ async def manual_action(request: Request) -> JSONResponse:
     if not NAME_RE.match(req.service):
         problems.append(f"service: must be a compose service name, got {req.service!r}")
     params: dict[str, Any] = {}
+    if req.action == "alert" and "url" in req.params:
+        # never let a caller pick where the engine POSTs (SSRF): alert URLs come from the
+        # policy file (params.url, settings.alert_url) or ALERT_WEBHOOK_URL only
+        problems.append("params.url: not allowed in a manual action (set it in the policy file)")
     if req.action in ACTIONS:
         try:
             params = validate_params(req.action, req.params)
