@@ -17,16 +17,22 @@ from policy_engine.metrics import EngineMetrics
 from policy_engine.notifier import WebhookNotifier
 from policy_engine.snapshot import SnapshotClient
 from policy_engine.store import Store
+from policy_engine.vocabulary import Vocabulary
 from relia_web.guard import RequestGuard
 
 log = logging.getLogger("policy_engine")
 
 
-async def _loop(engine: Engine) -> None:
+async def _loop(engine: Engine, vocabulary: Vocabulary) -> None:
     """The control loop; one failing cycle is logged and the next one runs on time."""
     interval = engine.settings.check_interval
     last_prune: float | None = None
+    last_vocabulary: float | None = None
     while True:
+        now = engine.clock()
+        if last_vocabulary is None or now - last_vocabulary >= engine.settings.vocabulary_refresh_s:
+            last_vocabulary = now
+            await refresh_vocabulary(engine, vocabulary)
         try:
             await engine.cycle()
         except Exception:
@@ -41,6 +47,18 @@ async def _loop(engine: Engine) -> None:
             except Exception:
                 log.exception("pruning the audit log failed")
         await asyncio.sleep(interval)
+
+
+async def refresh_vocabulary(engine: Engine, vocabulary: Vocabulary) -> bool:
+    """Catalog names changed: validate the policies file again against them (off the loop)."""
+    try:
+        changed = await vocabulary.refresh(engine.clock())
+    except Exception:
+        log.exception("reading the catalog vocabulary failed")
+        return False
+    if changed:
+        await asyncio.to_thread(engine.reload, True)
+    return changed
 
 
 def prune_actions(engine: Engine) -> int:
@@ -62,8 +80,12 @@ def create_app(
     notifier: WebhookNotifier | None = None,
     clock: Callable[[], float] | None = None,
     run_loop: bool = True,
+    vocabulary: Vocabulary | None = None,
 ) -> FastAPI:
     store = store or Store(settings.state_dir / "policy-engine.sqlite3")
+    # condition names: the catalog's last good copy (or today's six) before the first load
+    vocabulary = vocabulary or Vocabulary(store, settings.anomaly_service_url)
+    vocabulary.restore()
     snapshots = snapshots or SnapshotClient(settings.anomaly_service_url)
     notifier = notifier or WebhookNotifier()
     metrics = EngineMetrics()
@@ -73,7 +95,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_loop(engine)) if run_loop else None
+        task = asyncio.create_task(_loop(engine, vocabulary)) if run_loop else None
         try:
             yield
         finally:
@@ -83,12 +105,14 @@ def create_app(
                     await task
             await engine.drain()
             await snapshots.aclose()
+            await vocabulary.aclose()
             await notifier.aclose()
             store.close()
             log.info("policy engine stopped cleanly")
 
     app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
+    app.state.vocabulary = vocabulary
     for module in (status, policies, actions, alerts, toggle):
         app.include_router(module.router)
     # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)

@@ -37,3 +37,5 @@ class Settings(BaseSettings):
     actions_retention_days: float = Field(default=30.0, ge=1)
     actions_max_records: int = Field(default=100_000, ge=1000)
     actions_prune_interval_s: float = Field(default=3600.0, gt=0)
+    # How often the condition vocabulary is read again from the anomaly service's catalog.
+    vocabulary_refresh_s: float = Field(default=60.0, gt=0)
