@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -19,6 +20,17 @@ from policy_engine.snapshot import SnapshotClient
 from policy_engine.store import Store
 from policy_engine.vocabulary import Vocabulary
 from relia_web.guard import RequestGuard
+from relia_web.openapi import AllowHeader, document
+
+OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
+    "GET /ready": {503: "Not ready: no valid policies loaded, or the state store is down"},
+    "POST /policies/reload": {
+        422: {
+            "description": "The file is invalid: the last good set keeps running (see errors)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+}
 
 log = logging.getLogger("policy_engine")
 
@@ -117,4 +129,6 @@ def create_app(
         app.include_router(module.router)
     # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowHeader, openapi=lambda: app.openapi())
+    document(app, token=True, extra=OPENAPI_EXTRA)
     return app
