@@ -96,12 +96,14 @@ def document(
     host_pinned: bool = False,
     extra: Mapping[str, Mapping[int, str | dict[str, Any]]] | None = None,
     metrics_path: str = "/metrics",
+    patch: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Make `app.openapi()` list every answer the app gives.
 
     guarded(method, path): the requests relia_web.guard checks (400/403/413/415); token: they
     also may answer 401; host_pinned: every request may be a 400 (foreign Host); extra:
-    {"GET /ready": {503: "why"}} for what only the route knows."""
+    {"GET /ready": {503: "why"}} for what only the route knows; patch(schema): last edits
+    (a parameter's enum known only at run time, say)."""
     generate = app.openapi
     is_guarded = guarded or (lambda method, path: method in MUTATING)
 
@@ -130,6 +132,8 @@ def document(
             schema["components"].pop("schemas")
         if schema.get("components") == {}:
             schema.pop("components")
+        if patch is not None:
+            patch(schema)
         app.openapi_schema = schema
         return schema
 
@@ -152,6 +156,8 @@ def _document_operation(
         codes[404] = None
     if operation.get("parameters") or operation.get("requestBody"):
         codes[422] = None
+    if operation.get("requestBody"):
+        codes[400] = None  # a body that is not JSON at all
     if method in MUTATING and guarded:
         codes.update({400: None, 403: None, 413: None, 415: None})
         if token:
@@ -174,6 +180,7 @@ class AllowHeader:
         self.app = app
         self.openapi = openapi
         self._paths: list[tuple[re.Pattern[str], set[str]]] | None = None
+        self._templates: list[str] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -193,13 +200,17 @@ class AllowHeader:
 
     def methods(self, path: str) -> set[str]:
         if self._paths is None:
+            paths = self.openapi().get("paths", {})
+            self._templates = list(paths)
             self._paths = [
                 (_template(template), {m.upper() for m in item if m.upper() in _HTTP_METHODS})
-                for template, item in self.openapi().get("paths", {}).items()
+                for template, item in paths.items()
             ]
         found: set[str] = set()
-        for pattern, methods in self._paths:
+        for template, (pattern, methods) in zip(self._templates, self._paths, strict=True):
             if pattern.fullmatch(path):
+                if "{" not in template:  # a concrete path wins over templated ones
+                    return set(methods)
                 found |= methods
         return found
 

@@ -21,7 +21,12 @@ MAX_POINTS = 100_000
 class DetectRequest(BaseModel):
     """`values`: numbers in time order; null (or NaN) marks a missing point."""
 
-    values: list[StrictFloat | StrictInt | None] = Field(..., max_length=MAX_POINTS)
+    values: list[StrictFloat | StrictInt | None] = Field(
+        ...,
+        max_length=MAX_POINTS,
+        # at least one number among the nulls, as _usable checks
+        json_schema_extra={"minItems": 1, "contains": {"type": "number"}},
+    )
     direction: Literal["up", "down", "both"] = "both"
     floor: StrictFloat | StrictInt | None = None
 
