@@ -34,6 +34,8 @@ RUN mkdir "$COMPONENT" && touch "$COMPONENT/__init__.py" \
  && pip uninstall -y relia \
  && rm -rf "$COMPONENT"
 
+# relia_web: the request guard every component shares (standard library only).
+COPY relia_web ./relia_web
 COPY ${COMPONENT} ./${COMPONENT}
 
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia

@@ -20,6 +20,20 @@ from anomaly_service.engine import Engine, EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.notifier import HttpNotifier, Notifier
 from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
+from relia_web.guard import RequestGuard
+from relia_web.openapi import AllowHeader, document
+
+OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
+    "GET /ready": {503: "Not ready: Prometheus data is stale or unreachable"},
+}
+
+
+def metric_enum(schema: dict[str, Any], names: list[str]) -> None:
+    """GET /anomalies?metric= takes a catalog name (anything else is a 422 naming them)."""
+    operation = schema.get("paths", {}).get("/anomalies", {}).get("get", {})
+    for parameter in operation.get("parameters", []):
+        if parameter.get("name") == "metric":
+            parameter["schema"] = {"type": "string", "enum": names}
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -96,6 +110,10 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (read, anomalies, detect, ops):
         app.include_router(module.router)
+    app.add_middleware(RequestGuard)  # POST /detect: JSON only, same origin, bounded nesting
+    app.add_middleware(AllowHeader, openapi=lambda: app.openapi())
+    names = [spec.name for spec in engine.catalog]
+    document(app, extra=OPENAPI_EXTRA, patch=lambda schema: metric_enum(schema, names))
     return app
 
 

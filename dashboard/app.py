@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -19,6 +20,24 @@ from dashboard.hub import Hub
 from dashboard.links import PublicLinks
 from dashboard.poller import Poller
 from dashboard.routes import api, events, ops, pages
+from dashboard.routes.api import ANOMALY_ID
+from relia_web.guard import RequestGuard
+from relia_web.openapi import AllowHeader, document
+
+OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
+    "GET /ready": {503: "Not ready: the first poll of the backends has not run yet"},
+    "GET /api/anomalies/{anomaly_id}": {502: "The anomaly service failed or answered badly"},
+    "POST /api/toggle": {502: "The policy engine failed, refused our token or answered badly"},
+}
+
+
+def anomaly_id_pattern(schema: dict[str, Any]) -> None:
+    """The id rule GET /api/anomalies/{anomaly_id} checks, in its schema."""
+    operation = schema.get("paths", {}).get("/api/anomalies/{anomaly_id}", {}).get("get", {})
+    for parameter in operation.get("parameters", []):
+        if parameter.get("name") == "anomaly_id":
+            parameter["schema"] = {"type": "string", "pattern": f"^{ANOMALY_ID.pattern}$"}
+
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -86,4 +105,8 @@ def create_app(
     app.include_router(events.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # pinned Host, never framed, JSON-only same-origin POSTs (relia_web/guard.py)
+    app.add_middleware(RequestGuard, allowed_hosts=settings.served_hosts(), deny_framing=True)
+    app.add_middleware(AllowHeader, openapi=lambda: app.openapi())
+    document(app, host_pinned=True, extra=OPENAPI_EXTRA, patch=anomaly_id_pattern)
     return app

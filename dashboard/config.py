@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relia_web.guard import host_variants
+
 
 class Settings(BaseSettings):
     """Environment variables (upper case) configure the dashboard."""
@@ -13,6 +15,13 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
+    # Host headers served (comma-separated; `*` for any): a DNS-rebinding page reaches us under
+    # its own name. Empty: localhost, 127.0.0.1 and [::1], bare and with `port`.
+    allowed_hosts: str = ""
+
+    def served_hosts(self) -> list[str]:
+        names = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        return names or host_variants(("localhost", "127.0.0.1", "[::1]"), self.port)
 
     # Server-side backends: the browser never talks to them directly.
     anomaly_service_url: str = "http://anomaly-service:8080"

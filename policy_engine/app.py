@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -17,19 +18,69 @@ from policy_engine.metrics import EngineMetrics
 from policy_engine.notifier import WebhookNotifier
 from policy_engine.snapshot import SnapshotClient
 from policy_engine.store import Store
+from policy_engine.vocabulary import Vocabulary
+from relia_web.guard import RequestGuard
+from relia_web.openapi import AllowHeader, document
+
+OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
+    "GET /ready": {503: "Not ready: no valid policies loaded, or the state store is down"},
+    "POST /policies/reload": {
+        422: {
+            "description": "The file is invalid: the last good set keeps running (see errors)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+}
 
 log = logging.getLogger("policy_engine")
 
 
-async def _loop(engine: Engine) -> None:
+async def _loop(engine: Engine, vocabulary: Vocabulary) -> None:
     """The control loop; one failing cycle is logged and the next one runs on time."""
     interval = engine.settings.check_interval
+    last_prune: float | None = None
+    last_vocabulary: float | None = None
     while True:
+        now = engine.clock()
+        if last_vocabulary is None or now - last_vocabulary >= engine.settings.vocabulary_refresh_s:
+            last_vocabulary = now
+            await refresh_vocabulary(engine, vocabulary)
         try:
             await engine.cycle()
         except Exception:
             log.exception("control-loop cycle failed")
+        if (
+            last_prune is None
+            or engine.clock() - last_prune >= engine.settings.actions_prune_interval_s
+        ):
+            last_prune = engine.clock()
+            try:
+                await asyncio.to_thread(prune_actions, engine)
+            except Exception:
+                log.exception("pruning the audit log failed")
         await asyncio.sleep(interval)
+
+
+async def refresh_vocabulary(engine: Engine, vocabulary: Vocabulary) -> bool:
+    """Catalog names changed: validate the policies file again against them (off the loop)."""
+    try:
+        changed = await vocabulary.refresh(engine.clock())
+    except Exception:
+        log.exception("reading the catalog vocabulary failed")
+        return False
+    if changed:
+        await asyncio.to_thread(engine.reload, True)
+    return changed
+
+
+def prune_actions(engine: Engine) -> int:
+    """Audit retention by age and count (settings actions_retention_days / _max_records)."""
+    settings = engine.settings
+    older_than = engine.clock() - settings.actions_retention_days * 86400
+    dropped = engine.store.prune_actions(older_than, settings.actions_max_records)
+    if dropped:
+        log.info("audit retention: %d old action records pruned", dropped)
+    return dropped
 
 
 def create_app(
@@ -41,8 +92,12 @@ def create_app(
     notifier: WebhookNotifier | None = None,
     clock: Callable[[], float] | None = None,
     run_loop: bool = True,
+    vocabulary: Vocabulary | None = None,
 ) -> FastAPI:
     store = store or Store(settings.state_dir / "policy-engine.sqlite3")
+    # condition names: the catalog's last good copy (or today's six) before the first load
+    vocabulary = vocabulary or Vocabulary(store, settings.anomaly_service_url)
+    vocabulary.restore()
     snapshots = snapshots or SnapshotClient(settings.anomaly_service_url)
     notifier = notifier or WebhookNotifier()
     metrics = EngineMetrics()
@@ -53,7 +108,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await engine.recover()  # settle what a killed run left pending, before serving
-        task = asyncio.create_task(_loop(engine)) if run_loop else None
+        task = asyncio.create_task(_loop(engine, vocabulary)) if run_loop else None
         try:
             yield
         finally:
@@ -63,12 +118,18 @@ def create_app(
                     await task
             await engine.drain()
             await snapshots.aclose()
+            await vocabulary.aclose()
             await notifier.aclose()
             store.close()
             log.info("policy engine stopped cleanly")
 
     app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
+    app.state.vocabulary = vocabulary
     for module in (status, policies, actions, alerts, toggle):
         app.include_router(module.router)
+    # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowHeader, openapi=lambda: app.openapi())
+    document(app, token=True, extra=OPENAPI_EXTRA)
     return app

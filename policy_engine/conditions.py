@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-METRICS: dict[str, str] = {
+DEFAULT_METRICS: dict[str, str] = {
     # metric name -> unit kind, used to check that a number's unit fits the metric
     "latency": "time",
     "error_rate": "ratio",
@@ -28,6 +28,9 @@ METRICS: dict[str, str] = {
     "request_rate": "none",
     "availability": "ratio",
 }
+# The live vocabulary: the anomaly service's catalog once read (policy_engine/vocabulary.py),
+# today's six names until then. Changed in place by set_vocabulary, so every importer sees it.
+METRICS: dict[str, str] = dict(DEFAULT_METRICS)
 SEVERITIES: dict[str, int] = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
 OPERATORS = (">=", "<=", "==", "!=", ">", "<")
 KEYWORDS = {"and", "or", "not"}
@@ -304,6 +307,17 @@ class _Parser:
                 token.pos,
             )
         return SeverityCompare(op, SEVERITIES[token.text])
+
+
+def set_vocabulary(metrics: Mapping[str, str] | None) -> None:
+    """Make `metrics` (name -> unit kind) the names conditions may use; None: the defaults.
+
+    In place and never empty on the way (add first, then drop), so a parse running in another
+    thread sees either set's names."""
+    new = dict(DEFAULT_METRICS if metrics is None else metrics)
+    METRICS.update(new)
+    for name in [n for n in METRICS if n not in new]:
+        del METRICS[name]
 
 
 _KIND_WORDS = {

@@ -32,3 +32,10 @@ class Settings(BaseSettings):
     # An open anomaly's condition that turns true later must hold this long before acting.
     recheck_hold_s: float = Field(default=20.0, ge=0)
     max_body_bytes: int = Field(default=1_000_000, gt=0)
+    # Audit retention (pruned hourly): records older than this many days go, and beyond the
+    # newest actions_max_records; a record awaiting verification always stays.
+    actions_retention_days: float = Field(default=30.0, ge=1)
+    actions_max_records: int = Field(default=100_000, ge=1000)
+    actions_prune_interval_s: float = Field(default=3600.0, gt=0)
+    # How often the condition vocabulary is read again from the anomaly service's catalog.
+    vocabulary_refresh_s: float = Field(default=60.0, gt=0)

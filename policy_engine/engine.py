@@ -176,7 +176,7 @@ class Engine:
         the triggers (`for` policies, open anomalies), verification."""
         started = time.perf_counter()
         now = self.clock()
-        self.reload()
+        await asyncio.to_thread(self.reload)  # YAML parsing never blocks the event loop
         snap = await self.snapshots.fetch(now)
         if snap is not None:
             self.snapshot = snap

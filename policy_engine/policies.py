@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-import yaml
 from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
 from pydantic import Field as PydanticField
 
 from policy_engine.conditions import ConditionError, Node, metrics_of, parse
 from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs, args_of
+from policy_engine.yaml_load import MAX_FILE_BYTES as MAX_FILE_BYTES
+from policy_engine.yaml_load import YamlRejected, bounded, load_yaml
 
 ACTIONS = ("restart_container", "scale_up", "scale_down", "alert")
 DOCKER_ACTIONS = ("restart_container", "scale_up", "scale_down")
@@ -51,7 +52,7 @@ SETTINGS_KEYS = {
 }
 DEFAULT_COOLDOWN_S = 300.0
 assert set(DEFAULTS) == set(ACTIONS)
-MAX_FILE_BYTES = 1_000_000
+MAX_ERRORS = 50
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -229,7 +230,13 @@ class _Collector:
         self.errors: list[FieldError] = []
 
     def add(self, policy: str | None, field_name: str, message: str) -> None:
-        self.errors.append(FieldError(self.file, policy, field_name, message))
+        # bounded: a hostile file must not be echoed back (huge names, values, many errors)
+        if len(self.errors) > MAX_ERRORS:
+            return
+        if len(self.errors) == MAX_ERRORS:
+            policy, field_name, message = None, "file", f"more than {MAX_ERRORS} errors"
+        label = None if policy is None else bounded(policy, 100)
+        self.errors.append(FieldError(self.file, label, bounded(field_name, 100), bounded(message)))
 
 
 def _int_in(value: Any, low: int, high: int) -> int:
@@ -480,12 +487,9 @@ def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[
         errors.add(None, "file", f"file is larger than {MAX_FILE_BYTES} bytes")
         return None, errors.errors
     try:
-        doc = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        errors.add(None, "file", f"not valid YAML{where}: {problem}")
+        doc = load_yaml(data)
+    except YamlRejected as exc:
+        errors.add(None, "file", str(exc))
         return None, errors.errors
     if not isinstance(doc, dict):
         errors.add(None, "file", f"must be a mapping with a 'policies' list, got {_kind(doc)}")

@@ -271,6 +271,24 @@ class Store:
                 ).fetchone()[0]
             )
 
+    def prune_actions(self, older_than: float, keep: int) -> int:
+        """Retention: drop records older than `older_than`, then all but the newest `keep`.
+
+        A record still awaiting verification (or still pending) is never dropped. Returns how
+        many records went.
+        """
+        unfinished = "verification = 'pending' OR outcome = 'pending'"
+        with self._lock:
+            by_age = self._db.execute(
+                f"DELETE FROM actions WHERE created_at < ? AND NOT ({unfinished})", (older_than,)
+            ).rowcount
+            by_count = self._db.execute(
+                f"DELETE FROM actions WHERE NOT ({unfinished}) AND id NOT IN "
+                "(SELECT id FROM actions ORDER BY created_at DESC, id DESC LIMIT ?)",
+                (keep,),
+            ).rowcount
+        return int(by_age) + int(by_count)
+
     # breakers ------------------------------------------------------------------------------
 
     def breaker(self, target: str) -> BreakerState:

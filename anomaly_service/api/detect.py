@@ -16,14 +16,32 @@ from anomaly_service.lifecycle import SEVERITIES
 router = APIRouter(tags=["detect"])
 
 MAX_POINTS = 100_000
+# No signal is anywhere near this; past it the detector's arithmetic overflows (1.8e308 -> 500).
+MAX_ABS_VALUE = 1e15
+_BOUNDED_NUMBER: dict[str, Any] = {
+    "type": "number",
+    "minimum": -MAX_ABS_VALUE,
+    "maximum": MAX_ABS_VALUE,
+}
 
 
 class DetectRequest(BaseModel):
     """`values`: numbers in time order; null (or NaN) marks a missing point."""
 
-    values: list[StrictFloat | StrictInt | None] = Field(..., max_length=MAX_POINTS)
+    values: list[StrictFloat | StrictInt | None] = Field(
+        ...,
+        max_length=MAX_POINTS,
+        # at least one number among the nulls, as _usable checks
+        json_schema_extra={
+            "minItems": 1,
+            "contains": {"type": "number"},
+            "items": {"anyOf": [_BOUNDED_NUMBER, {"type": "null"}]},
+        },
+    )
     direction: Literal["up", "down", "both"] = "both"
-    floor: StrictFloat | StrictInt | None = None
+    floor: StrictFloat | StrictInt | None = Field(
+        default=None, json_schema_extra={"anyOf": [_BOUNDED_NUMBER, {"type": "null"}]}
+    )
 
     @field_validator("values")
     @classmethod
@@ -36,6 +54,8 @@ class DetectRequest(BaseModel):
                 continue
             if math.isinf(v):
                 raise ValueError(f"values[{i}] is infinite; send null for a missing point")
+            if abs(v) > MAX_ABS_VALUE:
+                raise ValueError(f"values[{i}] is out of range (at most {MAX_ABS_VALUE:g} in size)")
             finite += 1
         if finite == 0:
             raise ValueError("contains no number (only null/NaN)")
@@ -46,6 +66,8 @@ class DetectRequest(BaseModel):
     def _finite_floor(cls, v: float | int | None) -> float | int | None:
         if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number")
+        if v is not None and abs(v) > MAX_ABS_VALUE:
+            raise ValueError(f"is out of range (at most {MAX_ABS_VALUE:g} in size)")
         return v
 
 

@@ -81,7 +81,8 @@ def parse_json(request: Request, body: bytes) -> Any:
 def validate_model(request: Request, model: type[M], data: Any) -> M:
     """Pydantic validation with a readable 422: 'field.path: message' per problem."""
     try:
-        return model.model_validate(data)
+        # strict: JSON types as declared (no true -> 1, no "1" -> 1), as the schema says
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         get_engine(request).metrics.rejected.labels(request.url.path).inc()
         problems = [

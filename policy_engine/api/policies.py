@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -47,6 +48,6 @@ async def list_policies(request: Request) -> dict[str, Any]:
 async def reload_policies(request: Request) -> JSONResponse:
     """Re-read the file now; 422 when it is invalid (the last good set keeps running)."""
     engine = get_engine(request)
-    engine.reload(force=True)
+    await asyncio.to_thread(engine.reload, True)  # parse off the event loop
     body = policies_body(engine)
     return JSONResponse(body, status_code=200 if engine.policies.valid else 422)

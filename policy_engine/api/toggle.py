@@ -6,11 +6,16 @@ from fastapi import APIRouter, Depends, Request
 
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
 from policy_engine.models import ToggleBody
+from relia_web.openapi import json_body
 
 router = APIRouter()
 
 
-@router.post("/toggle", dependencies=[Depends(require_token)])
+@router.post(
+    "/toggle",
+    dependencies=[Depends(require_token)],
+    openapi_extra=json_body(ToggleBody.model_json_schema(), required=False),
+)
 async def toggle(request: Request) -> dict[str, bool]:
     """`{"enabled": bool}` sets; an empty body flips."""
     engine = get_engine(request)

@@ -18,6 +18,8 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.exposition import choose_encoder
 
+from relia_web.guard import RequestGuard
+from relia_web.openapi import AllowHeader, document
 from services.common.chaos import FaultMiddleware, FaultRuntime, chaos_router
 from services.common.config import ServiceSettings
 from services.common.logs import ServiceLogger, service_logger
@@ -29,6 +31,16 @@ Hook = Callable[[], Awaitable[None]]
 # OTel matches this regex against the full URL (no query): anchor on the path's first segment
 # so /users/health-check would still be traced.
 TRACE_EXCLUDED = r"^[a-z]+://[^/]+/(health|ready|metrics|chaos|docs|openapi\.json|redoc)(/.*)?$"
+
+OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
+    "GET /ready": {503: "Not ready: a dependency does not answer"},
+    "POST /chaos": {409: "The fault set is full (at most 32 active): clear some first"},
+}
+
+
+def is_chaos_path(method: str, path: str) -> bool:
+    """The fault-injection API is what the request guard protects (not the demo endpoints)."""
+    return path == "/chaos" or path.startswith("/chaos/")
 
 
 @dataclass
@@ -153,6 +165,9 @@ class ServiceCore:
 
         # add_middleware puts the newest outermost: metrics wrap faults, so injected latency and
         # errors are measured like any other slowness; OTel (below) wraps both.
+        app.add_middleware(RequestGuard, guarded=is_chaos_path)  # cross-site, deep JSON
+        app.add_middleware(AllowHeader, openapi=lambda: app.openapi())
+        document(app, guarded=is_chaos_path, extra=OPENAPI_EXTRA)
         app.add_middleware(FaultMiddleware, runtime=self.runtime)
         if self.settings.instrumentation_enabled:
             app.add_middleware(

@@ -27,6 +27,7 @@ from services.common.faults import (
     FaultSet,
     FaultSpec,
     NoiseConfig,
+    TooManyFaults,
     parse_fault,
 )
 from services.common.logs import ServiceLogger
@@ -313,6 +314,8 @@ def chaos_router(runtime: FaultRuntime) -> APIRouter:
         try:
             spec = parse_fault(body)
             fault = runtime.add(spec)
+        except TooManyFaults as exc:  # a valid fault, but the set is full: a conflict
+            return JSONResponse({"detail": exc.message, "errors": exc.errors}, status_code=409)
         except FaultRequestError as exc:
             return JSONResponse({"detail": exc.message, "errors": exc.errors}, status_code=422)
         if isinstance(fault.spec, CrashFault):

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
+from relia_web.openapi import error_response
 from services.common.app import ServiceCore
 from services.common.store import BoundedStore
 from services.orders.config import OrdersSettings
@@ -58,7 +59,15 @@ def orders_router(
     users_url = settings.users_url.rstrip("/")
     payments_url = settings.payments_url.rstrip("/")
 
-    @router.post("", status_code=201)
+    @router.post(
+        "",
+        status_code=201,
+        responses={
+            422: error_response(422, "Invalid order, or the customer does not exist"),
+            502: error_response(502, "users or payments failed or are unreachable"),
+            504: error_response(504, "users or payments timed out"),
+        },
+    )
     async def create_order(data: OrderCreate) -> Order:
         try:
             user_url = f"{users_url}/users/{quote(data.customer_id, safe='')}"

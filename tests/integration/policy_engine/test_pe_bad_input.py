@@ -36,14 +36,21 @@ def _chunks(total: int) -> Iterator[bytes]:
 
 
 GOOD = json.dumps(firing("good")).encode()
+JSON = {"Content-Type": "application/json"}
+JSON_AUTH = {**AUTH, **JSON}
 CASES = [
-    ("garbage", b"\x00\x01garbage", AUTH, 400),
-    ("truncated JSON", GOOD[:-5], AUTH, 400),
-    ("NaN", b'{"version": "4", "status": "firing", "alerts": [], "x": NaN}', AUTH, 400),
-    ("wrong shape", b'{"alerts": "all of them"}', AUTH, 422),
-    ("string status", GOOD.replace(b'"status": "firing"', b'"status": 1'), AUTH, 422),
-    ("too big (declared)", b"[" + b" " * 70_000 + b"]", AUTH, 413),
-    ("no token", GOOD, {}, 401),
+    ("garbage", b"\x00\x01garbage", JSON_AUTH, 400),
+    ("truncated JSON", GOOD[:-5], JSON_AUTH, 400),
+    ("NaN", b'{"version": "4", "status": "firing", "alerts": [], "x": NaN}', JSON_AUTH, 400),
+    ("wrong shape", b'{"alerts": "all of them"}', JSON_AUTH, 422),
+    ("string status", GOOD.replace(b'"status": "firing"', b'"status": 1'), JSON_AUTH, 422),
+    ("too big (declared)", b"[" + b" " * 70_000 + b"]", JSON_AUTH, 413),
+    ("deep JSON", b"[" * 100_000 + b"]" * 100_000, JSON_AUTH, 413),
+    ("deep JSON, small", b"[" * 30_000 + b"]" * 30_000, JSON_AUTH, 400),
+    ("no token", GOOD, JSON, 401),
+    ("no content type", GOOD, AUTH, 415),
+    ("text/plain (cross-site form)", GOOD, {**AUTH, "Content-Type": "text/plain"}, 415),
+    ("foreign origin", GOOD, {**JSON_AUTH, "Origin": "https://evil.example"}, 403),
 ]
 
 
@@ -61,7 +68,7 @@ def test_bad_alert_bodies(
 
 def test_chunked_huge_body_without_length_is_cut_off(engine: tuple[Proc, Receiver]) -> None:
     proc, _ = engine
-    r = httpx.post(proc.url + "/alerts", content=_chunks(2_000_000), headers=AUTH, timeout=30)
+    r = httpx.post(proc.url + "/alerts", content=_chunks(2_000_000), headers=JSON_AUTH, timeout=30)
     assert r.status_code == 413 and "larger than 65536" in r.text
     assert actions(proc)["total"] == 0
 
@@ -69,7 +76,8 @@ def test_chunked_huge_body_without_length_is_cut_off(engine: tuple[Proc, Receive
 def test_bad_toggle_and_manual_actions_change_nothing(engine: tuple[Proc, Receiver]) -> None:
     proc, _ = engine
     for body, status in ((b'{"enabled": "no"}', 422), (b"[]", 422), (b"{", 400)):
-        assert httpx.post(proc.url + "/toggle", content=body, headers=AUTH).status_code == status
+        r = httpx.post(proc.url + "/toggle", content=body, headers=JSON_AUTH)
+        assert r.status_code == status
     assert httpx.post(proc.url + "/toggle", json={"enabled": False}).status_code == 401
     manual = [
         {"action": "explode", "service": "orders"},
@@ -83,5 +91,5 @@ def test_bad_toggle_and_manual_actions_change_nothing(engine: tuple[Proc, Receiv
     assert httpx.get(proc.url + "/status").json()["enabled"] is True
     assert actions(proc)["total"] == 0
     # after all that, a good alert still acts
-    r = httpx.post(proc.url + "/alerts", content=GOOD, headers=AUTH, timeout=10)
+    r = httpx.post(proc.url + "/alerts", content=GOOD, headers=JSON_AUTH, timeout=10)
     assert r.status_code == 200 and len(r.json()["scheduled"]) == 1

@@ -27,6 +27,7 @@ def make(fake: FakeBackends, token: str | None = TOKEN, **overrides: Any) -> Fas
         grafana_url="http://grafana.example:3001",
         jaeger_url="http://jaeger.example:16686",
         prometheus_url="http://prom.example:9090",
+        allowed_hosts="dash.test",
         **overrides,
     )
     backend_client = httpx.AsyncClient(transport=httpx.MockTransport(fake.handler))

@@ -50,7 +50,8 @@ def client() -> Iterator[TestClient]:
         run_loop=False,
     )
     app.state.engine.apply(POLICIES.encode())
-    with TestClient(app) as c:
+    # every mutating endpoint takes JSON only (relia_web.guard): say so on every request
+    with TestClient(app, headers={"Content-Type": "application/json"}) as c:
         yield c
 
 
@@ -120,14 +121,14 @@ def test_toggle_sets_flips_and_needs_token(client: TestClient) -> None:
         "enabled": False
     }
     assert client.post("/toggle", headers=AUTH).json() == {"enabled": True}  # no body flips
-    # curl -d sends form content-type; the JSON body still counts
+    # curl -d sends a form content-type, as does a cross-site form: refused, nothing changed
     r = client.post(
         "/toggle",
         content=b'{"enabled": false}',
         headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
     )
-    assert r.json() == {"enabled": False}
-    assert client.get("/status").json()["enabled"] is False
+    assert r.status_code == 415
+    assert client.get("/status").json()["enabled"] is True
 
 
 GOOD = json.dumps(alert()).encode()

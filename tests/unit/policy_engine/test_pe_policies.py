@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy_engine.__main__ import validate
-from policy_engine.policies import load_policies, parse_duration, version_of
+from policy_engine.policies import MAX_FILE_BYTES, load_policies, parse_duration, version_of
 
 ORIGINAL = """
 policies:
@@ -209,7 +209,7 @@ def test_missing_required_fields_each_reported() -> None:
 
 def test_oversized_file_rejected() -> None:
     found = errors_of("#" * 1_000_001)
-    assert found == [(None, "file", "file is larger than 1000000 bytes")]
+    assert found == [(None, "file", f"file is larger than {MAX_FILE_BYTES} bytes")]
 
 
 @pytest.mark.parametrize(

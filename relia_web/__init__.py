@@ -1,0 +1,1 @@
+"""Shared HTTP plumbing for every Relia component (standard library only)."""
