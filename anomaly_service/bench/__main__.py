@@ -14,11 +14,14 @@ from anomaly_service.detector import DetectorConfig
 def _nab(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        results, n_files, n_windows = nab.run(
+        config = DetectorConfig()
+        results, n_files, n_windows, cv = nab.run(
             Path(args.data),
             Path(args.windows),
             Path(args.results_dir),
             args.profiles and Path(args.profiles),
+            config,
+            nab.cv_settings(config) if args.cv else None,
         )
     except nab.CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -44,7 +47,38 @@ def _nab(args: argparse.Namespace) -> int:
             f"{r.profile:<20} {r.normalized:7.1f} {r.threshold:10.5f} {r.raw:8.2f} {r.null:7.1f} "
             f"{r.perfect:8.1f} {r.tp:4d} {r.fn:4d} {r.fp:5d}"
         )
+    for c in cv:
+        _print_cv(c)
     return 0
+
+
+def _print_cv(c: nab.CrossValidation) -> None:
+    print()
+    print(
+        f"leave-one-category-out, {c.profile}: threshold (and setting) chosen on the other "
+        "categories, applied to the held-out one"
+    )
+    print(
+        f"{'held out':<24} {'files':>5} {'wins':>4} {'in-sample':>9} {'own-best':>8} "
+        f"{'out-of-sample':>13} {'threshold':>9} {'TP':>3} {'FN':>3} {'FP':>4}  setting"
+    )
+    for f in c.folds:
+        o = f.out_of_sample
+        note = "" if f.windows else "  (no windows: FP raw " + f"{o.raw:.2f})"
+        print(
+            f"{f.held_out:<24} {f.files:5d} {f.windows:4d} {f.in_sample.normalized:9.1f} "
+            f"{f.own_best.normalized:8.1f} {o.normalized:13.1f} {o.threshold:9.5f} "
+            f"{o.tp:3d} {o.fn:3d} {o.fp:4d}  {f.setting}{note}"
+        )
+    print(
+        f"{'mean over folds with windows':<35} {c.mean('in_sample'):9.1f} "
+        f"{c.mean('own_best'):8.1f} {c.mean('out_of_sample'):13.1f}"
+    )
+    print(
+        f"pooled: in-sample {c.in_sample.normalized:.1f} (threshold {c.in_sample.threshold:.5f}), "
+        f"out-of-sample {c.pooled_out_of_sample:.1f} "
+        f"(every fold's held-out raw score over the whole corpus' null..perfect)"
+    )
 
 
 def _synthetic(args: argparse.Namespace) -> int:
@@ -98,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windows", required=True, help="NAB combined_windows.json")
     p.add_argument("--results-dir", required=True, help="where to write <category>/<file>.csv")
     p.add_argument("--profiles", help="NAB profiles.json (default: the three standard profiles)")
+    p.add_argument(
+        "--cv",
+        action="store_true",
+        help="also run leave-one-category-out cross-validation (threshold and setting chosen "
+        "on the other categories)",
+    )
     p.set_defaults(func=_nab)
     p = sub.add_parser(
         "synthetic", help="generated anomalies: recall, precision, delay, false alerts"
