@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -268,5 +268,6 @@ def run(
 
 
 def cv_settings(config: DetectorConfig) -> dict[str, DetectorConfig]:
-    """The settings cross-validation may choose from: the default first."""
-    return {"default": config}
+    """The settings cross-validation may choose from: the default first, then the onset
+    rule "rest" (calibrated tail probability, rest period, breakthrough, recurrence gate)."""
+    return {"default": config, "rest": replace(config, onset_rule="rest")}

@@ -51,11 +51,25 @@ _FLOAT_FIELDS = (
     "short2",  # the same likelihood statistics for the value-rarity surprise
     "lmean2",
     "lvar2",
-    "peak",  # decaying peak of the likelihood
+    "peak",  # decaying peak of the likelihood (onset rule "peak")
+    "alarm",  # q of the last reported onset (onset rule "rest": the breakthrough reference)
+    "gate",  # recurrence gate (onset rule "rest"): the recent alarms' q, decaying
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
 )
-_INT_FIELDS = ("n", "jn", "fc", "run1", "run2", "run3", "normal_run", "below_run", "out_run")
+_INT_FIELDS = (
+    "n",
+    "jn",
+    "fc",
+    "cn",  # points learned by the calibration survival function
+    "rest",  # points left in the rest period after a reported onset
+    "run1",
+    "run2",
+    "run3",
+    "normal_run",
+    "below_run",
+    "out_run",
+)
 
 
 class SeriesBank:
@@ -74,7 +88,14 @@ class SeriesBank:
         self._sev = np.zeros(0, dtype=np.int8)
         # Slowly learned histogram of where values fall relative to the fast level.
         self._hist = np.zeros((0, config.rarity_bins))
+        # Onset rule "rest": survival function of the likelihood (calibration), the share
+        # of past values >= each edge; no columns (no memory) under the default rule.
+        self._rest_rule = config.onset_rule == "rest"
+        self._cal_cols = config.cal_bins if self._rest_rule else 0
+        self._cal = np.zeros((0, self._cal_cols))
+        self._cal_edges = np.arange(config.cal_bins) * config.cal_width
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
+        self._gate_decay = 0.5 ** (1.0 / config.gate_memory)
         self._grow(max(1, capacity))
 
     # ------------------------------------------------------------------ slots
@@ -103,6 +124,9 @@ class SeriesBank:
         hist = np.full((cap, self.config.rarity_bins), 1.0 / self.config.rarity_bins)
         hist[:old] = self._hist
         self._hist = hist
+        cal = np.zeros((cap, self._cal_cols))
+        cal[:old] = self._cal
+        self._cal = cal
         self._free.extend(range(cap - 1, old - 1, -1))
         self._cap = cap
 
@@ -137,6 +161,7 @@ class SeriesBank:
         self._open[idx] = False
         self._sev[idx] = 0
         self._hist[idx] = 1.0 / self.config.rarity_bins
+        self._cal[idx] = 0.0
 
     def release(self, key: Hashable) -> None:
         """Forget a series; its slot is reused by the next new key."""
@@ -211,6 +236,51 @@ class SeriesBank:
         out["severity"] = int(self._sev[slot])
         out["direction"] = int(self._dir[slot])
         return out
+
+    def _onset_rest(
+        self,
+        s: np.ndarray,
+        f: dict[str, np.ndarray],
+        i: dict[str, np.ndarray],
+        lq: np.ndarray,
+        live: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate the likelihood `lq` (-log10 of a Gaussian tail) into q = -log10 p, p the
+        series' own tail probability of lq, and turn q into the onset score (rest period,
+        breakthrough, recurrence gate). Returns (onset in [0, 1), q)."""
+        c = self.config
+        cal = self._cal[s]
+        cn = i["cn"]
+        rows = np.arange(s.size)
+        # p = (N * share of past lq >= this one + 10^-lq) / (N + 1): a conformal p-value
+        # whose prior point is the Gaussian tail itself, so a value beyond everything seen
+        # still ranks by how far beyond it is. The share is interpolated between edges.
+        pos = lq / c.cal_width
+        b = np.minimum(pos.astype(np.intp), c.cal_bins - 1)
+        frac = np.minimum(pos - b, 1.0)
+        s_lo = cal[rows, b]
+        s_hi = np.where(b + 1 < c.cal_bins, cal[rows, np.minimum(b + 1, c.cal_bins - 1)], 0.0)
+        share = s_lo + (s_hi - s_lo) * frac
+        n_eff = np.minimum(cn, 1.0 / c.alpha_cal)
+        p = (n_eff * share + 10.0 ** (-np.minimum(lq, 300.0))) / (n_eff + 1.0)
+        q = np.where(live, -np.log10(p), 0.0)
+        a = np.maximum(c.alpha_cal, 1.0 / (cn + 1.0))[:, None]
+        upd = live[:, None]
+        cal = np.where(upd, cal + a * ((lq[:, None] >= self._cal_edges) - cal), cal)
+        self._cal[s] = cal
+        i["cn"] = np.where(live, cn + 1, cn)
+        ready = live & (cn >= c.rest_warmup)
+        rest = i["rest"]
+        resting = rest > 0
+        gate = f["gate"] * np.where(live, self._gate_decay, 1.0)
+        breakthrough = resting & (q >= f["alarm"] + c.breakthrough_q)
+        free = ~resting & (q >= gate - c.gate_slack)
+        out_q = np.where(ready & (breakthrough | free), q, 0.0)
+        fire = ready & (out_q >= c.alarm_q)
+        f["alarm"] = np.where(fire, q, f["alarm"])
+        f["gate"] = np.where(fire, np.maximum(gate, q), gate)
+        i["rest"] = np.where(fire, c.rest_points, np.where(live & resting, rest - 1, rest))
+        return out_q / (out_q + c.likelihood_scale), q
 
     def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
         c = self.config
@@ -332,15 +402,20 @@ class SeriesBank:
         lmean2, lvar2 = f["lmean2"], f["lvar2"]
         zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
         lq2 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
-        # The onset follows whichever surprise is stronger: deviation or rarity.
+        # The likelihood follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
-        likelihood = lq / (lq + c.likelihood_scale)
-        # Onset: only the part of the likelihood above the recent peak (forgotten with a
-        # half-life of onset_memory points) counts, so a long anomaly scores at its start.
-        peak = f["peak"] * np.where(scored, self._peak_decay, 1.0)
-        onset = np.maximum(likelihood - peak, 0.0)
-        # Early likelihoods rest on few points; they must not mute the first real onsets.
-        f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
+        live = scored & (jn >= c.likelihood_warmup)
+        if self._rest_rule:
+            onset, q = self._onset_rest(s, f, i, lq, live)
+            likelihood = q / (q + c.likelihood_scale)
+        else:
+            likelihood = lq / (lq + c.likelihood_scale)
+            # Onset: only the part of the likelihood above the recent peak (forgotten with a
+            # half-life of onset_memory points) counts, so a long anomaly scores at its start.
+            peak = f["peak"] * np.where(scored, self._peak_decay, 1.0)
+            onset = np.maximum(likelihood - peak, 0.0)
+            # Early likelihoods rest on few points; they must not mute the first real onsets.
+            f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
         delta = short - lmean
         a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
         f["lmean"] = np.where(scored, lmean + a_l * delta, lmean)
