@@ -86,6 +86,11 @@ def _synthetic(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     cases = synthetic.run_cases(config, series=args.series)
     noise = synthetic.run_noise(config, series=args.noise_series, days=args.days)
+    daily_noise, daily_case = synthetic.run_daily(
+        config, series=args.noise_series, days=args.daily_days
+    )
+    cases.append(daily_case)
+    noise.append(daily_noise)
     print(
         f"synthetic: level {synthetic.LEVEL}, sd {synthetic.SIGMA}, direction both, "
         f"open_after={config.open_after}, close_after={config.close_after} "
@@ -105,7 +110,11 @@ def _synthetic(args: argparse.Namespace) -> int:
             f"{c.name:<36} {c.series:>6} {c.recall:7.2f} {c.precision:9.2f} "
             f"{c.point_recall:12.2f} {delay:>13}"
         )
-    print(f"clean noise, {synthetic.POINTS_PER_DAY} points per series-day (one per 5 s):")
+    print(
+        f"clean noise, {synthetic.POINTS_PER_DAY} points per series-day (one per 5 s; the daily "
+        f"cycle runs {args.daily_days:g} days, amplitude 10 sd, its trough anomaly is on the last "
+        "day):"
+    )
     for n in noise:
         print(
             f"  {n.name:<20} {n.series_days:5.0f} series-days  {n.false_alerts:4d} false alerts  "
@@ -115,12 +124,18 @@ def _synthetic(args: argparse.Namespace) -> int:
 
 
 def _throughput(args: argparse.Namespace) -> int:
-    r = throughput.run(series=args.series, cycles=args.cycles)
-    print(
-        f"throughput: {r.series} series x {r.cycles} cycles in {r.seconds:.2f} s = "
-        f"{r.updates_per_second:,.0f} series-updates/s "
-        f"({r.ms_per_cycle:.1f} ms per cycle of {r.series})"
-    )
+    rules = ("peak", "rest") if args.rule == "both" else (args.rule,)
+    for rule in rules:
+        r = throughput.run(
+            series=args.series, cycles=args.cycles, config=DetectorConfig(onset_rule=rule)
+        )
+        print(
+            f"throughput (onset rule {rule}): {r.series} series x {r.cycles} cycles in "
+            f"{r.seconds:.2f} s = {r.updates_per_second:,.0f} series-updates/s "
+            f"({r.ms_per_cycle:.1f} ms per cycle of {r.series}); state "
+            f"{r.bytes_per_series} bytes per series "
+            f"({r.bytes_per_series * r.series / 2**20:.1f} MiB for {r.series})"
+        )
     return 0
 
 
@@ -145,10 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--series", type=int, default=40, help="series per anomaly type")
     p.add_argument("--noise-series", type=int, default=24, help="clean-noise series per noise kind")
     p.add_argument("--days", type=float, default=1.0, help="length of each clean series in days")
+    p.add_argument(
+        "--daily-days", type=float, default=3.0, help="length of the daily-cycle series in days"
+    )
     p.set_defaults(func=_synthetic)
     p = sub.add_parser("throughput", help="series-updates per second")
     p.add_argument("--series", type=int, default=10_000)
     p.add_argument("--cycles", type=int, default=200)
+    p.add_argument(
+        "--rule", choices=("peak", "rest", "both"), default="peak", help="onset rule to time"
+    )
     p.set_defaults(func=_throughput)
     args = parser.parse_args(argv)
     for name in ("series", "cycles", "noise_series"):
@@ -156,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if getattr(args, "days", 1.0) <= 0:
         parser.error("--days must be > 0")
+    if getattr(args, "daily_days", 3.0) < 1:
+        parser.error("--daily-days must be >= 1")
     return int(args.func(args))
 
 

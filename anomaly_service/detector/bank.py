@@ -81,6 +81,7 @@ class SeriesBank:
         self._keys: dict[Hashable, int] = {}
         self._free: list[int] = []
         self._pending: dict[int, np.ndarray] = {}  # queued seeds by slot
+        self._all = False  # the current step updates every slot, in order
         self._f: dict[str, np.ndarray] = {}
         self._i: dict[str, np.ndarray] = {}
         self._dir = np.zeros(0, dtype=np.int8)
@@ -171,6 +172,14 @@ class SeriesBank:
             self._reset(idx)
             self._free.append(idx)
 
+    def bytes_per_series(self) -> int:
+        """Bytes of streaming state kept per series slot (every per-slot array); the
+        working arrays of one update are extra and proportional to the series updated."""
+        per = sum(a.itemsize for a in self._f.values()) + sum(a.itemsize for a in self._i.values())
+        per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize
+        per += self._hist.shape[1] * self._hist.itemsize + self._cal.shape[1] * self._cal.itemsize
+        return int(per)
+
     def key_slot(self, key: Hashable) -> int | None:
         return self._keys.get(key)
 
@@ -249,7 +258,7 @@ class SeriesBank:
         series' own tail probability of lq, and turn q into the onset score (rest period,
         breakthrough, recurrence gate). Returns (onset in [0, 1), q)."""
         c = self.config
-        cal = self._cal[s]
+        cal = self._cal if self._all else self._cal[s]
         cn = i["cn"]
         rows = np.arange(s.size)
         # p = (N * share of past lq >= this one + 10^-lq) / (N + 1): a conformal p-value
@@ -267,7 +276,10 @@ class SeriesBank:
         a = np.maximum(c.alpha_cal, 1.0 / (cn + 1.0))[:, None]
         upd = live[:, None]
         cal = np.where(upd, cal + a * ((lq[:, None] >= self._cal_edges) - cal), cal)
-        self._cal[s] = cal
+        if self._all:
+            self._cal = cal
+        else:
+            self._cal[s] = cal
         i["cn"] = np.where(live, cn + 1, cn)
         ready = live & (cn >= c.rest_warmup)
         rest = i["rest"]
@@ -284,11 +296,17 @@ class SeriesBank:
 
     def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
         c = self.config
-        f = {k: v[s] for k, v in self._f.items()}
-        i = {k: v[s] for k, v in self._i.items()}
-        direction = self._dir[s]
-        was_open = self._open[s]
-        prev_sev = self._sev[s]
+        # Every slot in order (the service's and the benchmarks' usual case): work on the
+        # state arrays themselves instead of gathering and scattering copies.
+        self._all = bool(
+            s.size == self._cap and s[0] == 0 and s[-1] == s.size - 1 and (np.diff(s) == 1).all()
+        )
+        sel: slice | np.ndarray = slice(None) if self._all else s
+        f = {k: v[sel] for k, v in self._f.items()}
+        i = {k: v[sel] for k, v in self._i.items()}
+        direction = self._dir[sel]
+        was_open = self._open[sel]
+        prev_sev = self._sev[sel]
 
         valid = np.isfinite(x)
         xv = np.where(valid, x, 0.0)
@@ -378,12 +396,13 @@ class SeriesBank:
         # spreads wide) over ~1/alpha_rarity points; multimodal series learn all modes.
         nb = c.rarity_bins
         b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
-        hist = self._hist[s]
+        hist = self._hist[sel]
         in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
         rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
         hist[valid] *= 1.0 - c.alpha_rarity
         hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
-        self._hist[s] = hist
+        if not self._all:
+            self._hist[s] = hist
         flim = c.huber_fast * fspread
         fboot = fc < _BOOTSTRAP_POINTS
         frc = np.where(fboot, fr, np.clip(fr, -flim, flim))
@@ -454,11 +473,17 @@ class SeriesBank:
         i["below_run"] = below_run
 
         for fname, fval in f.items():
-            self._f[fname][s] = fval
+            if self._all:
+                self._f[fname] = fval
+            else:
+                self._f[fname][s] = fval
         for iname, ival in i.items():
-            self._i[iname][s] = ival
-        self._open[s] = is_open
-        self._sev[s] = sev
+            if self._all:
+                self._i[iname] = ival
+            else:
+                self._i[iname][s] = ival
+        self._open[sel] = is_open
+        self._sev[sel] = sev
 
         if not emit:
             empty = np.zeros(0)
