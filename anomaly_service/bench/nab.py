@@ -269,5 +269,11 @@ def run(
 
 def cv_settings(config: DetectorConfig) -> dict[str, DetectorConfig]:
     """The settings cross-validation may choose from: the default first, then the onset
-    rule "rest" (calibrated tail probability, rest period, breakthrough, recurrence gate)."""
-    return {"default": config, "rest": replace(config, onset_rule="rest")}
+    rule "rest" (calibrated tail probability, rest period, breakthrough, recurrence gate)
+    and the sequence-rarity channel on or off (whichever the default is not)."""
+    seq = replace(config, seq_order=0 if config.seq_order else 3)
+    return {
+        "default": config,
+        "rest": replace(config, onset_rule="rest"),
+        "seq off" if config.seq_order else "seq 3": seq,
+    }

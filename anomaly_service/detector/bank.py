@@ -51,6 +51,9 @@ _FLOAT_FIELDS = (
     "short2",  # the same likelihood statistics for the value-rarity surprise
     "lmean2",
     "lvar2",
+    "short3",  # the same for the sequence-rarity surprise (option seq_order > 0)
+    "lmean3",
+    "lvar3",
     "peak",  # decaying peak of the likelihood (onset rule "peak")
     "alarm",  # q of the last reported onset (onset rule "rest": the breakthrough reference)
     "gate",  # recurrence gate (onset rule "rest"): the recent alarms' q, decaying
@@ -61,6 +64,7 @@ _INT_FIELDS = (
     "n",
     "jn",
     "fc",
+    "seq",  # code of the last seq_order coarse levels (sequence rarity)
     "cn",  # points learned by the calibration survival function
     "rest",  # points left in the rest period after a reported onset
     "run1",
@@ -94,6 +98,8 @@ class SeriesBank:
         self._rest_rule = config.onset_rule == "rest"
         self._cal_cols = config.cal_bins if self._rest_rule else 0
         self._cal = np.zeros((0, self._cal_cols))
+        self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
+        self._seq = np.zeros((0, self._seq_codes))
         self._cal_edges = np.arange(config.cal_bins) * config.cal_width
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
         self._gate_decay = 0.5 ** (1.0 / config.gate_memory)
@@ -128,6 +134,9 @@ class SeriesBank:
         cal = np.zeros((cap, self._cal_cols))
         cal[:old] = self._cal
         self._cal = cal
+        seq = np.full((cap, self._seq_codes), 1.0 / max(self._seq_codes, 1))
+        seq[:old] = self._seq
+        self._seq = seq
         self._free.extend(range(cap - 1, old - 1, -1))
         self._cap = cap
 
@@ -163,6 +172,7 @@ class SeriesBank:
         self._sev[idx] = 0
         self._hist[idx] = 1.0 / self.config.rarity_bins
         self._cal[idx] = 0.0
+        self._seq[idx] = 1.0 / max(self._seq_codes, 1)
 
     def release(self, key: Hashable) -> None:
         """Forget a series; its slot is reused by the next new key."""
@@ -178,6 +188,7 @@ class SeriesBank:
         per = sum(a.itemsize for a in self._f.values()) + sum(a.itemsize for a in self._i.values())
         per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize
         per += self._hist.shape[1] * self._hist.itemsize + self._cal.shape[1] * self._cal.itemsize
+        per += self._seq.shape[1] * self._seq.itemsize
         return int(per)
 
     def key_slot(self, key: Hashable) -> int | None:
@@ -245,6 +256,42 @@ class SeriesBank:
         out["severity"] = int(self._sev[slot])
         out["direction"] = int(self._dir[slot])
         return out
+
+    def _seq_rarity(
+        self,
+        s: np.ndarray,
+        f: dict[str, np.ndarray],
+        i: dict[str, np.ndarray],
+        fz: np.ndarray,
+        valid: np.ndarray,
+        scored: np.ndarray,
+        jn: np.ndarray,
+    ) -> np.ndarray:
+        """Sequence rarity: -log of how often the last seq_order coarse levels (fz rounded,
+        clipped to +-2: 5 levels) occurred, from an exponentially weighted table of the
+        5^seq_order codes; its likelihood as for the value rarity."""
+        c = self.config
+        codes = self._seq_codes
+        level = np.clip(np.rint(fz), -2, 2).astype(np.int64) + 2
+        code = np.where(valid, (i["seq"] * 5 + level) % codes, i["seq"])
+        table = self._seq[s] if not self._all else self._seq
+        rows = np.arange(s.size)
+        rare = np.where(scored, -np.log(table[rows, code] + 1e-6), 0.0)
+        table[valid] *= 1.0 - c.alpha_seq
+        table[np.flatnonzero(valid), code[valid]] += c.alpha_seq
+        if not self._all:
+            self._seq[s] = table
+        i["seq"] = code
+        short3 = np.where(scored, f["short3"] + c.alpha_short * (rare - f["short3"]), f["short3"])
+        lmean3, lvar3 = f["lmean3"], f["lvar3"]
+        zl3 = (short3 - lmean3) / np.sqrt(np.maximum(lvar3, c.likelihood_min_var))
+        lq3 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl3), 0.0)
+        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
+        delta3 = short3 - lmean3
+        f["lmean3"] = np.where(scored, lmean3 + a_l * delta3, lmean3)
+        f["lvar3"] = np.where(scored, (1 - a_l) * (lvar3 + a_l * delta3 * delta3), lvar3)
+        f["short3"] = short3
+        return np.asarray(lq3 * c.seq_weight)
 
     def _onset_rest(
         self,
@@ -421,6 +468,8 @@ class SeriesBank:
         lmean2, lvar2 = f["lmean2"], f["lvar2"]
         zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
         lq2 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
+        if self._seq_codes:
+            lq2 = np.maximum(lq2, self._seq_rarity(s, f, i, fz, valid, scored, jn))
         # The likelihood follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
         live = scored & (jn >= c.likelihood_warmup)

@@ -70,6 +70,10 @@ class DetectorConfig:
     rarity_bins: int = 24
     rarity_width: float = 0.5  # bin width in fast spreads (24 bins cover +-6)
     alpha_rarity: float = 0.0005  # histogram memory ~2000 points
+    # Sequence rarity (0 = off): how rare the last seq_order coarse levels are together.
+    seq_order: int = 0
+    alpha_seq: float = 0.001
+    seq_weight: float = 1.0
     # Onset score (NAB's anomaly_score), rule "peak" (default): onset = likelihood minus its
     # recent peak, forgotten with a half-life of onset_memory points, counted after
     # onset_warmup judged points.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
+from anomaly_service.detector import DetectorConfig, Direction, SeriesBank, score_series
 
 
-@pytest.mark.parametrize("rule", ["peak", "rest"])
-def test_updating_every_slot_equals_updating_a_subset(rule: str) -> None:
-    cfg = DetectorConfig(onset_rule=rule)
+@pytest.mark.parametrize(("rule", "seq"), [("peak", 0), ("rest", 0), ("peak", 3)])
+def test_updating_every_slot_equals_updating_a_subset(rule: str, seq: int) -> None:
+    cfg = DetectorConfig(onset_rule=rule, seq_order=seq)
     rng = np.random.default_rng(3)
     data = 50.0 + rng.normal(0.0, 1.0, (3, 400))
     data[1, 300:320] += 12.0
@@ -35,3 +35,16 @@ def test_state_bytes_per_series_is_bounded() -> None:
     # 24-edge calibration: 4-6 MiB for 10,000 series
     assert SeriesBank(DetectorConfig()).bytes_per_series() < 512
     assert SeriesBank(DetectorConfig(onset_rule="rest")).bytes_per_series() < 700
+    # the optional sequence rarity adds a 125-code table (5 levels, order 3)
+    assert SeriesBank(DetectorConfig(seq_order=3)).bytes_per_series() < 1500
+
+
+def test_sequence_rarity_finds_a_new_pattern_of_known_values() -> None:
+    # a square wave of period 4 (levels 0 and 6 spreads); then the same values in a new
+    # order (period 8): no value is new, the sequence is
+    rng = np.random.default_rng(5)
+    x = 100.0 + rng.normal(0.0, 0.2, 3000) + np.where((np.arange(3000) // 2) % 2 == 1, 1.0, 0.0)
+    x[2500:] = 100.0 + rng.normal(0.0, 0.2, 500) + np.where((np.arange(500) // 4) % 2, 1.0, 0.0)
+    on = score_series(x, DetectorConfig(seq_order=3)).likelihood
+    off = score_series(x, DetectorConfig()).likelihood
+    assert on[2500:2520].max() > off[2500:2520].max()
