@@ -225,7 +225,7 @@ def run_daily(
         if (level[row, a : b + grace] > 0).any():
             point_hits += 1
     case = CaseResult(
-        f"daily cycle, +5 sd for {TROUGH_LENGTH} points at the trough",
+        f"daily cycle: +5 sd, {TROUGH_LENGTH} pts at trough",
         series,
         hits / series,
         good / alerts if alerts else 1.0,
