@@ -14,11 +14,14 @@ from anomaly_service.detector import DetectorConfig
 def _nab(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        results, n_files, n_windows = nab.run(
+        config = DetectorConfig()
+        results, n_files, n_windows, cv = nab.run(
             Path(args.data),
             Path(args.windows),
             Path(args.results_dir),
             args.profiles and Path(args.profiles),
+            config,
+            nab.cv_settings(config) if args.cv else None,
         )
     except nab.CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -44,7 +47,38 @@ def _nab(args: argparse.Namespace) -> int:
             f"{r.profile:<20} {r.normalized:7.1f} {r.threshold:10.5f} {r.raw:8.2f} {r.null:7.1f} "
             f"{r.perfect:8.1f} {r.tp:4d} {r.fn:4d} {r.fp:5d}"
         )
+    for c in cv:
+        _print_cv(c)
     return 0
+
+
+def _print_cv(c: nab.CrossValidation) -> None:
+    print()
+    print(
+        f"leave-one-category-out, {c.profile}: threshold (and setting) chosen on the other "
+        "categories, applied to the held-out one"
+    )
+    print(
+        f"{'held out':<24} {'files':>5} {'wins':>4} {'in-sample':>9} {'own-best':>8} "
+        f"{'out-of-sample':>13} {'threshold':>9} {'TP':>3} {'FN':>3} {'FP':>4}  setting"
+    )
+    for f in c.folds:
+        o = f.out_of_sample
+        note = "" if f.windows else "  (no windows: FP raw " + f"{o.raw:.2f})"
+        print(
+            f"{f.held_out:<24} {f.files:5d} {f.windows:4d} {f.in_sample.normalized:9.1f} "
+            f"{f.own_best.normalized:8.1f} {o.normalized:13.1f} {o.threshold:9.5f} "
+            f"{o.tp:3d} {o.fn:3d} {o.fp:4d}  {f.setting}{note}"
+        )
+    print(
+        f"{'mean over folds with windows':<35} {c.mean('in_sample'):9.1f} "
+        f"{c.mean('own_best'):8.1f} {c.mean('out_of_sample'):13.1f}"
+    )
+    print(
+        f"pooled: in-sample {c.in_sample.normalized:.1f} (threshold {c.in_sample.threshold:.5f}), "
+        f"out-of-sample {c.pooled_out_of_sample:.1f} "
+        f"(every fold's held-out raw score over the whole corpus' null..perfect)"
+    )
 
 
 def _synthetic(args: argparse.Namespace) -> int:
@@ -52,6 +86,11 @@ def _synthetic(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     cases = synthetic.run_cases(config, series=args.series)
     noise = synthetic.run_noise(config, series=args.noise_series, days=args.days)
+    daily_noise, daily_case = synthetic.run_daily(
+        config, series=args.noise_series, days=args.daily_days
+    )
+    cases.append(daily_case)
+    noise.append(daily_noise)
     print(
         f"synthetic: level {synthetic.LEVEL}, sd {synthetic.SIGMA}, direction both, "
         f"open_after={config.open_after}, close_after={config.close_after} "
@@ -71,7 +110,11 @@ def _synthetic(args: argparse.Namespace) -> int:
             f"{c.name:<36} {c.series:>6} {c.recall:7.2f} {c.precision:9.2f} "
             f"{c.point_recall:12.2f} {delay:>13}"
         )
-    print(f"clean noise, {synthetic.POINTS_PER_DAY} points per series-day (one per 5 s):")
+    print(
+        f"clean noise, {synthetic.POINTS_PER_DAY} points per series-day (one per 5 s; the daily "
+        f"cycle runs {args.daily_days:g} days, amplitude 10 sd, its trough anomaly is on the last "
+        "day):"
+    )
     for n in noise:
         print(
             f"  {n.name:<20} {n.series_days:5.0f} series-days  {n.false_alerts:4d} false alerts  "
@@ -81,12 +124,18 @@ def _synthetic(args: argparse.Namespace) -> int:
 
 
 def _throughput(args: argparse.Namespace) -> int:
-    r = throughput.run(series=args.series, cycles=args.cycles)
-    print(
-        f"throughput: {r.series} series x {r.cycles} cycles in {r.seconds:.2f} s = "
-        f"{r.updates_per_second:,.0f} series-updates/s "
-        f"({r.ms_per_cycle:.1f} ms per cycle of {r.series})"
-    )
+    rules = ("peak", "rest") if args.rule == "both" else (args.rule,)
+    for rule in rules:
+        r = throughput.run(
+            series=args.series, cycles=args.cycles, config=DetectorConfig(onset_rule=rule)
+        )
+        print(
+            f"throughput (onset rule {rule}): {r.series} series x {r.cycles} cycles in "
+            f"{r.seconds:.2f} s = {r.updates_per_second:,.0f} series-updates/s "
+            f"({r.ms_per_cycle:.1f} ms per cycle of {r.series}); state "
+            f"{r.bytes_per_series} bytes per series "
+            f"({r.bytes_per_series * r.series / 2**20:.1f} MiB for {r.series})"
+        )
     return 0
 
 
@@ -98,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windows", required=True, help="NAB combined_windows.json")
     p.add_argument("--results-dir", required=True, help="where to write <category>/<file>.csv")
     p.add_argument("--profiles", help="NAB profiles.json (default: the three standard profiles)")
+    p.add_argument(
+        "--cv",
+        action="store_true",
+        help="also run leave-one-category-out cross-validation (threshold and setting chosen "
+        "on the other categories)",
+    )
     p.set_defaults(func=_nab)
     p = sub.add_parser(
         "synthetic", help="generated anomalies: recall, precision, delay, false alerts"
@@ -105,10 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--series", type=int, default=40, help="series per anomaly type")
     p.add_argument("--noise-series", type=int, default=24, help="clean-noise series per noise kind")
     p.add_argument("--days", type=float, default=1.0, help="length of each clean series in days")
+    p.add_argument(
+        "--daily-days", type=float, default=3.0, help="length of the daily-cycle series in days"
+    )
     p.set_defaults(func=_synthetic)
     p = sub.add_parser("throughput", help="series-updates per second")
     p.add_argument("--series", type=int, default=10_000)
     p.add_argument("--cycles", type=int, default=200)
+    p.add_argument(
+        "--rule", choices=("peak", "rest", "both"), default="peak", help="onset rule to time"
+    )
     p.set_defaults(func=_throughput)
     args = parser.parse_args(argv)
     for name in ("series", "cycles", "noise_series"):
@@ -116,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if getattr(args, "days", 1.0) <= 0:
         parser.error("--days must be > 0")
+    if getattr(args, "daily_days", 3.0) < 1:
+        parser.error("--daily-days must be >= 1")
     return int(args.func(args))
 
 

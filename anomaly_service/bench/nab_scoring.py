@@ -78,12 +78,26 @@ class FileRows:
 def window_bounds(
     timestamps: np.ndarray, windows: Sequence[tuple[np.datetime64, np.datetime64]]
 ) -> list[tuple[int, int]]:
-    """Row index ranges [left, right] of each window (rows with start <= t <= end)."""
-    out = []
+    """Row index ranges [left, right] of each window, rows taken in file order.
+
+    A window is a timestamp range: it spans from the first row (in file order) whose
+    timestamp lies in [start, end] to the last such row. Timestamps need not be sorted (a
+    clock may step back once, as in some NAB files); with sorted timestamps this is exactly
+    the rows with start <= t <= end. Overlapping spans (possible only with a clock stepping
+    back) are merged so that every row belongs to at most one window.
+    """
+    ts = np.asarray(timestamps)
+    spans = []
     for start, end in windows:
-        left = int(np.searchsorted(timestamps, start, side="left"))
-        right = int(np.searchsorted(timestamps, end, side="right")) - 1
-        if right >= left:
+        inside = np.flatnonzero((ts >= start) & (ts <= end))
+        if inside.size:
+            spans.append((int(inside[0]), int(inside[-1])))
+    spans.sort()
+    out: list[tuple[int, int]] = []
+    for left, right in spans:
+        if out and left <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], right))
+        else:
             out.append((left, right))
     return out
 
@@ -189,3 +203,27 @@ def sweep(files: Iterable[FileRows], profile: Profile) -> ProfileResult:
     raw, thr_best, tp, fn, fp = best
     norm = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
     return ProfileResult(profile.name, thr_best, raw, null, perfect, norm, tp, fn, fp)
+
+
+def score_at(files: Iterable[FileRows], profile: Profile, threshold: float) -> ProfileResult:
+    """The corpus score at a fixed threshold (rows with score >= threshold are detections)."""
+    raw = 0.0
+    tp = fn = fp = n_windows = 0
+    for f in files:
+        hit = f.scores >= threshold
+        out = hit & (f.window < 0)
+        fp += int(out.sum())
+        raw += float((f.fp_unit[out] * profile.fp).sum())
+        for w in np.unique(f.window[f.window >= 0]):
+            n_windows += 1
+            rows = (f.window == w) & hit
+            if rows.any():
+                tp += 1
+                raw += float(f.tp_unit[rows].max()) * profile.tp
+            else:
+                fn += 1
+                raw -= profile.fn
+    null = -profile.fn * n_windows
+    perfect = profile.tp * n_windows
+    norm = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
+    return ProfileResult(profile.name, threshold, raw, null, perfect, norm, tp, fn, fp)

@@ -169,3 +169,68 @@ def run_noise(
         count = sum(o.size for o in _onsets(opened))
         out.append(NoiseResult(name, series * days, count))
     return out
+
+
+DAILY_AMPLITUDE = 10.0 * SIGMA  # the daily cycle's amplitude (a sine, one period a day)
+TROUGH_SHIFT = 5.0 * SIGMA  # the anomaly injected at the last day's trough
+TROUGH_LENGTH = 20
+
+
+def daily_cycle(
+    rng: np.random.Generator, series: int, length: int, per_day: int = POINTS_PER_DAY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise around a daily sine, `per_day` points a day; returns (data, phases)."""
+    t = np.arange(length)
+    phase = rng.uniform(0.0, 2 * np.pi, series)
+    cycle = DAILY_AMPLITUDE * np.sin(2 * np.pi * t / per_day + phase[:, None])
+    return LEVEL + cycle + rng.normal(0.0, SIGMA, (series, length)), phase
+
+
+def run_daily(
+    config: DetectorConfig,
+    series: int = 24,
+    days: float = 3.0,
+    seed: int = 17,
+    per_day: int = POINTS_PER_DAY,
+) -> tuple[NoiseResult, CaseResult]:
+    """A daily cycle (amplitude 10 sd, one point per 5 s): false alerts per series-day on
+    clean series, and detection of a +5 sd, 20-point anomaly at the last day's trough.
+    (`per_day` shortens the day for tests only.)"""
+    length = int(days * per_day)
+    rng = np.random.default_rng(seed)
+    clean, _ = daily_cycle(rng, series, length, per_day)
+    opened, _ = _run_bank(clean, config)
+    false_alerts = sum(o.size for o in _onsets(opened))
+    noise = NoiseResult("daily cycle (10 sd)", series * days, false_alerts)
+    # the trough of sin(2 pi t / day + phase) is where the angle is 3 pi / 2 (mod 2 pi)
+    data, phase = daily_cycle(rng, series, length, per_day)
+    last_day = (int(days) - 1) * per_day
+    starts = (last_day + ((1.5 * np.pi - phase) % (2 * np.pi)) / (2 * np.pi) * per_day).astype(int)
+    starts = np.minimum(starts, length - TROUGH_LENGTH - 10)
+    for row in range(series):
+        data[row, starts[row] : starts[row] + TROUGH_LENGTH] += TROUGH_SHIFT
+    opened, level = _run_bank(data, config)
+    grace = config.open_after + config.close_after
+    hits, delays, alerts, good, point_hits = 0, [], 0, 0, 0
+    for row, opens in enumerate(_onsets(opened)):
+        a = int(starts[row])
+        b = a + TROUGH_LENGTH
+        near = opens[opens >= last_day]  # alerts of the last day only
+        inside = near[(near >= a) & (near < b + grace)]
+        alerts += near.size
+        good += inside.size
+        if inside.size:
+            hits += 1
+            delays.append(int(inside[0]) - a)
+        if (level[row, a : b + grace] > 0).any():
+            point_hits += 1
+    case = CaseResult(
+        f"daily cycle: +5 sd, {TROUGH_LENGTH} pts at trough",
+        series,
+        hits / series,
+        good / alerts if alerts else 1.0,
+        point_hits / series,
+        float(np.median(delays)) if delays else None,
+        alerts,
+    )
+    return noise, case

@@ -15,6 +15,7 @@ class ThroughputResult:
     series: int
     cycles: int
     seconds: float
+    bytes_per_series: int  # streaming state per series (SeriesBank.bytes_per_series)
 
     @property
     def updates_per_second(self) -> float:
@@ -25,10 +26,15 @@ class ThroughputResult:
         return 1000.0 * self.seconds / self.cycles
 
 
-def run(series: int = 10_000, cycles: int = 200, seed: int = 1) -> ThroughputResult:
+def run(
+    series: int = 10_000,
+    cycles: int = 200,
+    seed: int = 1,
+    config: DetectorConfig | None = None,
+) -> ThroughputResult:
     """Warm every series up (not timed), then time `cycles` updates of all of them."""
     rng = np.random.default_rng(seed)
-    bank = SeriesBank(DetectorConfig(), capacity=series)
+    bank = SeriesBank(config or DetectorConfig(), capacity=series)
     directions = (Direction.UP, Direction.DOWN, Direction.BOTH)
     slots = np.array(
         [bank.slot(k, directions[k % 3], 150.0 if k % 2 else None) for k in range(series)],
@@ -42,4 +48,4 @@ def run(series: int = 10_000, cycles: int = 200, seed: int = 1) -> ThroughputRes
     start = time.perf_counter()
     for t in range(cycles):
         bank.update(slots, values[t])
-    return ThroughputResult(series, cycles, time.perf_counter() - start)
+    return ThroughputResult(series, cycles, time.perf_counter() - start, bank.bytes_per_series())

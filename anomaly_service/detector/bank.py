@@ -51,11 +51,29 @@ _FLOAT_FIELDS = (
     "short2",  # the same likelihood statistics for the value-rarity surprise
     "lmean2",
     "lvar2",
-    "peak",  # decaying peak of the likelihood
+    "short3",  # the same for the sequence-rarity surprise (option seq_order > 0)
+    "lmean3",
+    "lvar3",
+    "peak",  # decaying peak of the likelihood (onset rule "peak")
+    "alarm",  # q of the last reported onset (onset rule "rest": the breakthrough reference)
+    "gate",  # recurrence gate (onset rule "rest"): the recent alarms' q, decaying
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
 )
-_INT_FIELDS = ("n", "jn", "fc", "run1", "run2", "run3", "normal_run", "below_run", "out_run")
+_INT_FIELDS = (
+    "n",
+    "jn",
+    "fc",
+    "seq",  # code of the last seq_order coarse levels (sequence rarity)
+    "cn",  # points learned by the calibration survival function
+    "rest",  # points left in the rest period after a reported onset
+    "run1",
+    "run2",
+    "run3",
+    "normal_run",
+    "below_run",
+    "out_run",
+)
 
 
 class SeriesBank:
@@ -67,6 +85,7 @@ class SeriesBank:
         self._keys: dict[Hashable, int] = {}
         self._free: list[int] = []
         self._pending: dict[int, np.ndarray] = {}  # queued seeds by slot
+        self._all = False  # the current step updates every slot, in order
         self._f: dict[str, np.ndarray] = {}
         self._i: dict[str, np.ndarray] = {}
         self._dir = np.zeros(0, dtype=np.int8)
@@ -74,7 +93,16 @@ class SeriesBank:
         self._sev = np.zeros(0, dtype=np.int8)
         # Slowly learned histogram of where values fall relative to the fast level.
         self._hist = np.zeros((0, config.rarity_bins))
+        # Onset rule "rest": survival function of the likelihood (calibration), the share
+        # of past values >= each edge; no columns (no memory) under the default rule.
+        self._rest_rule = config.onset_rule == "rest"
+        self._cal_cols = config.cal_bins if self._rest_rule else 0
+        self._cal = np.zeros((0, self._cal_cols))
+        self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
+        self._seq = np.zeros((0, self._seq_codes))
+        self._cal_edges = np.arange(config.cal_bins) * config.cal_width
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
+        self._gate_decay = 0.5 ** (1.0 / config.gate_memory)
         self._grow(max(1, capacity))
 
     # ------------------------------------------------------------------ slots
@@ -103,6 +131,12 @@ class SeriesBank:
         hist = np.full((cap, self.config.rarity_bins), 1.0 / self.config.rarity_bins)
         hist[:old] = self._hist
         self._hist = hist
+        cal = np.zeros((cap, self._cal_cols))
+        cal[:old] = self._cal
+        self._cal = cal
+        seq = np.full((cap, self._seq_codes), 1.0 / max(self._seq_codes, 1))
+        seq[:old] = self._seq
+        self._seq = seq
         self._free.extend(range(cap - 1, old - 1, -1))
         self._cap = cap
 
@@ -137,6 +171,8 @@ class SeriesBank:
         self._open[idx] = False
         self._sev[idx] = 0
         self._hist[idx] = 1.0 / self.config.rarity_bins
+        self._cal[idx] = 0.0
+        self._seq[idx] = 1.0 / max(self._seq_codes, 1)
 
     def release(self, key: Hashable) -> None:
         """Forget a series; its slot is reused by the next new key."""
@@ -145,6 +181,15 @@ class SeriesBank:
             self._pending.pop(idx, None)
             self._reset(idx)
             self._free.append(idx)
+
+    def bytes_per_series(self) -> int:
+        """Bytes of streaming state kept per series slot (every per-slot array); the
+        working arrays of one update are extra and proportional to the series updated."""
+        per = sum(a.itemsize for a in self._f.values()) + sum(a.itemsize for a in self._i.values())
+        per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize
+        per += self._hist.shape[1] * self._hist.itemsize + self._cal.shape[1] * self._cal.itemsize
+        per += self._seq.shape[1] * self._seq.itemsize
+        return int(per)
 
     def key_slot(self, key: Hashable) -> int | None:
         return self._keys.get(key)
@@ -212,13 +257,103 @@ class SeriesBank:
         out["direction"] = int(self._dir[slot])
         return out
 
+    def _seq_rarity(
+        self,
+        s: np.ndarray,
+        f: dict[str, np.ndarray],
+        i: dict[str, np.ndarray],
+        fz: np.ndarray,
+        valid: np.ndarray,
+        scored: np.ndarray,
+        jn: np.ndarray,
+    ) -> np.ndarray:
+        """Sequence rarity: -log of how often the last seq_order coarse levels (fz rounded,
+        clipped to +-2: 5 levels) occurred, from an exponentially weighted table of the
+        5^seq_order codes; its likelihood as for the value rarity."""
+        c = self.config
+        codes = self._seq_codes
+        level = np.clip(np.rint(fz), -2, 2).astype(np.int64) + 2
+        code = np.where(valid, (i["seq"] * 5 + level) % codes, i["seq"])
+        table = self._seq[s] if not self._all else self._seq
+        rows = np.arange(s.size)
+        rare = np.where(scored, -np.log(table[rows, code] + 1e-6), 0.0)
+        table[valid] *= 1.0 - c.alpha_seq
+        table[np.flatnonzero(valid), code[valid]] += c.alpha_seq
+        if not self._all:
+            self._seq[s] = table
+        i["seq"] = code
+        short3 = np.where(scored, f["short3"] + c.alpha_short * (rare - f["short3"]), f["short3"])
+        lmean3, lvar3 = f["lmean3"], f["lvar3"]
+        zl3 = (short3 - lmean3) / np.sqrt(np.maximum(lvar3, c.likelihood_min_var))
+        lq3 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl3), 0.0)
+        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
+        delta3 = short3 - lmean3
+        f["lmean3"] = np.where(scored, lmean3 + a_l * delta3, lmean3)
+        f["lvar3"] = np.where(scored, (1 - a_l) * (lvar3 + a_l * delta3 * delta3), lvar3)
+        f["short3"] = short3
+        return np.asarray(lq3 * c.seq_weight)
+
+    def _onset_rest(
+        self,
+        s: np.ndarray,
+        f: dict[str, np.ndarray],
+        i: dict[str, np.ndarray],
+        lq: np.ndarray,
+        live: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate the likelihood `lq` (-log10 of a Gaussian tail) into q = -log10 p, p the
+        series' own tail probability of lq, and turn q into the onset score (rest period,
+        breakthrough, recurrence gate). Returns (onset in [0, 1), q)."""
+        c = self.config
+        cal = self._cal if self._all else self._cal[s]
+        cn = i["cn"]
+        rows = np.arange(s.size)
+        # p = (N * share of past lq >= this one + 10^-lq) / (N + 1): a conformal p-value
+        # whose prior point is the Gaussian tail itself, so a value beyond everything seen
+        # still ranks by how far beyond it is. The share is interpolated between edges.
+        pos = lq / c.cal_width
+        b = np.minimum(pos.astype(np.intp), c.cal_bins - 1)
+        frac = np.minimum(pos - b, 1.0)
+        s_lo = cal[rows, b]
+        s_hi = np.where(b + 1 < c.cal_bins, cal[rows, np.minimum(b + 1, c.cal_bins - 1)], 0.0)
+        share = s_lo + (s_hi - s_lo) * frac
+        n_eff = np.minimum(cn, 1.0 / c.alpha_cal)
+        p = (n_eff * share + 10.0 ** (-np.minimum(lq, 300.0))) / (n_eff + 1.0)
+        q = np.where(live, -np.log10(p), 0.0)
+        a = np.maximum(c.alpha_cal, 1.0 / (cn + 1.0))[:, None]
+        upd = live[:, None]
+        cal = np.where(upd, cal + a * ((lq[:, None] >= self._cal_edges) - cal), cal)
+        if self._all:
+            self._cal = cal
+        else:
+            self._cal[s] = cal
+        i["cn"] = np.where(live, cn + 1, cn)
+        ready = live & (cn >= c.rest_warmup)
+        rest = i["rest"]
+        resting = rest > 0
+        gate = f["gate"] * np.where(live, self._gate_decay, 1.0)
+        breakthrough = resting & (q >= f["alarm"] + c.breakthrough_q)
+        free = ~resting & (q >= gate - c.gate_slack)
+        out_q = np.where(ready & (breakthrough | free), q, 0.0)
+        fire = ready & (out_q >= c.alarm_q)
+        f["alarm"] = np.where(fire, q, f["alarm"])
+        f["gate"] = np.where(fire, np.maximum(gate, q), gate)
+        i["rest"] = np.where(fire, c.rest_points, np.where(live & resting, rest - 1, rest))
+        return out_q / (out_q + c.likelihood_scale), q
+
     def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
         c = self.config
-        f = {k: v[s] for k, v in self._f.items()}
-        i = {k: v[s] for k, v in self._i.items()}
-        direction = self._dir[s]
-        was_open = self._open[s]
-        prev_sev = self._sev[s]
+        # Every slot in order (the service's and the benchmarks' usual case): work on the
+        # state arrays themselves instead of gathering and scattering copies.
+        self._all = bool(
+            s.size == self._cap and s[0] == 0 and s[-1] == s.size - 1 and (np.diff(s) == 1).all()
+        )
+        sel: slice | np.ndarray = slice(None) if self._all else s
+        f = {k: v[sel] for k, v in self._f.items()}
+        i = {k: v[sel] for k, v in self._i.items()}
+        direction = self._dir[sel]
+        was_open = self._open[sel]
+        prev_sev = self._sev[sel]
 
         valid = np.isfinite(x)
         xv = np.where(valid, x, 0.0)
@@ -308,12 +443,13 @@ class SeriesBank:
         # spreads wide) over ~1/alpha_rarity points; multimodal series learn all modes.
         nb = c.rarity_bins
         b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
-        hist = self._hist[s]
+        hist = self._hist[sel]
         in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
         rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
         hist[valid] *= 1.0 - c.alpha_rarity
         hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
-        self._hist[s] = hist
+        if not self._all:
+            self._hist[s] = hist
         flim = c.huber_fast * fspread
         fboot = fc < _BOOTSTRAP_POINTS
         frc = np.where(fboot, fr, np.clip(fr, -flim, flim))
@@ -332,15 +468,22 @@ class SeriesBank:
         lmean2, lvar2 = f["lmean2"], f["lvar2"]
         zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
         lq2 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
-        # The onset follows whichever surprise is stronger: deviation or rarity.
+        if self._seq_codes:
+            lq2 = np.maximum(lq2, self._seq_rarity(s, f, i, fz, valid, scored, jn))
+        # The likelihood follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
-        likelihood = lq / (lq + c.likelihood_scale)
-        # Onset: only the part of the likelihood above the recent peak (forgotten with a
-        # half-life of onset_memory points) counts, so a long anomaly scores at its start.
-        peak = f["peak"] * np.where(scored, self._peak_decay, 1.0)
-        onset = np.maximum(likelihood - peak, 0.0)
-        # Early likelihoods rest on few points; they must not mute the first real onsets.
-        f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
+        live = scored & (jn >= c.likelihood_warmup)
+        if self._rest_rule:
+            onset, q = self._onset_rest(s, f, i, lq, live)
+            likelihood = q / (q + c.likelihood_scale)
+        else:
+            likelihood = lq / (lq + c.likelihood_scale)
+            # Onset: only the part of the likelihood above the recent peak (forgotten with a
+            # half-life of onset_memory points) counts, so a long anomaly scores at its start.
+            peak = f["peak"] * np.where(scored, self._peak_decay, 1.0)
+            onset = np.maximum(likelihood - peak, 0.0)
+            # Early likelihoods rest on few points; they must not mute the first real onsets.
+            f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
         delta = short - lmean
         a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
         f["lmean"] = np.where(scored, lmean + a_l * delta, lmean)
@@ -379,11 +522,17 @@ class SeriesBank:
         i["below_run"] = below_run
 
         for fname, fval in f.items():
-            self._f[fname][s] = fval
+            if self._all:
+                self._f[fname] = fval
+            else:
+                self._f[fname][s] = fval
         for iname, ival in i.items():
-            self._i[iname][s] = ival
-        self._open[s] = is_open
-        self._sev[s] = sev
+            if self._all:
+                self._i[iname] = ival
+            else:
+                self._i[iname][s] = ival
+        self._open[sel] = is_open
+        self._sev[sel] = sev
 
         if not emit:
             empty = np.zeros(0)

@@ -70,8 +70,33 @@ class DetectorConfig:
     rarity_bins: int = 24
     rarity_width: float = 0.5  # bin width in fast spreads (24 bins cover +-6)
     alpha_rarity: float = 0.0005  # histogram memory ~2000 points
-    onset_memory: float = 1000.0  # half-life (points) of the peak an onset must exceed
-    onset_warmup: int = 200  # judged points before the peak starts to count
+    # Sequence rarity (0 = off): how rare the last seq_order coarse levels are together.
+    seq_order: int = 0
+    alpha_seq: float = 0.001
+    seq_weight: float = 1.0
+    # Onset score (NAB's anomaly_score), rule "peak" (default): onset = likelihood minus its
+    # recent peak, forgotten with a half-life of onset_memory points, counted after
+    # onset_warmup judged points.
+    onset_memory: float = 1000.0
+    onset_warmup: int = 200
+    onset_rule: str = "peak"  # "peak" or "rest" (below; measured lower on NAB, see docs)
+    # Rule "rest": the likelihood is calibrated per series into a tail probability p (an
+    # exponentially weighted survival function of its own past values, cal_bins edges
+    # cal_width apart in -log10 units, memory ~1/alpha_cal points), q = -log10 p. An onset
+    # is reported when q >= alarm_q, then the series rests rest_points points, during which
+    # only a breakthrough (q beyond the last alarm's q by breakthrough_q) is reported. Outside
+    # a rest a recurrence gate asks q to reach the recent alarms' q (forgotten with a
+    # half-life of gate_memory points) minus gate_slack. Nothing before rest_warmup
+    # calibrated points (a fixed count).
+    alpha_cal: float = 0.0005
+    cal_bins: int = 24
+    cal_width: float = 0.5
+    alarm_q: float = 3.0
+    rest_points: int = 150
+    breakthrough_q: float = 1.0
+    gate_slack: float = 1.0
+    gate_memory: float = 1000.0
+    rest_warmup: int = 100
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,6 +108,7 @@ class DetectorConfig:
             "alpha_short",
             "alpha_long",
             "alpha_rarity",
+            "alpha_cal",
         ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
@@ -101,6 +127,14 @@ class DetectorConfig:
             raise ValueError("likelihood_warmup must be >= 1 and onset_memory > 0")
         if self.rarity_bins < 2 or self.rarity_width <= 0:
             raise ValueError("rarity_bins must be >= 2 and rarity_width > 0")
+        if self.onset_rule not in ("peak", "rest"):
+            raise ValueError(f"onset_rule must be 'peak' or 'rest', got {self.onset_rule!r}")
+        if self.gate_memory <= 0:
+            raise ValueError("gate_memory must be > 0")
+        if self.cal_bins < 2 or self.cal_width <= 0 or self.rest_points < 0:
+            raise ValueError("need cal_bins >= 2, cal_width > 0 and rest_points >= 0")
+        if self.alarm_q <= 0 or self.breakthrough_q < 0 or self.gate_slack < 0:
+            raise ValueError("need alarm_q > 0, breakthrough_q >= 0 and gate_slack >= 0")
         if self.relearn_after < self.open_after:
             raise ValueError("relearn_after must be >= open_after")
 
