@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,10 @@ class Engine:
         self._hole: str | None = "engine_start"  # a hole not yet turned into per-service gaps
         self._first_resume: float | None = None  # engine time a service first resumed after it
         self._prometheus_started: str | None = None
+        # service -> the last few advances of its newest scrape time (its scrape spacing as
+        # the cycles see it), and whether every service's scrapes are overdue right now.
+        self._spacing: dict[str, deque[float]] = {}
+        self._stalled = False
         self._targets_seen: set[tuple[tuple[str, str], ...]] | None = None
 
     # ---- readiness -------------------------------------------------------------------------
@@ -297,9 +302,12 @@ class Engine:
         """Turn holes in the scrapes into per-service gaps and follow each until it is over.
 
         A hole: cycles that could not reach Prometheus, a Prometheus restart the cycles did not
-        see (its start time changed), or the engine's own start. Every service gets a gap that
-        resumes at its first scrape newer than the one seen before the hole. A target
-        Prometheus did not have in the previous cycle opens a gap resumed at its first scrape."""
+        see (its start time changed), scrapes overdue for every service at once (Prometheus
+        answers but does not scrape: a restart seen this way on any PromQL-compatible server),
+        or the engine's own start. Every service gets a gap that resumes at its first scrape
+        newer than the one seen before the hole. A target Prometheus did not have in the
+        previous cycle opens a gap resumed at its first scrape."""
+        self._watch_stall(ts, scraped)
         if started is not None:
             if self._prometheus_started is not None and started != self._prometheus_started:
                 log.warning("Prometheus restarted (start time %s)", started)
@@ -332,11 +340,35 @@ class Engine:
                 elif newest > gap.before:
                     gap.resumed_at = newest
                     if self._first_resume is None:
-                        self._first_resume = ts
+                        self._first_resume, self._stalled = ts, False
                 elif ts - gap.ended_at > LOOKBACK_S:
                     del self._gaps[service]  # never scraped again: its absence is real
             elif ts >= gap.resumed_at + self.max_window:
                 del self._gaps[service]  # every window is whole again
+
+    def _watch_stall(self, ts: float, scraped: dict[str, float]) -> None:
+        """Every service's newest scrape overdue: older than twice its usual spacing, the
+        smallest of the last four advances the cycles saw. Prometheus writes `up` at every
+        scrape (0 for a target that is down) and marks a removed target's series stale, so no
+        new scrape for any service means Prometheus is not scraping: restarted without a cycle
+        seeing it down, or stalled. A rate over three scrapes (15 s at 5 s) empties once its
+        newest scrape is two spacings old, so this is told by the cycle that would first miss
+        it."""
+        overdue = []
+        for service, at in scraped.items():
+            spacing = self._spacing.setdefault(service, deque(maxlen=4))
+            advance = at - self._consumed_scrape.get(service, math.inf)
+            if advance > 0:
+                spacing.append(advance)
+            if spacing:
+                overdue.append(ts - at > 2 * min(spacing))
+        if overdue and all(overdue):
+            if not self._stalled and self._hole is None:
+                log.warning("no service scraped for a while: a hole in the scrapes")
+                self._hole = "scrapes_stalled"
+            self._stalled = True
+        elif not any(overdue):
+            self._stalled = False
 
     def _no_data_held(self, state: SeriesState, ts: float) -> bool:
         """Whether the series' query may still miss it because of a hole in the scrapes."""

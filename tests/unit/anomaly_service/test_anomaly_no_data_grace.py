@@ -142,15 +142,16 @@ def test_a_restart_no_cycle_saw_is_told_by_prometheus_start_time() -> None:
     assert cycle(engine, clock, prom, None) == []
     assert notes.payloads == []
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="prometheus_restart") == 1
-    # Without the start time, the same two cycles are a real absence: no_data (as before).
+    # Without the start time (another PromQL server), two cycles without a scrape are a real
+    # absence only while scrapes are not overdue: the second is, and tells the same hole.
     prom2 = FakePrometheus(scraped_at={"orders": 0.0})
-    engine2, _notes2, clock2 = make(prom2)
+    engine2, notes2, clock2 = make(prom2)
     for _ in range(6):
         cycle(engine2, clock2, prom2, 10.0)
-    cycle(engine2, clock2, prom2, None, scraped=False)
-    assert [t.anomaly["kind"] for t in cycle(engine2, clock2, prom2, None, scraped=False)] == [
-        "no_data"
-    ]
+    for _ in range(2):
+        assert cycle(engine2, clock2, prom2, None, scraped=False) == []
+    assert cycle(engine2, clock2, prom2, None) == [] and notes2.payloads == []
+    assert sample(engine2, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 1
 
 
 def test_a_new_target_holds_its_service_until_its_window_is_whole() -> None:
@@ -218,3 +219,39 @@ def test_scrape_times_going_backwards_are_out_of_order_not_fed() -> None:
     assert state.last is before and state.missing_cycles == 0
     assert sample(engine, "relia_anomaly_out_of_order_samples_total") == 1
     assert notes.payloads == []
+
+
+def test_scrapes_overdue_for_every_service_are_a_hole_on_any_promql_server() -> None:
+    """A restart (or a stall) that no cycle saw and no start time tells: Prometheus answers
+    with its old scrapes, and none is newer for longer than twice the usual spacing."""
+    engine, notes, clock, prom = running()
+    # 6 s since the newest scrape: the 15 s rate window still holds two scrapes.
+    assert cycle(engine, clock, prom, 10.0, scraped=False) == []
+    # 11 s: the window is down to one scrape and the series is absent; no scrape for more
+    # than twice the usual 5 s: a hole, so the absence does not count.
+    for _ in range(6):
+        assert cycle(engine, clock, prom, None, scraped=False) == []
+    assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 1
+    for _ in range(3):  # scraping again: the window refills
+        assert cycle(engine, clock, prom, None) == []
+    assert cycle(engine, clock, prom, 10.0) == [] and notes.payloads == []
+    assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 1
+
+
+def test_one_service_overdue_while_others_are_scraped_is_no_hole() -> None:
+    prom = FakePrometheus(scraped_at={"orders": 0.0, "users": 0.0})
+    engine, _, clock = make(prom)
+    for _ in range(6):
+        clock.tick(5.0)
+        prom.scraped_at = {"orders": clock.now - 1.0, "users": clock.now - 1.0}
+        prom.values[RATE] = {"orders": 10.0, "users": 10.0}
+        assert asyncio.run(engine.run_cycle()) == []
+    frozen = prom.scraped_at["users"]
+    opened = []
+    for _ in range(4):
+        clock.tick(5.0)
+        prom.scraped_at = {"orders": clock.now - 1.0, "users": frozen}
+        prom.values[RATE] = {"orders": 10.0}
+        opened += [t.anomaly["service"] for t in asyncio.run(engine.run_cycle())]
+    assert opened == ["users"]  # after NO_DATA_CYCLES, as before
+    assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 0
