@@ -11,6 +11,13 @@ from typing import Any
 import yaml
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# PromQL durations (`15s`, `1m30s`, `500ms`), in range selectors `[15s]`, subqueries `[30m:1m]`
+# and `offset 5m`.
+_DURATION = r"(?:\d+(?:ms|s|m|h|d|w|y))+"
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_UNIT_S["y"] = 365 * 86400.0
+_RANGE_RE = re.compile(rf"\[\s*({_DURATION})\s*(:\s*(?:{_DURATION})?\s*)?\]")
+_OFFSET_RE = re.compile(rf"\boffset\s+-?\s*({_DURATION})")
 DIRECTIONS = ("up", "down", "both")
 ON_MISSING = ("no_data", "ignore")
 FIELDS = {
@@ -59,6 +66,23 @@ class MetricSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def duration_s(text: str) -> float:
+    """A PromQL duration (`1m30s`) in seconds."""
+    return sum(float(n) * _UNIT_S[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text))
+
+
+def query_window_s(query: str) -> float:
+    """How far back a query reads: its longest range selector, plus its longest subquery range
+    and offset (a subquery's steps each read the inner range, an offset moves the window back).
+    0 for a query of plain instant selectors. After a hole in the data, the query's answer is
+    whole again once this long has passed since the scrapes resumed."""
+    ranges, subqueries = [0.0], [0.0]
+    for match in _RANGE_RE.finditer(query):
+        (subqueries if match.group(2) else ranges).append(duration_s(match.group(1)))
+    offsets = [0.0, *(duration_s(m.group(1)) for m in _OFFSET_RE.finditer(query))]
+    return max(ranges) + max(subqueries) + max(offsets)
 
 
 def parse_catalog(text: str, file: str = "<catalog>") -> list[MetricSpec]:

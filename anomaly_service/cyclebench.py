@@ -30,7 +30,7 @@ class ScriptedSource:
     async def query(self, promql: str, at: float | None = None) -> list[Sample]:
         if promql.startswith(("sum by (service) (up", "count by (service) (up")):
             return [Sample({"service": s}, 1.0) for s in self.services]
-        if promql.startswith("max by (service) (timestamp("):
+        if promql.startswith("timestamp("):
             # every service freshly scraped at the cycle's time: each cycle is a new point
             return [Sample({"service": s}, at or 0.0) for s in self.services]
         return [Sample({"service": s}, 1.0 + self.rng.random() * 0.01) for s in self.services]

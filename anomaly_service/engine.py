@@ -6,13 +6,14 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from anomaly_service.catalog import MetricSpec
+from anomaly_service.catalog import MetricSpec, query_window_s
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.events import alertmanager_payload
 from anomaly_service.lifecycle import (
@@ -35,6 +36,21 @@ log = logging.getLogger("anomaly_service.engine")
 
 DIRECTIONS = {"up": Direction.UP, "down": Direction.DOWN, "both": Direction.BOTH}
 Clock = Callable[[], float]
+# Prometheus' default lookback delta: an instant query still returns a scrape this old, so a
+# service can look present (with old scrape times) this long after its scrapes stopped.
+LOOKBACK_S = 300.0
+
+
+@dataclass
+class ScrapeGap:
+    """A hole in one service's scrapes: Prometheus was down or restarted, the engine just
+    started (it cannot know what came before), or a target of the service is new. Until the
+    scrapes resume and a query's window has passed since, the query may miss series whose data
+    is fine, so their absence does not count toward no_data."""
+
+    before: float  # the service's newest scrape time at the hole (-inf: none known)
+    ended_at: float  # engine time Prometheus answered again
+    resumed_at: float | None = None  # time of the first scrape after the hole
 
 
 @dataclass
@@ -102,6 +118,18 @@ class Engine:
         self._backfilled: set[str] = set()
         # service -> timestamp of the newest scrape whose values the detector has consumed
         self._consumed_scrape: dict[str, float] = {}
+        # How far back each catalog query reads; after a hole, no_data waits this long.
+        self.windows = {spec.name: query_window_s(spec.query) for spec in catalog}
+        self.max_window = max(self.windows.values(), default=0.0)
+        self._gaps: dict[str, ScrapeGap] = {}
+        self._hole: str | None = "engine_start"  # a hole not yet turned into per-service gaps
+        self._first_resume: float | None = None  # engine time a service first resumed after it
+        self._prometheus_started: str | None = None
+        # service -> the last few advances of its newest scrape time (its scrape spacing as
+        # the cycles see it), and whether every service's scrapes are overdue right now.
+        self._spacing: dict[str, deque[float]] = {}
+        self._stalled = False
+        self._targets_seen: set[tuple[tuple[str, str], ...]] | None = None
 
     # ---- readiness -------------------------------------------------------------------------
     def fresh(self) -> bool:
@@ -175,22 +203,29 @@ class Engine:
             gathered = await asyncio.gather(
                 *(self._query(spec, ts) for spec in self.catalog),
                 self._targets(ts),
+                self._start_time(),
                 return_exceptions=True,  # every query finishes; no stray exceptions left behind
             )
             for outcome in gathered:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            results = [r for r in gathered[:-1] if isinstance(r, list) or r is None]
-            scraped = gathered[-1] if isinstance(gathered[-1], dict) else {}
+            results = [r for r in gathered[:-2] if isinstance(r, list) or r is None]
+            targets = gathered[-2] if isinstance(gathered[-2], tuple) else ({}, {})
+            prom_started = gathered[-1] if isinstance(gathered[-1], str) else None
         except PrometheusUnavailable as exc:
             # Unknown is not healthy: no series is marked missing, nothing is resolved.
+            if self._hole is None:
+                self._hole = "prometheus_down"
             self.state.prometheus_ok = False
             self.state.prometheus_error = str(exc)
             self.metrics.prometheus_up.set(0)
             self.metrics.cycles.labels("prometheus_down").inc()
             log.warning("cycle %d: Prometheus unavailable: %s", self.state.cycle, exc)
             return []
-        transitions = self._classify(ts, results, self._unchanged(scraped))
+        scraped, new_targets = targets
+        self._track_gaps(ts, scraped, new_targets, prom_started)
+        unchanged, behind = self._unchanged(scraped)
+        transitions = self._classify(ts, results, unchanged, behind)
         self.state.prometheus_ok = True
         self.state.prometheus_error = None
         self.state.last_success_at = ts
@@ -218,46 +253,168 @@ class Engine:
         status.error = reason
         self.metrics.query_errors.labels(spec.name).set(1)
 
-    async def _targets(self, at: float) -> dict[str, float]:
-        """Replicas up/total per service, and the time of each service's newest scrape."""
+    async def _start_time(self) -> str | None:
+        """Prometheus' process start time, where the source can tell it (None otherwise)."""
+        probe = getattr(self.source, "start_time", None)
+        if probe is None:
+            return None
+        started = await probe()
+        return started if isinstance(started, str) else None
+
+    async def _targets(self, at: float) -> tuple[dict[str, float], dict[str, float]]:
+        """Replicas up/total per service, the time of each service's newest scrape, and the
+        targets Prometheus did not have in the previous cycle (service -> their scrape time)."""
         selector = self.options.up_selector
         try:
             up = await self.source.query(f"sum by (service) ({selector})", at)
             total = await self.source.query(f"count by (service) ({selector})", at)
-            newest = await self.source.query(f"max by (service) (timestamp({selector}))", at)
+            scrapes = await self.source.query(f"timestamp({selector})", at)
         except QueryRejected as exc:
             log.error("replica query rejected: %s", exc.reason)
-            return {}
+            return {}, {}
         counts = {
             s.labels.get("service", ""): int(s.value) for s in total if math.isfinite(s.value)
         }
         ups = {s.labels.get("service", ""): int(s.value) for s in up if math.isfinite(s.value)}
         self.state.replicas = {svc: (ups.get(svc, 0), n) for svc, n in counts.items() if svc}
-        return {
-            s.labels["service"]: s.value
-            for s in newest
-            if s.labels.get("service") and math.isfinite(s.value)
-        }
+        newest: dict[str, float] = {}
+        new: dict[str, float] = {}
+        seen = set()
+        for sample in scrapes:
+            service = sample.labels.get("service")
+            if not service or not math.isfinite(sample.value):
+                continue
+            newest[service] = max(sample.value, newest.get(service, -math.inf))
+            target = tuple(sorted(_clean(sample.labels).items()))
+            seen.add(target)
+            if self._targets_seen is not None and target not in self._targets_seen:
+                new[service] = max(sample.value, new.get(service, -math.inf))
+        self._targets_seen = seen
+        return newest, new
 
-    def _unchanged(self, scraped: dict[str, float]) -> set[str]:
+    def _track_gaps(
+        self,
+        ts: float,
+        scraped: dict[str, float],
+        new_targets: dict[str, float],
+        started: str | None,
+    ) -> None:
+        """Turn holes in the scrapes into per-service gaps and follow each until it is over.
+
+        A hole: cycles that could not reach Prometheus, a Prometheus restart the cycles did not
+        see (its start time changed), scrapes overdue for every service at once (Prometheus
+        answers but does not scrape: a restart seen this way on any PromQL-compatible server),
+        or the engine's own start. Every service gets a gap that resumes at its first scrape
+        newer than the one seen before the hole. A target Prometheus did not have in the
+        previous cycle opens a gap resumed at its first scrape."""
+        self._watch_stall(ts, scraped)
+        if started is not None:
+            if self._prometheus_started is not None and started != self._prometheus_started:
+                log.warning("Prometheus restarted (start time %s)", started)
+                self._hole = self._hole or "prometheus_restart"
+            self._prometheus_started = started
+        if self._hole is not None:
+            self.metrics.scrape_gaps.labels(self._hole).inc()
+            services = set(scraped) | {s.service for s in self.tracker.series.values()}
+            for service in services:
+                # The newest scrape Prometheus has now may still be from before the hole (it
+                # answers before it scrapes again): only a newer one shows scraping resumed.
+                before = max(
+                    self._consumed_scrape.get(service, -math.inf),
+                    scraped.get(service, -math.inf),
+                )
+                self._gaps[service] = ScrapeGap(before, ts)
+            self._hole, self._first_resume = None, None
+        for service, at in new_targets.items():
+            gap = self._gaps.get(service)
+            if gap is None or (gap.resumed_at is not None and gap.resumed_at < at):
+                self.metrics.scrape_gaps.labels("new_target").inc()
+                self._gaps[service] = ScrapeGap(-math.inf, ts, at)
+        for service, gap in list(self._gaps.items()):
+            if gap.resumed_at is None:
+                newest = scraped.get(service)
+                if newest is None:
+                    # No scrape times for it (a catalog on another job, or a target gone):
+                    # nothing to wait for but the windows from now.
+                    gap.resumed_at = gap.ended_at
+                elif newest > gap.before:
+                    gap.resumed_at = newest
+                    if self._first_resume is None:
+                        self._first_resume, self._stalled = ts, False
+                elif ts - gap.ended_at > LOOKBACK_S:
+                    del self._gaps[service]  # never scraped again: its absence is real
+            elif ts >= gap.resumed_at + self.max_window:
+                del self._gaps[service]  # every window is whole again
+
+    def _watch_stall(self, ts: float, scraped: dict[str, float]) -> None:
+        """Every service's newest scrape overdue: older than twice its usual spacing, the
+        smallest of the last four advances the cycles saw. Prometheus writes `up` at every
+        scrape (0 for a target that is down) and marks a removed target's series stale, so no
+        new scrape for any service means Prometheus is not scraping: restarted without a cycle
+        seeing it down, or stalled. A rate over three scrapes (15 s at 5 s) empties once its
+        newest scrape is two spacings old, so this is told by the cycle that would first miss
+        it."""
+        overdue = []
+        for service, at in scraped.items():
+            spacing = self._spacing.setdefault(service, deque(maxlen=4))
+            advance = at - self._consumed_scrape.get(service, math.inf)
+            if advance > 0:
+                spacing.append(advance)
+            if spacing:
+                overdue.append(ts - at > 2 * min(spacing))
+        if overdue and all(overdue):
+            if not self._stalled and self._hole is None:
+                log.warning("no service scraped for a while: a hole in the scrapes")
+                self._hole = "scrapes_stalled"
+            self._stalled = True
+        elif not any(overdue):
+            self._stalled = False
+
+    def _no_data_held(self, state: SeriesState, ts: float) -> bool:
+        """Whether the series' query may still miss it because of a hole in the scrapes."""
+        gap = self._gaps.get(state.service)
+        if gap is None:
+            return False
+        if gap.resumed_at is None:
+            # Not scraped since the hole. While no service is, Prometheus is not scraping yet
+            # (2.x waits ~5 s after its start); once one is, the others get the longest window
+            # and one cycle to follow, then this one's absence is real.
+            return (
+                self._first_resume is None
+                or ts - self._first_resume <= self.max_window + self.options.check_interval
+            )
+        return ts < gap.resumed_at + self.windows.get(state.spec.name, self.max_window)
+
+    def _unchanged(self, scraped: dict[str, float]) -> tuple[set[str], set[str]]:
         """Services not scraped since the last cycle that fed the detector.
 
         The cycle and the scrapes both run every 5 s without a common phase, so now and then two
         cycles read the same scrape. Fed twice, one abnormal scrape met the detector's "two
         abnormal points" rule on its own, and the anomaly opened with every other signal still
         from that first scrape (at a load spike's onset: high p99, CPU not yet up). A service
-        without scrape times (a catalog on another job) is fed every cycle."""
-        unchanged = set()
+        without scrape times (a catalog on another job) is fed every cycle.
+
+        Also returns the services whose newest scrape is older than one already fed (scrape
+        times going backwards): their samples are out of order."""
+        unchanged, behind = set(), set()
         for service, at in scraped.items():
-            if at <= self._consumed_scrape.get(service, -math.inf):
+            consumed = self._consumed_scrape.get(service, -math.inf)
+            if at < consumed:
+                unchanged.add(service)
+                behind.add(service)
+            elif at == consumed:
                 unchanged.add(service)
                 self.metrics.repeated_scrapes.inc()
             else:
                 self._consumed_scrape[service] = at
-        return unchanged
+        return unchanged, behind
 
     def _classify(
-        self, ts: float, results: list[list[Sample] | None], unchanged: set[str]
+        self,
+        ts: float,
+        results: list[list[Sample] | None],
+        unchanged: set[str],
+        behind: set[str] | None = None,
     ) -> list[Transition]:
         present: list[SeriesState] = []
         values: list[float] = []
@@ -286,18 +443,29 @@ class Engine:
                     status.skipped += 1
                     continue
                 if labels["service"] in unchanged:
+                    if behind and labels["service"] in behind:
+                        self.metrics.out_of_order.inc()
                     continue  # present, but no new scrape: the detector saw this value already
+                if state.last_ts is not None and ts < state.last_ts:
+                    # Older than the series' last point (the clock stepped back): skipped, so
+                    # the detector and the evidence only ever move forward in time.
+                    self.metrics.out_of_order.inc()
+                    continue
                 present.append(state)
                 values.append(sample.value)
         # One pass over known series: absent from a query that answered means missing.
+        held = 0
         for state in list(self.tracker.series.values()):
             if state.key in seen or state.spec.name not in answered:
                 continue
-            transitions.extend(self.tracker.missing(state, ts))
+            hold = self._no_data_held(state, ts)
+            held += hold
+            transitions.extend(self.tracker.missing(state, ts, hold))
             if state.missing_cycles * self.options.check_interval > self.options.series_ttl_s:
                 # Gone for good (a label set that no longer exists): bounded memory.
                 transitions.extend(self.tracker.expire(state, ts))
                 self.bank.release(state.key)
+        self.metrics.no_data_held.set(held)
         if not present:
             return transitions
         slots = np.fromiter((self._slot(s) for s in present), dtype=np.int64, count=len(present))

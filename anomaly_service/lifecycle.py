@@ -178,6 +178,8 @@ class SeriesState:
     slot: int | None = None  # detector bank slot, set by the engine
     last_ts: float | None = None
     missing_cycles: int = 0
+    # Of those, the cycles that count toward no_data: not held (see Tracker.missing).
+    counted_missing: int = 0
     deviation: Anomaly | None = None
     no_data: Anomaly | None = None
 
@@ -214,7 +216,8 @@ class Tracker:
     def observe(self, state: SeriesState, ts: float, obs: Observation) -> list[Transition]:
         """A present point: feed the evidence, run the deviation lifecycle, end no_data."""
         out: list[Transition] = []
-        state.last, state.last_ts, state.missing_cycles = obs, ts, 0
+        state.last, state.last_ts = obs, ts
+        state.missing_cycles = state.counted_missing = 0
         state.evidence.add(ts, obs.value, obs.baseline, obs.lower, obs.upper)
         if state.no_data is not None:
             out.append(self._resolve(state, state.no_data, ts))
@@ -240,14 +243,19 @@ class Tracker:
             out.append(self._fire(anomaly, "escalate"))
         return out
 
-    def missing(self, state: SeriesState, ts: float) -> list[Transition]:
-        """The series was absent from a successful query this cycle."""
+    def missing(self, state: SeriesState, ts: float, held: bool = False) -> list[Transition]:
+        """The series was absent from a successful query this cycle.
+
+        `held`: its data cannot be whole yet (the query's window still spans a hole in the
+        scrapes): the absence is recorded but does not count toward `no_data`."""
         state.missing_cycles += 1
+        if not held:
+            state.counted_missing += 1
         state.evidence.add(ts, None, None, None, None)
         if (
             state.spec.on_missing != "no_data"
             or state.no_data is not None
-            or state.missing_cycles < self.no_data_cycles
+            or state.counted_missing < self.no_data_cycles
         ):
             return []
         anomaly = self._open(state, "no_data", CRITICAL, ts)

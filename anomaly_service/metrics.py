@@ -26,6 +26,24 @@ class ServiceMetrics:
             "Services a cycle skipped because their newest scrape was already fed to the detector",
             registry=r,
         )
+        self.out_of_order = Counter(
+            "relia_anomaly_out_of_order_samples_total",
+            "Samples skipped because they were older than the series' last point (clock step"
+            " back, scrape times going backwards)",
+            registry=r,
+        )
+        self.scrape_gaps = Counter(
+            "relia_anomaly_scrape_gaps_total",
+            "Holes in the scrapes the engine saw, by cause (prometheus_down|prometheus_restart|"
+            "engine_start|new_target); no_data waits until the query windows are whole again",
+            ["cause"],
+            registry=r,
+        )
+        self.no_data_held = Gauge(
+            "relia_anomaly_no_data_held_series",
+            "Series absent this cycle whose no_data waits because their window spans a hole",
+            registry=r,
+        )
         self.series_tracked = Gauge(
             "relia_anomaly_series_tracked", "Series with state in the detector", registry=r
         )

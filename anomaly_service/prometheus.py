@@ -66,6 +66,7 @@ class PrometheusAdapter:
         self._client = httpx.AsyncClient(
             base_url=self.base_url, timeout=httpx.Timeout(timeout_s), transport=transport
         )
+        self._no_runtimeinfo = False
 
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
         try:
@@ -120,6 +121,30 @@ class PrometheusAdapter:
                 )
             )
         return out
+
+    async def start_time(self) -> str | None:
+        """Prometheus' own process start time (`/api/v1/status/runtimeinfo` `startTime`), to
+        tell a restart the cycles did not see. None when it cannot be told this time; a server
+        without that endpoint (other PromQL-compatible servers) is not asked again."""
+        if self._no_runtimeinfo:
+            return None
+        try:
+            response = await self._client.get("/api/v1/status/runtimeinfo")
+        except httpx.HTTPError as exc:
+            raise PrometheusUnavailable(f"{self.base_url}: {type(exc).__name__}: {exc}") from None
+        if response.status_code in (404, 405, 501):
+            self._no_runtimeinfo = True
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        data = body.get("data") if isinstance(body, dict) else None
+        started = data.get("startTime") if isinstance(data, dict) else None
+        if response.is_success and not (isinstance(started, str) and started):
+            self._no_runtimeinfo = True  # answers, but not with a start time
+            return None
+        return started if isinstance(started, str) and started else None
 
     async def ping(self) -> bool:
         try:

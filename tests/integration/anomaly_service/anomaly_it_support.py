@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -112,3 +113,36 @@ def poll(what: str, fn: Callable[[], Any], timeout_s: float, every_s: float = 0.
 
 def get(url: str) -> Any:
     return httpx.get(url, timeout=5.0).json()
+
+
+class Load:
+    """Bounded GET traffic (~20 req/s spread over the URLs) until stopped, capped in count and
+    time. A URL that does not answer (its service stopped) is skipped quickly."""
+
+    def __init__(self, urls: list[str], max_requests: int = 6000, max_seconds: float = 240.0):
+        self.urls, self.max_requests = urls, max_requests
+        self.deadline = time.monotonic() + max_seconds
+        self.stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=2) as client:
+            while (
+                not self.stop.is_set()
+                and self.sent < self.max_requests
+                and time.monotonic() < self.deadline
+            ):
+                url = self.urls[self.sent % len(self.urls)]
+                self.sent += 1
+                with contextlib.suppress(httpx.HTTPError):
+                    client.get(url)
+                time.sleep(0.05)
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=15)

@@ -3,17 +3,14 @@ injected error fault becomes a critical error_rate anomaly (no metric-name drift
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from anomaly_it_support import AlertReceiver, get, poll
+from anomaly_it_support import AlertReceiver, Load, get, poll
 
 from tests.support.procs import Proc, start_module
 from tests.support.prometheus import PrometheusServer, ScrapeTarget
@@ -21,37 +18,6 @@ from tests.support.prometheus import PrometheusServer, ScrapeTarget
 pytestmark = pytest.mark.prometheus
 
 WORDS = {"latency", "error_rate", "cpu", "memory", "request_rate", "availability"}
-
-
-class Load:
-    """Bounded GET /users traffic (~20 req/s) until stopped, capped in count and time."""
-
-    def __init__(self, url: str, max_requests: int = 6000, max_seconds: float = 240.0) -> None:
-        self.url, self.max_requests = url + "/users", max_requests
-        self.deadline = time.monotonic() + max_seconds
-        self.stop = threading.Event()
-        self.sent = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            while (
-                not self.stop.is_set()
-                and self.sent < self.max_requests
-                and time.monotonic() < self.deadline
-            ):
-                self.sent += 1
-                with contextlib.suppress(httpx.HTTPError):
-                    client.get(self.url)
-                time.sleep(0.05)
-
-    def __enter__(self) -> Load:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=15)
 
 
 @pytest.fixture
@@ -85,7 +51,7 @@ def test_default_catalog_on_a_real_service(tmp_path: Path, users: Proc) -> None:
             "DETECTOR_CONFIG": json.dumps({"min_points": 10}),
         }
         svc = start_module("anomaly_service", tmp_path, env=env, timeout_s=60)
-        with Load(users.url):
+        with Load([users.url + "/users"]):
             seen = poll(
                 "all six signals with values, warmed up",
                 lambda: (

@@ -32,6 +32,9 @@ class FakePrometheus:
     down: bool = False
     replicas: dict[str, tuple[int, int]] = field(default_factory=dict)
     scraped_at: dict[str, float] = field(default_factory=dict)  # service -> newest scrape time
+    # More targets: (service, instance) -> newest scrape time, answered with an instance label.
+    instance_scrapes: dict[tuple[str, str], float] = field(default_factory=dict)
+    started: str | None = None  # Prometheus' start time, as /api/v1/status/runtimeinfo says
     calls: list[str] = field(default_factory=list)
     times: list[float | None] = field(default_factory=list)  # the `at` of each query
     on_query: Callable[[str], None] | None = None
@@ -47,9 +50,17 @@ class FakePrometheus:
             return [Sample({"service": s}, float(u)) for s, (u, _) in self.replicas.items()]
         if promql.startswith("count by (service) (up"):
             return [Sample({"service": s}, float(t)) for s, (_, t) in self.replicas.items()]
-        if promql.startswith("max by (service) (timestamp(up"):
-            return [Sample({"service": s}, t) for s, t in self.scraped_at.items()]
+        if promql.startswith("timestamp(up"):
+            return [Sample({"service": s}, t) for s, t in self.scraped_at.items()] + [
+                Sample({"service": s, "instance": i}, t)
+                for (s, i), t in self.instance_scrapes.items()
+            ]
         return [Sample({"service": s}, v) for s, v in self.values.get(promql, {}).items()]
+
+    async def start_time(self) -> str | None:
+        if self.down:
+            raise PrometheusUnavailable("connection refused (fake)")
+        return self.started
 
     async def query_range(
         self, promql: str, start: float, end: float, step: float

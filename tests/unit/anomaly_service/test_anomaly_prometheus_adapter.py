@@ -102,3 +102,29 @@ def test_non_vector_result_is_rejected() -> None:
     body = {"status": "success", "data": {"resultType": "matrix", "result": []}}
     with pytest.raises(QueryRejected, match="instant vector"):
         call(answer(200, body), "query", "up[5m]")
+
+
+def test_start_time_from_runtimeinfo_and_not_asked_again_where_missing() -> None:
+    body = {"status": "success", "data": {"startTime": "2026-11-30T09:53:47.911161018Z"}}
+    assert call(answer(200, body), "start_time") == "2026-11-30T09:53:47.911161018Z"
+    asked: list[str] = []
+
+    def missing(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(404, text="404 page not found")
+
+    async def twice() -> list[str | None]:
+        adapter = PrometheusAdapter("http://vm:8428", 1.0, transport=httpx.MockTransport(missing))
+        try:
+            return [await adapter.start_time(), await adapter.start_time()]
+        finally:
+            await adapter.aclose()
+
+    # A PromQL-compatible server without the endpoint: no start time, asked once.
+    assert asyncio.run(twice()) == [None, None] and asked == ["/api/v1/status/runtimeinfo"]
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(PrometheusUnavailable):
+        call(refused, "start_time")
