@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from anomaly_service.catalog import MetricSpec
+from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.events import alertmanager_payload
 from anomaly_service.lifecycle import (
@@ -84,6 +85,7 @@ class Engine:
         options: EngineOptions,
         metrics: ServiceMetrics,
         detector_config: DetectorConfig | None = None,
+        dependencies: Dependencies | None = None,
     ) -> None:
         self.catalog = catalog
         self.source = source
@@ -92,6 +94,7 @@ class Engine:
         self.options = options
         self.metrics = metrics
         self.config = detector_config or DetectorConfig()
+        self.dependencies = dependencies or Dependencies()
         self.bank = SeriesBank(self.config, capacity=options.series_capacity)
         self.tracker = Tracker(
             options.history_size, options.evidence_points, options.no_data_cycles
@@ -182,6 +185,7 @@ class Engine:
                     raise outcome
             results = [r for r in gathered[:-1] if isinstance(r, list) or r is None]
             scraped = gathered[-1] if isinstance(gathered[-1], dict) else {}
+            edges = await self.dependencies.sample(self.source, ts)
         except PrometheusUnavailable as exc:
             # Unknown is not healthy: no series is marked missing, nothing is resolved.
             self.state.prometheus_ok = False
@@ -191,6 +195,7 @@ class Engine:
             log.warning("cycle %d: Prometheus unavailable: %s", self.state.cycle, exc)
             return []
         transitions = self._classify(ts, results, self._unchanged(scraped))
+        self.dependencies.update(ts, edges, self.tracker, transitions)
         self.state.prometheus_ok = True
         self.state.prometheus_error = None
         self.state.last_success_at = ts

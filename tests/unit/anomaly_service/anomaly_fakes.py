@@ -32,6 +32,7 @@ class FakePrometheus:
     down: bool = False
     replicas: dict[str, tuple[int, int]] = field(default_factory=dict)
     scraped_at: dict[str, float] = field(default_factory=dict)  # service -> newest scrape time
+    labelled: dict[str, list[Sample]] = field(default_factory=dict)  # query -> samples as given
     calls: list[str] = field(default_factory=list)
     times: list[float | None] = field(default_factory=list)  # the `at` of each query
     on_query: Callable[[str], None] | None = None
@@ -43,6 +44,8 @@ class FakePrometheus:
             raise PrometheusUnavailable("connection refused (fake)")
         if promql in self.rejected:
             raise QueryRejected(self.rejected[promql])
+        if promql in self.labelled:
+            return list(self.labelled[promql])
         if promql.startswith("sum by (service) (up"):
             return [Sample({"service": s}, float(u)) for s, (u, _) in self.replicas.items()]
         if promql.startswith("count by (service) (up"):
