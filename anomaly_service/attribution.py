@@ -22,8 +22,12 @@ class AttributionConfig:
     edge_ttl_s: float = 600.0  # an edge with no calls for this long leaves the graph
     min_calls: float = 0.05  # calls/s for an edge sample to count as evidence
     # A callee failing this share of the calls made to it is failing, whatever its own series say
-    # (it may have none: gone, or its anomaly not open yet).
-    failure_ratio: float = 0.2
+    # (it may have none: gone, or its anomaly not open yet). Above the background noise.
+    failure_ratio: float = 0.05
+    # Failed calls to the callee amount to at least this share of the caller's own error ratio:
+    # the caller fails because the callee does. Relative, because both ratios ramp up together
+    # over the same query window and the caller's anomaly opens while they are still low.
+    error_share: float = 0.5
     # Waiting on the callee takes at least this share of the caller's p99: the caller is slow
     # because the callee is.
     latency_share: float = 0.5
@@ -53,6 +57,7 @@ class ServiceHealth:
     opened: Mapping[str, float] = field(default_factory=dict)  # open anomaly metric -> opened_at
     down: bool = False  # unreachable or hung (probe failing, replicas down, no data)
     latency: float | None = None  # the service's own p99, seconds
+    error_rate: float | None = None  # the service's own error ratio
 
     @property
     def troubled(self) -> bool:
@@ -142,7 +147,9 @@ def _edge_evidence(
         return None
     if sample.timeouts > 0:
         return "edge_timeouts", sample.timeouts
-    if "error_rate" in caller.opened and sample.failure_ratio >= config.failure_ratio:
+    if "error_rate" in caller.opened and sample.failure_ratio >= max(
+        config.failure_ratio, config.error_share * (caller.error_rate or 0.0)
+    ):
         return "edge_failures", sample.failure_ratio
     if (
         "latency" in caller.opened

@@ -60,13 +60,18 @@ def service_health(tracker: Tracker) -> dict[str, ServiceHealth]:
         metrics[a.metric] = min(a.opened_at, metrics.get(a.metric, math.inf))
         if a.kind == "no_data" or a.metric in DOWN_SIGNALS:
             down.add(a.service)
-    latency: dict[str, float] = {}
+    # The newest value of each service's own latency and error ratio (worst over label sets).
+    own: dict[str, dict[str, float]] = {"latency": {}, "error_rate": {}}
     for state in tracker.series.values():
-        if state.spec.name == "latency" and state.last is not None and state.service:
-            latency[state.service] = max(state.last.value, latency.get(state.service, 0.0))
-    names = set(opened) | set(latency) | down
+        values = own.get(state.spec.name)
+        if values is not None and state.last is not None and state.service:
+            values[state.service] = max(state.last.value, values.get(state.service, 0.0))
+    names = set(opened) | set(own["latency"]) | set(own["error_rate"]) | down
     return {
-        n: ServiceHealth(n, opened.get(n, {}), n in down, latency.get(n)) for n in sorted(names)
+        n: ServiceHealth(
+            n, opened.get(n, {}), n in down, own["latency"].get(n), own["error_rate"].get(n)
+        )
+        for n in sorted(names)
     }
 
 

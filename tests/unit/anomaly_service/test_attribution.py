@@ -54,6 +54,22 @@ def test_callee_errors_make_the_caller_a_victim_with_evidence() -> None:
     assert orders.to_dict()["caused_by"] == ["payments"]
 
 
+def test_edge_failures_explain_the_callers_errors_while_both_ramp_up() -> None:
+    """At the caller's anomaly's first point its error ratio is still low, and so is the edge's:
+    the edge explains it if it accounts for at least half of it."""
+    health = [
+        ServiceHealth("orders", {"error_rate": T0}, error_rate=0.12),
+        ServiceHealth("payments"),
+    ]
+    graph = graph_of(("orders", "payments"))
+    ramping = run(health, graph, [EdgeSample("orders", "payments", calls=6.0, failures=0.66)])
+    assert [c.callee for c in ramping["orders"].caused_by] == ["payments"]
+    # The caller fails far more than its calls do: its own fault, the callee's 2 % is noise-ish.
+    own = [ServiceHealth("orders", {"error_rate": T0}, error_rate=0.6), ServiceHealth("payments")]
+    noise = run(own, graph, [EdgeSample("orders", "payments", calls=6.0, failures=0.66)])
+    assert not noise["orders"].caused_by_dependency
+
+
 def test_callee_failing_before_its_own_anomaly_opens_still_explains_the_caller() -> None:
     """The caller's anomaly may open a cycle before the callee's: the edge itself shows it."""
     result = run(
