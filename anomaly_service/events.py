@@ -36,6 +36,7 @@ def alertmanager_payload(anomaly: dict[str, Any], status: str, external_url: str
         "band": f"{fmt(lower)}..{fmt(upper)}",
         "summary": anomaly["summary"],
         "unit": anomaly.get("unit", ""),
+        "triage": f"{base}/anomalies/{anomaly['id']}/triage",
     }
     if anomaly.get("caused_by"):
         # A victim of a dependency: policies can leave it alone and act on the root instead.
