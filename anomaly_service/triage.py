@@ -11,7 +11,13 @@ from typing import Any
 from anomaly_service.catalog import MetricSpec
 
 CHANGES_WINDOW_S = 1800.0  # "recent changes": the last 30 minutes
+# increase() needs two scrapes in its window: a younger anomaly's impact is read over this much.
+MIN_IMPACT_WINDOW_S = 30.0
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+
+def impact_window(start: float, end: float) -> float:
+    return max(MIN_IMPACT_WINDOW_S, round(end - start))
 
 
 def impact_queries(service: str, window_s: float) -> tuple[str, str]:
@@ -49,7 +55,8 @@ class TriageInputs:
     spec: MetricSpec | None
     now: float
     replicas: tuple[int, int] | None = None
-    impact: Part = field(default_factory=Part)  # value: (requests, failed) since opening
+    # value: (requests, failed, window_s): since opening, or over the minimum window
+    impact: Part = field(default_factory=Part)
     starts: Part = field(default_factory=Part)  # value: {container: start time}
     actions: Part = field(default_factory=Part)  # value: the policy engine's action records
     policies: Part = field(default_factory=Part)  # value: the policy engine's /status "policies"
@@ -81,8 +88,8 @@ def _impact(inputs: TriageInputs) -> dict[str, Any]:
     if inputs.impact.unavailable is not None:
         out["unavailable"] = inputs.impact.unavailable
     else:
-        requests, failed = inputs.impact.value or (None, None)
-        out["requests"], out["failed_requests"] = requests, failed
+        requests, failed, window = inputs.impact.value or (None, None, None)
+        out["requests"], out["failed_requests"], out["window_s"] = requests, failed, window
     return out
 
 
@@ -131,7 +138,7 @@ def _cause(a: dict[str, Any]) -> dict[str, Any]:
         if roots != caused_by:
             summary += f" (root: {', '.join(roots)})"
     else:
-        summary = f"no dependency explains it: treated as {a['service']}'s own"
+        summary = f"no dependency explains it: a fault of {a['service']} itself"
     return {
         "caused_by": caused_by,
         "root_causes": list(a.get("root_causes", [])),
@@ -151,6 +158,8 @@ def _next_step(inputs: TriageInputs) -> dict[str, Any]:
             f"look at {', '.join(a.get('root_causes') or a['caused_by'])} first: "
             f"{a['service']} is its victim"
         )
+    else:
+        step["summary"] = f"{a['service']} itself: its own policies decide"
     engine = inputs.engine.value or {}
     if inputs.engine.unavailable is not None:
         step["remediation"] = f"unknown: {inputs.engine.unavailable}"
@@ -160,7 +169,6 @@ def _next_step(inputs: TriageInputs) -> dict[str, Any]:
         step["remediation"] = "enabled"
     # Which policy will act and when is the policy engine's to say (issue 12, not built yet).
     step["policy_plan"] = None
-    step.setdefault("summary", f"remediation {step['remediation']}")
     return step
 
 

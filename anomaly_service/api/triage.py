@@ -18,19 +18,19 @@ router = APIRouter(tags=["anomalies"])
 
 
 async def _impact(eng: Engine, service: str, start: float, end: float) -> Part:
+    window = triage.impact_window(start, end)
     try:
-        total_q, failed_q = triage.impact_queries(service, end - start)
+        total_q, failed_q = triage.impact_queries(service, window)
         total, failed = await asyncio.gather(
             eng.source.query(total_q, end), eng.source.query(failed_q, end)
         )
     except (PrometheusUnavailable, QueryRejected, ValueError) as exc:
         return Part(unavailable=f"Prometheus: {exc}")
-
-    def first(samples: list[Any]) -> float:
-        value = samples[0].value if samples else 0.0
-        return round(value) if math.isfinite(value) else 0.0
-
-    return Part((first(total), first(failed)))
+    if not total or not math.isfinite(total[0].value):
+        return Part(unavailable=f"no request series for {service} in the last {window:g} s")
+    # No 5xx series at all means none failed (the selector matched nothing).
+    failed_n = failed[0].value if failed and math.isfinite(failed[0].value) else 0.0
+    return Part((round(total[0].value), round(failed_n), window))
 
 
 async def _starts(eng: Engine, service: str, at: float) -> Part:

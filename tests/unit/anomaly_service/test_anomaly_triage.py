@@ -16,7 +16,14 @@ from anomaly_service.app import create_app
 from anomaly_service.config import Settings
 from anomaly_service.dependencies import CALLS, FAILURES
 from anomaly_service.prometheus import Sample
-from anomaly_service.triage import Part, TriageInputs, build, impact_queries, restarts_query
+from anomaly_service.triage import (
+    Part,
+    TriageInputs,
+    build,
+    impact_queries,
+    impact_window,
+    restarts_query,
+)
 
 
 @dataclass
@@ -91,7 +98,7 @@ def open_incident(rig: Rig) -> dict[str, Any]:
 
 def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) -> None:
     anomaly = open_incident(rig)
-    total_q, failed_q = impact_queries("orders", rig.clock.now - anomaly["opened_at"])
+    total_q, failed_q = impact_queries("orders", impact_window(anomaly["opened_at"], rig.clock.now))
     rig.prom.values[total_q] = {"orders": 420.4}
     rig.prom.values[failed_q] = {"orders": 250.0}
     rig.prom.labelled[restarts_query("orders")] = [
@@ -125,7 +132,7 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
         "replicas_total": 1,
     }
     impact = packet["impact"]
-    assert (impact["requests"], impact["failed_requests"]) == (420, 250)
+    assert (impact["requests"], impact["failed_requests"], impact["window_s"]) == (420, 250, 30)
     assert impact["slo"] == {"floor": 0.05, "crossed": True}
     changes = [(c["source"], c["what"]) for c in packet["changes"]["items"]]
     assert changes == [
@@ -147,7 +154,7 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
 def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
     anomaly = open_incident(rig)
     rig.reader.down = True
-    total_q, _ = impact_queries("orders", rig.clock.now - anomaly["opened_at"])
+    total_q, _ = impact_queries("orders", impact_window(anomaly["opened_at"], rig.clock.now))
     rig.prom.rejected[total_q] = "bad_data (fake)"
     packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
     assert "requests" not in packet["impact"]
@@ -157,6 +164,13 @@ def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
         "policy_versions": "policy engine unreachable: ConnectError",
     }
     assert packet["next_step"]["remediation"].startswith("unknown: policy engine unreachable")
+
+
+def test_no_request_series_is_unknown_impact_not_zero(rig: Rig) -> None:
+    anomaly = open_incident(rig)  # the fake has no answer for the impact queries
+    impact = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()["impact"]
+    assert "requests" not in impact
+    assert impact["unavailable"] == "no request series for orders in the last 30 s"
 
 
 def test_unknown_anomaly_is_a_404(rig: Rig) -> None:
@@ -177,11 +191,15 @@ def test_a_paused_engine_and_an_own_fault_read_as_such() -> None:
         "caused_by": [],
     }
     packet = build(
-        TriageInputs(anomaly, None, 160.0, engine=Part({"enabled": False}), impact=Part((5, 0)))
+        TriageInputs(
+            anomaly, None, 160.0, engine=Part({"enabled": False}), impact=Part((5, 0, 60.0))
+        )
     )
-    assert packet["suspected_cause"]["summary"] == (
-        "no dependency explains it: treated as orders's own"
+    assert (
+        packet["suspected_cause"]["summary"]
+        == "no dependency explains it: a fault of orders itself"
     )
+    assert packet["next_step"]["summary"] == "orders itself: its own policies decide"
     assert packet["next_step"]["remediation"].startswith("paused")
     assert packet["impact"]["slo"] == {"floor": None, "crossed": False}
     assert packet["when"]["duration_s"] == 60.0
@@ -192,5 +210,6 @@ def test_query_builders_refuse_label_injection() -> None:
         impact_queries('orders"} or vector(1) or {x="', 60)
     with pytest.raises(ValueError):
         restarts_query("a b")
+    assert impact_window(100.0, 110.0) == 30.0 and impact_window(100.0, 400.4) == 300
     total, failed = impact_queries("orders", 59.6)
     assert "[60s]" in total and 'status_code=~"5.."' in failed
