@@ -57,7 +57,7 @@ up: ## build and start the stack, wait until every container is healthy, print t
 up-offline: offline-images ## like `up` on a machine without a registry (stand-in images, OFFLINE=1)
 	@$(MAKE) --no-print-directory up OFFLINE=1
 
-offline-images: ## build the stand-in images (base, Prometheus, nginx) where nothing can be pulled
+offline-images: ## build the stand-in images (base, Prometheus, nginx, blackbox exporter) where nothing can be pulled
 	bash scripts/offline-images.sh all
 
 down: ## stop and remove the stack's containers (volumes are kept)

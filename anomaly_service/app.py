@@ -12,13 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from anomaly_service.api import anomalies, detect, ops, read
+from anomaly_service.api import anomalies, detect, ops, read, triage
 from anomaly_service.catalog import MetricSpec, load_catalog
 from anomaly_service.config import Settings
 from anomaly_service.detector import DetectorConfig
 from anomaly_service.engine import Engine, EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.notifier import HttpNotifier, Notifier
+from anomaly_service.platform_reader import PlatformReader, PolicyEngineReader
 from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
 from relia_web.guard import RequestGuard
 from relia_web.openapi import AllowHeader, document
@@ -58,6 +59,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     catalog: list[MetricSpec] | None = None,
     run_loop: bool = True,
+    platform_reader: PlatformReader | None = None,
 ) -> FastAPI:
     """Build the app. A bad catalog raises CatalogError here, before anything starts."""
     specs = catalog if catalog is not None else load_catalog(settings.metrics_catalog)
@@ -78,6 +80,9 @@ def create_app(
             observer=lambda outcome: metrics.events.labels(outcome).inc(),
             clock=clock,
         )
+    reader = platform_reader or PolicyEngineReader(
+        settings.policy_engine_url, settings.policy_engine_token
+    )
     overrides: dict[str, Any] = dict(settings.detector_config)
     detector_config = DetectorConfig(**overrides)
     engine = Engine(
@@ -101,14 +106,16 @@ def create_app(
             await notifier.drain(2.0)
             await notifier.stop()
             await source.aclose()
+            await reader.aclose()
 
     app = FastAPI(title="Relia anomaly service", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.catalog_file = str(settings.metrics_catalog) if catalog is None else "<injected>"
     app.state.prometheus_url = settings.prometheus_url
+    app.state.platform_reader = reader
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for module in (read, anomalies, detect, ops):
+    for module in (read, anomalies, triage, detect, ops):
         app.include_router(module.router)
     app.add_middleware(RequestGuard)  # POST /detect: JSON only, same origin, bounded nesting
     app.add_middleware(AllowHeader, openapi=lambda: app.openapi())

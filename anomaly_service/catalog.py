@@ -31,6 +31,7 @@ FIELDS = {
     "max_value",
     "description",
     "on_missing",
+    "runbook",
 }
 
 
@@ -63,6 +64,7 @@ class MetricSpec:
     # to it, so a chart never shows a baseline band of negative seconds.
     min_value: float | None = None
     max_value: float | None = None
+    runbook: str = ""  # a link for humans, shown in the triage packet
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,6 +159,11 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise CatalogError(file, name, "description", "must be a string")
+    runbook = entry.get("runbook", "")
+    if not isinstance(runbook, str) or (
+        runbook and not runbook.startswith(("http://", "https://"))
+    ):
+        raise CatalogError(file, name, "runbook", "must be an http(s) URL (or omitted)")
     return MetricSpec(
         name,
         query.strip(),
@@ -168,6 +175,7 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
         description,
         min_value,
         max_value,
+        runbook,
     )
 
 

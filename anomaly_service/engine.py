@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from anomaly_service.catalog import MetricSpec, query_window_s
+from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.events import alertmanager_payload
 from anomaly_service.lifecycle import (
@@ -100,6 +101,7 @@ class Engine:
         options: EngineOptions,
         metrics: ServiceMetrics,
         detector_config: DetectorConfig | None = None,
+        dependencies: Dependencies | None = None,
     ) -> None:
         self.catalog = catalog
         self.source = source
@@ -108,6 +110,7 @@ class Engine:
         self.options = options
         self.metrics = metrics
         self.config = detector_config or DetectorConfig()
+        self.dependencies = dependencies or Dependencies()
         self.bank = SeriesBank(self.config, capacity=options.series_capacity)
         self.tracker = Tracker(
             options.history_size, options.evidence_points, options.no_data_cycles
@@ -212,6 +215,7 @@ class Engine:
             results = [r for r in gathered[:-2] if isinstance(r, list) or r is None]
             targets = gathered[-2] if isinstance(gathered[-2], tuple) else ({}, {})
             prom_started = gathered[-1] if isinstance(gathered[-1], str) else None
+            edges = await self.dependencies.sample(self.source, ts)
         except PrometheusUnavailable as exc:
             # Unknown is not healthy: no series is marked missing, nothing is resolved.
             if self._hole is None:
@@ -226,6 +230,7 @@ class Engine:
         self._track_gaps(ts, scraped, new_targets, prom_started)
         unchanged, behind = self._unchanged(scraped)
         transitions = self._classify(ts, results, unchanged, behind)
+        self.dependencies.update(ts, edges, self.tracker, transitions)
         self.state.prometheus_ok = True
         self.state.prometheus_error = None
         self.state.last_success_at = ts

@@ -36,7 +36,17 @@ def alertmanager_payload(anomaly: dict[str, Any], status: str, external_url: str
         "band": f"{fmt(lower)}..{fmt(upper)}",
         "summary": anomaly["summary"],
         "unit": anomaly.get("unit", ""),
+        "triage": f"{base}/anomalies/{anomaly['id']}/triage",
     }
+    if anomaly.get("caused_by"):
+        # A victim of a dependency: policies can leave it alone and act on the root instead.
+        annotations["caused_by"] = ",".join(anomaly["caused_by"])
+        annotations["root_causes"] = ",".join(anomaly.get("root_causes", []))
+        annotations["cause"] = "; ".join(
+            f"{e['callee']} {e['callee_state']}: {e['signal']}={fmt(e['value'])}, "
+            f"opened first: {e['opened_first']}"
+            for e in anomaly.get("cause_evidence", [])
+        )
     resolved = status == "resolved"
     ends_at = iso(anomaly["resolved_at"]) if resolved and anomaly.get("resolved_at") else ZERO_TIME
     alert = {

@@ -104,6 +104,7 @@ class Anomaly:
     updated_at: float = 0.0
     frozen_evidence: np.ndarray | None = None  # compact copy taken at resolve time
     expired: bool = False  # closed because its series stayed absent past the TTL
+    cause: dict[str, Any] | None = None  # set while a dependency explains it (dependencies.py)
 
     def summary(self) -> str:
         if self.kind == "no_data":
@@ -142,6 +143,16 @@ class Anomaly:
             "peak_value": self.peak_value,
             "unit": self.unit,
             "summary": self.summary(),
+            **self.cause_fields(),
+        }
+
+    def cause_fields(self) -> dict[str, Any]:
+        """Victim of a dependency or not, with the evidence (docs/root-cause.md)."""
+        cause = self.cause or {}
+        return {
+            "caused_by": list(cause.get("caused_by", [])),
+            "root_causes": list(cause.get("root_causes", [])),
+            "cause_evidence": list(cause.get("evidence", [])),
         }
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what the test suite needs on a fresh Debian 12 machine (run as root):
-# Docker engine + Compose v2 plugin, Prometheus, Chromium, debootstrap (for stand-in images).
+# Docker engine + Compose v2 plugin, Prometheus, the blackbox exporter, Chromium, debootstrap (for
+# stand-in images).
 set -euo pipefail
 
 need_apt=()
@@ -8,15 +9,21 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# The Debian package starts prometheus as a service on :9090; tests run their own instances.
+# The Debian packages start prometheus (:9090) and the blackbox exporter (:9115) as services;
+# tests run their own instances.
 if pgrep -x prometheus >/dev/null && [ -f /etc/init.d/prometheus ]; then
   /etc/init.d/prometheus stop >/dev/null 2>&1 || pkill -x prometheus || true
+fi
+if pgrep -f /usr/bin/prometheus-blackbox-exporter >/dev/null; then
+  /etc/init.d/prometheus-blackbox-exporter stop >/dev/null 2>&1 \
+    || pkill -f /usr/bin/prometheus-blackbox-exporter || true
 fi
 
 if ! docker info >/dev/null 2>&1; then

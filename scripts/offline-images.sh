@@ -2,9 +2,9 @@
 # Build stand-ins for images that cannot be pulled where no registry is reachable.
 # Each stand-in is tagged with the upstream name the Dockerfiles and compose file use, so they
 # build and run unchanged. An image that already exists (pulled or built before) is kept.
-# Usage: scripts/offline-images.sh [base|prometheus|gateway|all]   (root; debootstrap, docker)
-# Stand-ins: the Python base (debootstrap), Prometheus and the nginx gateway (Debian's packages on
-# that base). Loki, Alloy, Jaeger and Grafana have no Debian build: an offline run leaves them out
+# Usage: scripts/offline-images.sh [base|prometheus|gateway|blackbox|all]   (root; debootstrap, docker)
+# Stand-ins: the Python base (debootstrap), Prometheus, the nginx gateway and the blackbox exporter
+# (Debian's packages on that base). Loki, Alloy, Jaeger and Grafana have no Debian build: an offline run leaves them out
 # (docker-compose.offline.yml; `make up OFFLINE=1`).
 set -euo pipefail
 
@@ -12,6 +12,7 @@ BASE_TAG=${BASE_TAG:-python:3.11-slim-bookworm}
 # Keep these in step with the image: lines of docker-compose.yml (a static test checks it).
 PROMETHEUS_TAG=${PROMETHEUS_TAG:-prom/prometheus:v2.55.1}
 GATEWAY_TAG=${GATEWAY_TAG:-nginx:1.27.4-alpine}
+BLACKBOX_TAG=${BLACKBOX_TAG:-prom/blackbox-exporter:v0.25.0}
 WORK=${OFFLINE_WORK:-$(pwd)/.offline}
 what=${1:-all}
 
@@ -106,11 +107,30 @@ EOF
   echo "built $GATEWAY_TAG ($(docker run --rm "$GATEWAY_TAG" nginx -v 2>&1 | head -1))"
 }
 
+# The blackbox exporter 0.23 from Debian, laid out like the upstream image: binary as ENTRYPOINT
+# (the compose file passes --config.file), wget for health checks (upstream: busybox).
+build_blackbox() {
+  if have_image "$BLACKBOX_TAG"; then echo "have $BLACKBOX_TAG"; return; fi
+  if timeout 20 docker pull -q "$BLACKBOX_TAG" >/dev/null 2>&1; then echo "pulled $BLACKBOX_TAG"; return; fi
+  build_base
+  echo "building stand-in $BLACKBOX_TAG from Debian's prometheus-blackbox-exporter package"
+  { apt_layer prometheus-blackbox-exporter wget
+    cat <<'EOF'
+USER nobody
+EXPOSE 9115
+ENTRYPOINT ["/usr/bin/prometheus-blackbox-exporter"]
+CMD ["--config.file=/etc/prometheus/blackbox.yml"]
+EOF
+  } | docker build -q -t "$BLACKBOX_TAG" - >/dev/null
+  echo "built $BLACKBOX_TAG ($(docker run --rm "$BLACKBOX_TAG" --version 2>&1 | head -1))"
+}
+
 mkdir -p "$WORK"
 case "$what" in
   base) build_base ;;
   prometheus) build_prometheus ;;
   gateway) build_gateway ;;
-  all) build_base; build_prometheus; build_gateway ;;
-  *) echo "usage: $0 [base|prometheus|gateway|all]" >&2; exit 2 ;;
+  blackbox) build_blackbox ;;
+  all) build_base; build_prometheus; build_gateway; build_blackbox ;;
+  *) echo "usage: $0 [base|prometheus|gateway|blackbox|all]" >&2; exit 2 ;;
 esac

@@ -29,6 +29,7 @@ def series_view(engine: Engine, state: SeriesState) -> dict[str, Any]:
         "anomaly_id": anomaly.id if anomaly else None,
         "ts": state.last_ts,
         "missing_cycles": state.missing_cycles,
+        "caused_by": (anomaly.cause_fields()["caused_by"] if anomaly else []),
     }
 
 

@@ -29,7 +29,8 @@ async def snapshot(request: Request) -> dict[str, Any]:
 
 @router.get("/anomalies/{anomaly_id}")
 async def anomaly_detail(anomaly_id: str, request: Request) -> dict[str, Any]:
-    """One anomaly with its evidence series, the actions it triggered and links out."""
+    """One anomaly with its evidence series, the actions it triggered, its triage packet and
+    links out."""
     poller = request.app.state.poller
     if not ANOMALY_ID.fullmatch(anomaly_id):
         # Only ids that can be a path segment as they are: nothing to traverse or smuggle.
@@ -43,10 +44,15 @@ async def anomaly_detail(anomaly_id: str, request: Request) -> dict[str, Any]:
     if not isinstance(anomaly, dict):
         raise HTTPException(502, "anomaly service: unexpected answer")
     actions, actions_error = await _related_actions(request, anomaly, anomaly_id)
+    # The triage packet (docs/root-cause.md); without it the page still shows the rest.
+    triage = await request.app.state.anomaly.get(f"/anomalies/{anomaly_id}/triage")
+    triage_ok = triage.ok and isinstance(triage.data, dict)
     return {
         "anomaly": anomaly,
         "actions": actions,
         "actions_error": actions_error,
+        "triage": triage.data if triage_ok else None,
+        "triage_error": None if triage_ok else f"anomaly service: {triage.error or 'bad triage'}",
         "links": poller.links.for_anomaly(anomaly),
         "server_time": time.time(),
     }

@@ -399,6 +399,29 @@ function groupSkips(acts) {
   return out;
 }
 
+// The triage packet (anomaly service GET /anomalies/{id}/triage): cause, impact, changes, next step.
+function triageHtml(t, err) {
+  if (!t) return `<div class="triage" data-testid="triage" data-state="unavailable"><h3>Triage</h3><div class="nodata">${esc(err || "No triage packet.")}</div></div>`;
+  const c = t.suspected_cause || {}, n = t.next_step || {}, im = t.impact || {}, ch = t.changes || {};
+  const num = (v) => (isNum(v) ? String(Number(v.toPrecision(3))) : "—");
+  const evidence = (c.evidence || []).map((e) => `<li data-testid="triage-evidence">${esc(e.callee)} ${esc(e.callee_state)}: ${esc(e.signal)} ${esc(num(e.value))}, opened first: ${esc(e.opened_first)}</li>`).join("");
+  const slo = im.slo || {};
+  const impact = im.unavailable ? `unknown (${esc(im.unavailable)})`
+    : `${esc(num(im.requests))} requests, ${esc(num(im.failed_requests))} failed in the last ${esc(num(im.window_s))} s`;
+  const rows = (ch.items || []).map((x) => `<tr data-testid="triage-change" data-source="${esc(x.source)}"><td>${esc(fmtTime(x.at))}</td><td>${esc(x.source)}</td><td>${esc(x.what)}</td></tr>`).join("")
+    || `<tr><td class="nodata">No changes in the last 30 minutes.</td></tr>`;
+  const missing = Object.entries(ch.unavailable || {}).map(([k, v]) => `<div class="nodata small" data-testid="triage-unavailable">${esc(k)}: ${esc(v)}</div>`).join("");
+  const runbook = n.runbook ? ` · <a target="_blank" rel="noopener" data-testid="triage-runbook" href="${esc(n.runbook)}">runbook</a>` : "";
+  return `<div class="triage" data-testid="triage" data-state="ok">
+    <h3>Triage</h3>
+    <p class="small" data-testid="triage-cause" data-caused-by="${esc((c.caused_by || []).join(","))}"><b>Suspected cause:</b> ${esc(c.summary || "—")}</p>
+    ${evidence ? `<ul class="small">${evidence}</ul>` : ""}
+    <p class="small" data-testid="triage-impact"><b>Impact:</b> ${impact}; SLO ${slo.crossed ? "crossed" : "not crossed"}${isNum(slo.floor) ? ` (floor ${esc(num(slo.floor))})` : ""}</p>
+    <p class="small" data-testid="triage-next-step"><b>Next step:</b> ${esc(n.summary || "—")}; remediation ${esc(n.remediation || "unknown")}${runbook}</p>
+    <h3 style="margin-top:6px">Changes in the last 30 minutes</h3><table class="small">${rows}</table>${missing}
+  </div>`;
+}
+
 function renderDetail() {
   const el = $("#anomaly-detail");
   if (!S.detail) { el.innerHTML = ""; return; }
@@ -417,6 +440,7 @@ function renderDetail() {
     <p class="small">${esc(a.summary)} — opened ${esc(fmtDateTime(a.opened_at))}${isNum(a.resolved_at) ? `, resolved ${esc(fmtDateTime(a.resolved_at))}` : ", still active"}. Current value ${valueHtml(a.value, a.metric, a.unit)}, baseline ${valueHtml(a.baseline, a.metric, a.unit)}.</p>
     ${d.error ? `<div class="error-box small">Refresh failed: ${esc(d.error)} (showing the copy from ${esc(fmtAge((performance.now() - d.loadedAt) / 1000))} ago)</div>` : ""}
     ${evidenceChart(a, acts)}
+    ${triageHtml(d.data.triage, d.data.triage_error)}
     <h3 style="margin-top:10px">Actions taken</h3><table>${actRows}</table></div>`;
 }
 

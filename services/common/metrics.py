@@ -85,6 +85,7 @@ class ServiceMetrics:
     faults_applied: Counter
     in_flight: Gauge
     rejected: Counter
+    client_duration: Histogram
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
@@ -117,6 +118,15 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         rejected=Counter(
             "http_server_rejected_requests_total",
             "Requests refused with 503 because every in-flight slot stayed busy.",
+            registry=registry,
+        ),
+        # OTel http.client.request.duration: one sample per outbound call, so a caller's
+        # trouble can be told apart from its dependency's (peer_service, error_type).
+        client_duration=Histogram(
+            "http_client_request_duration_seconds",
+            "Duration of outbound calls to other services (OTel http.client.request.duration).",
+            ["method", "peer_service", "status_code", "error_type"],
+            buckets=DURATION_BUCKETS,
             registry=registry,
         ),
     )

@@ -16,30 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from relia_web.openapi import error_response
 from services.common.app import ServiceCore
+from services.common.outbound import DownstreamError, call_service
 from services.common.store import BoundedStore
 from services.orders.config import OrdersSettings
 from services.orders.domain import Order, OrderCreate, new_order_id, price
-
-
-class DownstreamError(Exception):
-    def __init__(self, service: str, status: int, message: str) -> None:
-        super().__init__(message)
-        self.service = service
-        self.status = status
-        self.message = message
-
-
-async def _call(
-    client: httpx.AsyncClient, service: str, method: str, url: str, json: Any = None
-) -> httpx.Response:
-    try:
-        return await client.request(method, url, json=json)
-    except httpx.TimeoutException:
-        raise DownstreamError(service, 504, f"{service} timed out") from None
-    except httpx.HTTPError as exc:
-        raise DownstreamError(
-            service, 502, f"{service} unreachable: {type(exc).__name__}"
-        ) from None
 
 
 def orders_router(
@@ -56,6 +36,8 @@ def orders_router(
     failed = Counter(
         "orders_failed_total", "Orders not created, by reason.", ["reason"], registry=registry
     )
+    instrumented = core.settings.instrumentation_enabled
+    duration = core.metrics.client_duration if instrumented else None
     users_url = settings.users_url.rstrip("/")
     payments_url = settings.payments_url.rstrip("/")
 
@@ -71,7 +53,7 @@ def orders_router(
     async def create_order(data: OrderCreate) -> Order:
         try:
             user_url = f"{users_url}/users/{quote(data.customer_id, safe='')}"
-            user_resp = await _call(client, "users", "GET", user_url)
+            user_resp = await call_service(client, duration, "users", "GET", user_url)
             if user_resp.status_code == 404:
                 failed.labels("unknown_customer").inc()
                 raise HTTPException(422, f"unknown customer {data.customer_id!r}")
@@ -81,8 +63,9 @@ def orders_router(
             # Pricing is CPU work: off the event loop, like payments' fraud score.
             quote_ = await run_in_threadpool(price, data.items, gold, settings.pricing_rounds)
             order_id = new_order_id()
-            pay_resp = await _call(
+            pay_resp = await call_service(
                 client,
+                duration,
                 "payments",
                 "POST",
                 f"{payments_url}/payments/authorize",

@@ -134,6 +134,16 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         assert chart.locator('[data-testid="value-line"]').get_attribute("d")
         assert chart.locator('[data-testid="marker-open"]').count() == 1
         assert chart.locator('[data-testid="band"]').count() == 1
+        # The triage packet: orders' own fault (no dependency), its impact, changes, next step.
+        triage = detail.locator('[data-testid="triage"][data-state="ok"]')
+        triage.wait_for(timeout=WAIT_MS)
+        cause = triage.locator('[data-testid="triage-cause"]')
+        assert cause.get_attribute("data-caused-by") == ""
+        assert "no dependency explains it" in cause.inner_text()
+        assert "requests" in triage.locator('[data-testid="triage-impact"]').inner_text()
+        assert "remediation" in triage.locator('[data-testid="triage-next-step"]').inner_text()
+        # The policy engine loaded its policies minutes ago: a change of the last 30 minutes.
+        assert triage.locator('[data-testid="triage-change"][data-source="policies"]').count() == 1
         prom = detail.locator('[data-testid="link-prometheus"]').get_attribute("href") or ""
         assert prom.startswith(stack.prometheus.url + "/graph?g0.expr=histogram_quantile")
         jaeger = detail.locator('[data-testid="link-jaeger"]').get_attribute("href") or ""

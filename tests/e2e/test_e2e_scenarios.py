@@ -19,78 +19,24 @@ from tests.e2e.conftest import Stack
 from tests.e2e.harness import (
     ANOMALY,
     REPORT,
-    Api,
     Timing,
     containers,
+    find_action,
+    find_anomaly,
+    restarts_of,
+    start_fault,
+    victim_triage,
+    wait_detected,
+    wait_fault_gone,
+    wait_for,
     wait_past_grace,
+    wait_quiet,
     wait_until,
 )
 
 pytestmark = pytest.mark.e2e
 
 STEADY_WINDOW_S = 300.0
-
-
-def wait_quiet(api: Api, service: str, metric: str) -> None:
-    """Start a fault from a normal signal. Noise can open an anomaly just before the fault (seen
-    in CI: users' p99 at 0.12 s against a 0.1 s band while payments restarted beside it); the
-    fault then escalates that anomaly, which opened before the fault and reads as not detected."""
-    wait_until(
-        f"no open {metric} anomaly on {service} before the fault",
-        lambda: not api.anomalies(service=service, metric=metric, status="active"), 90, 1,
-    )  # fmt: skip
-
-
-def start_fault(api: Api, scenario: str, service: str, kind: str, **params: Any) -> Timing:
-    """Inject the fault and open the scenario's row of the report, timed from the injection."""
-    fault = api.inject(service, kind, **params)
-    timing = Timing(scenario, fault["started_at"])
-    REPORT.timings.append(timing)
-    return timing
-
-
-def wait_detected(api: Api, timing: Timing, service: str, metric: str) -> None:
-    """Wait for the fault's anomaly (>= warning, opened after the fault) and time it."""
-    anomaly = wait_for(
-        api, service, timing.fault_at, f"a {metric} anomaly on {service}",
-        lambda: find_anomaly(api, service, metric, timing.fault_at), 120,
-    )  # fmt: skip
-    timing.anomaly_at = anomaly["opened_at"]
-
-
-def find_anomaly(
-    api: Api, service: str, metric: str, since: float, min_severity: str = "warning"
-) -> dict[str, Any] | None:
-    for anomaly in api.anomalies(service=service, metric=metric, severity=min_severity):
-        if anomaly["opened_at"] >= since - 1:
-            return anomaly
-    return None
-
-
-def find_action(
-    api: Api, service: str, action: str, since: float, outcome: str | None = "succeeded"
-) -> dict[str, Any] | None:
-    for record in api.actions(service=service, action=action, since=since):
-        if record["created_at"] >= since and (outcome is None or record["outcome"] == outcome):
-            return record
-    return None
-
-
-def wait_for(api: Api, service: str, since: float, what: str, probe: Any, timeout: float) -> Any:
-    """wait_until, and on timeout say what the platform did about the service meanwhile."""
-    try:
-        return wait_until(what, probe, timeout, 1)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n  {service}: {api.explain(service, since)}") from None
-
-
-def wait_fault_gone(api: Api, service: str) -> None:
-    wait_until(
-        f"{service} to have no active fault",
-        lambda: api.get({"orders": "http://127.0.0.1:8001", "users": "http://127.0.0.1:8002",
-                         "payments": "http://127.0.0.1:8003"}[service] + "/chaos")["faults"] == [],
-        timeout_s=30,
-    )  # fmt: skip
 
 
 @pytest.mark.timeout(3000)
@@ -180,6 +126,10 @@ def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
         )  # fmt: skip
         timing.action_at = action["created_at"]
         assert action["policy"] == "payments_error_rate_restart"
+        # orders fails with payments (each order calls it): its anomaly names payments, and
+        # orders, the victim, is never restarted.
+        packet = victim_triage(api, "orders", "payments", "error_rate", started)
+        REPORT.facts["triage of orders' anomaly, payments erroring"] = packet
 
         def normal() -> bool:
             ratio = api.error_ratio("payments")
@@ -188,6 +138,9 @@ def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
         wait_until("payments error ratio < 5%", normal, 120, 1)
         timing.normal_at = time.time()
         wait_fault_gone(api, "payments")
+        wrong = restarts_of(api, "orders", started)
+        timing.note = f"wrong-target restarts: {len(wrong)}"
+        assert wrong == [], f"orders (a victim) restarted: {wrong}"
     finally:
         api.clear("payments")
 
@@ -350,6 +303,9 @@ def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
 
         wait_until("users error ratio < 5%", normal, 120, 1)
         timing.normal_at = time.time()
+        wrong = restarts_of(api, "orders", started)
+        timing.note = f"wrong-target restarts: {len(wrong)}"
+        assert wrong == [], f"orders (a victim of users) restarted: {wrong}"
     finally:
         path.write_text(original)
         api.clear("users")

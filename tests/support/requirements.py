@@ -59,5 +59,12 @@ def require_prometheus() -> None:
     require(shutil.which("prometheus") is not None, "the prometheus binary")
 
 
+BLACKBOX_EXPORTER = "prometheus-blackbox-exporter"  # Debian's name for blackbox_exporter
+
+
+def require_blackbox_exporter() -> None:
+    require(shutil.which(BLACKBOX_EXPORTER) is not None, "the blackbox exporter binary")
+
+
 def require_chromium() -> None:
     require(chromium_path() is not None, "chromium")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
-from tests.support.procs import Proc
+from tests.support.procs import Proc, start_module
 from tests.support.prometheus import PrometheusServer, ScrapeTarget
 
 P99 = (
@@ -19,6 +21,7 @@ P99 = (
 )
 # Well above a healthy p99 even on a busy shared machine (seen up to ~0.4 s for orders there).
 INJECTED_S = 1.0
+T = TypeVar("T")
 
 
 class Traffic:
@@ -116,3 +119,103 @@ def test_latency_fault_moves_orders_p99_not_users(stack: dict[str, Proc], tmp_pa
         httpx.delete(stack["orders"].url + "/chaos", timeout=5)
     finally:
         prom.stop()
+
+
+# The edge signals of docs/services.md: by caller (service) and callee (peer_service).
+_EDGE_CALLS = (
+    "sum by (service, peer_service) (rate(http_client_request_duration_seconds_count[5s]))"
+)
+# `or 0 * calls`: an edge with calls and no failures is 0, not absent.
+EDGE_FAILURE_RATIO = (
+    "(sum by (service, peer_service) "
+    '(rate(http_client_request_duration_seconds_count{status_code=~"5..|none"}[5s]))'
+    f" or 0 * {_EDGE_CALLS}) / {_EDGE_CALLS}"
+)
+EDGE_TIMEOUTS = (
+    "sum by (service, peer_service) "
+    '(rate(http_client_request_duration_seconds_count{error_type="timeout"}[5s]))'
+)
+ACTIVE = "max by (service) (http_server_active_requests)"
+
+
+def _by_edge(prom: PrometheusServer, query: str) -> dict[tuple[str, str], float]:
+    return {
+        (row["metric"]["service"], row["metric"]["peer_service"]): float(row["value"][1])
+        for row in prom.query(query)
+    }
+
+
+def _poll(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 45.0) -> T:
+    """Read until `done(value)` or the deadline; return the last value read."""
+    deadline = time.monotonic() + timeout_s
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        value = read()
+    return value
+
+
+@pytest.mark.prometheus
+def test_client_metrics_tell_the_culprit_edge_and_a_hang(tmp_path: Path) -> None:
+    """Errors in payments show on orders->payments only; a hung users shows as timeouts on
+    orders->users and as requests piling up inside users, which completes none."""
+    quiet = {"CHAOS_ENABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+    procs: dict[str, Proc] = {}
+    prom: PrometheusServer | None = None
+    try:
+        procs["users"] = start_module("services.users", tmp_path, env=quiet)
+        procs["payments"] = start_module("services.payments", tmp_path, env=quiet)
+        procs["orders"] = start_module(
+            "services.orders",
+            tmp_path,
+            env={
+                **quiet,
+                "USERS_URL": procs["users"].url,
+                "PAYMENTS_URL": procs["payments"].url,
+                "DOWNSTREAM_TIMEOUT_S": "1",
+            },
+        )
+        targets = [
+            ScrapeTarget("services", f"127.0.0.1:{proc.port}", {"service": name})
+            for name, proc in procs.items()
+        ]
+        prom = PrometheusServer(tmp_path, targets, scrape_interval="1s").start()
+        prom.wait_for_targets_up(3, timeout_s=30)
+        with Traffic(procs["orders"].url, threads=3):
+            healthy = _poll(
+                lambda: _by_edge(prom, EDGE_FAILURE_RATIO),
+                lambda v: {("orders", "users"), ("orders", "payments")} <= v.keys(),
+            )
+            assert healthy.get(("orders", "payments")) == 0.0, healthy
+            assert set(healthy) == {("orders", "users"), ("orders", "payments")}, healthy
+
+            fault = {"kind": "errors", "rate": 1.0}
+            assert httpx.post(procs["payments"].url + "/chaos", json=fault).status_code == 201
+            failing = _poll(
+                lambda: _by_edge(prom, EDGE_FAILURE_RATIO),
+                lambda v: v.get(("orders", "payments"), 0) >= 0.9,
+            )
+            print(f"edge failure ratio, payments erroring: {failing}")
+            assert failing.get(("orders", "payments"), 0) >= 0.9, failing
+            assert failing[("orders", "users")] == 0.0, failing
+            httpx.delete(procs["payments"].url + "/chaos", timeout=5)
+
+            assert httpx.post(procs["users"].url + "/chaos", json={"kind": "hang"}).status_code
+            timeouts = _poll(
+                lambda: _by_edge(prom, EDGE_TIMEOUTS),
+                lambda v: v.get(("orders", "users"), 0) > 0,
+            )
+            active = _poll(
+                lambda: {r["metric"]["service"]: float(r["value"][1]) for r in prom.query(ACTIVE)},
+                lambda v: v.get("users", 0) >= 3,
+            )
+            print(f"users hung: timeouts/s by edge {timeouts}; active requests {active}")
+            assert timeouts.get(("orders", "users"), 0) > 0, timeouts
+            assert timeouts.get(("orders", "payments"), 0) == 0, timeouts
+            assert active.get("users", 0) >= 3, active
+            httpx.delete(procs["users"].url + "/chaos", timeout=5)
+    finally:
+        if prom is not None:
+            prom.stop()
+        for proc in procs.values():
+            proc.stop()

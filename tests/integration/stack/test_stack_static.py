@@ -86,7 +86,7 @@ def test_compose_project_name_is_fixed(stack: dict[str, Any]) -> None:
 def test_every_contract_service_is_defined(stack: dict[str, Any]) -> None:
     expected = {
         "orders", "users", "payments", "gateway", "anomaly-service", "policy-engine",
-        "dashboard", "prometheus", "loki", "alloy", "jaeger", "grafana",
+        "dashboard", "prometheus", "blackbox", "loki", "alloy", "jaeger", "grafana",
     }  # fmt: skip
     assert set(services(stack)) == expected
 
@@ -227,7 +227,7 @@ def test_offline_variant_drops_only_upstream_only_images(
 def test_stand_in_tags_match_the_compose_images(stack: dict[str, Any]) -> None:
     script = (REPO / "scripts" / "offline-images.sh").read_text()
     images = {svc["image"] for svc in services(stack).values()}
-    for var in ("PROMETHEUS_TAG", "GATEWAY_TAG"):
+    for var in ("PROMETHEUS_TAG", "GATEWAY_TAG", "BLACKBOX_TAG"):
         match = re.search(rf"^{var}=\$\{{{var}:-([^}}]+)\}}", script, re.M)
         assert match, var
         assert match.group(1) in images, f"{var}={match.group(1)} not used by docker-compose.yml"
@@ -300,6 +300,28 @@ def test_prometheus_discovers_the_services_with_their_service_label() -> None:
     assert relabels["__address__"]["source_labels"] == [
         "__meta_docker_network_ip", "__meta_docker_container_label_relia_metrics_port",
     ]  # fmt: skip
+
+
+def test_every_service_has_a_synthetic_probe_of_a_domain_endpoint(stack: dict[str, Any]) -> None:
+    """One probe per demo service, through its compose DNS name and a module the exporter has,
+    never /health (a hung service still answers it)."""
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "probes")
+    modules = yaml.safe_load((MONITORING / "blackbox" / "blackbox.yml").read_text())["modules"]
+    probed: dict[str, str] = {}
+    for group in job["static_configs"]:
+        (target,) = group["targets"]
+        name = group["labels"]["service"]
+        assert target.startswith(f"http://{name}:8000/"), target
+        assert not target.endswith(("/health", "/ready")), target
+        assert group["labels"]["__param_module"] in modules, group
+        probed[name] = target
+    assert set(probed) == set(SCALABLE)
+    addresses = [
+        r["replacement"] for r in job["relabel_configs"] if r.get("target_label") == "__address__"
+    ]
+    assert addresses == ["blackbox:9115"] and "blackbox" in services(stack)
+    assert all(m["timeout"] == "2s" for m in modules.values())  # below the 4 s scrape timeout
 
 
 # --- Grafana ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class FakePrometheus:
     # More targets: (service, instance) -> newest scrape time, answered with an instance label.
     instance_scrapes: dict[tuple[str, str], float] = field(default_factory=dict)
     started: str | None = None  # Prometheus' start time, as /api/v1/status/runtimeinfo says
+    labelled: dict[str, list[Sample]] = field(default_factory=dict)  # query -> samples as given
     calls: list[str] = field(default_factory=list)
     times: list[float | None] = field(default_factory=list)  # the `at` of each query
     on_query: Callable[[str], None] | None = None
@@ -46,6 +47,8 @@ class FakePrometheus:
             raise PrometheusUnavailable("connection refused (fake)")
         if promql in self.rejected:
             raise QueryRejected(self.rejected[promql])
+        if promql in self.labelled:
+            return list(self.labelled[promql])
         if promql.startswith("sum by (service) (up"):
             return [Sample({"service": s}, float(u)) for s, (u, _) in self.replicas.items()]
         if promql.startswith("count by (service) (up"):

@@ -11,11 +11,13 @@ from anomaly_service.catalog import CatalogError, load_catalog, parse_catalog
 from anomaly_service.config import DEFAULT_CATALOG
 
 POLICY_WORDS = ["latency", "error_rate", "cpu", "memory", "request_rate", "availability"]
+# Signals beyond the spec's six, each documented where it is defined.
+EXTRA_SIGNALS = ["probe_success"]  # docs/root-cause.md
 
 
 def test_default_catalog_has_the_words_policies_use() -> None:
     specs = load_catalog(DEFAULT_CATALOG)
-    assert [s.name for s in specs] == POLICY_WORDS
+    assert [s.name for s in specs] == POLICY_WORDS + EXTRA_SIGNALS
     by_name = {s.name: s for s in specs}
     assert by_name["latency"].unit == "seconds"
     assert "http_server_request_duration_seconds_bucket" in by_name["latency"].query
@@ -23,6 +25,8 @@ def test_default_catalog_has_the_words_policies_use() -> None:
     assert by_name["availability"].direction == "down"
     assert 'up{job="services"}' in by_name["availability"].query
     assert 'status_code=~"5.."' in by_name["error_rate"].query
+    assert 'probe_success{job="probes"}' in by_name["probe_success"].query
+    assert by_name["probe_success"].on_missing == "ignore"  # no probes job: not a no_data
     for s in specs:
         assert "service" in s.query
         assert s.floor is not None

@@ -89,6 +89,7 @@ class FakeBackends:
     anomaly_down: bool = False
     policy_down: bool = False
     policy_error_status: int | None = None
+    triage_status: int = 200  # what GET /anomalies/{id}/triage answers with
     calls: list[httpx.Request] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -183,6 +184,18 @@ class FakeBackends:
             ]
             items.sort(key=lambda a: a["opened_at"], reverse=True)
             return httpx.Response(200, json=self._page(items, int(q.get("limit", 50))))
+        if path.startswith("/anomalies/") and path.endswith("/triage"):
+            if self.triage_status != 200:
+                return httpx.Response(self.triage_status, json={"detail": "boom"})
+            aid = path.split("/")[2]
+            return httpx.Response(
+                200,
+                json={
+                    "id": aid,
+                    "suspected_cause": {"caused_by": ["payments"], "summary": "victim of payments"},
+                    "next_step": {"summary": "look at payments first: orders is its victim"},
+                },
+            )
         if path.startswith("/anomalies/"):
             aid = path.rsplit("/", 1)[1]
             for a in self.anomalies:

@@ -192,7 +192,18 @@ def test_anomaly_detail_has_evidence_related_actions_and_links() -> None:
     assert [a["id"] for a in data["actions"]] == ["act-1", "act-2"]
     assert data["links"]["jaeger"].startswith("http://jaeger.example:16686/search?service=orders")
     assert "start=" in data["links"]["jaeger"]
+    assert data["triage"]["suspected_cause"]["caused_by"] == ["payments"]
+    assert data["triage_error"] is None
     assert missing.status_code == 404
+
+
+def test_anomaly_detail_without_triage_says_why_and_keeps_the_rest() -> None:
+    fake = FakeBackends(anomalies=[anomaly("a-1")], triage_status=503)
+    response = run(make(fake), lambda c: c.get("/api/anomalies/a-1"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["triage"] is None and "503" in body["triage_error"]
+    assert body["anomaly"]["evidence"]["values"] == [0.02, 0.8, 0.7]
 
 
 def test_anomaly_detail_when_anomaly_service_down_is_502() -> None:

@@ -189,23 +189,40 @@ async def users_client_post(app: Any, body: dict[str, Any]) -> None:
         assert (await client.post("/chaos", json=body)).status_code == 201
 
 
+def _client_counts(text: str) -> dict[str, float]:
+    """`http_client_request_duration_seconds_count` samples by their label string."""
+    prefix = "http_client_request_duration_seconds_count{"
+    return {
+        line[len(prefix) : line.index("}")]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
+
+
 @pytest.mark.parametrize(
-    ("handler", "status", "fragment"),
+    ("handler", "status", "fragment", "client_labels"),
     [
         (
             lambda r: (_ for _ in ()).throw(httpx.ConnectError("refused", request=r)),
             502,
             "users unreachable",
+            'error_type="connection_error",method="GET",peer_service="users",status_code="none"',
         ),
         (
             lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("slow", request=r)),
             504,
             "users timed out",
+            'error_type="timeout",method="GET",peer_service="users",status_code="none"',
         ),
-        (lambda r: httpx.Response(503, json={}), 502, "users answered 503"),
+        (
+            lambda r: httpx.Response(503, json={}),
+            502,
+            "users answered 503",
+            'error_type="",method="GET",peer_service="users",status_code="503"',
+        ),
     ],
 )
-def test_orders_downstream_failures(serving, handler, status, fragment) -> None:
+def test_orders_downstream_failures(serving, handler, status, fragment, client_labels) -> None:
     orders = _orders(httpx.MockTransport(handler))
 
     async def main() -> None:
@@ -215,6 +232,9 @@ def test_orders_downstream_failures(serving, handler, status, fragment) -> None:
             ready = await client.get("/ready")
             assert ready.status_code == 503 and ready.json()["ready"] is False
             assert (await client.get("/health")).status_code == 200
+            # One outbound sample, labelled with why it failed; readiness probes are not counted.
+            counts = _client_counts((await client.get("/metrics")).text)
+            assert counts == {client_labels: 1.0}
 
     asyncio.run(main())
 
@@ -229,5 +249,14 @@ def test_payments_failure_is_a_clear_502(serving) -> None:
         async with serving(_orders(httpx.MockTransport(handler))) as client:
             resp = await client.post("/orders", json=ORDER)
             assert resp.status_code == 502 and "payments answered 500" in resp.json()["detail"]
+            # The edge to the culprit carries the 500; the healthy edge to users does not.
+            assert _client_counts((await client.get("/metrics")).text) == {
+                'error_type="",method="GET",peer_service="users",status_code="200"': 1.0,
+                'error_type="",method="POST",peer_service="payments",status_code="500"': 1.0,
+            }
+        uninstrumented = _orders(httpx.MockTransport(handler), instrumentation_enabled=False)
+        async with serving(uninstrumented) as client:
+            assert (await client.post("/orders", json=ORDER)).status_code == 502
+            assert _client_counts((await client.get("/metrics")).text) == {}
 
     asyncio.run(main())

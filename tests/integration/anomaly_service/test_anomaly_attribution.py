@@ -1,0 +1,155 @@
+"""Root cause on real parts: three service processes, a real Prometheus, the anomaly service as
+a process. payments fails -> orders' error anomaly names payments (edge evidence) in the API and
+in the event it sends; payments' own anomaly names nobody."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from anomaly_it_support import AlertReceiver, get, poll
+
+from tests.support.procs import Proc, start_module
+from tests.support.prometheus import PrometheusServer, ScrapeTarget
+
+pytestmark = pytest.mark.prometheus
+QUIET = {"CHAOS_ENABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+ORDER = {"customer_id": "u-3", "items": [{"sku": "pen", "qty": 1, "unit_price": 2.0}]}
+
+
+class OrderTraffic:
+    """~15 POST /orders a second until stopped; bounded in count and time."""
+
+    def __init__(self, url: str, max_requests: int = 6000, max_seconds: float = 240.0) -> None:
+        self.url, self.max_requests = url + "/orders", max_requests
+        self.deadline = time.monotonic() + max_seconds
+        self.stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while (
+                not self.stop.is_set()
+                and self.sent < self.max_requests
+                and time.monotonic() < self.deadline
+            ):
+                self.sent += 1
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post(self.url, json=ORDER)
+                time.sleep(0.06)
+
+    def __enter__(self) -> OrderTraffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[dict[str, Proc]]:
+    procs: dict[str, Proc] = {}
+    try:
+        procs["users"] = start_module("services.users", tmp_path, env=QUIET)
+        procs["payments"] = start_module("services.payments", tmp_path, env=QUIET)
+        urls = {"USERS_URL": procs["users"].url, "PAYMENTS_URL": procs["payments"].url}
+        procs["orders"] = start_module("services.orders", tmp_path, env={**QUIET, **urls})
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def active_errors(url: str) -> dict[str, dict[str, Any]]:
+    items = get(url + "/anomalies?metric=error_rate&status=active")["items"]
+    return {a["service"]: a for a in items}
+
+
+def test_payments_errors_name_payments_as_the_cause_of_orders_errors(
+    tmp_path: Path, services: dict[str, Proc]
+) -> None:
+    targets = [
+        ScrapeTarget("services", f"127.0.0.1:{p.port}", {"service": name})
+        for name, p in services.items()
+    ]
+    prom = PrometheusServer(tmp_path, targets, scrape_interval="1s").start()
+    receiver = AlertReceiver()
+    svc: Proc | None = None
+    try:
+        prom.wait_for_targets_up(3, timeout_s=60)
+        env = {
+            "PROMETHEUS_URL": prom.url,
+            "CHECK_INTERVAL": "1",
+            "BACKFILL_WINDOW_S": "0",
+            "POLICY_ENGINE_URL": receiver.url,
+            "DETECTOR_CONFIG": json.dumps({"min_points": 10}),
+        }
+        svc = start_module("anomaly_service", tmp_path, env=env, timeout_s=60)
+        with OrderTraffic(services["orders"].url):
+            poll(
+                "error_rate of orders and payments warmed up",
+                lambda: (
+                    len(
+                        [
+                            s
+                            for s in get(svc.url + "/predict")["series"]
+                            if s["metric"] == "error_rate"
+                            and s["service"] in ("orders", "payments")
+                            and s["value"] is not None
+                            and not s["warming_up"]
+                        ]
+                    )
+                    == 2
+                ),
+                120,
+            )
+            fault = {"kind": "errors", "rate": 0.6}
+            resp = httpx.post(services["payments"].url + "/chaos", json=fault, timeout=5)
+            assert resp.status_code == 201, resp.text
+            both = poll(
+                "error anomalies on orders and payments",
+                lambda: (a := active_errors(svc.url)).keys() >= {"orders", "payments"} and a,
+                90,
+            )
+            orders, payments = both["orders"], both["payments"]
+            print(f"orders: caused_by={orders['caused_by']} evidence={orders['cause_evidence']}")
+            assert orders["caused_by"] == ["payments"] and orders["root_causes"] == ["payments"]
+            (evidence,) = orders["cause_evidence"]
+            assert evidence["callee"] == "payments" and evidence["signal"] == "edge_failures"
+            assert evidence["value"] >= 0.05
+            assert payments["caused_by"] == []
+            # The first event about orders' errors already says so: a policy engine reading it
+            # can leave orders alone.
+            firing = poll(
+                "orders' firing event",
+                lambda: [
+                    p["alerts"][0]
+                    for p in receiver.payloads()
+                    if p["status"] == "firing"
+                    and p["alerts"][0]["labels"]["service"] == "orders"
+                    and p["alerts"][0]["labels"]["metric"] == "error_rate"
+                ],
+                30,
+            )
+            assert firing[0]["annotations"].get("caused_by") == "payments", firing[0]
+            rows = [
+                s
+                for s in get(svc.url + "/predict")["series"]
+                if s["service"] == "orders" and s["metric"] == "error_rate"
+            ]
+            assert rows[0]["caused_by"] == ["payments"]
+            httpx.delete(services["payments"].url + "/chaos", timeout=5)
+    finally:
+        if svc is not None:
+            svc.stop()
+        receiver.stop()
+        prom.stop()

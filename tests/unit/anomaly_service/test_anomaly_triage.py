@@ -1,0 +1,215 @@
+"""GET /anomalies/{id}/triage through the app, with a scripted Prometheus and policy engine:
+every part present when its source answers, and an honest reason when it does not."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
+from fastapi.testclient import TestClient
+
+from anomaly_service.app import create_app
+from anomaly_service.config import Settings
+from anomaly_service.dependencies import CALLS, FAILURES
+from anomaly_service.prometheus import Sample
+from anomaly_service.triage import (
+    Part,
+    TriageInputs,
+    build,
+    impact_queries,
+    impact_window,
+    restarts_query,
+)
+
+
+@dataclass
+class FakeReader:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    status_body: dict[str, Any] | None = None
+    down: bool = False
+    asked: list[tuple[str, float]] = field(default_factory=list)
+
+    async def actions(self, service: str, since: float) -> Part:
+        self.asked.append((service, since))
+        if self.down:
+            return Part(unavailable="policy engine unreachable: ConnectError")
+        return Part(list(self.records))
+
+    async def status(self) -> Part:
+        if self.down:
+            return Part(unavailable="policy engine unreachable: ConnectError")
+        return Part(self.status_body or {})
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Rig:
+    client: TestClient
+    prom: FakePrometheus
+    clock: FakeClock
+    reader: FakeReader
+
+    def cycle(self, errors: dict[str, float]) -> None:
+        self.prom.values["q_errors"] = errors
+        self.clock.tick(5.0)
+        engine = self.client.app.state.engine  # type: ignore[attr-defined]
+        self.client.portal.call(engine.run_cycle)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    prom, clock, reader = FakePrometheus(), FakeClock(), FakeReader()
+    prom.history["q_errors"] = {
+        s: steady(80, 0.0005, 0.0005, seed=i) for i, s in enumerate(["orders", "payments"])
+    }
+    prom.replicas = {"orders": (1, 1), "payments": (2, 2)}
+    errors = spec("error_rate", "q_errors", floor=0.05, unit="ratio", min_spread=0.001)
+    catalog = [dataclasses.replace(errors, runbook="https://runbooks/e")]
+    app = create_app(
+        Settings(check_interval=5.0, policy_engine_url=""),
+        prometheus_client_adapter=prom,
+        notifier=ListNotifier(),
+        clock=clock,
+        catalog=catalog,
+        run_loop=False,
+        platform_reader=reader,
+    )
+    with TestClient(app) as client:
+        yield Rig(client, prom, clock, reader)
+
+
+def open_incident(rig: Rig) -> dict[str, Any]:
+    """payments fails 60 %, orders' errors follow through the edge to payments."""
+    rig.prom.labelled[CALLS] = [Sample({"service": "orders", "peer_service": "payments"}, 6.0)]
+    rig.cycle({"orders": 0.0005, "payments": 0.0005})
+    rig.prom.labelled[FAILURES] = [Sample({"service": "orders", "peer_service": "payments"}, 3.6)]
+    rig.cycle({"orders": 0.6, "payments": 0.6})
+    rig.cycle({"orders": 0.6, "payments": 0.6})
+    items = rig.client.get("/anomalies?service=orders&status=active").json()["items"]
+    assert len(items) == 1
+    return dict(items[0])
+
+
+def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) -> None:
+    anomaly = open_incident(rig)
+    total_q, failed_q = impact_queries("orders", impact_window(anomaly["opened_at"], rig.clock.now))
+    rig.prom.values[total_q] = {"orders": 420.4}
+    rig.prom.values[failed_q] = {"orders": 250.0}
+    rig.prom.labelled[restarts_query("orders")] = [
+        Sample({"container": "relia-orders-1"}, rig.clock.now - 120),
+        Sample({"container": "relia-orders-2"}, rig.clock.now - 7200),  # older than 30 min
+    ]
+    rig.reader.records = [
+        {
+            "id": "a-1",
+            "created_at": rig.clock.now - 60,
+            "action": "restart_container",
+            "policy": "payments_error_rate_restart",
+            "outcome": "succeeded",
+            "reason": None,
+        }
+    ]
+    rig.reader.status_body = {
+        "enabled": True,
+        "policies": {"version": "v7", "loaded_at": rig.clock.now - 300},
+    }
+    packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
+
+    assert packet["what"]["signal"] == "error_rate" and packet["what"]["severity"] == "critical"
+    assert packet["what"]["band"] == [anomaly["lower"], anomaly["upper"]]
+    assert packet["when"]["opened_at"] == anomaly["opened_at"]
+    assert packet["when"]["duration_s"] == rig.clock.now - anomaly["opened_at"]
+    assert packet["where"] == {
+        "service": "orders",
+        "labels": {"service": "orders"},
+        "replicas_up": 1,
+        "replicas_total": 1,
+    }
+    impact = packet["impact"]
+    assert (impact["requests"], impact["failed_requests"], impact["window_s"]) == (420, 250, 30)
+    assert impact["slo"] == {"floor": 0.05, "crossed": True}
+    changes = [(c["source"], c["what"]) for c in packet["changes"]["items"]]
+    assert changes == [
+        ("relia", "restart_container by payments_error_rate_restart: succeeded"),
+        ("container", "relia-orders-1 (re)started"),
+        ("policies", "policies version v7 loaded"),
+    ]
+    assert packet["changes"]["unavailable"] == {}
+    assert rig.reader.asked == [("orders", rig.clock.now - 1800)]
+    cause = packet["suspected_cause"]
+    assert cause["caused_by"] == ["payments"] and cause["summary"] == "victim of payments"
+    assert cause["evidence"][0]["signal"] == "edge_failures"
+    step = packet["next_step"]
+    assert step["runbook"] == "https://runbooks/e"
+    assert step["summary"] == "look at payments first: orders is its victim"
+    assert step["remediation"] == "enabled" and step["policy_plan"] is None
+
+
+def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
+    anomaly = open_incident(rig)
+    rig.reader.down = True
+    total_q, _ = impact_queries("orders", impact_window(anomaly["opened_at"], rig.clock.now))
+    rig.prom.rejected[total_q] = "bad_data (fake)"
+    packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
+    assert "requests" not in packet["impact"]
+    assert "bad_data (fake)" in packet["impact"]["unavailable"]
+    assert packet["changes"]["unavailable"] == {
+        "relia_actions": "policy engine unreachable: ConnectError",
+        "policy_versions": "policy engine unreachable: ConnectError",
+    }
+    assert packet["next_step"]["remediation"].startswith("unknown: policy engine unreachable")
+
+
+def test_no_request_series_is_unknown_impact_not_zero(rig: Rig) -> None:
+    anomaly = open_incident(rig)  # the fake has no answer for the impact queries
+    impact = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()["impact"]
+    assert "requests" not in impact
+    assert impact["unavailable"] == "no request series for orders in the last 30 s"
+
+
+def test_unknown_anomaly_is_a_404(rig: Rig) -> None:
+    resp = rig.client.get("/anomalies/nope/triage")
+    assert resp.status_code == 404 and "nope" in resp.json()["detail"]
+
+
+def test_a_paused_engine_and_an_own_fault_read_as_such() -> None:
+    anomaly = {
+        "id": "x",
+        "service": "orders",
+        "metric": "latency",
+        "kind": "deviation",
+        "severity": "warning",
+        "peak_severity": "warning",
+        "status": "active",
+        "opened_at": 100.0,
+        "caused_by": [],
+    }
+    packet = build(
+        TriageInputs(
+            anomaly, None, 160.0, engine=Part({"enabled": False}), impact=Part((5, 0, 60.0))
+        )
+    )
+    assert (
+        packet["suspected_cause"]["summary"]
+        == "no dependency explains it: a fault of orders itself"
+    )
+    assert packet["next_step"]["summary"] == "orders itself: its own policies decide"
+    assert packet["next_step"]["remediation"].startswith("paused")
+    assert packet["impact"]["slo"] == {"floor": None, "crossed": False}
+    assert packet["when"]["duration_s"] == 60.0
+
+
+def test_query_builders_refuse_label_injection() -> None:
+    with pytest.raises(ValueError):
+        impact_queries('orders"} or vector(1) or {x="', 60)
+    with pytest.raises(ValueError):
+        restarts_query("a b")
+    assert impact_window(100.0, 110.0) == 30.0 and impact_window(100.0, 400.4) == 300
+    total, failed = impact_queries("orders", 59.6)
+    assert "[60s]" in total and 'status_code=~"5.."' in failed
