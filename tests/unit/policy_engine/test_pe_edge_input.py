@@ -64,6 +64,7 @@ def test_manual_alert_url_cannot_be_chosen_by_the_caller(client: TestClient, url
 def test_manual_alert_goes_to_the_configured_url_only(client: TestClient) -> None:
     engine = engine_of(client)
     engine.settings.alert_webhook_url = "http://configured.internal/hook"
+    engine.apply(POLICIES, force=True)  # effective settings (environment + file) are built at load
     answer = client.post("/actions", json={"action": "alert", "service": "orders"})
     assert answer.status_code == 201, answer.text
     sent = engine.notifier.sent  # type: ignore[attr-defined]
