@@ -95,7 +95,8 @@ def create_app(
     vocabulary: Vocabulary | None = None,
 ) -> FastAPI:
     store = store or Store(settings.state_dir / "policy-engine.sqlite3")
-    # condition names: the catalog's last good copy (or today's six) before the first load
+    # condition names: the catalog's last good copy (or the shipped catalog's names) before
+    # the first load
     vocabulary = vocabulary or Vocabulary(store, settings.anomaly_service_url)
     vocabulary.restore()
     snapshots = snapshots or SnapshotClient(settings.anomaly_service_url)

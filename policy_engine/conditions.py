@@ -6,7 +6,8 @@ Grammar (lowest precedence first):
     or_expr    := and_expr ("or" and_expr)*
     and_expr   := not_expr ("and" not_expr)*
     not_expr   := "not" not_expr | atom
-    atom       := "(" expr ")" | "no_data" | comparison
+    atom       := "(" expr ")" | FLAG | comparison
+    FLAG       := "no_data" | "caused_by_dependency"
     comparison := METRIC OP NUMBER[unit] | "severity" OP SEVERITY_WORD
     OP         := ">" | ">=" | "<" | "<=" | "==" | "!="
 """
@@ -27,9 +28,11 @@ DEFAULT_METRICS: dict[str, str] = {
     "memory": "bytes",
     "request_rate": "none",
     "availability": "ratio",
+    "probe_success": "ratio",  # the shipped catalog's synthetic probes (docs/root-cause.md)
 }
 # The live vocabulary: the anomaly service's catalog once read (policy_engine/vocabulary.py),
-# today's six names until then. Changed in place by set_vocabulary, so every importer sees it.
+# the shipped catalog's names until then. Changed in place by set_vocabulary, so every
+# importer sees it.
 METRICS: dict[str, str] = dict(DEFAULT_METRICS)
 SEVERITIES: dict[str, int] = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
 OPERATORS = (">=", "<=", "==", "!=", ">", "<")
@@ -149,9 +152,15 @@ class SeverityCompare:
     level: int
 
 
+# Words that are true or false on their own, read from the Context field of the same name:
+# no_data (a series of the service is gone), caused_by_dependency (the service's trouble is a
+# dependency's, per the anomaly service's attribution: docs/root-cause.md).
+FLAGS = ("no_data", "caused_by_dependency")
+
+
 @dataclass(frozen=True)
-class NoData:
-    pass
+class Flag:
+    name: str  # one of FLAGS
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ class Or:
     right: Node
 
 
-Node = Compare | SeverityCompare | NoData | Not | And | Or
+Node = Compare | SeverityCompare | Flag | Not | And | Or
 
 
 class _Parser:
@@ -248,18 +257,20 @@ class _Parser:
             raise ConditionError("condition ends where a comparison was expected", token.pos)
         if token.kind != "ident":
             raise ConditionError(
-                f"expected a metric, 'severity' or 'no_data' but found '{token.text}'", token.pos
+                f"expected a metric, 'severity', 'no_data' or 'caused_by_dependency' but found "
+                f"'{token.text}'",
+                token.pos,
             )
         name = token.text
         if name in KEYWORDS:
             raise ConditionError(f"'{name}' needs a condition before it", token.pos)
-        if name == "no_data":
+        if name in FLAGS:
             if self.peek().kind == "op":
                 raise ConditionError(
-                    "'no_data' is true or false on its own; write 'no_data' or 'not no_data'",
+                    f"'{name}' is true or false on its own; write '{name}' or 'not {name}'",
                     self.peek().pos,
                 )
-            return NoData()
+            return Flag(name)
         if name == "severity":
             return self.severity_compare()
         if name not in METRICS:
@@ -267,7 +278,7 @@ class _Parser:
                 raise ConditionError(
                     f"'{name}' is a severity word; compare it with 'severity'", token.pos
                 )
-            known = ", ".join([*METRICS, "severity", "no_data"])
+            known = ", ".join([*METRICS, "severity", *FLAGS])
             raise ConditionError(f"unknown metric '{name}' (known: {known})", token.pos)
         op = self.operator(name)
         value_token = self.take()
@@ -348,11 +359,12 @@ def metrics_of(node: Node) -> set[str]:
 
 @dataclass(frozen=True)
 class Context:
-    """What a condition sees: metric values (None = unknown), severity level, no_data flag."""
+    """What a condition sees: metric values (None = unknown), severity level, the FLAGS."""
 
     values: Mapping[str, float | None]
     severity: int | None = None
     no_data: bool = False
+    caused_by_dependency: bool = False
 
 
 def _compare(left: float, op: str, right: float) -> bool:
@@ -380,8 +392,8 @@ def evaluate3(node: Node, ctx: Context) -> bool | None:
         if ctx.severity is None:
             return None
         return _compare(float(ctx.severity), node.op, float(node.level))
-    if isinstance(node, NoData):
-        return ctx.no_data
+    if isinstance(node, Flag):
+        return bool(getattr(ctx, node.name))
     if isinstance(node, Not):
         inner = evaluate3(node.operand, ctx)
         return None if inner is None else not inner

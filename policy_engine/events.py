@@ -63,6 +63,8 @@ class Event:
     fingerprint: str
     alertname: str
     starts_at: str
+    # Callees the anomaly service blamed (annotation `caused_by`, comma-separated): a victim.
+    caused_by: tuple[str, ...] = ()
 
     @property
     def severity_level(self) -> int:
@@ -109,4 +111,7 @@ def to_event(alert: AMAlert) -> Event:
         fingerprint=alert.fingerprint or _fingerprint(labels),
         alertname=alertname,
         starts_at=alert.startsAt,
+        caused_by=tuple(
+            c.strip() for c in str(alert.annotations.get("caused_by") or "").split(",") if c.strip()
+        ),
     )

@@ -19,6 +19,7 @@ class Series:
     severity: str
     kind: str | None
     anomaly_id: str | None
+    caused_by: tuple[str, ...] = ()  # callees the anomaly service blames for this series
 
     @property
     def level(self) -> int:
@@ -49,7 +50,8 @@ class Snapshot:
         series = self.for_service(service)
         severity = max((s.level for s in series), default=None)
         no_data = any(s.kind == "no_data" for s in series)
-        return Context(values=values, severity=severity, no_data=no_data)
+        victim = any(s.caused_by for s in series)
+        return Context(values, severity, no_data, caused_by_dependency=victim)
 
     def anomaly_open(self, anomaly_id: str | None, service: str, metric: str | None) -> bool:
         """Is the anomaly (by id, else by service+metric) still abnormal in this snapshot?"""
@@ -79,11 +81,12 @@ def parse_predict(body: Any, now: float) -> Snapshot:
         severity = raw.get("severity") if raw.get("severity") in SEVERITIES else "normal"
         kind = raw.get("kind") if raw.get("kind") in ("deviation", "no_data") else None
         anomaly_id = raw.get("anomaly_id") if isinstance(raw.get("anomaly_id"), str) else None
-        out.append(
-            Series(
-                service, metric, finite_or_none(raw.get("value")), str(severity), kind, anomaly_id
-            )
+        blamed = raw.get("caused_by")
+        caused_by = (
+            tuple(c for c in blamed if isinstance(c, str)) if isinstance(blamed, list) else ()
         )
+        value = finite_or_none(raw.get("value"))
+        out.append(Series(service, metric, value, str(severity), kind, anomaly_id, caused_by))
     return Snapshot(now, tuple(out), cycle_at)
 
 

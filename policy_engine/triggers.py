@@ -90,7 +90,13 @@ class Triggers:
         if event.metric is not None and (event.value is not None or event.kind == "no_data"):
             # an Alertmanager alert without a usable `value` keeps the snapshot's value
             values[event.metric] = event.value
-        ctx = Context(values=values, severity=event.severity_level, no_data=event.kind == "no_data")
+        ctx = Context(
+            values=values,
+            severity=event.severity_level,
+            no_data=event.kind == "no_data",
+            # a victim per the event or per its own cycle's snapshot: either is enough to wait
+            caused_by_dependency=bool(event.caused_by) or base.caused_by_dependency,
+        )
         out = []
         scheduled = self.engine.pipeline.scheduled
         for policy in active.policies:

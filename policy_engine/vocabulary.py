@@ -4,7 +4,7 @@ The metric catalog promises "add a signal, no code change": so the engine does n
 the names. It reads them from the anomaly service's `GET /models` (`catalog[].name`, `.unit`),
 checks them, keeps the last good copy in the state store (so a restart while the anomaly service
 is down still knows them), and, when they change, the policies file is validated again against
-the new names. Until the anomaly service has ever answered, today's six names are used
+the new names. Until the anomaly service has ever answered, the shipped catalog's names are used
 (conditions.DEFAULT_METRICS). A name a condition uses that is not in the vocabulary is an error
 that lists the known ones (conditions.py).
 """
@@ -21,6 +21,7 @@ import httpx
 
 from policy_engine.conditions import (
     DEFAULT_METRICS,
+    FLAGS,
     KEYWORDS,
     METRICS,
     SEVERITIES,
@@ -34,7 +35,7 @@ log = logging.getLogger("policy_engine.vocabulary")
 VOCABULARY_KEY = "vocabulary.last_good"
 MAX_SIGNALS = 200
 SIGNAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-RESERVED = {*KEYWORDS, "severity", "no_data", *SEVERITIES}
+RESERVED = {*KEYWORDS, "severity", *FLAGS, *SEVERITIES}
 # catalog unit -> the unit kind conditions check numbers against (ms, %, MB, ... fit or not)
 UNIT_KINDS = {"seconds": "time", "second": "time", "s": "time", "ratio": "ratio", "bytes": "bytes"}
 
@@ -94,7 +95,7 @@ class Vocabulary:
         return list(METRICS)
 
     def restore(self) -> str:
-        """At start: the last good copy from the store, else today's six names."""
+        """At start: the last good copy from the store, else the shipped catalog's names."""
         saved = self.store.get(VOCABULARY_KEY)
         signals: dict[str, str] | None = None
         if saved is not None:

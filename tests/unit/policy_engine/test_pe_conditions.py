@@ -91,6 +91,16 @@ def test_no_data_flag() -> None:
     assert evaluate(parse("no_data or severity >= critical"), ctx(severity="critical"))
 
 
+def test_caused_by_dependency_flag() -> None:
+    victim = Context(values={"error_rate": 0.6}, severity=3, caused_by_dependency=True)
+    own = Context(values={"error_rate": 0.6}, severity=3)
+    leave_victims = parse("error_rate > 0.1 and not caused_by_dependency")
+    assert not evaluate(leave_victims, victim) and evaluate(leave_victims, own)
+    assert evaluate(parse("caused_by_dependency"), victim)
+    with pytest.raises(ConditionError, match="'caused_by_dependency' is true or false on its own"):
+        parse("caused_by_dependency == 1")
+
+
 @pytest.mark.parametrize(
     ("condition", "value", "metric"),
     [
@@ -161,7 +171,10 @@ def test_metrics_of_lists_read_metrics() -> None:
         ("memory > 5ms", "unit 'ms' does not fit 'memory'"),
         ("cpu > 5%", "unit '%' does not fit 'cpu' (cpu is unitless: use a plain number)"),
         ("error_rate > 5s", "error_rate is a ratio 0..1"),
-        ("0.5 < latency", "expected a metric, 'severity' or 'no_data' but found '0.5'"),
+        (
+            "0.5 < latency",
+            "expected a metric, 'severity', 'no_data' or 'caused_by_dependency' but found '0.5'",
+        ),
         ("latency > 1e999", "number is not finite"),
         ("(" * 40 + "no_data" + ")" * 40, "nests deeper than 32 levels"),
         ("not " * 40 + "no_data", "nests deeper than 32 levels"),

@@ -102,7 +102,11 @@ def test_a_signal_added_to_the_catalog_is_usable_with_no_code_change() -> None:
     assert evaluate(active.policies[0].ast, snap.context("orders")) is True
     # a name the catalog dropped is now unknown, and the error lists the catalog's names
     gone, errors = load_policies(QUEUE_POLICY.replace("queue_depth", "cpu"), "p.yml")
-    assert gone is None and "(known: latency, queue_depth, severity, no_data)" in errors[0].message
+    assert (
+        gone is None
+        and "(known: latency, queue_depth, severity, no_data, caused_by_dependency)"
+        in errors[0].message
+    )
     # unchanged catalog: nothing to do
     assert asyncio.run(vocabulary.refresh()) is False
 
