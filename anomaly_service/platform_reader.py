@@ -1,4 +1,4 @@
-"""Reads what the policy engine knows (its recent actions, policies and switch) for triage."""
+"""Reads what the policy engine knows (recent actions, policies, switch, plan) for triage."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class PlatformReader(Protocol):
     async def actions(self, service: str, since: float) -> Part: ...
 
     async def status(self) -> Part: ...
+
+    async def plan(self, service: str) -> Part: ...
 
     async def aclose(self) -> None: ...
 
@@ -48,6 +50,10 @@ class PolicyEngineReader:
 
     async def status(self) -> Part:
         return await self._get("/status")
+
+    async def plan(self, service: str) -> Part:
+        """Which policy would act on the service now, or why none would (GET /plan)."""
+        return await self._get("/plan", {"service": service})
 
     async def aclose(self) -> None:
         await self._client.aclose()

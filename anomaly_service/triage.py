@@ -61,6 +61,7 @@ class TriageInputs:
     actions: Part = field(default_factory=Part)  # value: the policy engine's action records
     policies: Part = field(default_factory=Part)  # value: the policy engine's /status "policies"
     engine: Part = field(default_factory=Part)  # value: the policy engine's /status
+    plan: Part = field(default_factory=Part)  # value: the policy engine's /plan for the service
 
 
 def _what(a: dict[str, Any]) -> dict[str, Any]:
@@ -158,8 +159,6 @@ def _next_step(inputs: TriageInputs) -> dict[str, Any]:
             f"look at {', '.join(a.get('root_causes') or a['caused_by'])} first: "
             f"{a['service']} is its victim"
         )
-    else:
-        step["summary"] = f"{a['service']} itself: its own policies decide"
     engine = inputs.engine.value or {}
     if inputs.engine.unavailable is not None:
         step["remediation"] = f"unknown: {inputs.engine.unavailable}"
@@ -167,8 +166,15 @@ def _next_step(inputs: TriageInputs) -> dict[str, Any]:
         step["remediation"] = "paused: the policy engine will not act until it is re-enabled"
     else:
         step["remediation"] = "enabled"
-    # Which policy will act and when is the policy engine's to say (issue 12, not built yet).
-    step["policy_plan"] = None
+    # Which policy will act and when, or why none will: the policy engine's own answer.
+    planned = inputs.plan.value if isinstance(inputs.plan.value, dict) else None
+    step["policy_plan"] = planned
+    if planned is None:
+        step["plan_unavailable"] = inputs.plan.unavailable or "no plan"
+    if "summary" not in step:
+        step["summary"] = (
+            str(planned.get("summary")) if planned else f"{a['service']} itself: its own policies"
+        )
     return step
 
 

@@ -52,11 +52,12 @@ async def get_triage(request: Request, anomaly_id: str) -> dict[str, Any]:
     now = eng.clock()
     end = anomaly.resolved_at or now
     reader = request.app.state.platform_reader
-    impact, starts, actions, status = await asyncio.gather(
+    impact, starts, actions, status, planned = await asyncio.gather(
         _impact(eng, anomaly.service, anomaly.opened_at, end),
         _starts(eng, anomaly.service, now),
         reader.actions(anomaly.service, now - triage.CHANGES_WINDOW_S),
         reader.status(),
+        reader.plan(anomaly.service),
     )
     policies = (
         Part(status.value.get("policies"))
@@ -73,5 +74,6 @@ async def get_triage(request: Request, anomaly_id: str) -> dict[str, Any]:
         actions=actions,
         policies=policies,
         engine=status,
+        plan=planned,
     )
     return triage.build(inputs)

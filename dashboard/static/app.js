@@ -411,6 +411,8 @@ function triageHtml(t, err) {
   const rows = (ch.items || []).map((x) => `<tr data-testid="triage-change" data-source="${esc(x.source)}"><td>${esc(fmtTime(x.at))}</td><td>${esc(x.source)}</td><td>${esc(x.what)}</td></tr>`).join("")
     || `<tr><td class="nodata">No changes in the last 30 minutes.</td></tr>`;
   const missing = Object.entries(ch.unavailable || {}).map(([k, v]) => `<div class="nodata small" data-testid="triage-unavailable">${esc(k)}: ${esc(v)}</div>`).join("");
+  const plan = (n.policy_plan && n.policy_plan.policies) || [];
+  const planRows = plan.map((r) => `<li data-testid="triage-plan" data-policy="${esc(r.policy)}">${esc(r.policy)} (${esc(r.action)}): ${esc(r.verdict)}${r.detail ? ` — ${esc(r.detail)}` : ""}</li>`).join("");
   const runbook = n.runbook ? ` · <a target="_blank" rel="noopener" data-testid="triage-runbook" href="${esc(n.runbook)}">runbook</a>` : "";
   return `<div class="triage" data-testid="triage" data-state="ok">
     <h3>Triage</h3>
@@ -418,6 +420,7 @@ function triageHtml(t, err) {
     ${evidence ? `<ul class="small">${evidence}</ul>` : ""}
     <p class="small" data-testid="triage-impact"><b>Impact:</b> ${impact}; SLO ${slo.crossed ? "crossed" : "not crossed"}${isNum(slo.floor) ? ` (floor ${esc(num(slo.floor))})` : ""}</p>
     <p class="small" data-testid="triage-next-step"><b>Next step:</b> ${esc(n.summary || "—")}; remediation ${esc(n.remediation || "unknown")}${runbook}</p>
+    ${planRows ? `<ul class="small">${planRows}</ul>` : (n.plan_unavailable ? `<div class="nodata small">Policy plan: ${esc(n.plan_unavailable)}</div>` : "")}
     <h3 style="margin-top:6px">Changes in the last 30 minutes</h3><table class="small">${rows}</table>${missing}
   </div>`;
 }

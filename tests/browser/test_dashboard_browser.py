@@ -142,6 +142,11 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         assert "no dependency explains it" in cause.inner_text()
         assert "requests" in triage.locator('[data-testid="triage-impact"]').inner_text()
         assert "remediation" in triage.locator('[data-testid="triage-next-step"]').inner_text()
+        # The policy engine's plan for orders: its latency policy, with a verdict.
+        planned = triage.locator(
+            '[data-testid="triage-plan"][data-policy="orders_high_latency_restart"]'
+        )
+        assert planned.count() == 1 and "orders_high_latency_restart" in planned.inner_text()
         # The policy engine loaded its policies minutes ago: a change of the last 30 minutes.
         assert triage.locator('[data-testid="triage-change"][data-source="policies"]').count() == 1
         prom = detail.locator('[data-testid="link-prometheus"]').get_attribute("href") or ""

@@ -32,6 +32,7 @@ class FakeReader:
     status_body: dict[str, Any] | None = None
     down: bool = False
     asked: list[tuple[str, float]] = field(default_factory=list)
+    plan_body: dict[str, Any] | None = None
 
     async def actions(self, service: str, since: float) -> Part:
         self.asked.append((service, since))
@@ -43,6 +44,11 @@ class FakeReader:
         if self.down:
             return Part(unavailable="policy engine unreachable: ConnectError")
         return Part(self.status_body or {})
+
+    async def plan(self, service: str) -> Part:
+        if self.down or self.plan_body is None:
+            return Part(unavailable="policy engine unreachable: ConnectError")
+        return Part({**self.plan_body, "service": service})
 
     async def aclose(self) -> None:
         return None
@@ -149,6 +155,7 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
     assert step["runbook"] == "https://runbooks/e"
     assert step["summary"] == "look at payments first: orders is its victim"
     assert step["remediation"] == "enabled" and step["policy_plan"] is None
+    assert step["plan_unavailable"] == "policy engine unreachable: ConnectError"
 
 
 def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
@@ -164,6 +171,23 @@ def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
         "policy_versions": "policy engine unreachable: ConnectError",
     }
     assert packet["next_step"]["remediation"].startswith("unknown: policy engine unreachable")
+
+
+def test_the_next_step_of_an_own_fault_is_the_policy_engines_plan(rig: Rig) -> None:
+    rig.prom.labelled[CALLS] = [Sample({"service": "orders", "peer_service": "payments"}, 6.0)]
+    rig.cycle({"orders": 0.0005, "payments": 0.0005})
+    rig.cycle({"orders": 0.6, "payments": 0.0005})
+    rig.cycle({"orders": 0.6, "payments": 0.0005})
+    (anomaly,) = rig.client.get("/anomalies?service=orders&status=active").json()["items"]
+    assert anomaly["caused_by"] == []
+    rig.reader.plan_body = {
+        "summary": "orders_errors (restart_container): will act on the next alert or re-check",
+        "policies": [{"policy": "orders_errors", "verdict": "will act on the next alert"}],
+    }
+    step = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()["next_step"]
+    assert step["summary"] == rig.reader.plan_body["summary"]
+    assert step["policy_plan"]["service"] == "orders"
+    assert step["policy_plan"]["policies"][0]["policy"] == "orders_errors"
 
 
 def test_no_request_series_is_unknown_impact_not_zero(rig: Rig) -> None:
@@ -199,7 +223,7 @@ def test_a_paused_engine_and_an_own_fault_read_as_such() -> None:
         packet["suspected_cause"]["summary"]
         == "no dependency explains it: a fault of orders itself"
     )
-    assert packet["next_step"]["summary"] == "orders itself: its own policies decide"
+    assert packet["next_step"]["summary"] == "orders itself: its own policies"
     assert packet["next_step"]["remediation"].startswith("paused")
     assert packet["impact"]["slo"] == {"floor": None, "crossed": False}
     assert packet["when"]["duration_s"] == 60.0

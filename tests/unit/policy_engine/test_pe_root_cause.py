@@ -77,3 +77,54 @@ def test_caused_by_is_read_from_alerts_and_predict() -> None:
     assert snap.context("orders").caused_by_dependency is True
     assert snap.context("users").caused_by_dependency is False
     assert Snapshot(1.0, ()).context("orders").caused_by_dependency is False
+
+
+def plan_of(engine: Any, service: str = "orders") -> dict[str, Any]:
+    from policy_engine.plan import plan
+
+    return plan(engine, service, engine.clock())
+
+
+def test_plan_says_who_will_act_who_is_blocked_and_why() -> None:
+    async def go() -> None:
+        engine = make_engine(LEAVE_VICTIMS)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        assert plan_of(engine)["policies"][0]["verdict"].startswith("unknown")  # no snapshot
+        snaps.set(series("orders", "error_rate", 0.6, "critical", anomaly_id="a-1"))
+        await engine.cycle()
+        before = plan_of(engine)
+        (row,) = before["policies"]
+        assert row["condition_holds"] is True and row["would_act"] is True
+        assert (
+            before["summary"]
+            == "orders_errors (restart_container): will act on the next alert or re-check"
+        )
+        assert engine.store.list_actions(limit=10)[1] == 0  # planning wrote nothing
+        # It acts; then the plan says the cooldown holds the next one back.
+        body = errors_alert("fp-plan", None)
+        engine.handle_webhook(AMWebhook.model_validate(body), engine.clock())
+        await engine.drain(5.0)
+        after = plan_of(engine)
+        assert after["policies"][0]["verdict"] == "blocked: cooldown", after
+        assert "none will act now" in after["summary"]
+        engine.set_enabled(False)
+        assert plan_of(engine)["summary"].startswith("paused")
+
+    asyncio.run(go())
+
+
+def test_plan_says_a_victim_waits_for_its_culprit() -> None:
+    async def go() -> None:
+        engine = make_engine(LEAVE_VICTIMS)
+        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+        row = series("orders", "error_rate", 0.6, "critical", anomaly_id="a-1")
+        snaps.set(dataclasses.replace(row, caused_by=("payments",)))
+        await engine.cycle()
+        planned = plan_of(engine)
+        assert planned["policies"][0]["verdict"] == "waits: orders is a victim of payments"
+        assert planned["summary"] == (
+            "none will act now: orders_errors waits: orders is a victim of payments"
+        )
+        assert plan_of(engine, "nobody")["summary"] == "no enabled policy for nobody"
+
+    asyncio.run(go())

@@ -1,0 +1,21 @@
+"""GET /plan?service=: what the engine would do about a service now (policy_engine/plan.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from policy_engine.api.deps import get_engine
+from policy_engine.plan import plan
+from policy_engine.policies import NAME_RE
+
+router = APIRouter()
+
+
+@router.get("/plan")
+async def get_plan(
+    request: Request, service: str = Query(max_length=200, pattern=NAME_RE.pattern)
+) -> dict[str, Any]:
+    engine = get_engine(request)
+    return plan(engine, service, engine.clock())
