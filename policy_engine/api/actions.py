@@ -63,7 +63,7 @@ async def manual_action(request: Request) -> JSONResponse:
     params: dict[str, Any] = {}
     if req.action in ACTIONS:
         try:
-            params = validate_params(req.action, req.params)
+            params = validate_params(req.action, req.params, engine.effective.allow_scale_to_zero)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:
