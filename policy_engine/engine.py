@@ -65,6 +65,7 @@ class Engine:
         self.last_evaluation_at: float | None = None
         self._last_prune = 0.0
         self._ping_task: asyncio.Task[Any] | None = None
+        self._settling: asyncio.Task[Any] | None = None
         self.metrics.dry_run.set(1 if settings.dry_run else 0)
         self.metrics.enabled.set(1 if self.enabled else 0)
         # read when scraped, like /status: a snapshot turns stale between cycles too
@@ -183,8 +184,8 @@ class Engine:
         if self._ping_task is None or self._ping_task.done():
             # off the evaluation path: a hung daemon must not delay `for` policies or verification
             self._ping_task = self.pipeline.spawn(self._refresh_docker())
-        if not self.recovery.done:
-            await self.recovery.settle()
+        if not self.recovery.done and (self._settling is None or self._settling.done()):
+            self._settling = self.pipeline.spawn(self.recovery.settle())  # Docker: off the loop
         fresh = self.fresh_snapshot()
         self.pipeline.admit(self.triggers.sustained(self.clock(), fresh), self.clock())
         reopen = self.triggers.open_anomalies(self.clock(), fresh, self._may_recheck)

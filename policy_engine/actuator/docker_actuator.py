@@ -115,12 +115,14 @@ def default_client_factory(
 ) -> Callable[[], docker.DockerClient]:
     """Docker SDK client; `version="auto"` negotiates with the daemon (API 1.41 here)."""
 
+    # One second over the actuator's own per-call limit, so that limit (asyncio) ends a hung
+    # call first, with its one clear message; a tie made the stalled-daemon test flaky.
+    timeout = int(max(1, http_timeout_s)) + 1
+
     def make() -> docker.DockerClient:
         if base_url:
-            return docker.DockerClient(
-                base_url=base_url, version="auto", timeout=int(max(1, http_timeout_s))
-            )
-        return docker.from_env(version="auto", timeout=int(max(1, http_timeout_s)))
+            return docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
+        return docker.from_env(version="auto", timeout=timeout)
 
     return make
 

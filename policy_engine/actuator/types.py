@@ -6,12 +6,17 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, model_validator
 
+from policy_engine.params import RestartArgs, ScaleArgs
+
+# Defaults come from the policy parameters (params.py): one value each, defined once.
+_RESTART, _SCALE = RestartArgs(), ScaleArgs()
+
 
 class RestartParams(BaseModel):
     """Restart one named container, or every eligible replica of `service` one at a time."""
 
     service: str = Field(min_length=1)
-    stop_timeout_s: float = Field(default=10.0, ge=0, le=300)
+    stop_timeout_s: float = Field(default=_RESTART.stop_timeout_s, ge=0, le=300)
     container: str | None = None
 
 
@@ -20,9 +25,9 @@ class ScaleParams(BaseModel):
 
     service: str = Field(min_length=1)
     direction: Literal["up", "down"]
-    step: int = Field(default=1, ge=1, le=20)
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(default=5, ge=1, le=50)
+    step: int = Field(default=_SCALE.step, ge=1, le=20)
+    min_replicas: int = Field(default=_SCALE.min_replicas, ge=0)
+    max_replicas: int = Field(default=_SCALE.max_replicas, ge=1, le=50)
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> ScaleParams:

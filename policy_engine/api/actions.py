@@ -107,7 +107,7 @@ async def manual_action(request: Request) -> JSONResponse:
         problems.append("params.url: not allowed in a manual action (set it in the policy file)")
     if req.action in ACTIONS:
         try:
-            params = validate_params(req.action, req.params)
+            params = validate_params(req.action, req.params, engine.effective.allow_scale_to_zero)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:

@@ -14,7 +14,7 @@ from pe_fakes import FakeActuator, FakeClock, alert, make_engine
 from policy_engine.actuator.types import ActionOutcome, RestartParams
 from policy_engine.engine import Engine
 from policy_engine.models import ActionRecord, AMWebhook, Trigger
-from policy_engine.policies import load_policies
+from policy_engine.policies import load_policies, validate_params
 from policy_engine.store import Store
 
 TWO = """
@@ -201,6 +201,7 @@ def test_pending_records_wait_for_docker_to_answer() -> None:
         assert settled(engine, rec).outcome == "pending"
         actuator.hang = False
         await engine.cycle()
+        await engine.drain(5.0)  # the cycle settles in a task of its own
         assert settled(engine, rec).outcome == "interrupted"
 
     asyncio.run(go())
@@ -223,3 +224,9 @@ def test_min_replicas_zero_needs_the_file_to_allow_it() -> None:
     assert active is not None and active.policies[0].params["min_replicas"] == 0
     _, errors = load_policies(SCALE.format(allow="maybe"), "p.yml")
     assert errors[0].field == "settings.allow_scale_to_zero"
+
+
+def test_manual_min_replicas_zero_follows_the_same_setting() -> None:
+    with pytest.raises(ValueError, match=r"params\.min_replicas: must be at least 1"):
+        validate_params("scale_down", {"min_replicas": 0})
+    assert validate_params("scale_down", {"min_replicas": 0}, True)["min_replicas"] == 0
