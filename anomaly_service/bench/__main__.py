@@ -132,7 +132,8 @@ def _throughput(args: argparse.Namespace) -> int:
         print(
             f"throughput (onset rule {rule}): {r.series} series x {r.cycles} cycles in "
             f"{r.seconds:.2f} s = {r.updates_per_second:,.0f} series-updates/s "
-            f"({r.ms_per_cycle:.1f} ms per cycle of {r.series}); state "
+            f"({r.ms_per_cycle:.1f} ms per cycle of {r.series}; per CPU second "
+            f"{r.updates_per_cpu_second:,.0f}); state "
             f"{r.bytes_per_series} bytes per series "
             f"({r.bytes_per_series * r.series / 2**20:.1f} MiB for {r.series})"
         )

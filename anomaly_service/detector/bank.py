@@ -203,7 +203,7 @@ class SeriesBank:
             raise ValueError("slots and values must be 1-D arrays of the same length")
         if s.size and (s.min() < 0 or s.max() >= self._cap):
             raise ValueError("slot index out of range")
-        if np.unique(s).size != s.size:
+        if s.size > 1 and np.bincount(s, minlength=self._cap).max() > 1:
             raise ValueError("a slot may appear only once per update")
         self.flush_seeds()
         return self._step(s, x, emit=True)
@@ -446,7 +446,7 @@ class SeriesBank:
         hist = self._hist[sel]
         in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
         rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
-        hist[valid] *= 1.0 - c.alpha_rarity
+        hist *= np.where(valid, 1.0 - c.alpha_rarity, 1.0)[:, None]  # in place, no gather
         hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
         if not self._all:
             self._hist[s] = hist

@@ -48,3 +48,13 @@ def test_sequence_rarity_finds_a_new_pattern_of_known_values() -> None:
     on = score_series(x, DetectorConfig(seq_order=3)).likelihood
     off = score_series(x, DetectorConfig()).likelihood
     assert on[2500:2520].max() > off[2500:2520].max()
+
+
+def test_a_slot_twice_in_one_update_is_refused() -> None:
+    bank = SeriesBank(DetectorConfig(), capacity=4)
+    for k in range(3):
+        bank.slot(k, Direction.BOTH, None)
+    with pytest.raises(ValueError, match="only once"):
+        bank.update(np.array([0, 2, 0]), np.array([1.0, 2.0, 3.0]))
+    v = bank.update(np.array([2, 0]), np.array([1.0, 2.0]))  # any order, each once
+    assert v.missing.size == 2
