@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,3 +102,29 @@ def start_module(
     name = module.replace(".", "_")
     proc = Proc(module, port, tmp_dir / f"{name}-{port}.log", dict(env or {}))
     return proc.start(ready_path=ready_path, timeout_s=timeout_s)
+
+
+# No background noise, no exporter: tests see only what they inject.
+QUIET_SERVICE_ENV = {
+    "CHAOS_ENABLED": "false",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "",
+}
+
+
+@contextmanager
+def demo_services(
+    tmp_dir: Path, orders_env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Proc]]:
+    """users, payments, and orders wired to them, as quiet processes; all stopped on exit."""
+    procs: dict[str, Proc] = {}
+    try:
+        procs["users"] = start_module("services.users", tmp_dir, env=QUIET_SERVICE_ENV)
+        procs["payments"] = start_module("services.payments", tmp_dir, env=QUIET_SERVICE_ENV)
+        urls = {"USERS_URL": procs["users"].url, "PAYMENTS_URL": procs["payments"].url}
+        env = {**QUIET_SERVICE_ENV, **urls, **(orders_env or {})}
+        procs["orders"] = start_module("services.orders", tmp_dir, env=env)
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()

@@ -116,11 +116,18 @@ def get(url: str) -> Any:
 
 
 class Load:
-    """Bounded GET traffic (~20 req/s spread over the URLs) until stopped, capped in count and
-    time. A URL that does not answer (its service stopped) is skipped quickly."""
+    """Bounded traffic (~20 req/s spread over the URLs; GET, or POST of `json`) until stopped,
+    capped in count and time. A URL that does not answer (its service stopped) is skipped
+    quickly."""
 
-    def __init__(self, urls: list[str], max_requests: int = 6000, max_seconds: float = 240.0):
-        self.urls, self.max_requests = urls, max_requests
+    def __init__(
+        self,
+        urls: list[str],
+        max_requests: int = 6000,
+        max_seconds: float = 240.0,
+        json: Any = None,
+    ):
+        self.urls, self.max_requests, self.json = urls, max_requests, json
         self.deadline = time.monotonic() + max_seconds
         self.stop = threading.Event()
         self.sent = 0
@@ -136,7 +143,10 @@ class Load:
                 url = self.urls[self.sent % len(self.urls)]
                 self.sent += 1
                 with contextlib.suppress(httpx.HTTPError):
-                    client.get(url)
+                    if self.json is None:
+                        client.get(url)
+                    else:
+                        client.post(url, json=self.json)
                 time.sleep(0.05)
 
     def __enter__(self) -> Load:

@@ -4,69 +4,26 @@ in the event it sends; payments' own anomaly names nobody."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from anomaly_it_support import AlertReceiver, get, poll
+from anomaly_it_support import AlertReceiver, Load, get, poll
 
-from tests.support.procs import Proc, start_module
+from tests.support.procs import Proc, demo_services, start_module
 from tests.support.prometheus import PrometheusServer, ScrapeTarget
 
 pytestmark = pytest.mark.prometheus
-QUIET = {"CHAOS_ENABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
 ORDER = {"customer_id": "u-3", "items": [{"sku": "pen", "qty": 1, "unit_price": 2.0}]}
-
-
-class OrderTraffic:
-    """~15 POST /orders a second until stopped; bounded in count and time."""
-
-    def __init__(self, url: str, max_requests: int = 6000, max_seconds: float = 240.0) -> None:
-        self.url, self.max_requests = url + "/orders", max_requests
-        self.deadline = time.monotonic() + max_seconds
-        self.stop = threading.Event()
-        self.sent = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            while (
-                not self.stop.is_set()
-                and self.sent < self.max_requests
-                and time.monotonic() < self.deadline
-            ):
-                self.sent += 1
-                with contextlib.suppress(httpx.HTTPError):
-                    client.post(self.url, json=ORDER)
-                time.sleep(0.06)
-
-    def __enter__(self) -> OrderTraffic:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=15)
 
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[dict[str, Proc]]:
-    procs: dict[str, Proc] = {}
-    try:
-        procs["users"] = start_module("services.users", tmp_path, env=QUIET)
-        procs["payments"] = start_module("services.payments", tmp_path, env=QUIET)
-        urls = {"USERS_URL": procs["users"].url, "PAYMENTS_URL": procs["payments"].url}
-        procs["orders"] = start_module("services.orders", tmp_path, env={**QUIET, **urls})
+    with demo_services(tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
 
 
 def active_errors(url: str) -> dict[str, dict[str, Any]]:
@@ -94,7 +51,7 @@ def test_payments_errors_name_payments_as_the_cause_of_orders_errors(
             "DETECTOR_CONFIG": json.dumps({"min_points": 10}),
         }
         svc = start_module("anomaly_service", tmp_path, env=env, timeout_s=60)
-        with OrderTraffic(services["orders"].url):
+        with Load([services["orders"].url + "/orders"], json=ORDER):
             poll(
                 "error_rate of orders and payments warmed up",
                 lambda: (

@@ -7,33 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import Proc, start_module
-
-# No background noise, no exporter: tests see only what they inject.
-QUIET = {
-    "CHAOS_ENABLED": "false",
-    "OTEL_EXPORTER_OTLP_ENDPOINT": "",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "",
-}
+from tests.support.procs import QUIET_SERVICE_ENV, Proc, demo_services
 
 
 @pytest.fixture
 def quiet_env() -> dict[str, str]:
-    return dict(QUIET)
+    return dict(QUIET_SERVICE_ENV)
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, Proc]]:
-    procs: dict[str, Proc] = {}
-    try:
-        procs["users"] = start_module("services.users", tmp_path, env=QUIET)
-        procs["payments"] = start_module("services.payments", tmp_path, env=QUIET)
-        procs["orders"] = start_module(
-            "services.orders",
-            tmp_path,
-            env={**QUIET, "USERS_URL": procs["users"].url, "PAYMENTS_URL": procs["payments"].url},
-        )
+    with demo_services(tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()

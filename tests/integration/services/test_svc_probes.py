@@ -16,29 +16,20 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.procs import Proc, free_port, start_module, wait_http_ok
+from tests.support.procs import Proc, demo_services, free_port, wait_http_ok
 from tests.support.prometheus import PrometheusServer
 from tests.support.requirements import BLACKBOX_EXPORTER
 
 REPO = Path(__file__).resolve().parents[3]
 BLACKBOX_CONFIG = REPO / "monitoring" / "blackbox" / "blackbox.yml"
 PROMETHEUS_CONFIG = REPO / "monitoring" / "prometheus" / "prometheus.yml"
-QUIET = {"CHAOS_ENABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
 INTERVAL_S = 5.0  # the stack's scrape interval, so "two intervals" means what it says
 
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[dict[str, Proc]]:
-    procs: dict[str, Proc] = {}
-    try:
-        procs["users"] = start_module("services.users", tmp_path, env=QUIET)
-        procs["payments"] = start_module("services.payments", tmp_path, env=QUIET)
-        urls = {"USERS_URL": procs["users"].url, "PAYMENTS_URL": procs["payments"].url}
-        procs["orders"] = start_module("services.orders", tmp_path, env={**QUIET, **urls})
+    with demo_services(tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from tests.support.procs import Proc, start_module
+from tests.support.procs import Proc, demo_services
 from tests.support.prometheus import PrometheusServer, ScrapeTarget
 
 P99 = (
@@ -159,63 +159,54 @@ def _poll(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 4
 def test_client_metrics_tell_the_culprit_edge_and_a_hang(tmp_path: Path) -> None:
     """Errors in payments show on orders->payments only; a hung users shows as timeouts on
     orders->users and as requests piling up inside users, which completes none."""
-    quiet = {"CHAOS_ENABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
-    procs: dict[str, Proc] = {}
-    prom: PrometheusServer | None = None
-    try:
-        procs["users"] = start_module("services.users", tmp_path, env=quiet)
-        procs["payments"] = start_module("services.payments", tmp_path, env=quiet)
-        procs["orders"] = start_module(
-            "services.orders",
-            tmp_path,
-            env={
-                **quiet,
-                "USERS_URL": procs["users"].url,
-                "PAYMENTS_URL": procs["payments"].url,
-                "DOWNSTREAM_TIMEOUT_S": "1",
-            },
-        )
+    with demo_services(tmp_path, {"DOWNSTREAM_TIMEOUT_S": "1"}) as procs:
         targets = [
             ScrapeTarget("services", f"127.0.0.1:{proc.port}", {"service": name})
             for name, proc in procs.items()
         ]
         prom = PrometheusServer(tmp_path, targets, scrape_interval="1s").start()
-        prom.wait_for_targets_up(3, timeout_s=30)
-        with Traffic(procs["orders"].url, threads=3):
-            healthy = _poll(
-                lambda: _by_edge(prom, EDGE_FAILURE_RATIO),
-                lambda v: {("orders", "users"), ("orders", "payments")} <= v.keys(),
-            )
-            assert healthy.get(("orders", "payments")) == 0.0, healthy
-            assert set(healthy) == {("orders", "users"), ("orders", "payments")}, healthy
-
-            fault = {"kind": "errors", "rate": 1.0}
-            assert httpx.post(procs["payments"].url + "/chaos", json=fault).status_code == 201
-            failing = _poll(
-                lambda: _by_edge(prom, EDGE_FAILURE_RATIO),
-                lambda v: v.get(("orders", "payments"), 0) >= 0.9,
-            )
-            print(f"edge failure ratio, payments erroring: {failing}")
-            assert failing.get(("orders", "payments"), 0) >= 0.9, failing
-            assert failing[("orders", "users")] == 0.0, failing
-            httpx.delete(procs["payments"].url + "/chaos", timeout=5)
-
-            assert httpx.post(procs["users"].url + "/chaos", json={"kind": "hang"}).status_code
-            timeouts = _poll(
-                lambda: _by_edge(prom, EDGE_TIMEOUTS),
-                lambda v: v.get(("orders", "users"), 0) > 0,
-            )
-            active = _poll(
-                lambda: {r["metric"]["service"]: float(r["value"][1]) for r in prom.query(ACTIVE)},
-                lambda v: v.get("users", 0) >= 3,
-            )
-            print(f"users hung: timeouts/s by edge {timeouts}; active requests {active}")
-            assert timeouts.get(("orders", "users"), 0) > 0, timeouts
-            assert timeouts.get(("orders", "payments"), 0) == 0, timeouts
-            assert active.get("users", 0) >= 3, active
-            httpx.delete(procs["users"].url + "/chaos", timeout=5)
-    finally:
-        if prom is not None:
+        try:
+            prom.wait_for_targets_up(3, timeout_s=30)
+            with Traffic(procs["orders"].url, threads=3):
+                _payments_errors_show_on_their_edge_only(prom, procs)
+                _a_hung_users_times_out_its_callers(prom, procs)
+        finally:
             prom.stop()
-        for proc in procs.values():
-            proc.stop()
+
+
+def _payments_errors_show_on_their_edge_only(
+    prom: PrometheusServer, procs: dict[str, Proc]
+) -> None:
+    healthy = _poll(
+        lambda: _by_edge(prom, EDGE_FAILURE_RATIO),
+        lambda v: {("orders", "users"), ("orders", "payments")} <= v.keys(),
+    )
+    assert healthy.get(("orders", "payments")) == 0.0, healthy
+    assert set(healthy) == {("orders", "users"), ("orders", "payments")}, healthy
+    fault = {"kind": "errors", "rate": 1.0}
+    assert httpx.post(procs["payments"].url + "/chaos", json=fault).status_code == 201
+    failing = _poll(
+        lambda: _by_edge(prom, EDGE_FAILURE_RATIO),
+        lambda v: v.get(("orders", "payments"), 0) >= 0.9,
+    )
+    print(f"edge failure ratio, payments erroring: {failing}")
+    assert failing.get(("orders", "payments"), 0) >= 0.9, failing
+    assert failing[("orders", "users")] == 0.0, failing
+    httpx.delete(procs["payments"].url + "/chaos", timeout=5)
+
+
+def _a_hung_users_times_out_its_callers(prom: PrometheusServer, procs: dict[str, Proc]) -> None:
+    assert httpx.post(procs["users"].url + "/chaos", json={"kind": "hang"}).status_code == 201
+    timeouts = _poll(
+        lambda: _by_edge(prom, EDGE_TIMEOUTS),
+        lambda v: v.get(("orders", "users"), 0) > 0,
+    )
+    active = _poll(
+        lambda: {r["metric"]["service"]: float(r["value"][1]) for r in prom.query(ACTIVE)},
+        lambda v: v.get("users", 0) >= 3,
+    )
+    print(f"users hung: timeouts/s by edge {timeouts}; active requests {active}")
+    assert timeouts.get(("orders", "users"), 0) > 0, timeouts
+    assert timeouts.get(("orders", "payments"), 0) == 0, timeouts
+    assert active.get("users", 0) >= 3, active
+    httpx.delete(procs["users"].url + "/chaos", timeout=5)
