@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
-from policy_engine.models import ActionRecord, ManualAction
+from policy_engine.models import ActionRecord, ManualAction, Outcome
 from policy_engine.policies import ACTIONS, NAME_RE, validate_params
 from relia_web.openapi import json_body
 
@@ -55,7 +55,7 @@ async def list_actions(
     policy: str | None = Query(default=None, max_length=200),
     service: str | None = Query(default=None, max_length=200),
     action: str | None = Query(default=None, max_length=100),
-    outcome: Literal["succeeded", "failed", "skipped", "dry_run"] | None = None,
+    outcome: Outcome | None = None,
     since: float | None = Query(default=None, ge=0, allow_inf_nan=False),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),

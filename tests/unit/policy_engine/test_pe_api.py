@@ -376,3 +376,27 @@ def test_an_alert_from_the_cycle_already_held_does_not_re_read_predict(client: T
 )
 def test_alert_start_times_parse_or_are_unknown(text: str, expected: float | None) -> None:
     assert parse_rfc3339(text) == expected
+
+
+def test_actions_filter_by_every_outcome_a_record_can_have(client: TestClient) -> None:
+    """pending and interrupted records (an action in flight, or cut short by a crash) are
+    listed and filterable like the others."""
+    from policy_engine.models import ActionRecord, Trigger
+
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    for i, outcome in enumerate(("pending", "interrupted", "succeeded")):
+        engine.store.save_action(
+            ActionRecord(
+                id=f"act-o{i}",
+                created_at=1000.0 + i,
+                policy="p",
+                action="restart_container",
+                service="orders",
+                outcome=outcome,  # type: ignore[arg-type]
+                trigger=Trigger(source="manual"),
+            )
+        )
+    for outcome in ("pending", "interrupted", "succeeded"):
+        body = client.get("/actions", params={"outcome": outcome}).json()
+        assert [a["outcome"] for a in body["items"]] == [outcome], body
+    assert client.get("/actions", params={"outcome": "exploded"}).status_code == 422
