@@ -50,6 +50,7 @@ from policy_engine.policies import (
     load_policies,
     version_of,
 )
+from policy_engine.reload_thread import reload_off_loop
 from policy_engine.snapshot import Snapshot, SnapshotClient
 from policy_engine.store import Store
 
@@ -344,7 +345,7 @@ class Engine:
         """One control-loop pass: reload, snapshot, docker ping, `for` policies, verification."""
         started = time.perf_counter()
         now = self.clock()
-        await asyncio.to_thread(self.reload)  # YAML parsing never blocks the event loop
+        await reload_off_loop(self)  # YAML parsing never blocks the event loop
         snap = await self.snapshots.fetch(now)
         if snap is not None:
             self.snapshot = snap
