@@ -24,6 +24,7 @@ from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
 from relia_web.guard import RequestGuard
 from relia_web.openapi import AllowHeader, document
 
+DETECT_MAX_BODY_BYTES = 4_000_000
 OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
     "GET /ready": {503: "Not ready: Prometheus data is stale or unreachable"},
 }
@@ -117,7 +118,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (read, anomalies, triage, detect, ops):
         app.include_router(module.router)
-    app.add_middleware(RequestGuard)  # POST /detect: JSON only, same origin, bounded nesting
+    # POST /detect: JSON only, same origin, bounded nesting; 100,000 points fit in 4 MB
+    app.add_middleware(RequestGuard, max_body_bytes=DETECT_MAX_BODY_BYTES)
     app.add_middleware(AllowHeader, openapi=lambda: app.openapi())
     names = [spec.name for spec in engine.catalog]
     document(app, extra=OPENAPI_EXTRA, patch=lambda schema: metric_enum(schema, names))

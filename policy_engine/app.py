@@ -16,6 +16,7 @@ from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
 from policy_engine.notifier import WebhookNotifier
+from policy_engine.reload_thread import reload_off_loop
 from policy_engine.snapshot import SnapshotClient
 from policy_engine.store import Store
 from policy_engine.vocabulary import Vocabulary
@@ -69,7 +70,7 @@ async def refresh_vocabulary(engine: Engine, vocabulary: Vocabulary) -> bool:
         log.exception("reading the catalog vocabulary failed")
         return False
     if changed:
-        await asyncio.to_thread(engine.reload, True)
+        await reload_off_loop(engine, force=True)
     return changed
 
 

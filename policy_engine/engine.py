@@ -26,6 +26,7 @@ from policy_engine.pipeline import Candidate, Pipeline, busy_key, new_action_id
 from policy_engine.policies import Policy
 from policy_engine.policy_state import LAST_GOOD_KEY, Effective, PolicyLoader, PolicyStatus
 from policy_engine.recovery import Recovery
+from policy_engine.reload_thread import reload_off_loop
 from policy_engine.snapshot import Snapshot, SnapshotClient
 from policy_engine.store import Store
 from policy_engine.triggers import Triggers
@@ -177,7 +178,7 @@ class Engine:
         the triggers (`for` policies, open anomalies), verification."""
         started = time.perf_counter()
         now = self.clock()
-        await asyncio.to_thread(self.reload)  # YAML parsing never blocks the event loop
+        await reload_off_loop(self)  # YAML parsing never blocks the event loop
         snap = await self.snapshots.fetch(now)
         if snap is not None:
             self.snapshot = snap

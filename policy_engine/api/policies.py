@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from policy_engine.api.deps import get_engine, require_token
 from policy_engine.api.status import policies_block
 from policy_engine.engine import Engine
+from policy_engine.reload_thread import reload_off_loop
 
 router = APIRouter()
 
@@ -48,6 +48,6 @@ async def list_policies(request: Request) -> dict[str, Any]:
 async def reload_policies(request: Request) -> JSONResponse:
     """Re-read the file now; 422 when it is invalid (the last good set keeps running)."""
     engine = get_engine(request)
-    await asyncio.to_thread(engine.reload, True)  # parse off the event loop
+    await reload_off_loop(engine, force=True)  # parse off the event loop, one at a time
     body = policies_body(engine)
     return JSONResponse(body, status_code=200 if engine.policies.valid else 422)

@@ -56,6 +56,7 @@ async def status(request: Request) -> dict[str, Any]:
             "last_hour": engine.store.count_actions(since=now - 3600),
         },
         "breakers": {t: engine.breaker_view(t) for t in engine.store.breakers()},
+        "vocabulary": request.app.state.vocabulary.view(),
     }
 
 

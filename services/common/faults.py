@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 # Generous caps: a fault is a drill, not a way to take the host down.
 MAX_LATENCY_MS = 60_000.0
@@ -24,6 +24,16 @@ MAX_ACTIVE_FAULTS = 32
 
 FaultKind = Literal["latency", "errors", "cpu", "memory", "hang", "crash"]
 KINDS: tuple[str, ...] = ("latency", "errors", "cpu", "memory", "hang", "crash")
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema's `integer` includes 254.0: take a whole float as the integer it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole)
 
 
 class _FaultBase(BaseModel):
@@ -47,7 +57,7 @@ class LatencyFault(_FaultBase):
 class ErrorsFault(_FaultBase):
     kind: Literal["errors"]
     rate: Annotated[float, Field(ge=0, le=1)]
-    status: Annotated[int, Field(ge=500, le=599)] = 500
+    status: Annotated[int, Field(ge=500, le=599), WHOLE] = 500
 
 
 class CpuFault(_FaultBase):
@@ -58,7 +68,7 @@ class CpuFault(_FaultBase):
 class MemoryFault(_FaultBase):
     kind: Literal["memory"]
     mb_per_s: Annotated[float, Field(gt=0, le=MAX_MB_PER_S)]
-    max_mb: Annotated[int, Field(gt=0, le=MAX_MEMORY_MB)] = 512
+    max_mb: Annotated[int, Field(gt=0, le=MAX_MEMORY_MB), WHOLE] = 512
 
 
 class HangFault(_FaultBase):
@@ -68,7 +78,7 @@ class HangFault(_FaultBase):
 
 class CrashFault(_FaultBase):
     kind: Literal["crash"]
-    exit_code: Annotated[int, Field(ge=0, le=255)] = 1
+    exit_code: Annotated[int, Field(ge=0, le=255), WHOLE] = 1
 
 
 FaultSpec = LatencyFault | ErrorsFault | CpuFault | MemoryFault | HangFault | CrashFault

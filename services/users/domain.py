@@ -36,13 +36,16 @@ _LAST = [
 ]
 
 
+# ASCII whitespace spelled out: Python's and JSON Schema's (ECMA) `\s` differ beyond ASCII, and
+# the OpenAPI document must accept exactly what the model does.
+EMAIL_PATTERN = r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$"
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    email: Annotated[
-        str, Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    ]
+    email: Annotated[str, Field(min_length=3, max_length=200, pattern=EMAIL_PATTERN)]
     tier: Literal["standard", "gold"] = "standard"
 
 

@@ -238,3 +238,31 @@ def test_json_depth_ignores_brackets_inside_strings() -> None:
     assert json_depth(b'"\\"[[["') == 0
     assert json_depth(b"") == 0
     assert json_depth(DEEP) == 100_000
+
+
+def test_anomaly_service_detect_is_guarded_and_reads_bodies_over_1_mb() -> None:
+    from anomaly_service.app import create_app as create_anomaly_service
+    from anomaly_service.config import Settings as AnomalySettings
+    from tests.unit.anomaly_service.anomaly_fakes import FakePrometheus, ListNotifier, spec
+
+    app = create_anomaly_service(
+        AnomalySettings(check_interval=5.0, policy_engine_url=""),
+        prometheus_client_adapter=FakePrometheus(),
+        notifier=ListNotifier(),
+        catalog=[spec()],
+        run_loop=False,
+    )
+    with TestClient(app) as client:
+        json_type = {"Content-Type": "application/json"}
+        assert client.post("/detect", content=DEEP, headers=json_type).status_code == 400
+        plain = {"Content-Type": "text/plain"}
+        body = b'{"values": [1, 2, 3]}'
+        assert client.post("/detect", content=body, headers=plain).status_code == 415
+        foreign = {**json_type, "Origin": "https://evil.example"}
+        assert client.post("/detect", content=body, headers=foreign).status_code == 403
+        # 100,001 points (~2 MB) reach the app and its own limit (100,000): a 422, not a 413
+        points = [0.123456789012345 + i for i in range(100_001)]
+        big = json.dumps({"values": points}).encode()
+        assert len(big) > 1_000_000
+        answer = client.post("/detect", content=big, headers=json_type)
+        assert answer.status_code == 422, answer.text[:200]

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, settings
 
 from anomaly_service.app import create_app as create_anomaly_service
@@ -175,3 +176,6 @@ def test_the_policies_file_is_validated_again_when_the_vocabulary_changes(
     assert asyncio.run(refresh_vocabulary(engine, vocabulary)) is True
     assert engine.policies.valid and engine.policies.active is not None
     assert engine.policies.active.policies[0].name == "orders_queue"
+    with TestClient(app) as client:
+        shown = client.get("/status").json()["vocabulary"]
+    assert shown["names"] == ["latency", "queue_depth"] and shown["source"] == "catalog"

@@ -16,6 +16,7 @@ from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, setti
 from policy_engine.engine import LAST_GOOD_KEY, Engine
 from policy_engine.metrics import EngineMetrics
 from policy_engine.policies import load_policies
+from policy_engine.reload_thread import reload_off_loop
 from policy_engine.store import Store
 from policy_engine.yaml_load import MAX_FILE_BYTES, YamlRejected, bounded, load_yaml
 
@@ -164,3 +165,26 @@ def test_cycle_reloads_off_the_event_loop(tmp_path: Path) -> None:
     ticks = asyncio.run(main())
     assert engine.policies.active is not None and len(engine.policies.active.policies) == 1500
     assert ticks > 3
+
+
+def test_reloads_off_the_loop_never_overlap() -> None:
+    class SlowEngine:
+        def __init__(self) -> None:
+            self.running = 0
+            self.most = 0
+            self.calls: list[bool] = []
+
+        def reload(self, force: bool = False) -> None:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            time.sleep(0.02)
+            self.calls.append(force)
+            self.running -= 1
+
+    engine = SlowEngine()
+
+    async def main() -> None:
+        await asyncio.gather(*(reload_off_loop(engine, force=i % 2 == 0) for i in range(6)))
+
+    asyncio.run(main())
+    assert engine.most == 1 and len(engine.calls) == 6
