@@ -307,12 +307,12 @@ class Engine:
         or the engine's own start. Every service gets a gap that resumes at its first scrape
         newer than the one seen before the hole. A target Prometheus did not have in the
         previous cycle opens a gap resumed at its first scrape."""
-        self._watch_stall(ts, scraped)
         if started is not None:
             if self._prometheus_started is not None and started != self._prometheus_started:
                 log.warning("Prometheus restarted (start time %s)", started)
                 self._hole = self._hole or "prometheus_restart"
             self._prometheus_started = started
+        self._watch_stall(ts, scraped)
         if self._hole is not None:
             self.metrics.scrape_gaps.labels(self._hole).inc()
             services = set(scraped) | {s.service for s in self.tracker.series.values()}
