@@ -255,3 +255,16 @@ def test_one_service_overdue_while_others_are_scraped_is_no_hole() -> None:
         opened += [t.anomaly["service"] for t in asyncio.run(engine.run_cycle())]
     assert opened == ["users"]  # after NO_DATA_CYCLES, as before
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 0
+
+
+def test_where_the_start_time_is_known_overdue_scrapes_are_no_hole() -> None:
+    """Every service hung at once: failed scrapes land a scrape timeout late and look overdue.
+    With Prometheus' start time to tell restarts, that is no hole: no_data opens as before."""
+    prom = FakePrometheus(scraped_at={"orders": 0.0}, started="2026-11-30T09:00:00Z")
+    engine, notes, clock = make(prom)
+    for _ in range(6):
+        cycle(engine, clock, prom, 10.0)
+    assert cycle(engine, clock, prom, None, scraped=False) == []
+    (opened,) = cycle(engine, clock, prom, None, scraped=False)
+    assert opened.anomaly["kind"] == "no_data" and len(notes.payloads) == 1
+    assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 0
