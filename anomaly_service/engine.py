@@ -308,16 +308,18 @@ class Engine:
 
         A hole: cycles that could not reach Prometheus, a Prometheus restart the cycles did not
         see (its start time changed), scrapes overdue for every service at once (Prometheus
-        answers but does not scrape: a restart seen this way on any PromQL-compatible server),
+        answers but does not scrape: a restart on a server that does not tell its start time),
         or the engine's own start. Every service gets a gap that resumes at its first scrape
         newer than the one seen before the hole. A target Prometheus did not have in the
         previous cycle opens a gap resumed at its first scrape."""
-        self._watch_stall(ts, scraped)
         if started is not None:
             if self._prometheus_started is not None and started != self._prometheus_started:
                 log.warning("Prometheus restarted (start time %s)", started)
                 self._hole = self._hole or "prometheus_restart"
             self._prometheus_started = started
+        # Where the start time tells restarts, overdue scrapes are not needed: all services hung
+        # at once (failed scrapes written a timeout late) must not pass for a hole there.
+        self._watch_stall(ts, scraped, tell=self._prometheus_started is None)
         if self._hole is not None:
             self.metrics.scrape_gaps.labels(self._hole).inc()
             services = set(scraped) | {s.service for s in self.tracker.series.values()}
@@ -351,14 +353,14 @@ class Engine:
             elif ts >= gap.resumed_at + self.max_window:
                 del self._gaps[service]  # every window is whole again
 
-    def _watch_stall(self, ts: float, scraped: dict[str, float]) -> None:
+    def _watch_stall(self, ts: float, scraped: dict[str, float], tell: bool = True) -> None:
         """Every service's newest scrape overdue: older than twice its usual spacing, the
         smallest of the last four advances the cycles saw. Prometheus writes `up` at every
         scrape (0 for a target that is down) and marks a removed target's series stale, so no
         new scrape for any service means Prometheus is not scraping: restarted without a cycle
         seeing it down, or stalled. A rate over three scrapes (15 s at 5 s) empties once its
         newest scrape is two spacings old, so this is told by the cycle that would first miss
-        it."""
+        it. `tell`: whether overdue scrapes open a hole (else the spacing is only learned)."""
         overdue = []
         for service, at in scraped.items():
             spacing = self._spacing.setdefault(service, deque(maxlen=4))
@@ -368,7 +370,7 @@ class Engine:
             if spacing:
                 overdue.append(ts - at > 2 * min(spacing))
         if overdue and all(overdue):
-            if not self._stalled and self._hole is None:
+            if tell and not self._stalled and self._hole is None:
                 log.warning("no service scraped for a while: a hole in the scrapes")
                 self._hole = "scrapes_stalled"
             self._stalled = True

@@ -256,3 +256,34 @@ def test_one_service_overdue_while_others_are_scraped_is_no_hole() -> None:
         opened += [t.anomaly["service"] for t in asyncio.run(engine.run_cycle())]
     assert opened == ["users"]  # after NO_DATA_CYCLES, as before
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 0
+
+
+def test_where_the_start_time_is_known_overdue_scrapes_are_no_hole() -> None:
+    """Every service hung at once: failed scrapes land a scrape timeout late and look overdue.
+    With Prometheus' start time to tell restarts, that is no hole: no_data opens as before."""
+    prom = FakePrometheus(scraped_at={"orders": 0.0}, started="2026-11-30T09:00:00Z")
+    engine, notes, clock = make(prom)
+    for _ in range(6):
+        cycle(engine, clock, prom, 10.0)
+    assert cycle(engine, clock, prom, None, scraped=False) == []
+    (opened,) = cycle(engine, clock, prom, None, scraped=False)
+    assert opened.anomaly["kind"] == "no_data" and len(notes.payloads) == 1
+    assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 0
+
+
+def test_a_lone_service_never_scraped_again_waits_at_most_the_lookback() -> None:
+    """The only service, removed while Prometheus was down: nothing shows Prometheus scrapes
+    again, so its absence waits, but no longer than Prometheus' 5 min lookback."""
+    engine, notes, clock, prom = running()
+    prom.down = True
+    cycle(engine, clock, prom, scraped=False)
+    prom.down = False
+    back = clock.now + 5.0
+    opened = []
+    for _ in range(70):
+        opened += [
+            (clock.now - back, t.anomaly["kind"])
+            for t in cycle(engine, clock, prom, None, scraped=False)
+        ]
+    # Held through 300 s, then NO_DATA_CYCLES (2) counted cycles.
+    assert opened == [(310.0, "no_data")] and len(notes.payloads) == 1
