@@ -16,6 +16,8 @@ class PlatformReader(Protocol):
 
     async def plan(self, service: str) -> Part: ...
 
+    async def changes(self, service: str, since: float) -> Part: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -54,6 +56,15 @@ class PolicyEngineReader:
     async def plan(self, service: str) -> Part:
         """Which policy would act on the service now, or why none would (GET /plan)."""
         return await self._get("/plan", {"service": service})
+
+    async def changes(self, service: str, since: float) -> Part:
+        """The service's container lifecycle events from the Docker events stream (GET /changes;
+        the policy engine holds the Docker socket, the anomaly service does not)."""
+        part = await self._get("/changes", {"service": service, "since": since})
+        if part.unavailable is None:
+            items = part.value.get("items") if isinstance(part.value, dict) else None
+            part = Part(items) if isinstance(items, list) else Part(unavailable="bad /changes")
+        return part
 
     async def aclose(self) -> None:
         await self._client.aclose()

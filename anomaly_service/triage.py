@@ -62,6 +62,7 @@ class TriageInputs:
     policies: Part = field(default_factory=Part)  # value: the policy engine's /status "policies"
     engine: Part = field(default_factory=Part)  # value: the policy engine's /status
     plan: Part = field(default_factory=Part)  # value: the policy engine's /plan for the service
+    docker: Part = field(default_factory=Part)  # value: the policy engine's /changes items
 
 
 def _what(a: dict[str, Any]) -> dict[str, Any]:
@@ -111,11 +112,18 @@ def _changes(inputs: TriageInputs) -> dict[str, Any]:
                 "action_id": record.get("id"),
             }
         )
-    if inputs.starts.unavailable is not None:
-        unavailable["container_starts"] = inputs.starts.unavailable
-    for container, started in sorted((inputs.starts.value or {}).items()):
-        if started >= since:
-            items.append({"at": started, "source": "container", "what": f"{container} (re)started"})
+    if inputs.docker.unavailable is None:
+        items.extend(_docker_change(c) for c in inputs.docker.value or [])
+    else:
+        # Without the Docker events, the processes' own start times still show (re)starts.
+        unavailable["docker_events"] = inputs.docker.unavailable
+        if inputs.starts.unavailable is not None:
+            unavailable["container_starts"] = inputs.starts.unavailable
+        for container, started in sorted((inputs.starts.value or {}).items()):
+            if started >= since:
+                items.append(
+                    {"at": started, "source": "container", "what": f"{container} (re)started"}
+                )
     if inputs.policies.unavailable is not None:
         unavailable["policy_versions"] = inputs.policies.unavailable
     policies = inputs.policies.value or {}
@@ -129,6 +137,15 @@ def _changes(inputs: TriageInputs) -> dict[str, Any]:
         )
     items.sort(key=lambda c: c["at"] or 0.0, reverse=True)
     return {"since": since, "items": items, "unavailable": unavailable}
+
+
+def _docker_change(change: dict[str, Any]) -> dict[str, Any]:
+    what = f"{change.get('container')} {change.get('action')}"
+    if change.get("exit_code") is not None:
+        what += f" (exit {change['exit_code']})"
+    if change.get("image"):
+        what += f", image {change['image']}"
+    return {"at": change.get("at"), "source": "docker", "what": what}
 
 
 def _cause(a: dict[str, Any]) -> dict[str, Any]:

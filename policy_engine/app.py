@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from policy_engine.actuator.types import Actuator
-from policy_engine.api import actions, alerts, plan, policies, status, toggle
+from policy_engine.api import actions, alerts, changes, plan, policies, status, toggle
 from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
@@ -128,7 +128,7 @@ def create_app(
     app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
     app.state.vocabulary = vocabulary
-    for module in (status, policies, actions, alerts, toggle, plan):
+    for module in (status, policies, actions, alerts, toggle, plan, changes):
         app.include_router(module.router)
     # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

@@ -52,12 +52,14 @@ async def get_triage(request: Request, anomaly_id: str) -> dict[str, Any]:
     now = eng.clock()
     end = anomaly.resolved_at or now
     reader = request.app.state.platform_reader
-    impact, starts, actions, status, planned = await asyncio.gather(
+    since = now - triage.CHANGES_WINDOW_S
+    impact, starts, actions, status, planned, docker = await asyncio.gather(
         _impact(eng, anomaly.service, anomaly.opened_at, end),
         _starts(eng, anomaly.service, now),
-        reader.actions(anomaly.service, now - triage.CHANGES_WINDOW_S),
+        reader.actions(anomaly.service, since),
         reader.status(),
         reader.plan(anomaly.service),
+        reader.changes(anomaly.service, since),
     )
     policies = (
         Part(status.value.get("policies"))
@@ -75,5 +77,6 @@ async def get_triage(request: Request, anomaly_id: str) -> dict[str, Any]:
         policies=policies,
         engine=status,
         plan=planned,
+        docker=docker,
     )
     return triage.build(inputs)

@@ -4,6 +4,7 @@ from policy_engine.actuator.docker_actuator import DockerActuator
 from policy_engine.actuator.types import (
     ActionOutcome,
     Actuator,
+    ContainerChange,
     ContainerInfo,
     RestartParams,
     ScaleParams,
@@ -12,6 +13,7 @@ from policy_engine.actuator.types import (
 __all__ = [
     "ActionOutcome",
     "Actuator",
+    "ContainerChange",
     "ContainerInfo",
     "DockerActuator",
     "RestartParams",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +39,7 @@ from policy_engine.actuator.selection import (
 )
 from policy_engine.actuator.types import (
     ActionOutcome,
+    ContainerChange,
     ContainerInfo,
     RestartParams,
     ScaleParams,
@@ -47,6 +49,12 @@ T = TypeVar("T")
 
 # Container states `restart` acts on; paused/dead/removing containers are left alone.
 RESTARTABLE = ("running", "exited", "created", "restarting")
+
+
+# Container lifecycle events worth a human's attention (exec_*, attach, ... are not).
+CHANGE_ACTIONS = frozenset({"create", "start", "restart", "die", "kill", "oom", "stop", "destroy"})
+MAX_EVENTS_READ = 5000  # bounded read of Docker's event buffer
+MAX_CHANGES = 200
 
 
 class ActionFailed(Exception):
@@ -309,6 +317,35 @@ class DockerActuator:
         except docker.errors.NotFound:
             pass  # already gone: the goal (fewer replicas) is met
 
+    def _events(self, service: str, since: float, until: float) -> list[ContainerChange]:
+        """Docker keeps recent events (about its last thousand); `until` ends the stream."""
+        labels = [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={service}"]
+        stream = self._client().api.events(
+            since=int(since),
+            until=int(until) + 1,
+            filters={"type": "container", "label": labels},
+            decode=True,
+        )
+        out: list[ContainerChange] = []
+        for event in itertools.islice(stream, MAX_EVENTS_READ):
+            attrs = (event.get("Actor") or {}).get("Attributes") or {}
+            action = str(event.get("Action") or event.get("status") or "")
+            same = attrs.get(PROJECT_LABEL) == self.project and attrs.get(SERVICE_LABEL) == service
+            if not same or action not in CHANGE_ACTIONS:
+                continue
+            at = event.get("timeNano", 0) / 1e9 or float(event.get("time", 0))
+            code = attrs.get("exitCode")
+            out.append(
+                ContainerChange(
+                    at=at,
+                    action=action,
+                    container=str(attrs.get("name", "")),
+                    image=str(attrs.get("image", "")),
+                    exit_code=int(code) if isinstance(code, str) and code.isdigit() else None,
+                )
+            )
+        return out[-MAX_CHANGES:]
+
     def _ping(self) -> bool:
         return bool(self._client().ping())
 
@@ -319,6 +356,13 @@ class DockerActuator:
             return await self._call("ping", self._ping, limit_s=self.call_timeout_s)
         except ActionFailed:
             return False
+
+    async def changes(self, service: str, since: float, until: float) -> list[ContainerChange]:
+        """The service's container lifecycle events (start, die, oom, ...): a redeploy, a crash
+        or a restart by anyone, for the triage packet. Read on demand, nothing is kept here."""
+        return await self._call(
+            "events", self._events, service, since, until, limit_s=self.call_timeout_s
+        )
 
     async def list_targets(self, service: str) -> list[ContainerInfo]:
         """Eligible containers of `service`; empty when Docker is unreachable."""

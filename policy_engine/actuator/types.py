@@ -51,6 +51,16 @@ class ContainerInfo(BaseModel):
     created_at: float
 
 
+class ContainerChange(BaseModel):
+    """One lifecycle event of a container, as the Docker events stream reports it."""
+
+    at: float
+    action: str  # create | start | restart | die | kill | oom | stop | destroy
+    container: str
+    image: str = ""
+    exit_code: int | None = None
+
+
 class ActionOutcome(BaseModel):
     """What an action did; stored in the audit log."""
 
@@ -76,3 +86,7 @@ class Actuator(Protocol):
         ...
 
     async def ping(self) -> bool: ...
+
+    async def changes(self, service: str, since: float, until: float) -> list[ContainerChange]:
+        """The service's container lifecycle events in [since, until], oldest first."""
+        ...

@@ -473,3 +473,15 @@ def wait_fault_gone(api: Api, service: str) -> None:
                          "payments": "http://127.0.0.1:8003"}[service] + "/chaos")["faults"] == [],
         timeout_s=30,
     )  # fmt: skip
+
+
+def wait_cooldowns_over(api: Api, policy: str, timeout_s: float = 330.0) -> None:
+    """Until `policy` is held back by no cooldown, its own or another policy's on the same
+    target (one restart per target per window: an earlier scenario's restart counts)."""
+
+    def free() -> bool:
+        items = api.get(POLICY + "/policies")["items"]
+        view = next(p for p in items if p["name"] == policy)
+        return bool(view["cooldown_remaining_s"] == 0 and view["target_cooldown_remaining_s"] == 0)
+
+    wait_until(f"{policy} to be out of every cooldown", free, timeout_s, 2)

@@ -1,8 +1,9 @@
 """Root cause on the real stack: users hangs (health still answers) -> users restarted, orders
-(its caller, which times out waiting) never. Runs last (file order, `zz`): one cooldown per
-target means a users restart by another policy in the minutes before would hold this one back,
-and the earlier files restart users twice. Dependency error faults are checked in scenarios 2
-and 6 (wrong-target restarts, the victim's triage packet)."""
+(its caller, which times out waiting) never. Runs last (file order, `zz`), and first waits out
+the cooldowns on users: one restart per target per window, and the earlier files restart users
+twice (seen: the hang policy fired 12 s after the fault and was held by target_cooldown).
+Dependency error faults are checked in scenarios 2 and 6 (wrong-target restarts, the victim's
+triage packet)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.e2e.harness import (
     find_action,
     restarts_of,
     start_fault,
+    wait_cooldowns_over,
     wait_detected,
     wait_fault_gone,
     wait_for,
@@ -34,6 +36,7 @@ def test_a_hung_users_is_restarted_and_its_caller_never(stack: Stack) -> None:
     """Scenario 9: users hangs every request -> its probe fails -> users restarted."""
     api = stack.api
     wait_past_grace("users")
+    wait_cooldowns_over(api, "users_hang_restart")
     wait_quiet(api, "users", "probe_success")
     (users,) = containers("users")
     started_before = container_started_at(users["name"])

@@ -168,6 +168,28 @@ def test_restart_running_container(fresh: Stack) -> None:
     assert parse_rfc3339(after["StartedAt"]) > parse_rfc3339(before["StartedAt"])  # type: ignore[operator]
 
 
+def test_changes_read_the_services_lifecycle_from_docker_events(fresh: Stack) -> None:
+    """A stop and a restart by someone else show in `changes`, with exit code and image; the
+    bystander service's events do not."""
+    name = fresh.name("web", 1)
+    since = time.time() - 1
+    sh("docker", "stop", "-t", "2", name, timeout=60)
+    sh("docker", "start", name, timeout=60)
+    sh("docker", "restart", "-t", "1", fresh.name("bystander", 1), timeout=60)
+    act = actuator(fresh)
+    try:
+        changes = run(act.changes("web", since, time.time()))
+    finally:
+        act.close()
+    actions = [(c.container, c.action) for c in changes]
+    assert (name, "die") in actions and (name, "start") in actions, actions
+    assert actions.index((name, "die")) < actions.index((name, "start"))  # oldest first
+    assert all(c.container == name for c in changes), actions  # not the bystander's
+    died = next(c for c in changes if c.action == "die")
+    assert died.exit_code is not None and died.image == inspect(name)["Config"]["Image"]
+    assert since <= died.at <= time.time()
+
+
 def test_restart_exited_container_by_id(fresh: Stack) -> None:
     name = fresh.name("web", 1)
     sh("docker", "stop", "-t", "2", name, timeout=60)

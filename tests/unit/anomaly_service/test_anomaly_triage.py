@@ -33,6 +33,7 @@ class FakeReader:
     down: bool = False
     asked: list[tuple[str, float]] = field(default_factory=list)
     plan_body: dict[str, Any] | None = None
+    docker_events: list[dict[str, Any]] | None = None  # None: the policy engine has none
 
     async def actions(self, service: str, since: float) -> Part:
         self.asked.append((service, since))
@@ -49,6 +50,11 @@ class FakeReader:
         if self.down or self.plan_body is None:
             return Part(unavailable="policy engine unreachable: ConnectError")
         return Part({**self.plan_body, "service": service})
+
+    async def changes(self, service: str, since: float) -> Part:
+        if self.down or self.docker_events is None:
+            return Part(unavailable="policy engine unreachable: ConnectError")
+        return Part([e for e in self.docker_events if e["at"] >= since])
 
     async def aclose(self) -> None:
         return None
@@ -146,7 +152,9 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
         ("container", "relia-orders-1 (re)started"),
         ("policies", "policies version v7 loaded"),
     ]
-    assert packet["changes"]["unavailable"] == {}
+    assert packet["changes"]["unavailable"] == {
+        "docker_events": "policy engine unreachable: ConnectError"
+    }
     assert rig.reader.asked == [("orders", rig.clock.now - 1800)]
     cause = packet["suspected_cause"]
     assert cause["caused_by"] == ["payments"] and cause["summary"] == "victim of payments"
@@ -156,6 +164,35 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
     assert step["summary"] == "look at payments first: orders is its victim"
     assert step["remediation"] == "enabled" and step["policy_plan"] is None
     assert step["plan_unavailable"] == "policy engine unreachable: ConnectError"
+
+
+def test_docker_events_are_the_changes_when_the_policy_engine_has_them(rig: Rig) -> None:
+    anomaly = open_incident(rig)
+    now = rig.clock.now
+
+    def event(at: float, action: str, image: str, code: int | None = None) -> dict[str, Any]:
+        return {"at": at, "action": action, "container": "relia-orders-1", "image": image,
+                "exit_code": code}  # fmt: skip
+
+    rig.reader.docker_events = [
+        event(now - 90, "die", "relia-services:1", 137),
+        event(now - 89, "start", "relia-services:2"),
+        event(now - 4000, "start", "relia-services:1"),  # older than 30 minutes
+    ]
+    rig.prom.labelled[restarts_query("orders")] = [
+        Sample({"container": "relia-orders-1"}, now - 89)
+    ]
+    packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
+    changes = [(c["source"], c["what"]) for c in packet["changes"]["items"]]
+    assert changes == [
+        ("docker", "relia-orders-1 start, image relia-services:2"),
+        ("docker", "relia-orders-1 die (exit 137), image relia-services:1"),
+    ]  # newest first; the process start time is not listed twice; older than 30 min is not
+    assert (
+        packet["changes"]["unavailable"]
+        == {"relia_actions": "policy engine unreachable: ConnectError"}
+        or "relia_actions" not in packet["changes"]["unavailable"]
+    )
 
 
 def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
@@ -168,6 +205,7 @@ def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
     assert "bad_data (fake)" in packet["impact"]["unavailable"]
     assert packet["changes"]["unavailable"] == {
         "relia_actions": "policy engine unreachable: ConnectError",
+        "docker_events": "policy engine unreachable: ConnectError",
         "policy_versions": "policy engine unreachable: ConnectError",
     }
     assert packet["next_step"]["remediation"].startswith("unknown: policy engine unreachable")

@@ -6,7 +6,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from policy_engine.actuator.types import ActionOutcome, ContainerInfo, RestartParams, ScaleParams
+from policy_engine.actuator.docker_actuator import ActionFailed
+from policy_engine.actuator.types import (
+    ActionOutcome,
+    ContainerChange,
+    ContainerInfo,
+    RestartParams,
+    ScaleParams,
+)
 from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
@@ -36,6 +43,7 @@ class FakeActuator:
         self.hang_actions = False  # only restart/scale hang (the daemon answers lists)
         self.reachable = True
         self.containers: dict[str, list[ContainerInfo]] = {}
+        self.events: list[tuple[str, ContainerChange]] = []  # (service, change)
         for service, count in (replicas or {"orders": 1, "users": 1, "payments": 1}).items():
             self.containers[service] = [
                 self._info(service, n, clock.now - 3600) for n in range(1, count + 1)
@@ -53,6 +61,11 @@ class FakeActuator:
             started_at=started,
             created_at=started,
         )
+
+    async def changes(self, service: str, since: float, until: float) -> list[ContainerChange]:
+        if not self.reachable:
+            raise ActionFailed("Docker daemon unreachable (events): fake")
+        return [c for s, c in self.events if s == service and since <= c.at <= until]
 
     async def _maybe_hang(self) -> None:
         if self.hang:
