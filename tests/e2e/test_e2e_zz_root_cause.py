@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import Stack
 from tests.e2e.harness import (
+    ANOMALY,
     REPORT,
     container_started_at,
     containers,
@@ -36,6 +37,15 @@ def test_a_hung_users_is_restarted_and_its_caller_never(stack: Stack) -> None:
     """Scenario 9: users hangs every request -> its probe fails -> users restarted."""
     api = stack.api
     wait_past_grace("users")
+    wait_until(
+        "users' probe_success to have a learned baseline",
+        lambda: any(
+            s["service"] == "users" and s["metric"] == "probe_success" and not s["warming_up"]
+            for s in api.get(ANOMALY + "/predict")["series"]
+        ),
+        300,
+        5,
+    )
     wait_cooldowns_over(api, "users_hang_restart")
     wait_quiet(api, "users", "probe_success")
     (users,) = containers("users")

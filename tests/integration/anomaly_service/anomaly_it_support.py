@@ -6,11 +6,15 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.procs import Proc, start_module
+from tests.support.prometheus import PrometheusServer, ScrapeTarget
 
 
 class _Server:
@@ -156,3 +160,31 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(timeout=15)
+
+
+@contextlib.contextmanager
+def watched(
+    tmp_path: Path, targets: list[ScrapeTarget]
+) -> Iterator[tuple[PrometheusServer, AlertReceiver, Proc]]:
+    """A real Prometheus scraping `targets` every second and the anomaly service on it as a
+    process (1 s cycles, warm after 10 points), sending its events to a local receiver; all
+    stopped on exit."""
+    prom = PrometheusServer(tmp_path, targets, scrape_interval="1s").start()
+    receiver = AlertReceiver()
+    svc: Proc | None = None
+    try:
+        prom.wait_for_targets_up(len(targets), timeout_s=60)
+        env = {
+            "PROMETHEUS_URL": prom.url,
+            "CHECK_INTERVAL": "1",
+            "BACKFILL_WINDOW_S": "0",
+            "POLICY_ENGINE_URL": receiver.url,
+            "DETECTOR_CONFIG": json.dumps({"min_points": 10}),
+        }
+        svc = start_module("anomaly_service", tmp_path, env=env, timeout_s=60)
+        yield prom, receiver, svc
+    finally:
+        if svc is not None:
+            svc.stop()
+        receiver.stop()
+        prom.stop()

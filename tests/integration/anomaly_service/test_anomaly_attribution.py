@@ -4,17 +4,16 @@ in the event it sends; payments' own anomaly names nobody."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from anomaly_it_support import AlertReceiver, Load, get, poll
+from anomaly_it_support import Load, get, poll, watched
 
-from tests.support.procs import Proc, demo_services, start_module
-from tests.support.prometheus import PrometheusServer, ScrapeTarget
+from tests.support.procs import Proc, demo_services
+from tests.support.prometheus import ScrapeTarget
 
 pytestmark = pytest.mark.prometheus
 ORDER = {"customer_id": "u-3", "items": [{"sku": "pen", "qty": 1, "unit_price": 2.0}]}
@@ -38,75 +37,60 @@ def test_payments_errors_name_payments_as_the_cause_of_orders_errors(
         ScrapeTarget("services", f"127.0.0.1:{p.port}", {"service": name})
         for name, p in services.items()
     ]
-    prom = PrometheusServer(tmp_path, targets, scrape_interval="1s").start()
-    receiver = AlertReceiver()
-    svc: Proc | None = None
-    try:
-        prom.wait_for_targets_up(3, timeout_s=60)
-        env = {
-            "PROMETHEUS_URL": prom.url,
-            "CHECK_INTERVAL": "1",
-            "BACKFILL_WINDOW_S": "0",
-            "POLICY_ENGINE_URL": receiver.url,
-            "DETECTOR_CONFIG": json.dumps({"min_points": 10}),
-        }
-        svc = start_module("anomaly_service", tmp_path, env=env, timeout_s=60)
-        with Load([services["orders"].url + "/orders"], json=ORDER):
-            poll(
-                "error_rate of orders and payments warmed up",
-                lambda: (
-                    len(
-                        [
-                            s
-                            for s in get(svc.url + "/predict")["series"]
-                            if s["metric"] == "error_rate"
-                            and s["service"] in ("orders", "payments")
-                            and s["value"] is not None
-                            and not s["warming_up"]
-                        ]
-                    )
-                    == 2
-                ),
-                120,
-            )
-            fault = {"kind": "errors", "rate": 0.6}
-            resp = httpx.post(services["payments"].url + "/chaos", json=fault, timeout=5)
-            assert resp.status_code == 201, resp.text
-            both = poll(
-                "error anomalies on orders and payments",
-                lambda: (a := active_errors(svc.url)).keys() >= {"orders", "payments"} and a,
-                90,
-            )
-            orders, payments = both["orders"], both["payments"]
-            print(f"orders: caused_by={orders['caused_by']} evidence={orders['cause_evidence']}")
-            assert orders["caused_by"] == ["payments"] and orders["root_causes"] == ["payments"]
-            (evidence,) = orders["cause_evidence"]
-            assert evidence["callee"] == "payments" and evidence["signal"] == "edge_failures"
-            assert evidence["value"] >= 0.05
-            assert payments["caused_by"] == []
-            # The first event about orders' errors already says so: a policy engine reading it
-            # can leave orders alone.
-            firing = poll(
-                "orders' firing event",
-                lambda: [
-                    p["alerts"][0]
-                    for p in receiver.payloads()
-                    if p["status"] == "firing"
-                    and p["alerts"][0]["labels"]["service"] == "orders"
-                    and p["alerts"][0]["labels"]["metric"] == "error_rate"
-                ],
-                30,
-            )
-            assert firing[0]["annotations"].get("caused_by") == "payments", firing[0]
-            rows = [
-                s
-                for s in get(svc.url + "/predict")["series"]
-                if s["service"] == "orders" and s["metric"] == "error_rate"
-            ]
-            assert rows[0]["caused_by"] == ["payments"]
-            httpx.delete(services["payments"].url + "/chaos", timeout=5)
-    finally:
-        if svc is not None:
-            svc.stop()
-        receiver.stop()
-        prom.stop()
+    with (
+        watched(tmp_path, targets) as (_, receiver, svc),
+        Load([services["orders"].url + "/orders"], json=ORDER),
+    ):
+        poll(
+            "error_rate of orders and payments warmed up",
+            lambda: (
+                len(
+                    [
+                        s
+                        for s in get(svc.url + "/predict")["series"]
+                        if s["metric"] == "error_rate"
+                        and s["service"] in ("orders", "payments")
+                        and s["value"] is not None
+                        and not s["warming_up"]
+                    ]
+                )
+                == 2
+            ),
+            120,
+        )
+        fault = {"kind": "errors", "rate": 0.6}
+        resp = httpx.post(services["payments"].url + "/chaos", json=fault, timeout=5)
+        assert resp.status_code == 201, resp.text
+        both = poll(
+            "error anomalies on orders and payments",
+            lambda: (a := active_errors(svc.url)).keys() >= {"orders", "payments"} and a,
+            90,
+        )
+        orders, payments = both["orders"], both["payments"]
+        print(f"orders: caused_by={orders['caused_by']} evidence={orders['cause_evidence']}")
+        assert orders["caused_by"] == ["payments"] and orders["root_causes"] == ["payments"]
+        (evidence,) = orders["cause_evidence"]
+        assert evidence["callee"] == "payments" and evidence["signal"] == "edge_failures"
+        assert evidence["value"] >= 0.05
+        assert payments["caused_by"] == []
+        # The first event about orders' errors already says so: a policy engine reading it
+        # can leave orders alone.
+        firing = poll(
+            "orders' firing event",
+            lambda: [
+                p["alerts"][0]
+                for p in receiver.payloads()
+                if p["status"] == "firing"
+                and p["alerts"][0]["labels"]["service"] == "orders"
+                and p["alerts"][0]["labels"]["metric"] == "error_rate"
+            ],
+            30,
+        )
+        assert firing[0]["annotations"].get("caused_by") == "payments", firing[0]
+        rows = [
+            s
+            for s in get(svc.url + "/predict")["series"]
+            if s["service"] == "orders" and s["metric"] == "error_rate"
+        ]
+        assert rows[0]["caused_by"] == ["payments"]
+        httpx.delete(services["payments"].url + "/chaos", timeout=5)
