@@ -26,6 +26,7 @@ from tests.e2e.harness import (
     restarts_of,
     start_fault,
     victim_triage,
+    wait_cooldowns_over,
     wait_detected,
     wait_fault_gone,
     wait_for,
@@ -283,6 +284,9 @@ def test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting(
         REPORT.facts["invalid policies error (GET /status)"] = policies["error"]
 
         wait_past_grace("users")
+        # Scenario 4 restarted users minutes ago: one restart per target per window (seen: the
+        # restart came 114 s after the fault, held by target_cooldown, against a 120 s wait).
+        wait_cooldowns_over(api, "users_error_rate_restart")
         wait_quiet(api, "users", "error_rate")
         timing = start_fault(
             api, "6 invalid policies; users errors", "users", "errors", rate=0.6, status=503
