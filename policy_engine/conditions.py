@@ -29,6 +29,7 @@ DEFAULT_METRICS: dict[str, str] = {
     "request_rate": "none",
     "availability": "ratio",
     "probe_success": "ratio",  # the shipped catalog's synthetic probes (docs/root-cause.md)
+    "probe_unanswered": "ratio",
 }
 # The live vocabulary: the anomaly service's catalog once read (policy_engine/vocabulary.py),
 # the shipped catalog's names until then. Changed in place by set_vocabulary, so every

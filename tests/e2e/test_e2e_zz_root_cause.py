@@ -38,10 +38,14 @@ def test_a_hung_users_is_restarted_and_its_caller_never(stack: Stack) -> None:
     api = stack.api
     wait_past_grace("users")
     wait_until(
-        "users' probe_success to have a learned baseline",
-        lambda: any(
-            s["service"] == "users" and s["metric"] == "probe_success" and not s["warming_up"]
-            for s in api.get(ANOMALY + "/predict")["series"]
+        "users' probe signals to have learned baselines",
+        lambda: (
+            {"probe_success", "probe_unanswered"}
+            <= {
+                s["metric"]
+                for s in api.get(ANOMALY + "/predict")["series"]
+                if s["service"] == "users" and not s["warming_up"]
+            }
         ),
         300,
         5,

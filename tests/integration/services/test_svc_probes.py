@@ -16,6 +16,8 @@ import httpx
 import pytest
 import yaml
 
+from anomaly_service.catalog import load_catalog
+from anomaly_service.config import DEFAULT_CATALOG
 from tests.support.procs import Proc, demo_services, free_port, wait_http_ok
 from tests.support.prometheus import PrometheusServer
 from tests.support.requirements import BLACKBOX_EXPORTER
@@ -84,9 +86,15 @@ def test_shipped_config_passes_the_exporters_own_check() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def _by_service(prom: PrometheusServer, query: str) -> dict[str, float]:
+    return {r["metric"]["service"]: float(r["value"][1]) for r in prom.query(query)}
+
+
 def _success(prom: PrometheusServer) -> dict[str, float]:
-    rows = prom.query('probe_success{job="probes"}')
-    return {r["metric"]["service"]: float(r["value"][1]) for r in rows}
+    return _by_service(prom, 'probe_success{job="probes"}')
+
+
+UNANSWERED = next(m.query for m in load_catalog(DEFAULT_CATALOG) if m.name == "probe_unanswered")
 
 
 @pytest.mark.prometheus
@@ -105,6 +113,20 @@ def test_a_hang_fails_the_probe_within_two_intervals(
         # Each probe hits its domain endpoint, and every one passes while nothing is wrong.
         assert healthy == {"orders": 1.0, "users": 1.0, "payments": 1.0}, healthy
 
+        # An error fault fails the probe with an answer: probe_unanswered stays 0 (the hang
+        # policies must not take an erroring service for a hung one).
+        errors = {"kind": "errors", "rate": 1.0}
+        assert httpx.post(services["payments"].url + "/chaos", json=errors).status_code == 201
+        deadline = time.monotonic() + 2 * INTERVAL_S + 3
+        while time.monotonic() < deadline and _success(prom).get("payments") != 0.0:
+            time.sleep(0.25)
+        assert _success(prom)["payments"] == 0.0
+        assert _by_service(prom, UNANSWERED)["payments"] == 0.0
+        httpx.delete(services["payments"].url + "/chaos", timeout=5)
+        deadline = time.monotonic() + 2 * INTERVAL_S + 3
+        while time.monotonic() < deadline and _success(prom).get("payments") != 1.0:
+            time.sleep(0.25)
+
         hang = httpx.post(services["users"].url + "/chaos", json={"kind": "hang"}, timeout=5)
         assert hang.status_code == 201
         injected = time.monotonic()
@@ -120,6 +142,8 @@ def test_a_hang_fails_the_probe_within_two_intervals(
         # Each probe judges its own service: orders' probe (a list, no call to users) and
         # payments' stay up, so the probe names the hung service, not its callers.
         assert failed["orders"] == 1.0 and failed["payments"] == 1.0, failed
+        # The catalog's probe_unanswered (what the hang policies read) says it too.
+        assert _by_service(prom, UNANSWERED) == {"orders": 0.0, "users": 1.0, "payments": 0.0}
         httpx.delete(services["users"].url + "/chaos", timeout=5)
     finally:
         prom.stop()

@@ -12,7 +12,7 @@ from anomaly_service.config import DEFAULT_CATALOG
 
 POLICY_WORDS = ["latency", "error_rate", "cpu", "memory", "request_rate", "availability"]
 # Signals beyond the spec's six, each documented where it is defined.
-EXTRA_SIGNALS = ["probe_success"]  # docs/root-cause.md
+EXTRA_SIGNALS = ["probe_success", "probe_unanswered"]  # docs/root-cause.md
 
 
 def test_default_catalog_has_the_words_policies_use() -> None:
@@ -27,6 +27,8 @@ def test_default_catalog_has_the_words_policies_use() -> None:
     assert 'status_code=~"5.."' in by_name["error_rate"].query
     assert 'probe_success{job="probes"}' in by_name["probe_success"].query
     assert by_name["probe_success"].on_missing == "ignore"  # no probes job: not a no_data
+    assert "probe_http_status_code" in by_name["probe_unanswered"].query
+    assert by_name["probe_unanswered"].on_missing == "ignore"
     for s in specs:
         assert "service" in s.query
         assert s.floor is not None

@@ -76,7 +76,8 @@ def test_query_window_comes_from_the_catalog_queries() -> None:
         "memory": 0.0,
         "request_rate": 15.0,
         "availability": 30.0,
-        "probe_success": 0.0,  # an instant vector: the newest probe
+        "probe_success": 0.0,  # instant vectors: the newest probe
+        "probe_unanswered": 0.0,
     }
     # A subquery's steps each read the inner range; an offset moves the window back.
     assert query_window_s("max_over_time(rate(x[5m])[30m:1m])") == 35 * 60
