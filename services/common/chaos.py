@@ -18,6 +18,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from relia_web.openapi import inline_defs
 from services.common.faults import (
     FAULT_SPEC_ADAPTER,
     KINDS,
@@ -302,7 +303,7 @@ def chaos_router(runtime: FaultRuntime) -> APIRouter:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _inline(schema)}},
+                "content": {"application/json": {"schema": inline_defs(schema)}},
             }
         },
     )
@@ -334,20 +335,3 @@ def chaos_router(runtime: FaultRuntime) -> APIRouter:
         return {"cleared": 1, "fault": fault.to_dict()}
 
     return router
-
-
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inline `$defs` so the request-body schema is self-contained in the OpenAPI document."""
-    defs = schema.get("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.rsplit("/", 1)[-1] in defs:
-                return resolve(defs[ref.rsplit("/", 1)[-1]])
-            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        return node
-
-    return dict(resolve(schema))
