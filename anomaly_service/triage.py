@@ -20,12 +20,17 @@ def impact_window(start: float, end: float) -> float:
     return max(MIN_IMPACT_WINDOW_S, round(end - start))
 
 
-def impact_queries(service: str, window_s: float) -> tuple[str, str]:
-    """Requests and failed (5xx) requests the service served in the last `window_s` seconds."""
+def _selector(service: str) -> str:
+    """The label matchers of one service's series; the name is checked (no PromQL injection)."""
     if not _LABEL_VALUE.match(service):
         raise ValueError(f"not a service name: {service[:60]!r}")
+    return f'job="services", service="{service}"'
+
+
+def impact_queries(service: str, window_s: float) -> tuple[str, str]:
+    """Requests and failed (5xx) requests the service served in the last `window_s` seconds."""
     window = f"{max(1, round(window_s))}s"
-    selector = f'job="services", service="{service}"'
+    selector = _selector(service)
     total = f"sum(increase(http_server_request_duration_seconds_count{{{selector}}}[{window}]))"
     failed = (
         "sum(increase(http_server_request_duration_seconds_count"
@@ -36,9 +41,7 @@ def impact_queries(service: str, window_s: float) -> tuple[str, str]:
 
 def restarts_query(service: str) -> str:
     """Each replica's process start time: a restart or redeploy moves it."""
-    if not _LABEL_VALUE.match(service):
-        raise ValueError(f"not a service name: {service[:60]!r}")
-    return f'max by (container) (process_start_time_seconds{{job="services", service="{service}"}})'
+    return f"max by (container) (process_start_time_seconds{{{_selector(service)}}})"
 
 
 @dataclass

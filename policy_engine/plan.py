@@ -18,14 +18,13 @@ if TYPE_CHECKING:
     from policy_engine.engine import Engine
 
 
-def _culprits(engine: Engine, service: str) -> list[str]:
-    snap = engine.fresh_snapshot()
-    found = {c for s in (snap.for_service(service) if snap else []) for c in s.caused_by}
-    return sorted(found)
-
-
 def _row(
-    engine: Engine, policy: Policy, ctx: Context | None, version: str, now: float
+    engine: Engine,
+    policy: Policy,
+    ctx: Context | None,
+    culprits: str,
+    version: str,
+    now: float,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "policy": policy.name,
@@ -45,7 +44,6 @@ def _row(
             and ctx.caused_by_dependency
             and evaluate3(policy.ast, dataclasses.replace(ctx, caused_by_dependency=False))
         ):
-            culprits = ", ".join(_culprits(engine, policy.service)) or "a dependency"
             row["verdict"] = f"waits: {policy.service} is a victim of {culprits}"
         else:
             row["verdict"] = "condition does not hold"
@@ -70,8 +68,10 @@ def plan(engine: Engine, service: str, now: float) -> dict[str, Any]:
         return {"service": service, "policies": [], "summary": "no valid policies loaded"}
     snap = engine.fresh_snapshot()
     ctx = snap.context(service) if snap is not None else None
+    blamed = {c for s in (snap.for_service(service) if snap else []) for c in s.caused_by}
+    culprits = ", ".join(sorted(blamed)) or "a dependency"
     rows = [
-        _row(engine, p, ctx, active.version, now)
+        _row(engine, p, ctx, culprits, active.version, now)
         for p in active.policies
         if p.enabled and p.service == service
     ]
