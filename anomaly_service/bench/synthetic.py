@@ -105,6 +105,42 @@ def _onsets(opened: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(row) for row in starts]
 
 
+def _score_case(
+    name: str,
+    opened: np.ndarray,
+    level: np.ndarray,
+    starts: np.ndarray,
+    length: int,
+    grace: int,
+    counted_from: int = 0,
+) -> CaseResult:
+    """Each series' alert onsets against its anomaly [start, start + length): an onset inside
+    it, or up to `grace` points after, is a hit; onsets before `counted_from` are not counted."""
+    series = len(starts)
+    hits, delays, alerts, good, point_hits = 0, [], 0, 0, 0
+    for row, opens in enumerate(_onsets(opened)):
+        a = int(starts[row])
+        b = a + length
+        counted = opens[opens >= counted_from]
+        inside = counted[(counted >= a) & (counted < b + grace)]
+        alerts += counted.size
+        good += inside.size
+        if inside.size:
+            hits += 1
+            delays.append(int(inside[0]) - a)
+        if (level[row, a : b + grace] > 0).any():
+            point_hits += 1
+    return CaseResult(
+        name,
+        series,
+        hits / series,
+        good / alerts if alerts else 1.0,
+        point_hits / series,
+        float(np.median(delays)) if delays else None,
+        alerts,
+    )
+
+
 def run_cases(
     config: DetectorConfig, series: int = 40, length: int = 3000, seed: int = 20261121
 ) -> list[CaseResult]:
@@ -118,30 +154,9 @@ def run_cases(
         for row in range(series):
             case.inject(data[row], int(starts[row]), case.length, rng)
         opened, level = _run_bank(data, config)
-        hits, delays, alerts, good, point_hits = 0, [], 0, 0, 0
         # an alert that opens within the anomaly, or up to a short grace after it, is a hit
         grace = config.open_after + config.close_after
-        for row, opens in enumerate(_onsets(opened)):
-            a, b = int(starts[row]), int(starts[row]) + case.length
-            inside = opens[(opens >= a) & (opens < b + grace)]
-            alerts += opens.size
-            good += inside.size
-            if inside.size:
-                hits += 1
-                delays.append(int(inside[0]) - a)
-            if (level[row, a : b + grace] > 0).any():
-                point_hits += 1
-        out.append(
-            CaseResult(
-                case.name,
-                series,
-                hits / series,
-                good / alerts if alerts else 1.0,
-                point_hits / series,
-                float(np.median(delays)) if delays else None,
-                alerts,
-            )
-        )
+        out.append(_score_case(case.name, opened, level, starts, case.length, grace))
     return out
 
 
@@ -211,26 +226,7 @@ def run_daily(
         data[row, starts[row] : starts[row] + TROUGH_LENGTH] += TROUGH_SHIFT
     opened, level = _run_bank(data, config)
     grace = config.open_after + config.close_after
-    hits, delays, alerts, good, point_hits = 0, [], 0, 0, 0
-    for row, opens in enumerate(_onsets(opened)):
-        a = int(starts[row])
-        b = a + TROUGH_LENGTH
-        near = opens[opens >= last_day]  # alerts of the last day only
-        inside = near[(near >= a) & (near < b + grace)]
-        alerts += near.size
-        good += inside.size
-        if inside.size:
-            hits += 1
-            delays.append(int(inside[0]) - a)
-        if (level[row, a : b + grace] > 0).any():
-            point_hits += 1
-    case = CaseResult(
-        f"daily cycle: +5 sd, {TROUGH_LENGTH} pts at trough",
-        series,
-        hits / series,
-        good / alerts if alerts else 1.0,
-        point_hits / series,
-        float(np.median(delays)) if delays else None,
-        alerts,
-    )
+    name = f"daily cycle: +5 sd, {TROUGH_LENGTH} pts at trough"
+    # alerts of the last day only
+    case = _score_case(name, opened, level, starts, TROUGH_LENGTH, grace, counted_from=last_day)
     return noise, case
