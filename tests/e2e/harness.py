@@ -485,3 +485,50 @@ def wait_cooldowns_over(api: Api, policy: str, timeout_s: float = 330.0) -> None
         return bool(view["cooldown_remaining_s"] == 0 and view["target_cooldown_remaining_s"] == 0)
 
     wait_until(f"{policy} to be out of every cooldown", free, timeout_s, 2)
+
+
+# ---- verdicts given what the host delivered -------------------------------------------------
+
+
+def wait_baselines_warm(api: Api, timeout_s: float = 300.0) -> None:
+    """Until every service has at least one series past warm-up (verdicts are held before)."""
+
+    def warmed_up() -> bool:
+        series = api.get(ANOMALY + "/predict")["series"]
+        return {"orders", "users", "payments"} <= {
+            s["service"] for s in series if not s.get("warming_up")
+        }
+
+    wait_until("baselines to warm up", warmed_up, timeout_s, 5)
+
+
+def signal_left_its_band(api: Api, anomaly: dict[str, Any]) -> str | None:
+    """Read the anomaly's signal back from Prometheus, independently of the anomaly service, over
+    the cycles before it opened; None when no point lay outside the band the anomaly reports
+    (the detector then raised it on a signal that did not deviate), else what was seen."""
+    detail = api.get(ANOMALY + f"/anomalies/{anomaly['id']}")
+    spec = next(
+        (m for m in api.get(ANOMALY + "/models")["catalog"] if m["name"] == anomaly["metric"]), None
+    )
+    evidence = detail.get("evidence") or {}
+    if spec is None or not evidence.get("timestamps"):
+        return None
+    opened = float(anomaly["opened_at"])
+    series = api.get(
+        PROMETHEUS + "/api/v1/query_range", query=spec["query"], start=opened - 20,
+        end=opened + 5, step=5,
+    )["data"]["result"]  # fmt: skip
+    values = next(
+        ([(float(t), float(v)) for t, v in s["values"]] for s in series
+         if s["metric"].get("service") == anomaly["service"]),
+        [],
+    )  # fmt: skip
+    stamps = evidence["timestamps"]
+    for at, value in values:
+        i = min(range(len(stamps)), key=lambda k: abs(stamps[k] - at))
+        lower, upper = evidence["lower"][i], evidence["upper"][i]
+        above = spec["direction"] in ("up", "both") and upper is not None and value > upper
+        below = spec["direction"] in ("down", "both") and lower is not None and value < lower
+        if above or below:
+            return f"{value:.4g} outside [{lower:.4g}, {upper:.4g}] at {at - opened:+.0f}s"
+    return None

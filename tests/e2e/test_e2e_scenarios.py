@@ -1,14 +1,14 @@
 """End-to-end scenarios on the compose stack: fault -> anomaly -> policy -> Docker -> recovery.
 
-The tests run in file order on one stack (session fixture). Each scenario uses its own service
-or fault so the shipped policies' cooldowns do not mask one scenario with another, and the
-order puts a long scenario between two on the same service (3 between 4 and 6, both users), so
-none waits out the grace period of a container the one before restarted. Faults are
-injected through the gateway's /chaos API (one replica per service at that point).
+The tests run on one stack (session fixture, baselines learned once), in the order that
+tests/e2e/conftest.py sets: it spaces the scenarios on one service so that none waits out the
+cooldown of the restart the one before it caused. Faults are injected through the gateway's
+/chaos API (one replica per service at that point).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,13 @@ import pytest
 
 from tests.e2e.conftest import Stack
 from tests.e2e.harness import (
-    ANOMALY,
     REPORT,
     Timing,
     containers,
     find_action,
     find_anomaly,
     restarts_of,
+    signal_left_its_band,
     start_fault,
     victim_triage,
     wait_cooldowns_over,
@@ -42,39 +42,40 @@ STEADY_WINDOW_S = 300.0
 
 @pytest.mark.timeout(3000)
 def test_steady_healthy_load_takes_no_action(stack: Stack) -> None:
-    """Scenario 5: five minutes of steady healthy load -> zero actions, nothing above info."""
+    """Scenario 5: five minutes of steady healthy load -> zero actions, and no anomaly above info
+    unless the signal really left its band (read back from Prometheus, not from the anomaly
+    service): a busy host can slow the services, and reporting that is right; acting is not."""
     api = stack.api
-    wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 120, 2)
-
-    def warmed_up() -> bool:
-        series = api.get(ANOMALY + "/predict")["series"]
-        services = {s["service"] for s in series if not s.get("warming_up")}
-        return {"orders", "users", "payments"} <= services
-
-    wait_until("baselines to warm up", warmed_up, 300, 5)
-    # Traffic started with the stack; let anything it opened while baselines formed resolve.
+    # Whatever an earlier scenario opened must resolve before the window starts.
     wait_until("no open anomaly above info", lambda: not api.anomalies(status="active",
                severity="warning"), 180, 5)  # fmt: skip
     started = time.time()
     timing = Timing("5 steady load (5 min)", started)
     deadline = time.monotonic() + STEADY_WINDOW_S
-    while time.monotonic() < deadline:  # watch, and fail early if anything fires
+    load: list[float] = []
+    while time.monotonic() < deadline:  # watch, and fail early if anything acts
         actions = api.actions(since=started)
         assert actions == [], f"actions on healthy traffic: {actions}"
+        load.append(os.getloadavg()[0])
         time.sleep(15)
     actions = api.actions(since=started)
-    above_info = [a for a in api.anomalies(since=started, severity="warning")]
+    above_info = api.anomalies(since=started, severity="warning")
+    seen = {a["id"]: signal_left_its_band(api, a) for a in above_info}
     timing.note = (
-        f"{len(actions)} actions, {len(above_info)} anomalies >= warning, "
-        f"{len(api.anomalies(since=started))} of any severity in {STEADY_WINDOW_S:.0f}s"
+        f"{len(actions)} actions, {len(above_info)} anomalies >= warning "
+        f"({sum(v is not None for v in seen.values())} confirmed by Prometheus), "
+        f"{len(api.anomalies(since=started))} of any severity in {STEADY_WINDOW_S:.0f}s; "
+        f"host load average {min(load, default=0):.1f}-{max(load, default=0):.1f}"
     )
     REPORT.timings.append(timing)
     assert actions == []
-    assert above_info == [], [
+    unfounded = [
         f"{a['service']} {a['metric']} {a['severity']} ({a['summary']}) "
         f"+{a['opened_at'] - started:.0f}s"
         for a in above_info
+        if seen[a["id"]] is None
     ]
+    assert unfounded == [], f"anomalies on a signal that stayed in its band: {unfounded}"
 
 
 @pytest.mark.timeout(600)

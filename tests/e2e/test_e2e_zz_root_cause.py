@@ -1,7 +1,7 @@
 """Root cause on the real stack: users hangs (health still answers) -> users restarted, orders
-(its caller, which times out waiting) never. Runs last (file order, `zz`), and first waits out
-the cooldowns on users: one restart per target per window, and the earlier files restart users
-twice (seen: the hang policy fired 12 s after the fault and was held by target_cooldown).
+(its caller, which times out waiting) never. Its place in the run is set in tests/e2e/conftest.py
+(ORDER); it still first waits out any cooldown on users (one restart per target per window: seen
+before the ordering, the hang policy fired 12 s after the fault and was held by target_cooldown).
 Dependency error faults are checked in scenarios 2 and 6 (wrong-target restarts, the victim's
 triage packet)."""
 
