@@ -36,6 +36,8 @@ RUN mkdir "$COMPONENT" && touch "$COMPONENT/__init__.py" \
 
 # relia_web: the request guard every component shares (standard library only).
 COPY relia_web ./relia_web
+# relia_contracts: the wire definitions every component shares (pydantic only).
+COPY relia_contracts ./relia_contracts
 COPY ${COMPONENT} ./${COMPONENT}
 
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia

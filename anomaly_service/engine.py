@@ -528,8 +528,8 @@ class Engine:
             counts[key] = counts.get(key, 0) + 1
         m.active.clear()
         for spec in self.catalog:
-            for sev in SEVERITIES[1:]:
-                m.active.labels(spec.name, sev, "deviation").set(0)
+            for word in SEVERITIES[1:]:
+                m.active.labels(spec.name, word, "deviation").set(0)
         for (metric, sev, kind), n in counts.items():
             m.active.labels(metric, sev, kind).set(n)
 

@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 
 from anomaly_service.catalog import MetricSpec
+from relia_contracts.severity import SEVERITIES
 
-SEVERITIES = ("normal", "info", "warning", "critical")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 CRITICAL = 3
 
 EVIDENCE_FIELDS = ("timestamps", "values", "baseline", "lower", "upper")

@@ -606,7 +606,7 @@ def chaos_cmd(
 @click.option("--status", type=int, help="errors: HTTP status (500..599).")
 @click.option("--intensity", type=float, help="cpu: share of one core burnt (0..1).")
 @click.option("--mb-per-s", type=float, help="memory: growth in MB/s.")
-@click.option("--max-mb", type=float, help="memory: cap in MB.")
+@click.option("--max-mb", type=int, help="memory: cap in MB (whole MB).")
 @click.option("--exit-code", type=int, help="crash: the process exit code.")
 @click.option(
     "--param",

@@ -1,10 +1,16 @@
-"""Pure fault specs: the kinds of contracts.md, their parameters and local validation."""
+"""Fault requests checked locally, before they are sent: the kinds, parameters and bounds are
+the services' own (relia_contracts.faults), read from their model fields."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
+
+import annotated_types
+from pydantic.fields import FieldInfo
+
+from relia_contracts.faults import SPEC_BY_KIND
 
 
 @dataclass(frozen=True)
@@ -17,23 +23,29 @@ class Param:
     required: bool = False
 
 
+def _param(name: str, info: FieldInfo) -> Param:
+    """A CLI parameter check read from the services' own model field (relia_contracts)."""
+    kinds = [t for t in (int, float) if t in (info.annotation, *get_args(info.annotation))]
+    low: float | None = None
+    high: float | None = None
+    low_open = False
+    for bound in info.metadata:
+        if isinstance(bound, annotated_types.Gt):
+            low, low_open = float(bound.gt), True  # type: ignore[arg-type]
+        elif isinstance(bound, annotated_types.Ge):
+            low = float(bound.ge)  # type: ignore[arg-type]
+        elif isinstance(bound, annotated_types.Le):
+            high = float(bound.le)  # type: ignore[arg-type]
+    return Param(name, kinds[0] if kinds else float, low, high, low_open, info.is_required())
+
+
 FAULT_KINDS: dict[str, tuple[Param, ...]] = {
-    "latency": (
-        Param("ms", float, 0, None, low_open=True, required=True),
-        Param("jitter_ms", float, 0),
-        Param("probability", float, 0, 1),
-    ),
-    "errors": (
-        Param("rate", float, 0, 1, required=True),
-        Param("status", int, 500, 599),
-    ),
-    "cpu": (Param("intensity", float, 0, 1),),
-    "memory": (
-        Param("mb_per_s", float, 0, None, low_open=True, required=True),
-        Param("max_mb", float, 0, None, low_open=True),
-    ),
-    "hang": (Param("probability", float, 0, 1),),
-    "crash": (Param("exit_code", int, 0, 255),),
+    kind: tuple(
+        _param(name, info)
+        for name, info in model.model_fields.items()
+        if name not in ("kind", "duration_s")
+    )
+    for kind, model in SPEC_BY_KIND.items()
 }
 
 
@@ -42,6 +54,8 @@ class FaultError(ValueError):
 
 
 def _check(kind: str, param: Param, raw: Any) -> int | float:
+    if param.kind is int and isinstance(raw, float) and not raw.is_integer():
+        raise FaultError(f"{kind}: {param.name} must be an integer, got {raw!r}")
     try:
         value: int | float = param.kind(raw)
     except (TypeError, ValueError):

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.links import PublicLinks
+from relia_contracts.severity import SEVERITIES
 
 BACKENDS = ("anomaly", "policy")
 BACKEND_TITLES = {"anomaly": "Anomaly service", "policy": "Policy engine"}
-SEVERITY_ORDER = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
 
 
 @dataclass
@@ -288,6 +288,7 @@ def build_snapshot(
         },
         "policies": policies if isinstance(policies, dict) else None,
         "links": links.base(),
+        "severities": list(SEVERITIES),  # the order the page sorts and filters by
     }
 
 

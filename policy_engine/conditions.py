@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from relia_contracts.severity import SEVERITY_RANK
+
 DEFAULT_METRICS: dict[str, str] = {
     # metric name -> unit kind, used to check that a number's unit fits the metric
     "latency": "time",
@@ -35,7 +37,7 @@ DEFAULT_METRICS: dict[str, str] = {
 # the shipped catalog's names until then. Changed in place by set_vocabulary, so every
 # importer sees it.
 METRICS: dict[str, str] = dict(DEFAULT_METRICS)
-SEVERITIES: dict[str, int] = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
+SEVERITIES: dict[str, int] = SEVERITY_RANK
 OPERATORS = (">=", "<=", "==", "!=", ">", "<")
 KEYWORDS = {"and", "or", "not"}
 UNITS: dict[str, tuple[str, float]] = {

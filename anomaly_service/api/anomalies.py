@@ -7,11 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from anomaly_service.api.deps import engine, page
-from anomaly_service.lifecycle import SEVERITY_RANK
+from relia_contracts.severity import SEVERITY_RANK, SeverityWord
 
 router = APIRouter(tags=["anomalies"])
-
-SeverityWord = Literal["normal", "info", "warning", "critical"]
 
 
 @router.get("/anomalies")

@@ -13,7 +13,7 @@ const S = {
   toggleError: null,
   toggleBusy: false,
 };
-const SEV = { normal: 0, info: 1, warning: 2, critical: 3 };
+let SEV = {};  // severity word -> rank, from the snapshot (relia_contracts.severity)
 const METRIC_ORDER = ["latency", "error_rate", "request_rate", "cpu", "memory", "availability"];
 const METRIC_TITLE = {
   latency: "p99 latency", error_rate: "error ratio", request_rate: "request rate",
@@ -580,6 +580,7 @@ function onRoute() {
 function applySnapshot(snap) {
   const hadDetail = S.detail;
   S.snap = snap; S.snapAt = performance.now();
+  SEV = Object.fromEntries((snap.severities || []).map((word, rank) => [word, rank]));
   S.live = "live"; S.lostAt = null;
   render();
   // Keep an open evidence chart current while its anomaly is on screen.

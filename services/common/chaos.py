@@ -18,15 +18,12 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from relia_contracts.faults import FAULT_SPEC_ADAPTER, KINDS, CrashFault, FaultSpec
 from relia_web.openapi import inline_defs
 from services.common.faults import (
-    FAULT_SPEC_ADAPTER,
-    KINDS,
-    CrashFault,
     Fault,
     FaultRequestError,
     FaultSet,
-    FaultSpec,
     NoiseConfig,
     TooManyFaults,
     parse_fault,

@@ -34,7 +34,6 @@ GATEWAY = {"orders": ORDERS, "users": USERS, "payments": PAYMENTS}
 ANOMALY = "http://127.0.0.1:8080"
 POLICY = "http://127.0.0.1:8081"
 PROMETHEUS = "http://127.0.0.1:9090"
-SEVERITY_ORDER = {"normal": 0, "info": 1, "warning": 2, "critical": 3}
 
 T = TypeVar("T")
 

@@ -6,17 +6,19 @@ import random
 
 import pytest
 
-from services.common.faults import (
+from relia_contracts.faults import (
     KINDS,
     MAX_ACTIVE_FAULTS,
     CpuFault,
     CrashFault,
     ErrorsFault,
-    FaultRequestError,
-    FaultSet,
     HangFault,
     LatencyFault,
     MemoryFault,
+)
+from services.common.faults import (
+    FaultRequestError,
+    FaultSet,
     NoiseConfig,
     TooManyFaults,
     parse_fault,

@@ -1,0 +1,1 @@
+"""Wire contracts shared by Relia's components: definitions only, no component imports."""
