@@ -531,3 +531,24 @@ def signal_left_its_band(api: Api, anomaly: dict[str, Any]) -> str | None:
         if above or below:
             return f"{value:.4g} outside [{lower:.4g}, {upper:.4g}] at {at - opened:+.0f}s"
     return None
+
+
+CPU_QUERY = 'avg(rate(process_cpu_seconds_total{{job="services",service="{service}"}}[15s]))'
+
+
+def cpu_hold(api: Api, service: str, start: float, end: float, above: float) -> tuple[float, float]:
+    """What the host gave `service` between two times, read from Prometheus at the 5 s scrape:
+    the longest time its CPU stayed above `above` cores, and its peak."""
+    rows = api.get(
+        PROMETHEUS + "/api/v1/query_range", query=CPU_QUERY.format(service=service),
+        start=start, end=end, step=5,
+    )["data"]["result"]  # fmt: skip
+    points = [(float(t), float(v)) for t, v in rows[0]["values"]] if rows else []
+    longest, run_start = 0.0, None
+    for at, value in points:
+        if value > above:
+            run_start = at if run_start is None else run_start
+            longest = max(longest, at - run_start)
+        else:
+            run_start = None
+    return longest, max((v for _, v in points), default=float("nan"))

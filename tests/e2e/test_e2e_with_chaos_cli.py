@@ -10,11 +10,19 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import REPORT, Timing, container_started_at, containers, wait_past_grace
+from tests.e2e.harness import (
+    REPORT,
+    Timing,
+    container_started_at,
+    containers,
+    cpu_hold,
+    wait_past_grace,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -62,9 +70,13 @@ def test_chaos_scenario_cli_closes_the_loop_with_a_real_restart(stack: Stack) ->
 def test_chaos_spike_scales_orders_out_and_never_restarts_it(stack: Stack) -> None:
     """The traffic spike of `make chaos-spike`, shortened: orders' pricing saturates its core,
     the shipped `cpu > 0.5 for 15s` policy adds a replica, and the latency restart policies
-    (`cpu < 0.3`) keep out of it, although the spike's p99 is far above 0.5 s."""
+    (`cpu < 0.3`) keep out of it, although the spike's p99 is far above 0.5 s.
+
+    How much CPU the spike reaches depends on the host: the verdict is checked against what
+    Prometheus saw. CPU held above 0.5 for 15 s -> a scale-up; never a restart either way."""
     wait_past_grace("orders")
     replicas_before = len(containers("orders"))
+    began = time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "chaos_simulator", "spike", "--service", "orders",
          "--baseline-duration", "5", "--learn-timeout", "120", "--duration", "60",
@@ -75,15 +87,20 @@ def test_chaos_spike_scales_orders_out_and_never_restarts_it(stack: Stack) -> No
     report = json.loads(proc.stdout)
     actions = report["platform"]["actions"]
     spike = report["phases"]["spike"]
+    held_s, peak = cpu_hold(stack.api, "orders", began, time.time(), above=0.5)
+    scaled = any(a["action"] == "scale_up" and a["outcome"] == "succeeded" for a in actions)
     REPORT.facts["8 chaos spike (60 s, orders)"] = (
         f"{spike['requests']} orders at {spike['rate_rps']} req/s, p99 "
-        f"{spike['latency_ms']['p99']} ms; actions: "
-        + ", ".join(f"{a['action']} {a['outcome']}" for a in actions)
+        f"{spike['latency_ms']['p99']} ms; CPU peak {peak:.2f}, above 0.5 for {held_s:.0f} s; "
+        "actions: " + ", ".join(f"{a['action']} {a['outcome']}" for a in actions)
     )
     assert report["baselines"] == "learned"
     # The restart policies had their chance: orders' latency anomaly opened during the spike.
     anomalies = report["platform"]["anomalies"]
     assert any(a["metric"] == "latency" for a in anomalies), anomalies
-    assert any(a["action"] == "scale_up" and a["outcome"] == "succeeded" for a in actions), actions
     assert not any(a["action"] == "restart_container" for a in actions), actions
-    assert len(containers("orders")) == replicas_before + 1
+    if held_s >= 15:
+        assert scaled, (f"orders CPU held above 0.5 for {held_s:.0f} s, no scale_up", actions)
+    if scaled:
+        assert held_s >= 10, f"scaled up, but Prometheus saw CPU above 0.5 for {held_s:.0f} s"
+        assert len(containers("orders")) == replicas_before + 1
