@@ -18,7 +18,6 @@ from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.events import alertmanager_payload
 from anomaly_service.lifecycle import (
-    SEVERITIES,
     Observation,
     SeriesState,
     Tracker,
@@ -32,6 +31,7 @@ from anomaly_service.prometheus import (
     QueryRejected,
     Sample,
 )
+from relia_contracts.severity import SEVERITIES
 
 log = logging.getLogger("anomaly_service.engine")
 

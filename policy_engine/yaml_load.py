@@ -54,7 +54,7 @@ class StrictSafeLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped
         if isinstance(event, yaml.AliasEvent):
             raise YamlRejected(f"aliases (*name) are not allowed{_where(event)}")
         if getattr(event, "anchor", None) is not None:

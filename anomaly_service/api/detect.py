@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
 
 from anomaly_service.api.deps import engine
 from anomaly_service.detector import Direction, score_series
-from anomaly_service.lifecycle import SEVERITIES
+from relia_contracts.severity import SEVERITIES
 
 router = APIRouter(tags=["detect"])
 

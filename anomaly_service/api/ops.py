@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from anomaly_service.api.deps import engine
-from anomaly_service.lifecycle import SEVERITIES
+from relia_contracts.severity import SEVERITIES
 
 router = APIRouter(tags=["operations"])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from anomaly_service.engine import Engine
-from anomaly_service.lifecycle import SEVERITIES, SeriesState
+from anomaly_service.lifecycle import SeriesState
+from relia_contracts.severity import SEVERITIES
 
 
 def series_view(engine: Engine, state: SeriesState) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from dashboard.clients import BackendError
+from dashboard.poller import Poller
 from dashboard.state import actions_for_anomaly
 
 router = APIRouter(prefix="/api")
@@ -20,7 +21,7 @@ ANOMALY_ID = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}")
 @router.get("/snapshot")
 async def snapshot(request: Request) -> dict[str, Any]:
     """The latest aggregated state (what the event stream pushes)."""
-    poller = request.app.state.poller
+    poller: Poller = request.app.state.poller
     hub = request.app.state.hub
     if hub.snapshot is None:
         return poller.snapshot()  # before the first poll: every backend says no_data
