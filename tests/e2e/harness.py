@@ -383,9 +383,18 @@ def docker_stats() -> tuple[list[str], float]:
 
 
 def wait_quiet(api: Api, service: str, metric: str) -> None:
-    """Start a fault from a normal signal. Noise can open an anomaly just before the fault (seen
-    in CI: users' p99 at 0.12 s against a 0.1 s band while payments restarted beside it); the
-    fault then escalates that anomaly, which opened before the fault and reads as not detected."""
+    """Start a fault from a normal, learned signal. Noise can open an anomaly just before the
+    fault (seen in CI: users' p99 at 0.12 s against a 0.1 s band while payments restarted beside
+    it); the fault then escalates that anomaly, which opened before the fault and reads as not
+    detected. A series still warming holds its verdicts at normal: a fault then goes unseen."""
+    wait_until(
+        f"{service} {metric} past warm-up",
+        lambda: any(
+            s["service"] == service and s["metric"] == metric and not s["warming_up"]
+            for s in api.get(ANOMALY + "/predict")["series"]
+        ),
+        300, 2,
+    )  # fmt: skip
     wait_until(
         f"no open {metric} anomaly on {service} before the fault",
         lambda: not api.anomalies(service=service, metric=metric, status="active"), 90, 1,
@@ -489,14 +498,24 @@ def wait_cooldowns_over(api: Api, policy: str, timeout_s: float = 330.0) -> None
 # ---- verdicts given what the host delivered -------------------------------------------------
 
 
+WARM_METRICS = ("latency", "error_rate", "cpu", "request_rate")
+
+
 def wait_baselines_warm(api: Api, timeout_s: float = 300.0) -> None:
-    """Until every service has at least one series past warm-up (verdicts are held before)."""
+    """Until the signals the scenarios fault are past warm-up on every service (verdicts are
+    held at normal before; latency warms later than memory, as it needs requests)."""
 
     def warmed_up() -> bool:
-        series = api.get(ANOMALY + "/predict")["series"]
-        return {"orders", "users", "payments"} <= {
-            s["service"] for s in series if not s.get("warming_up")
+        warm = {
+            (s["service"], s["metric"])
+            for s in api.get(ANOMALY + "/predict")["series"]
+            if not s.get("warming_up")
         }
+        return all(
+            (service, metric) in warm
+            for service in ("orders", "users", "payments")
+            for metric in WARM_METRICS
+        )
 
     wait_until("baselines to warm up", warmed_up, timeout_s, 5)
 
