@@ -81,6 +81,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNIT = re.compile(r"(ms|s|%|[kKmMgG]i?[bB])(?![A-Za-z0-9_])")
 
 
+_BRACKETS = {"(": "lparen", ")": "rparen"}
+
+
 def tokenize(text: str) -> list[Token]:
     """Split a condition into tokens; numbers carry their optional unit already applied."""
     if len(text) > MAX_CONDITION_LENGTH:
@@ -88,55 +91,55 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     i = 0
     while i < len(text):
-        ch = text[i]
-        if ch.isspace():
+        if text[i].isspace():
             i += 1
             continue
-        if ch == "(":
-            tokens.append(Token("lparen", ch, i))
-            i += 1
-            continue
-        if ch == ")":
-            tokens.append(Token("rparen", ch, i))
-            i += 1
-            continue
-        op = next((o for o in OPERATORS if text.startswith(o, i)), None)
-        if op is not None:
-            tokens.append(Token("op", op, i))
-            i += len(op)
-            continue
-        if ch == "=":
-            raise ConditionError("'=' is not an operator; use '==' to compare", i)
-        if ch == "-" and i + 1 < len(text) and (text[i + 1].isdigit() or text[i + 1] == "."):
-            raise ConditionError("negative numbers are not allowed: no metric is below 0", i)
-        number = _NUMBER.match(text, i)
-        if number is not None:
-            value = float(number.group(0))
-            end = number.end()
-            unit_match = _UNIT.match(text, end)
-            unit = None
-            if unit_match is not None:
-                unit = unit_match.group(1).lower()
-                value *= UNITS[unit][1]
-                end = unit_match.end()
-            elif end < len(text) and (text[end].isalpha() or text[end] == "_"):
-                word = _IDENT.match(text, end)
-                bad = word.group(0) if word else text[end]
-                known = ", ".join(UNITS)
-                raise ConditionError(f"unknown unit '{bad}' (known units: {known})", end)
-            if not math.isfinite(value):
-                raise ConditionError("number is not finite", i)
-            tokens.append(Token("number", text[i:end], i, value, unit))
-            i = end
-            continue
-        ident = _IDENT.match(text, i)
-        if ident is not None:
-            tokens.append(Token("ident", ident.group(0), i))
-            i = ident.end()
-            continue
-        raise ConditionError(f"unexpected character '{ch}'", i)
+        token = _next_token(text, i)
+        tokens.append(token)
+        i = token.pos + len(token.text)
     tokens.append(Token("end", "", len(text)))
     return tokens
+
+
+def _next_token(text: str, i: int) -> Token:
+    """The token starting at `i` (not a space), or the error a user should read."""
+    ch = text[i]
+    if ch in _BRACKETS:
+        return Token(_BRACKETS[ch], ch, i)
+    op = next((o for o in OPERATORS if text.startswith(o, i)), None)
+    if op is not None:
+        return Token("op", op, i)
+    if ch == "=":
+        raise ConditionError("'=' is not an operator; use '==' to compare", i)
+    if ch == "-" and i + 1 < len(text) and (text[i + 1].isdigit() or text[i + 1] == "."):
+        raise ConditionError("negative numbers are not allowed: no metric is below 0", i)
+    if _NUMBER.match(text, i) is not None:
+        return _number_token(text, i)
+    ident = _IDENT.match(text, i)
+    if ident is not None:
+        return Token("ident", ident.group(0), i)
+    raise ConditionError(f"unexpected character '{ch}'", i)
+
+
+def _number_token(text: str, i: int) -> Token:
+    """A number at `i` with its optional unit applied (`500ms` -> 0.5)."""
+    number = _NUMBER.match(text, i)
+    assert number is not None  # the caller matched it
+    value = float(number.group(0))
+    end = number.end()
+    unit_match = _UNIT.match(text, end)
+    unit = None
+    if unit_match is not None:
+        unit = unit_match.group(1).lower()
+        value *= UNITS[unit][1]
+        end = unit_match.end()
+    elif end < len(text) and (text[end].isalpha() or text[end] == "_"):
+        word = _IDENT.match(text, end)
+        bad = word.group(0) if word else text[end]
+        raise ConditionError(f"unknown unit '{bad}' (known units: {', '.join(UNITS)})", end)
+    if not math.isfinite(value):
+        raise ConditionError("number is not finite", i)
+    return Token("number", text[i:end], i, value, unit)
 
 
 # AST ---------------------------------------------------------------------------------------
@@ -247,13 +250,31 @@ class _Parser:
     def atom(self) -> Node:
         token = self.take()
         if token.kind == "lparen":
-            self.enter()
-            node = self.or_expr()
-            self.depth -= 1
-            closing = self.take()
-            if closing.kind != "rparen":
-                raise ConditionError("missing ')'", closing.pos)
-            return node
+            return self.group()
+        name = self.ident(token)
+        if name in FLAGS:
+            if self.peek().kind == "op":
+                raise ConditionError(
+                    f"'{name}' is true or false on its own; write '{name}' or 'not {name}'",
+                    self.peek().pos,
+                )
+            return Flag(name)
+        if name == "severity":
+            return self.severity_compare()
+        return self.metric_compare(name, token)
+
+    def group(self) -> Node:
+        """A parenthesised condition, after its '('."""
+        self.enter()
+        node = self.or_expr()
+        self.depth -= 1
+        closing = self.take()
+        if closing.kind != "rparen":
+            raise ConditionError("missing ')'", closing.pos)
+        return node
+
+    def ident(self, token: Token) -> str:
+        """The name a comparison or flag starts with, or why this token cannot start one."""
         if token.kind == "rparen":
             raise ConditionError("unexpected ')'", token.pos)
         if token.kind == "end":
@@ -264,18 +285,11 @@ class _Parser:
                 f"'{token.text}'",
                 token.pos,
             )
-        name = token.text
-        if name in KEYWORDS:
-            raise ConditionError(f"'{name}' needs a condition before it", token.pos)
-        if name in FLAGS:
-            if self.peek().kind == "op":
-                raise ConditionError(
-                    f"'{name}' is true or false on its own; write '{name}' or 'not {name}'",
-                    self.peek().pos,
-                )
-            return Flag(name)
-        if name == "severity":
-            return self.severity_compare()
+        if token.text in KEYWORDS:
+            raise ConditionError(f"'{token.text}' needs a condition before it", token.pos)
+        return token.text
+
+    def metric_compare(self, name: str, token: Token) -> Node:
         if name not in METRICS:
             if name in SEVERITIES:
                 raise ConditionError(
