@@ -99,48 +99,59 @@ class RequestGuard:
             send = self._framing(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "").lower()
-        if (
-            self.allowed_hosts is not None
-            and host not in self.allowed_hosts
-            and ("*" not in self.allowed_hosts)
-        ):
+        if self.allowed_hosts is not None and not ({host, "*"} & self.allowed_hosts):
             await _reply(send, 400, f"Host {_bounded(host)!r} is not allowed")
             return
         method, path = scope["method"], scope["path"]
         if method not in MUTATING or not self.guarded(method, path):
             await self.app(scope, receive, send)
             return
-        refusal = self._origin_refusal(headers, host)
+        refusal = self._header_refusal(headers, host)
         if refusal is not None:
-            await _reply(send, 403, refusal)
+            await _reply(send, *refusal)
             return
+        body = await self._read_body(receive, send)
+        if body is None:
+            return
+        refusal = self._body_refusal(body, headers.get("content-type"))
+        if refusal is not None:
+            await _reply(send, *refusal)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _header_refusal(self, headers: dict[str, str], host: str) -> tuple[int, str] | None:
+        """What the headers alone refuse: a foreign origin, a non-JSON or oversized body."""
+        origin = self._origin_refusal(headers, host)
+        if origin is not None:
+            return 403, origin
         content_type = headers.get("content-type")
         if content_type is not None and not is_json_media_type(content_type):
-            await _reply(
-                send, 415, f"Content-Type must be application/json, not {_bounded(content_type)!r}"
-            )
-            return
+            return 415, f"Content-Type must be application/json, not {_bounded(content_type)!r}"
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _reply(send, 413, f"body larger than {self.max_body_bytes} bytes")
-            return
+            return 413, f"body larger than {self.max_body_bytes} bytes"
+        return None
+
+    async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None once answered (too large) or the client went away."""
         body, more = bytearray(), True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return None
             body.extend(message.get("body", b""))
             more = message.get("more_body", False)
             if len(body) > self.max_body_bytes:
                 await _reply(send, 413, f"body larger than {self.max_body_bytes} bytes")
-                return
+                return None
+        return bytes(body)
+
+    def _body_refusal(self, body: bytes, content_type: str | None) -> tuple[int, str] | None:
         if body.strip() and content_type is None:
-            await _reply(send, 415, "a request body needs Content-Type: application/json")
-            return
-        if json_depth(bytes(body)) > self.max_json_depth:
-            await _reply(send, 400, f"JSON nested deeper than {self.max_json_depth} levels")
-            return
-        await self.app(scope, _replay(bytes(body), receive), send)
+            return 415, "a request body needs Content-Type: application/json"
+        if json_depth(body) > self.max_json_depth:
+            return 400, f"JSON nested deeper than {self.max_json_depth} levels"
+        return None
 
     def _origin_refusal(self, headers: dict[str, str], host: str) -> str | None:
         if headers.get("sec-fetch-site", "").lower() == "cross-site":
