@@ -126,18 +126,23 @@ def document(
                 )
                 if path == metrics_path and method == "get":
                     operation["responses"]["200"] = METRICS_RESPONSE
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(unused, None)
-        if not schema.get("components", {}).get("schemas", True):
-            schema["components"].pop("schemas")
-        if schema.get("components") == {}:
-            schema.pop("components")
+        _drop_unused_components(schema)
         if patch is not None:
             patch(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _drop_unused_components(schema: dict[str, Any]) -> None:
+    """Drop FastAPI's default validation-error schemas, and the containers left empty."""
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    if not schema.get("components", {}).get("schemas", True):
+        schema["components"].pop("schemas")
+    if schema.get("components") == {}:
+        schema.pop("components")
 
 
 def _document_operation(
