@@ -410,12 +410,27 @@ def start_fault(api: Api, scenario: str, service: str, kind: str, **params: Any)
 
 
 def wait_detected(api: Api, timing: Timing, service: str, metric: str) -> None:
-    """Wait for the fault's anomaly (>= warning, opened after the fault) and time it."""
-    anomaly = wait_for(
-        api, service, timing.fault_at, f"a {metric} anomaly on {service}",
-        lambda: find_anomaly(api, service, metric, timing.fault_at), 120,
-    )  # fmt: skip
+    """Wait for the fault's anomaly (>= warning, opened after the fault) and time it; on a
+    timeout, say what the detector saw of the series (its value against its band)."""
+    try:
+        anomaly = wait_for(
+            api, service, timing.fault_at, f"a {metric} anomaly on {service}",
+            lambda: find_anomaly(api, service, metric, timing.fault_at), 120,
+        )  # fmt: skip
+    except AssertionError as exc:
+        seen = series_seen(api, service, metric)
+        raise AssertionError(f"{exc}\n  the detector's view: {seen}") from None
     timing.anomaly_at = anomaly["opened_at"]
+
+
+def series_seen(api: Api, service: str, metric: str) -> list[str]:
+    """One series' latest value, band and verdict from the anomaly service, for failures."""
+    return [
+        f"value {s.get('value')} baseline {s.get('baseline')} band [{s.get('lower')}, "
+        f"{s.get('upper')}] severity {s.get('severity')} warming {s.get('warming_up')}"
+        for s in api.get(ANOMALY + "/predict")["series"]
+        if s["service"] == service and s["metric"] == metric
+    ]
 
 
 def find_anomaly(
