@@ -81,7 +81,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNIT = re.compile(r"(ms|s|%|[kKmMgG]i?[bB])(?![A-Za-z0-9_])")
 
 
-_BRACKETS = {"(": "lparen", ")": "rparen"}
+_BRACKETS: dict[str, TokenKind] = {"(": "lparen", ")": "rparen"}
 
 
 def tokenize(text: str) -> list[Token]:

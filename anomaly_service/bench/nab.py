@@ -113,7 +113,7 @@ def load_profiles(path: Path | None) -> list[Profile]:
 
 def anomaly_scores(result: SeriesResult) -> np.ndarray:
     """The NAB anomaly_score: the core's onset score (0 for missing points)."""
-    return np.nan_to_num(result.onset, nan=0.0)
+    return np.asarray(np.nan_to_num(result.onset, nan=0.0))
 
 
 def write_results(out_dir: Path, files: list[DataFile], scores: list[np.ndarray]) -> None:

@@ -35,7 +35,7 @@ def log_erfc(x: np.ndarray) -> np.ndarray:
             )
         )
     )
-    return np.log(t) - z * z + poly
+    return np.asarray(np.log(t) - z * z + poly)
 
 
 def neg_log10_tail(z: np.ndarray) -> np.ndarray:
@@ -46,4 +46,4 @@ def neg_log10_tail(z: np.ndarray) -> np.ndarray:
     upper = -(log_erfc(pos / np.sqrt(2.0)) + np.log(0.5)) / _LN10
     neg_tail = 1.0 - 0.5 * np.exp(log_erfc(np.maximum(-z, 0.0) / np.sqrt(2.0)))
     below = -np.log10(np.clip(neg_tail, 1e-300, 1.0))
-    return np.where(z >= 0.0, upper, below)
+    return np.asarray(np.where(z >= 0.0, upper, below))
