@@ -86,16 +86,18 @@ def fault_body(fault: FaultBase | Mapping[str, Any]) -> dict[str, Any]:
     return dict(fault)
 
 
-def _filters(**given: Any) -> dict[str, Any]:
-    return {k: v for k, v in given.items() if v is not None}
+class ListingApi(Api):
+    """A component with paged, filtered lists (`{"items": [...]}`, newest first)."""
 
-
-def _items(api: Api, path: str, body: Any) -> list[Record]:
-    """The `items` of a paged answer, or ApiError naming what came instead."""
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ApiError(api.name, 200, f"GET {path} is not a list of items: {str(body)[:120]}")
-    return [dict(i) for i in items if isinstance(i, dict)]
+    async def listing(self, path: str, timeout_s: float, **filters: Any) -> list[Record]:
+        """The `items` of `GET path` with the filters that are set (None: not sent), or
+        ApiError naming what came instead."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        body = await self.get_json(path, params=params, timeout_s=timeout_s)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ApiError(self.name, 200, f"GET {path} is not a list of items: {str(body)[:120]}")
+        return [dict(i) for i in items if isinstance(i, dict)]
 
 
 class ServiceApi(Api):
@@ -151,7 +153,7 @@ class ServiceApi(Api):
         return 1 if response.status_code == 200 else 0
 
 
-class AnomalyApi(Api):
+class AnomalyApi(ListingApi):
     """The anomaly service: anomalies, the scored snapshot."""
 
     async def health(self, timeout_s: float = 3.0) -> None:
@@ -170,12 +172,10 @@ class AnomalyApi(Api):
         timeout_s: float = 5.0,
     ) -> list[Record]:
         """`GET /anomalies`, newest first; `severity` is a minimum."""
-        params = _filters(
-            limit=limit, service=service, metric=metric, severity=severity, status=status,
-            since=since, offset=offset,
+        return await self.listing(
+            "/anomalies", timeout_s, limit=limit, service=service, metric=metric,
+            severity=severity, status=status, since=since, offset=offset,
         )  # fmt: skip
-        body = await self.get_json("/anomalies", params=params, timeout_s=timeout_s)
-        return _items(self, "/anomalies", body)
 
     async def anomaly(self, anomaly_id: str, timeout_s: float = 5.0) -> Record:
         body = await self.get_json(f"/anomalies/{anomaly_id}", timeout_s=timeout_s)
@@ -190,7 +190,7 @@ class AnomalyApi(Api):
         return body
 
 
-class PolicyApi(Api):
+class PolicyApi(ListingApi):
     """The policy engine: its state, its policies, the action records, the pause switch."""
 
     async def status(self, timeout_s: float = 5.0) -> EngineStatus:
@@ -204,7 +204,7 @@ class PolicyApi(Api):
 
     async def policies(self, timeout_s: float = 5.0) -> list[Record]:
         """The policy views (`items` of `GET /policies`), with cooldowns and budgets."""
-        return _items(self, "/policies", await self.get_json("/policies", timeout_s=timeout_s))
+        return await self.listing("/policies", timeout_s)
 
     async def actions(
         self,
@@ -219,12 +219,10 @@ class PolicyApi(Api):
         timeout_s: float = 5.0,
     ) -> list[Record]:
         """`GET /actions`, newest first."""
-        params = _filters(
-            limit=limit, policy=policy, service=service, action=action, outcome=outcome,
-            since=since, offset=offset,
+        return await self.listing(
+            "/actions", timeout_s, limit=limit, policy=policy, service=service, action=action,
+            outcome=outcome, since=since, offset=offset,
         )  # fmt: skip
-        body = await self.get_json("/actions", params=params, timeout_s=timeout_s)
-        return _items(self, "/actions", body)
 
     async def toggle(self, enabled: bool | None = None, timeout_s: float = 5.0) -> bool:
         """Pause (False) or resume (True) remediation; None flips it. Returns the new state.

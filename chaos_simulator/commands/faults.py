@@ -149,6 +149,7 @@ def chaos_cmd(
 @click.pass_context
 def inject(
     ctx: click.Context,
+    /,  # click passes the context by position; **named takes the fault's options
     service: str,
     kind: str,
     params: tuple[str, ...],
