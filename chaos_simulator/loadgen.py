@@ -55,6 +55,68 @@ class _Pacer:
         return slot - now
 
 
+@dataclass
+class _Run:
+    """One run's shared state: the workers draw from it until the deadline, the request
+    budget or a stop."""
+
+    plan: LoadPlan
+    generator: MixGenerator
+    targets: Targets
+    client: httpx.AsyncClient
+    stop: asyncio.Event
+    stats: Stats
+    deadline: float
+    pacer: _Pacer
+    issued: int = 0
+    in_flight: int = 0
+
+    def over(self) -> bool:
+        return self.stop.is_set() or time.monotonic() >= self.deadline
+
+    async def _my_turn(self) -> bool:
+        """Take a request from the budget and wait for its slot; False: the run is over."""
+        if self.plan.max_requests is not None and self.issued >= self.plan.max_requests:
+            return False
+        self.issued += 1
+        wait = self.pacer.take() if self.plan.rate else 0.0
+        if wait > 0:
+            await asyncio.sleep(min(wait, max(0.0, self.deadline - time.monotonic())))
+            return not self.over()
+        return True
+
+    async def _send(self) -> None:
+        req = self.generator.next()
+        url = self.targets.service_url(req.service) + req.path
+        self.in_flight += 1
+        self.stats.observe_in_flight(self.in_flight)
+        t0 = time.monotonic()
+        try:
+            response = await self.client.request(
+                req.method, url, json=req.json, timeout=self.plan.timeout_s
+            )
+            self.stats.add(Outcome(req.endpoint, response.status_code, time.monotonic() - t0))
+        except asyncio.CancelledError:
+            self.stats.cancelled += 1
+            raise
+        except httpx.HTTPError as exc:
+            elapsed = time.monotonic() - t0
+            self.stats.add(Outcome(req.endpoint, None, elapsed, describe_error(exc)))
+        finally:
+            self.in_flight -= 1
+
+    async def worker(self) -> None:
+        while not self.over() and await self._my_turn():
+            await self._send()
+
+
+async def _tick(on_tick: TickFn | None, stats: Stats, start: float, tick_s: float) -> None:
+    while True:
+        if on_tick is not None:
+            on_tick(stats, time.monotonic() - start)
+        await asyncio.sleep(tick_s)
+
+
 async def run_load(
     plan: LoadPlan,
     generator: MixGenerator,
@@ -70,55 +132,14 @@ async def run_load(
     stats = stats or Stats()
     start = time.monotonic()
     deadline = start + plan.duration_s
-    pacer = _Pacer(plan.rate)
-    issued = 0
-    in_flight = 0
-
-    async def worker() -> None:
-        nonlocal issued, in_flight
-        while not stop.is_set() and time.monotonic() < deadline:
-            if plan.max_requests is not None and issued >= plan.max_requests:
-                return
-            issued += 1
-            wait = pacer.take() if plan.rate else 0.0
-            if wait > 0:
-                await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
-                if stop.is_set() or time.monotonic() >= deadline:
-                    return
-            req = generator.next()
-            url = targets.service_url(req.service) + req.path
-            in_flight += 1
-            stats.observe_in_flight(in_flight)
-            t0 = time.monotonic()
-            try:
-                response = await client.request(
-                    req.method, url, json=req.json, timeout=plan.timeout_s
-                )
-                stats.add(Outcome(req.endpoint, response.status_code, time.monotonic() - t0))
-            except asyncio.CancelledError:
-                stats.cancelled += 1
-                raise
-            except httpx.HTTPError as exc:
-                stats.add(Outcome(req.endpoint, None, time.monotonic() - t0, describe_error(exc)))
-            finally:
-                in_flight -= 1
-
-    async def ticker() -> None:
-        while True:
-            if on_tick is not None:
-                on_tick(stats, time.monotonic() - start)
-            await asyncio.sleep(tick_s)
-
-    workers = [asyncio.create_task(worker()) for _ in range(plan.concurrency)]
-    tick_task = asyncio.create_task(ticker())
-
-    async def stopped() -> None:
-        await stop.wait()
+    run = _Run(plan, generator, targets, client, stop, stats, deadline, _Pacer(plan.rate))
+    workers = [asyncio.create_task(run.worker()) for _ in range(plan.concurrency)]
+    tick_task = asyncio.create_task(_tick(on_tick, stats, start, tick_s))
 
     async def finished() -> None:
         await asyncio.gather(*workers, return_exceptions=True)
 
-    waiters = [asyncio.create_task(stopped()), asyncio.create_task(finished())]
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(finished())]
     try:
         await asyncio.wait(
             waiters,

@@ -178,3 +178,79 @@ def render_status(ui: Ui, doc: dict[str, Any]) -> None:
         )
     elif "policy_engine_error" in doc:
         ui.out.print(f"[yellow]{doc['policy_engine_error']}[/]")
+
+
+def render_platform(ui: Ui, platform: dict[str, Any]) -> None:
+    """The anomalies and actions a platform watch saw, or why it saw nothing."""
+    for name in platform.get("unreachable", []):
+        ui.out.print(f"[yellow]{name} did not answer: no platform events shown[/]")
+    if not (platform.get("unreachable") or platform.get("anomalies") or platform.get("actions")):
+        watched = ", ".join(platform.get("services", []))
+        ui.out.print(f"platform: no anomaly and no action on {watched} during the run")
+    for a in platform.get("anomalies", []):
+        ui.out.print(
+            f"anomaly {a.get('id')} {a.get('service')}/{a.get('metric')} {a.get('severity')} "
+            f"{a.get('status')}: {a.get('summary') or ''}"
+        )
+    for a in platform.get("actions", []):
+        ui.out.print(
+            f"action {a.get('action')} on {a.get('service')} by {a.get('policy')}: "
+            f"{a.get('outcome')}{' (' + str(a.get('reason')) + ')' if a.get('reason') else ''}"
+        )
+
+
+def render_traffic(ui: Ui, report: dict[str, Any], title: str) -> None:
+    """A traffic command's report: the summary (per phase when there are several), the
+    responses, and what the platform did."""
+    if ui.json_mode:
+        ui.emit_json(report)
+        return
+    phases = dict(report.get("phases") or {})
+    if len(phases) != 1:
+        phases["total"] = report["summary"]
+    else:
+        phases = {"total": report["summary"]}
+    ui.out.print(summary_table(phases, title))
+    table = errors_table(report["summary"])
+    if table is not None:
+        ui.out.print(table)
+    platform = report.get("platform")
+    if platform:
+        render_platform(ui, platform)
+    if report.get("interrupted"):
+        ui.out.print("[yellow]interrupted: partial figures[/]")
+
+
+def render_chaos(ui: Ui, report: dict[str, Any]) -> None:
+    """`chaos chaos`: traffic, then each fault and whether a restart cured it."""
+    if ui.json_mode:
+        ui.emit_json(report)
+        return
+    render_traffic(
+        ui, {"summary": report["traffic"], "phases": report["phases"]}, "chaos: traffic summary"
+    )
+    for row in report["faults"]:
+        state = (
+            f"[green]cured after {row['cured_after_s']}s[/]"
+            if row["cured"]
+            else "[yellow]not cured[/]"
+        )
+        cleared = ", cleared by the CLI" if row["cleared_by_cli"] else ""
+        ui.out.print(f"{row['service']}: {row['kind']} fault {row['fault_id']} {state}{cleared}")
+    render_platform(ui, report["platform"])
+    if report["interrupted"]:
+        ui.out.print("[yellow]interrupted: injected faults cleared[/]")
+
+
+def render_scenario(ui: Ui, report: dict[str, Any]) -> None:
+    """`chaos scenario`: the timeline, the traffic meanwhile, other actions, the verdict."""
+    if ui.json_mode:
+        ui.emit_json(report)
+        return
+    ui.out.print(scenario_table(report))
+    if report["traffic"]:
+        ui.out.print(summary_table(report["traffic"], "Traffic during the scenario"))
+    for a in report["other_actions"]:
+        ui.out.print(f"other action: {a['action']} {a['outcome']} ({a['reason']})")
+    colour = "green" if report["closed"] else "red"
+    ui.out.print(f"[{colour}]{report['message']}[/]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,52 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class ScenarioOptions:
+    warmup_timeout_s: float = 180.0
+    detect_timeout_s: float = 90.0
+    act_timeout_s: float = 60.0
+    recover_timeout_s: float = 120.0
+    expect_dry_run: bool = False
+    poll_s: float = 1.0
+    # Wait at most this long for a closing policy's cooldown before injecting; 0: do not wait.
+    cooldown_timeout_s: float = 330.0
+
+
+class ScenarioAbort(Exception):
+    """The scenario cannot run (platform paused, wrong mode, never warmed up)."""
+
+
+def check_mode(enabled: bool, dry: bool, opts: ScenarioOptions) -> None:
+    """Abort when the policy engine is paused, or its dry-run mode is not the expected one."""
+    if not enabled:
+        raise ScenarioAbort("remediation is paused on the policy engine (POST /toggle to resume)")
+    if dry and not opts.expect_dry_run:
+        raise ScenarioAbort(
+            "the policy engine is in dry-run: its actions change nothing, so the loop cannot "
+            "close; pass --expect-dry-run to accept a dry_run action record as 'act'"
+        )
+    if not dry and opts.expect_dry_run:
+        raise ScenarioAbort(
+            "--expect-dry-run given but the policy engine acts for real (dry_run is false): "
+            "drop the flag, or set DRY_RUN=true on the engine"
+        )
+
+
+def closing_policies(items: list[dict[str, Any]], scenario: Scenario) -> list[dict[str, Any]]:
+    """The enabled policies that could close the scenario's loop: its action, on its service,
+    with a condition that reads its signal (an error-rate restart does not answer latency)."""
+    reads_metric = re.compile(rf"\b{re.escape(scenario.metric)}\b")
+    return [
+        p
+        for p in items
+        if p.get("service") in (scenario.service, None, "*")
+        and p.get("action") in scenario.actions
+        and p.get("enabled", True)
+        and (not p.get("condition") or reads_metric.search(str(p["condition"])))
+    ]
 
 
 def _num(value: Any) -> float | None:

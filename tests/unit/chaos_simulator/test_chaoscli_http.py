@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from chaos_simulator.http import ApiError, ServiceApi
+from chaos_simulator.client import ApiError, ServiceApi
 from chaos_simulator.targets import TargetUnreachable
 
 

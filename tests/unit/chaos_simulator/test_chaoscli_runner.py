@@ -7,22 +7,15 @@ from typing import Any
 import httpx
 import pytest
 
-from chaos_simulator.http import Clients
+from chaos_simulator.client import PlatformClient
 from chaos_simulator.loadgen import LoadPlan
 from chaos_simulator.mix import select_mix
+from chaos_simulator.phases import BaselinesLearned, Phase, run_phases
 from chaos_simulator.render import Ui
-from chaos_simulator.runner import (
-    BaselinesLearned,
-    Phase,
-    PlatformWatch,
-    ScenarioAbort,
-    ScenarioOptions,
-    _check_platform,
-    _wait_warm,
-    run_phases,
-)
-from chaos_simulator.scenario import SCENARIOS
+from chaos_simulator.scenario import SCENARIOS, ScenarioAbort, ScenarioOptions
+from chaos_simulator.scenarios import _check_platform, _wait_warm
 from chaos_simulator.targets import Targets
+from chaos_simulator.watch import PlatformWatch
 
 TARGETS = Targets(anomaly_url="http://anomaly.test", policy_url="http://policy.test")
 
@@ -50,7 +43,7 @@ def platform(status: dict[str, Any], policies: list[dict[str, Any]], predict=Non
 def run(handler, fn):
     async def main():
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await fn(Clients(TARGETS, client))
+            return await fn(PlatformClient(TARGETS, client))
 
     return asyncio.run(main())
 
@@ -126,7 +119,7 @@ def test_platform_watch_reports_a_failing_component_without_failing() -> None:
     active = [{"id": "a-2", "service": "orders", "metric": "cpu", "opened_at": 5.0}]
     handler = platform({"enabled": True}, [], active=active)
 
-    async def poll(clients: Clients) -> dict[str, Any]:
+    async def poll(clients: PlatformClient) -> dict[str, Any]:
         watch = PlatformWatch(clients, ["orders"], since=0.0)
         await watch.poll_once()
         return watch.report()
@@ -179,7 +172,7 @@ def test_baselines_learned_waits_for_every_service_and_says_which():
 def test_a_phase_with_a_condition_ends_once_it_holds_after_its_minimum():
     calls: list[float] = []
 
-    async def third_time(clients: Clients) -> bool:
+    async def third_time(clients: PlatformClient) -> bool:
         calls.append(time.monotonic())
         return len(calls) >= 3
 
