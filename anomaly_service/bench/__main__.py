@@ -54,9 +54,7 @@ def _nab(args: argparse.Namespace) -> int:
     return 0
 
 
-def _holdout(
-    args: argparse.Namespace, dev: list[nab.ProfileResult], config: DetectorConfig
-) -> int:
+def _holdout(args: argparse.Namespace, dev: list[nab.ProfileResult], config: DetectorConfig) -> int:
     try:
         res = nab.transfer(
             dev,
@@ -201,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--holdout-data",
-        help="a second corpus, scored at the thresholds chosen on --data (needs "
-        "--holdout-windows)",
+        help="a second corpus, scored at the thresholds chosen on --data (needs --holdout-windows)",
     )
     p.add_argument("--holdout-windows", help="the second corpus' windows JSON")
     p.set_defaults(func=_nab)
