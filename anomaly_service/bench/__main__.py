@@ -14,7 +14,7 @@ from anomaly_service.detector import DetectorConfig
 def _nab(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        config = DetectorConfig()
+        config = DetectorConfig(onset_rule=args.onset_rule)
         results, n_files, n_windows, cv = nab.run(
             Path(args.data),
             Path(args.windows),
@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a second corpus, scored at the thresholds chosen on --data (needs --holdout-windows)",
     )
     p.add_argument("--holdout-windows", help="the second corpus' windows JSON")
+    p.add_argument(
+        "--onset-rule", choices=("peak", "rest"), default="peak", help="the onset rule to score"
+    )
     p.set_defaults(func=_nab)
     p = sub.add_parser("stress", help="write the seeded synthetic NAB-layout stress corpus")
     p.add_argument("--out", required=True, help="directory to write data/ and windows.json to")

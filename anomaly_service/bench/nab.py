@@ -302,8 +302,9 @@ def cv_settings(config: DetectorConfig) -> dict[str, DetectorConfig]:
     rule "rest" (calibrated tail probability, rest period, breakthrough, recurrence gate)
     and the sequence-rarity channel on or off (whichever the default is not)."""
     seq = replace(config, seq_order=0 if config.seq_order else 3)
+    other = "peak" if config.onset_rule == "rest" else "rest"
     return {
         "default": config,
-        "rest": replace(config, onset_rule="rest"),
+        other: replace(config, onset_rule=other),
         "seq off" if config.seq_order else "seq 3": seq,
     }

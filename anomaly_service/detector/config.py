@@ -94,7 +94,7 @@ class DetectorConfig:
     tail_u: float = 1.0
     tail_clip: float = 3.0
     alarm_q: float = 3.0
-    rest_points: int = 150
+    rest_points: int = 75
     breakthrough_q: float = 1.0
     rest_gate: bool = False
     gate_slack: float = 1.0

@@ -1,4 +1,4 @@
-"""The synthetic stress corpus and the holdout transfer of `bench nab`."""
+"""The synthetic stress corpus, the holdout transfer and the onset rule choice of `bench nab`."""
 
 from __future__ import annotations
 
@@ -80,3 +80,17 @@ def test_holdout_needs_windows_and_a_readable_corpus(
     rc = main([*args, "--holdout-data", str(tmp_path / "nope"), "--holdout-windows", str(wfile)])
     assert rc == 2
     assert "holdout" in capsys.readouterr().err
+
+
+def test_nab_scores_the_rest_rule_on_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, wfile = small_corpus(tmp_path)
+    args = ["nab", "--data", str(data), "--windows", str(wfile), "--results-dir", str(tmp_path)]
+    assert main([*args, "--onset-rule", "rest"]) == 0
+    row = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("standard "))
+    # The 40-sd burst is found in its window, without a false positive (rule rest reports
+    # the calibrated tail; the sweep's best threshold finds only the burst).
+    assert row.split()[-3:] == ["1", "0", "0"]
+    with pytest.raises(SystemExit):
+        main([*args, "--onset-rule", "sometimes"])

@@ -47,7 +47,7 @@ def test_calibration_false_positive_rate_matches_the_threshold() -> None:
 def test_rest_period_mutes_a_repeat_within_it() -> None:
     x = noise(1000)
     x[600:603] += 12.0
-    x[640:643] += 12.0  # the same fault again, 40 points later: inside the 150-point rest
+    x[640:643] += 12.0  # the same fault again, 40 points later: inside the 75-point rest
     rested = score_series(x, REST)
     assert rested.onset[600:603].max() > 0.3
     assert rested.onset[603:750].max() == 0.0
@@ -70,7 +70,7 @@ def test_breakthrough_reports_a_level_shift_inside_a_rest_at_once() -> None:
 def test_recurrence_gate_mutes_a_weaker_repeat_after_the_rest() -> None:
     x = noise(1400)
     x[600:603] += 30.0  # a strong alarm
-    x[800:803] += 7.0  # after the rest (150 points), a much weaker event
+    x[800:803] += 7.0  # after the rest (75 points), a much weaker event
     gated = score_series(x, GATED)
     free = score_series(x, REST)
     assert gated.onset[600:603].max() > 0.3
