@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_bench_cli import write_corpus as small_corpus
 
 from anomaly_service.bench import nab, stress
 from anomaly_service.bench.__main__ import main
 from anomaly_service.bench.nab_scoring import probation_rows, window_bounds
-
-from test_bench_cli import write_corpus as small_corpus
 
 
 @pytest.fixture(scope="module")
