@@ -50,7 +50,7 @@ def test_rest_period_mutes_a_repeat_within_it() -> None:
     x[640:643] += 12.0  # the same fault again, 40 points later: inside the 75-point rest
     rested = score_series(x, REST)
     assert rested.onset[600:603].max() > 0.3
-    assert rested.onset[603:750].max() == 0.0
+    assert rested.onset[603 : 600 + REST.rest_points].max() == 0.0
     # without a rest period (and no recurrence gate) the repeat is reported
     free = score_series(x, replace(NO_GATE, rest_points=0))
     assert free.onset[640:643].max() > 0.0
@@ -63,8 +63,11 @@ def test_breakthrough_reports_a_level_shift_inside_a_rest_at_once() -> None:
     res = score_series(x, REST)
     assert res.onset[600:603].max() > 0.0
     assert res.onset[650:652].max() > res.onset[600:603].max()
-    # the shift's continuation is quiet (a new rest started at the breakthrough)
-    assert res.onset[660:800].max() == 0.0
+    # the shift's continuation is quiet (a new rest started at the breakthrough), and after
+    # the rest the new level is no alarm (q < alarm_q: the onset stays below q = 3)
+    assert res.onset[660 : 650 + REST.rest_points].max() == 0.0
+    alarm = REST.alarm_q / (REST.alarm_q + REST.likelihood_scale)
+    assert res.onset[650 + REST.rest_points + 1 : 1000].max() < alarm
 
 
 def test_recurrence_gate_mutes_a_weaker_repeat_after_the_rest() -> None:
