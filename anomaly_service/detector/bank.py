@@ -293,7 +293,6 @@ class SeriesBank:
 
     def _onset_rest(
         self,
-        s: np.ndarray,
         f: dict[str, np.ndarray],
         i: dict[str, np.ndarray],
         lq: np.ndarray,
@@ -470,7 +469,7 @@ class SeriesBank:
         lq = np.maximum(lq, lq2)
         live = scored & (jn >= c.likelihood_warmup)
         if self._rest_rule:
-            onset, q = self._onset_rest(s, f, i, lq, live)
+            onset, q = self._onset_rest(f, i, lq, live)
             likelihood = q / (q + c.likelihood_scale)
         else:
             likelihood = lq / (lq + c.likelihood_scale)

@@ -79,7 +79,7 @@ class DetectorConfig:
     # onset_warmup judged points.
     onset_memory: float = 1000.0
     onset_warmup: int = 200
-    onset_rule: str = "peak"  # "peak" or "rest" (below; measured lower on NAB, see docs)
+    onset_rule: str = "peak"  # "peak" or "rest" (below; not better out-of-sample, see docs)
     # Rule "rest": the likelihood is calibrated per series into a tail probability p (an
     # exponential tail fitted above tail_u: the share of values above it and their mean
     # excess, clipped at tail_clip mean excesses, memory ~1/alpha_cal points), q = -log10 p.
