@@ -1,4 +1,4 @@
-"""`python -m anomaly_service.bench {nab,synthetic,throughput}`: print benchmark figures."""
+"""`python -m anomaly_service.bench {nab,stress,synthetic,throughput}`: print benchmark figures."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from anomaly_service.bench import nab, synthetic, throughput
+from anomaly_service.bench import nab, stress, synthetic, throughput
 from anomaly_service.detector import DetectorConfig
 
 
 def _nab(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        config = DetectorConfig()
+        config = DetectorConfig(onset_rule=args.onset_rule)
         results, n_files, n_windows, cv = nab.run(
             Path(args.data),
             Path(args.windows),
@@ -49,6 +49,49 @@ def _nab(args: argparse.Namespace) -> int:
         )
     for c in cv:
         _print_cv(c)
+    if args.holdout_data:
+        return _holdout(args, results, config)
+    return 0
+
+
+def _holdout(args: argparse.Namespace, dev: list[nab.ProfileResult], config: DetectorConfig) -> int:
+    try:
+        res = nab.transfer(
+            dev,
+            Path(args.holdout_data),
+            Path(args.holdout_windows),
+            nab.load_profiles(args.profiles and Path(args.profiles)),
+            config,
+        )
+    except nab.CorpusError as exc:
+        print(f"error: holdout: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: holdout: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print()
+    print(f"holdout {args.holdout_data}: scored at the thresholds chosen above, and at its own")
+    for t in res:
+        a, b = t.at_dev_threshold, t.own_best
+        print(
+            f"{t.profile:<20} at threshold {a.threshold:.5f}: {a.normalized:6.1f} "
+            f"(TP {a.tp} FN {a.fn} FP {a.fp}); own best {b.normalized:6.1f} at {b.threshold:.5f}"
+        )
+    return 0
+
+
+def _stress(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        count = stress.write_corpus(out, seed=args.seed)
+    except OSError as exc:
+        print(f"error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(
+        f"stress corpus (seed {args.seed}): {count} files in {out / 'data'}, windows in "
+        f"{out / 'windows.json'}; score it with `bench nab --data {out / 'data'} --windows "
+        f"{out / 'windows.json'}`, or as --holdout-data of a nab-dev run"
+    )
     return 0
 
 
@@ -154,7 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         help="also run leave-one-category-out cross-validation (threshold and setting chosen "
         "on the other categories)",
     )
+    p.add_argument(
+        "--holdout-data",
+        help="a second corpus, scored at the thresholds chosen on --data (needs --holdout-windows)",
+    )
+    p.add_argument("--holdout-windows", help="the second corpus' windows JSON")
+    p.add_argument(
+        "--onset-rule", choices=("peak", "rest"), default="peak", help="the onset rule to score"
+    )
     p.set_defaults(func=_nab)
+    p = sub.add_parser("stress", help="write the seeded synthetic NAB-layout stress corpus")
+    p.add_argument("--out", required=True, help="directory to write data/ and windows.json to")
+    p.add_argument("--seed", type=int, default=16)
+    p.set_defaults(func=_stress)
     p = sub.add_parser(
         "synthetic", help="generated anomalies: recall, precision, delay, false alerts"
     )
@@ -173,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=_throughput)
     args = parser.parse_args(argv)
+    if getattr(args, "holdout_data", None) and not args.holdout_windows:
+        parser.error("--holdout-data needs --holdout-windows")
     for name in ("series", "cycles", "noise_series"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")

@@ -267,13 +267,44 @@ def run(
     return score_corpus(files, windows, scores, profiles), len(files), n_windows, cv
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """A second corpus scored at the thresholds chosen on the first (the issue's question:
+    does a threshold tuned on nab-dev mean the same on data it has never seen?)."""
+
+    profile: str
+    at_dev_threshold: ProfileResult
+    own_best: ProfileResult  # the same corpus at its own best threshold (in-sample)
+
+
+def transfer(
+    dev: list[ProfileResult],
+    data_dir: Path,
+    windows_file: Path,
+    profiles: list[Profile],
+    config: DetectorConfig,
+) -> list[Transfer]:
+    """Run the detector over a held-out corpus and score it, per profile, at the threshold
+    `dev` chose for that profile and at its own best one."""
+    files = load_corpus(data_dir)
+    windows = load_windows(windows_file, files)
+    results = score_many([f.values for f in files], config, Direction.BOTH)
+    rows = corpus_rows(files, windows, [anomaly_scores(r) for r in results])
+    by_name = {r.profile: r for r in dev}
+    return [
+        Transfer(p.name, score_at(rows, p, by_name[p.name].threshold), sweep(rows, p))
+        for p in profiles
+    ]
+
+
 def cv_settings(config: DetectorConfig) -> dict[str, DetectorConfig]:
     """The settings cross-validation may choose from: the default first, then the onset
     rule "rest" (calibrated tail probability, rest period, breakthrough, recurrence gate)
     and the sequence-rarity channel on or off (whichever the default is not)."""
     seq = replace(config, seq_order=0 if config.seq_order else 3)
+    other = "peak" if config.onset_rule == "rest" else "rest"
     return {
         "default": config,
-        "rest": replace(config, onset_rule="rest"),
+        other: replace(config, onset_rule=other),
         "seq off" if config.seq_order else "seq 3": seq,
     }

@@ -17,6 +17,11 @@ _BOOTSTRAP_POINTS = 5
 # Plain ints: enum attribute access is slow in the per-update hot path.
 _UP, _DOWN = int(Direction.UP), int(Direction.DOWN)
 _NORMAL, _INFO, _WARNING, _CRITICAL = (int(s) for s in Severity)
+_LN10 = float(np.log(10.0))
+# The tail calibration starts as if it had seen this many nominal (Gaussian) points, and
+# never takes the tail's share below this rate.
+_TAIL_PRIOR = 60.0
+_TAIL_MIN_RATE = 1e-4
 
 
 @dataclass
@@ -57,6 +62,8 @@ _FLOAT_FIELDS = (
     "peak",  # decaying peak of the likelihood (onset rule "peak")
     "alarm",  # q of the last reported onset (onset rule "rest": the breakthrough reference)
     "gate",  # recurrence gate (onset rule "rest"): the recent alarms' q, decaying
+    "trate",  # calibration (rule "rest"): share of likelihoods above tail_u, EW
+    "tbeta",  # calibration: mean excess of the likelihood above tail_u (exponential tail)
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
 )
@@ -93,14 +100,9 @@ class SeriesBank:
         self._sev = np.zeros(0, dtype=np.int8)
         # Slowly learned histogram of where values fall relative to the fast level.
         self._hist = np.zeros((0, config.rarity_bins))
-        # Onset rule "rest": survival function of the likelihood (calibration), the share
-        # of past values >= each edge; no columns (no memory) under the default rule.
         self._rest_rule = config.onset_rule == "rest"
-        self._cal_cols = config.cal_bins if self._rest_rule else 0
-        self._cal = np.zeros((0, self._cal_cols))
         self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
         self._seq = np.zeros((0, self._seq_codes))
-        self._cal_edges = np.arange(config.cal_bins) * config.cal_width
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
         self._gate_decay = 0.5 ** (1.0 / config.gate_memory)
         self._grow(max(1, capacity))
@@ -131,9 +133,6 @@ class SeriesBank:
         hist = np.full((cap, self.config.rarity_bins), 1.0 / self.config.rarity_bins)
         hist[:old] = self._hist
         self._hist = hist
-        cal = np.zeros((cap, self._cal_cols))
-        cal[:old] = self._cal
-        self._cal = cal
         seq = np.full((cap, self._seq_codes), 1.0 / max(self._seq_codes, 1))
         seq[:old] = self._seq
         self._seq = seq
@@ -171,7 +170,6 @@ class SeriesBank:
         self._open[idx] = False
         self._sev[idx] = 0
         self._hist[idx] = 1.0 / self.config.rarity_bins
-        self._cal[idx] = 0.0
         self._seq[idx] = 1.0 / max(self._seq_codes, 1)
 
     def release(self, key: Hashable) -> None:
@@ -187,7 +185,7 @@ class SeriesBank:
         working arrays of one update are extra and proportional to the series updated."""
         per = sum(a.itemsize for a in self._f.values()) + sum(a.itemsize for a in self._i.values())
         per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize
-        per += self._hist.shape[1] * self._hist.itemsize + self._cal.shape[1] * self._cal.itemsize
+        per += self._hist.shape[1] * self._hist.itemsize
         per += self._seq.shape[1] * self._seq.itemsize
         return int(per)
 
@@ -295,7 +293,6 @@ class SeriesBank:
 
     def _onset_rest(
         self,
-        s: np.ndarray,
         f: dict[str, np.ndarray],
         i: dict[str, np.ndarray],
         lq: np.ndarray,
@@ -305,35 +302,33 @@ class SeriesBank:
         series' own tail probability of lq, and turn q into the onset score (rest period,
         breakthrough, recurrence gate). Returns (onset in [0, 1), q)."""
         c = self.config
-        cal = self._cal if self._all else self._cal[s]
         cn = i["cn"]
-        rows = np.arange(s.size)
-        # p = (N * share of past lq >= this one + 10^-lq) / (N + 1): a conformal p-value
-        # whose prior point is the Gaussian tail itself, so a value beyond everything seen
-        # still ranks by how far beyond it is. The share is interpolated between edges.
-        pos = lq / c.cal_width
-        b = np.minimum(pos.astype(np.intp), c.cal_bins - 1)
-        frac = np.minimum(pos - b, 1.0)
-        s_lo = cal[rows, b]
-        s_hi = np.where(b + 1 < c.cal_bins, cal[rows, np.minimum(b + 1, c.cal_bins - 1)], 0.0)
-        share = s_lo + (s_hi - s_lo) * frac
-        n_eff = np.minimum(cn, 1.0 / c.alpha_cal)
-        p = (n_eff * share + 10.0 ** (-np.minimum(lq, 300.0))) / (n_eff + 1.0)
-        q = np.where(live, -np.log10(p), 0.0)
-        a = np.maximum(c.alpha_cal, 1.0 / (cn + 1.0))[:, None]
-        upd = live[:, None]
-        cal = np.where(upd, cal + a * ((lq[:, None] >= self._cal_edges) - cal), cal)
-        if self._all:
-            self._cal = cal
-        else:
-            self._cal[s] = cal
+        # q = -log10 of the likelihood's tail probability under an exponential tail fitted
+        # per series above tail_u (its rate and mean excess, learned from every live point;
+        # a fresh series starts from the Gaussian nominal: rate 10^-u, excess 1/ln 10).
+        # Unlike an empirical rank it extrapolates smoothly beyond the values seen, so a
+        # new record scores by how far it goes, not by the fact that it is one; and one
+        # huge excess moves the fit by at most tail_clip mean excesses.
+        fresh = cn == 0
+        rate = np.where(fresh, 10.0**-c.tail_u, f["trate"])
+        beta = np.where(fresh, 1.0 / _LN10, f["tbeta"])
+        base = -np.log10(rate)
+        q = np.where(lq <= c.tail_u, lq * base / c.tail_u, base + (lq - c.tail_u) / (beta * _LN10))
+        q = np.where(live, q, 0.0)
+        over = lq > c.tail_u
+        a = np.maximum(c.alpha_cal, 1.0 / (cn + 1.0 + _TAIL_PRIOR))
+        rate = np.where(live, np.maximum(rate + a * (over - rate), _TAIL_MIN_RATE), rate)
+        b = np.maximum(10.0 * c.alpha_cal, 1.0 / (cn * rate + 1.0 + 0.1 * _TAIL_PRIOR))
+        excess = np.minimum(lq - c.tail_u, c.tail_clip * beta)
+        f["trate"] = rate
+        f["tbeta"] = np.where(live & over, beta + b * (excess - beta), beta)
         i["cn"] = np.where(live, cn + 1, cn)
         ready = live & (cn >= c.rest_warmup)
         rest = i["rest"]
         resting = rest > 0
         gate = f["gate"] * np.where(live, self._gate_decay, 1.0)
         breakthrough = resting & (q >= f["alarm"] + c.breakthrough_q)
-        free = ~resting & (q >= gate - c.gate_slack)
+        free = ~resting & ((q >= gate - c.gate_slack) if c.rest_gate else True)
         out_q = np.where(ready & (breakthrough | free), q, 0.0)
         fire = ready & (out_q >= c.alarm_q)
         f["alarm"] = np.where(fire, q, f["alarm"])
@@ -474,7 +469,7 @@ class SeriesBank:
         lq = np.maximum(lq, lq2)
         live = scored & (jn >= c.likelihood_warmup)
         if self._rest_rule:
-            onset, q = self._onset_rest(s, f, i, lq, live)
+            onset, q = self._onset_rest(f, i, lq, live)
             likelihood = q / (q + c.likelihood_scale)
         else:
             likelihood = lq / (lq + c.likelihood_scale)
