@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from anomaly_service.bench import nab, stress, synthetic, throughput
+from anomaly_service.bench.nab_scoring import ProfileResult
 from anomaly_service.detector import DetectorConfig
 
 
@@ -54,7 +55,7 @@ def _nab(args: argparse.Namespace) -> int:
     return 0
 
 
-def _holdout(args: argparse.Namespace, dev: list[nab.ProfileResult], config: DetectorConfig) -> int:
+def _holdout(args: argparse.Namespace, dev: list[ProfileResult], config: DetectorConfig) -> int:
     try:
         res = nab.transfer(
             dev,
