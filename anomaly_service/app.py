@@ -25,11 +25,13 @@ from anomaly_service.platform_reader import PlatformReader, PolicyEngineReader
 from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
 from anomaly_service.store import HistoryStore
 from relia_web.guard import RequestGuard
-from relia_web.openapi import AllowHeader, document
+from relia_web.openapi import DESCRIPTIONS, AllowHeader, document
 
 DETECT_MAX_BODY_BYTES = 4_000_000
 OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
     "GET /ready": {503: "Not ready: Prometheus data is stale or unreachable"},
+    "POST /anomalies/{anomaly_id}/feedback": {401: DESCRIPTIONS[401]},
+    "DELETE /sensitivity/{series_id}": {401: DESCRIPTIONS[401]},
 }
 
 
