@@ -38,7 +38,9 @@ RUN mkdir "$COMPONENT" && touch "$COMPONENT/__init__.py" \
 COPY relia_web ./relia_web
 COPY ${COMPONENT} ./${COMPONENT}
 
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia
+# /var/lib/relia: a named volume mounted there starts with this owner (state of the component).
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia \
+ && mkdir -p /var/lib/relia && chown relia /var/lib/relia
 USER ${RUN_AS}
 
 EXPOSE ${PORT}
