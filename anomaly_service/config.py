@@ -53,6 +53,6 @@ class Settings(BaseSettings):
     # feedback_step, at most up to feedback_max_factor; a mute lasts at most feedback_max_mute_s.
     feedback_step: float = Field(default=1.5, gt=1.0, le=10.0)
     feedback_max_factor: float = Field(default=4.0, ge=1.0, le=100.0)
-    feedback_max_mute_s: float = Field(default=7 * 86400.0, gt=0)
+    feedback_max_mute_s: float = Field(default=7 * 86400.0, gt=0, le=7 * 86400.0)
     # Overrides of DetectorConfig fields, as JSON: DETECTOR_CONFIG='{"min_points": 10}'.
     detector_config: dict[str, float | int] = Field(default_factory=dict)

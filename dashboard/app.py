@@ -37,12 +37,16 @@ OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
 }
 
 
+ID_PARAMETERS = {"anomaly_id", "series_id", "target"}
+
+
 def anomaly_id_pattern(schema: dict[str, Any]) -> None:
-    """The id rule GET /api/anomalies/{anomaly_id} checks, in its schema."""
-    operation = schema.get("paths", {}).get("/api/anomalies/{anomaly_id}", {}).get("get", {})
-    for parameter in operation.get("parameters", []):
-        if parameter.get("name") == "anomaly_id":
-            parameter["schema"] = {"type": "string", "pattern": f"^{ANOMALY_ID.pattern}$"}
+    """The id rule the routes check (ANOMALY_ID) on every id in a path, in the schema."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") in ID_PARAMETERS:
+                    parameter["schema"] = {"type": "string", "pattern": f"^{ANOMALY_ID.pattern}$"}
 
 
 STATIC_DIR = Path(__file__).with_name("static")

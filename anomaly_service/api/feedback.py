@@ -16,13 +16,41 @@ router = APIRouter(tags=["feedback"])
 MAX_REASON = 500
 
 
+MAX_MUTE_S = 7 * 86400.0  # FEEDBACK_MAX_MUTE_S may only lower it
+
+
+def feedback_schema(schema: dict[str, Any]) -> None:
+    """What the route accepts, as JSON Schema can say it: a mute only with a noise label."""
+    reason = {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "pattern": r"\S"}
+    mute = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MUTE_S}
+    schema.clear()
+    schema["oneOf"] = [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["label", "reason"],
+            "properties": {
+                "label": {"const": "noise"},
+                "reason": reason,
+                "mute_for_s": {"anyOf": [mute, {"type": "null"}]},
+            },
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["label", "reason"],
+            "properties": {"label": {"const": "confirmed"}, "reason": reason},
+        },
+    ]
+
+
 class FeedbackBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=feedback_schema)
 
     label: Literal["noise", "confirmed"]
-    reason: str = Field(min_length=1, max_length=MAX_REASON)
+    reason: str = Field(min_length=1, max_length=MAX_REASON, pattern=r"\S")
     # noise only: also mute the series this long (seconds)
-    mute_for_s: StrictFloat | StrictInt | None = Field(default=None, gt=0, le=366 * 86400)
+    mute_for_s: StrictFloat | StrictInt | None = Field(default=None, gt=0, le=MAX_MUTE_S)
 
 
 @router.post(
@@ -43,8 +71,6 @@ async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -
     if body.mute_for_s is not None and body.mute_for_s > limit:
         raise HTTPException(422, f"mute_for_s: at most {limit:g} s (FEEDBACK_MAX_MUTE_S)")
     reason = body.reason.strip()
-    if not reason:
-        raise HTTPException(422, "reason: must not be blank")
     mute = None if body.mute_for_s is None else float(body.mute_for_s)
     now = eng.clock()
     async with eng.feedback_lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from dashboard.clients import BackendClient, BackendError
 from dashboard.routes.api import ANOMALY_ID, _same_origin
@@ -18,16 +18,42 @@ router = APIRouter(prefix="/api")
 PASSED_ON = (404, 409, 422)
 
 
+def feedback_schema(schema: dict[str, Any]) -> None:
+    """The anomaly service's rule in the schema: a mute only with a noise label (the
+    service checks its own, possibly lower, mute limit)."""
+    reason = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"\S"}
+    mute = {"type": "number", "exclusiveMinimum": 0, "maximum": 7 * 86400}
+    base = {"type": "object", "additionalProperties": False, "required": ["label", "reason"]}
+    schema.clear()
+    schema["oneOf"] = [
+        {
+            **base,
+            "properties": {
+                "label": {"const": "noise"},
+                "reason": reason,
+                "mute_for_s": {"anyOf": [mute, {"type": "null"}]},
+            },
+        },
+        {**base, "properties": {"label": {"const": "confirmed"}, "reason": reason}},
+    ]
+
+
 class FeedbackBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=feedback_schema)
     label: Literal["noise", "confirmed"]
-    reason: str = Field(min_length=1, max_length=500)
-    mute_for_s: StrictFloat | StrictInt | None = Field(default=None, gt=0)
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    mute_for_s: StrictFloat | StrictInt | None = Field(default=None, gt=0, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _mute_with_noise(self) -> FeedbackBody:
+        if self.mute_for_s is not None and self.label != "noise":
+            raise ValueError("mute_for_s: only a noise label mutes a series")
+        return self
 
 
 class ResetBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
 
 
 def _checked(request: Request, value: str, what: str) -> None:

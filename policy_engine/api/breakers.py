@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
@@ -20,14 +20,14 @@ router = APIRouter()
     dependencies=[Depends(require_token)],
     openapi_extra=json_body(BreakerResetBody.model_json_schema()),
 )
-async def reset_breaker(request: Request, target: str) -> JSONResponse:
+async def reset_breaker(
+    request: Request, target: Annotated[str, Path(pattern=NAME_RE.pattern)]
+) -> JSONResponse:
     """`{"reason": str, "actor": str}`: close the breaker now, clear its failures; the audit
     record (action `breaker_reset`) is returned and listed by GET /actions. 404: the target
     has no breaker; 409: it is closed with no failures already."""
     engine = get_engine(request)
     body = validate_model(request, BreakerResetBody, parse_json(request, await read_body(request)))
-    if not NAME_RE.match(target):
-        raise HTTPException(422, f"target: must be a compose service name, got {target[:100]!r}")
     if target not in engine.store.breakers():
         raise HTTPException(404, f"no circuit breaker for {target!r} (it never failed)")
     record = engine.breakers.reset(target, body.reason.strip(), body.actor.strip() or "api")
