@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from dashboard_stack import Stack, wait_for
+from test_dashboard_browser import WAIT_MS, Shoot
+from test_dashboard_browser import open_view as goto
 
 pytestmark = [pytest.mark.browser, pytest.mark.prometheus]
-
-Shoot = Callable[[Any, str], Path]
-WAIT_MS = 60_000
-
-
-def goto(page: Any, stack: Stack, view: str) -> None:
-    assert stack.dashboard is not None
-    page.goto(f"{stack.dashboard.url}/#{view}")
-    page.wait_for_selector('[data-testid="live-status"][data-state="live"]', timeout=WAIT_MS)
 
 
 def test_feedback_buttons_precision_and_sensitivity_reset(

@@ -3,42 +3,15 @@ when and why; bad input changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
-from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, settings
+from test_pe_api import AUTH, client, engine_of
 
-from policy_engine.app import create_app
 from policy_engine.engine import Engine
 from policy_engine.guards import BreakerState, breaker_allows
-from policy_engine.store import Store
 
-TOKEN = "s3cret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+__all__ = ["client"]  # the fixture, shared with test_pe_api.py
 URL = "/breakers/orders/reset"
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    clock = FakeClock()
-    app = create_app(
-        settings(policy_engine_token=TOKEN),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
-    with TestClient(app, headers={"Content-Type": "application/json"}) as c:
-        yield c
-
-
-def engine_of(client: TestClient) -> Engine:
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    return engine
 
 
 def open_breaker(client: TestClient) -> Engine:
