@@ -40,7 +40,9 @@ COPY relia_web ./relia_web
 COPY relia_contracts ./relia_contracts
 COPY ${COMPONENT} ./${COMPONENT}
 
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia
+# /var/lib/relia: a named volume mounted there starts with this owner (state of the component).
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin relia \
+ && mkdir -p /var/lib/relia && chown relia /var/lib/relia
 USER ${RUN_AS}
 
 EXPOSE ${PORT}

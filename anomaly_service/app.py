@@ -12,21 +12,26 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from anomaly_service.api import anomalies, detect, ops, read, triage
+from anomaly_service.api import anomalies, detect, feedback, ops, read, triage
 from anomaly_service.catalog import MetricSpec, load_catalog
 from anomaly_service.config import Settings
 from anomaly_service.detector import DetectorConfig
 from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.feedback import Limits
+from anomaly_service.history import History
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.notifier import HttpNotifier, Notifier
 from anomaly_service.platform_reader import PlatformReader, PolicyEngineReader
 from anomaly_service.prometheus import PrometheusAdapter, PrometheusSource
+from anomaly_service.store import HistoryStore
 from relia_web.guard import RequestGuard
-from relia_web.openapi import AllowHeader, document
+from relia_web.openapi import DESCRIPTIONS, AllowHeader, document
 
 DETECT_MAX_BODY_BYTES = 4_000_000
 OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
     "GET /ready": {503: "Not ready: Prometheus data is stale or unreachable"},
+    "POST /anomalies/{anomaly_id}/feedback": {401: DESCRIPTIONS[401]},
+    "DELETE /sensitivity/{series_id}": {401: DESCRIPTIONS[401]},
 }
 
 
@@ -50,6 +55,22 @@ def engine_options(settings: Settings) -> EngineOptions:
         evidence_points=settings.evidence_points,
         series_capacity=settings.series_capacity,
         series_ttl_s=settings.series_ttl_s,
+    )
+
+
+def history_for(settings: Settings) -> History:
+    store = None
+    if settings.state_dir is not None and str(settings.state_dir):
+        store = HistoryStore(settings.state_dir / "anomaly-history.sqlite3")
+    limits = Limits(
+        settings.feedback_step, settings.feedback_max_factor, settings.feedback_max_mute_s
+    )
+    return History(
+        store,
+        limits,
+        retention_s=settings.history_retention_days * 86400.0,
+        keep_resolved=settings.history_size,
+        keep_feedback=settings.feedback_max_records,
     )
 
 
@@ -86,9 +107,18 @@ def create_app(
     )
     overrides: dict[str, Any] = dict(settings.detector_config)
     detector_config = DetectorConfig(**overrides)
+    history = history_for(settings)
     engine = Engine(
-        specs, source, notifier, clock, engine_options(settings), metrics, detector_config
+        specs,
+        source,
+        notifier,
+        clock,
+        engine_options(settings),
+        metrics,
+        detector_config,
+        history=history,
     )
+    history.restore(engine.tracker, engine.catalog, clock())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +138,8 @@ def create_app(
             await notifier.stop()
             await source.aclose()
             await reader.aclose()
+            if history.store is not None:
+                history.store.close()
 
     app = FastAPI(title="Relia anomaly service", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
@@ -115,8 +147,9 @@ def create_app(
     app.state.catalog_file = str(settings.metrics_catalog) if catalog is None else "<injected>"
     app.state.prometheus_url = settings.prometheus_url
     app.state.platform_reader = reader
+    app.state.token = settings.policy_engine_token
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for module in (read, anomalies, triage, detect, ops):
+    for module in (read, anomalies, feedback, triage, detect, ops):
         app.include_router(module.router)
     # POST /detect: JSON only, same origin, bounded nesting; 100,000 points fit in 4 MB
     app.add_middleware(RequestGuard, max_body_bytes=DETECT_MAX_BODY_BYTES)

@@ -43,5 +43,16 @@ class Settings(BaseSettings):
     series_capacity: int = Field(default=256, ge=1)
     # A series absent this long is forgotten (its no_data anomaly closes as expired).
     series_ttl_s: float = Field(default=3600.0, gt=0)
+    # History that survives restarts: SQLite in this directory (empty: memory only, lost on
+    # restart). Resolved anomalies and feedback older than the retention go; beyond
+    # history_size resolved anomalies and feedback_max_records labels, the oldest go.
+    state_dir: Path | None = None
+    history_retention_days: float = Field(default=30.0, gt=0)
+    feedback_max_records: int = Field(default=10_000, ge=1)
+    # Operator feedback: each `noise` label multiplies a series' severity thresholds by
+    # feedback_step, at most up to feedback_max_factor; a mute lasts at most feedback_max_mute_s.
+    feedback_step: float = Field(default=1.5, gt=1.0, le=10.0)
+    feedback_max_factor: float = Field(default=4.0, ge=1.0, le=100.0)
+    feedback_max_mute_s: float = Field(default=7 * 86400.0, gt=0, le=7 * 86400.0)
     # Overrides of DetectorConfig fields, as JSON: DETECTOR_CONFIG='{"min_points": 10}'.
     detector_config: dict[str, float | int] = Field(default_factory=dict)

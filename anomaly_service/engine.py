@@ -8,7 +8,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,8 +17,10 @@ from anomaly_service.catalog import MetricSpec, query_window_s
 from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.events import alertmanager_payload
+from anomaly_service.history import History
 from anomaly_service.lifecycle import (
     Observation,
+    SeriesKey,
     SeriesState,
     Tracker,
     Transition,
@@ -102,6 +104,7 @@ class Engine:
         metrics: ServiceMetrics,
         detector_config: DetectorConfig | None = None,
         dependencies: Dependencies | None = None,
+        history: History | None = None,
     ) -> None:
         self.catalog = catalog
         self.source = source
@@ -112,12 +115,16 @@ class Engine:
         self.config = detector_config or DetectorConfig()
         self.dependencies = dependencies or Dependencies()
         self.bank = SeriesBank(self.config, capacity=options.series_capacity)
+        # A restored open anomaly closes after more calm points than it takes to open one.
+        rejudge = max(self.config.close_after, self.config.open_after + 1)
         self.tracker = Tracker(
-            options.history_size, options.evidence_points, options.no_data_cycles
+            options.history_size, options.evidence_points, options.no_data_cycles, rejudge
         )
+        self.history = history or History(None)
         self.status: dict[str, MetricStatus] = {spec.name: MetricStatus() for spec in catalog}
         self.state = CycleState()
         self._lock = asyncio.Lock()
+        self.feedback_lock = asyncio.Lock()  # one label or reset at a time
         self._backfilled: set[str] = set()
         # service -> timestamp of the newest scrape whose values the detector has consumed
         self._consumed_scrape: dict[str, float] = {}
@@ -191,7 +198,9 @@ class Engine:
     # ---- one cycle -------------------------------------------------------------------------
     async def run_cycle(self) -> list[Transition]:
         async with self._lock:
-            return await self._cycle()
+            transitions = await self._cycle()
+            await self.history.after_cycle(self.tracker, transitions)
+            return transitions
 
     async def _cycle(self) -> list[Transition]:
         started = time.perf_counter()
@@ -236,6 +245,9 @@ class Engine:
         self.state.last_success_at = ts
         duration = time.perf_counter() - started
         self.state.last_duration_s = duration
+        if self.history.carry:  # closed at restore: announced with this cycle's events
+            transitions = self.history.carry + transitions
+            self.history.carry = []
         self._emit(transitions)
         self._export(ts, duration)
         return transitions
@@ -488,11 +500,14 @@ class Engine:
             v.warming.tolist(),
             strict=True,
         )
+        mutes = self.history.by_key
         for state, value, (base, low, up, score, sev, is_open, warming) in zip(
             present, values, cols, strict=True
         ):
             low, up = clip_band(low, up, state.spec)
             obs = Observation(value, base, low, up, score, int(sev), bool(is_open), bool(warming))
+            if mutes and self.history.muted(state.key, ts):
+                obs = replace(obs, open=False, severity=0)  # operator mute: nothing opens
             transitions.extend(self.tracker.observe(state, ts, obs))
         return transitions
 
@@ -503,7 +518,14 @@ class Engine:
             state.slot = self.bank.slot(
                 state.key, DIRECTIONS[spec.direction], spec.floor, spec.min_spread
             )
+            self.bank.set_widen(state.slot, self.history.factor(state.key))
         return state.slot
+
+    def apply_sensitivity(self, key: SeriesKey) -> None:
+        """Operator feedback changed a series' factor: the detector uses it from the next point."""
+        slot = self.bank.key_slot(key)
+        if slot is not None:
+            self.bank.set_widen(slot, self.history.factor(key))
 
     def _emit(self, transitions: list[Transition]) -> None:
         for t in transitions:

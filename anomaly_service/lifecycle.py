@@ -104,12 +104,19 @@ class Anomaly:
     frozen_evidence: np.ndarray | None = None  # compact copy taken at resolve time
     expired: bool = False  # closed because its series stayed absent past the TTL
     cause: dict[str, Any] | None = None  # set while a dependency explains it (dependencies.py)
+    # Closed without a verdict: restored after a restart but its metric left the catalog.
+    interrupted: bool = False
+    # Open before a restart: kept open until the detector judges its series again (observe).
+    restored: bool = False
+    calm: int = 0  # judged-normal points seen while restored
 
     def summary(self) -> str:
         if self.kind == "no_data":
             text = f"{self.service} {self.metric}: no data (series gone or target down)"
-            return text + ("; series expired" if self.expired else "")
+            return text + ("; series expired" if self.expired else "") + self._interrupted()
         unit = f" {self.unit}" if self.unit else ""
+        if self.interrupted:
+            return f"{self.service} {self.metric}{self._interrupted()}"
         if self.status == "resolved" and not self.expired:
             # the current value is normal again: the story is the worst point, not this one
             return (
@@ -121,6 +128,9 @@ class Anomaly:
             f"{self.service} {self.metric} {fmt(self.value)}{unit} {where} baseline "
             f"{fmt(self.baseline)}{unit}"
         )
+
+    def _interrupted(self) -> str:
+        return "; closed as interrupted: no longer in the catalog" if self.interrupted else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +152,7 @@ class Anomaly:
             "peak_value": self.peak_value,
             "unit": self.unit,
             "summary": self.summary(),
+            "interrupted": self.interrupted,
             **self.cause_fields(),
         }
 
@@ -202,7 +213,11 @@ class Tracker:
     """Series state and anomalies. Pure: the caller supplies time and detector verdicts."""
 
     def __init__(
-        self, history_size: int = 1000, evidence_points: int = 360, no_data_cycles: int = 2
+        self,
+        history_size: int = 1000,
+        evidence_points: int = 360,
+        no_data_cycles: int = 2,
+        rejudge_points: int = 3,
     ) -> None:
         self.series: dict[SeriesKey, SeriesState] = {}
         self.active: dict[str, Anomaly] = {}
@@ -211,6 +226,8 @@ class Tracker:
         self.history_size = history_size
         self.evidence_points = evidence_points
         self.no_data_cycles = no_data_cycles
+        # A restored anomaly closes after this many judged-normal points (the close_after rule).
+        self.rejudge_points = rejudge_points
         self.opened_total = 0
 
     def state(self, spec: MetricSpec, labels: dict[str, str]) -> SeriesState:
@@ -240,6 +257,8 @@ class Tracker:
                 self._set_values(anomaly, obs, ts)
                 out.append(self._fire(anomaly, "open"))
             return out
+        if anomaly.restored and not self._rejudged(anomaly, obs):
+            return out
         if not obs.open:
             self._set_values(anomaly, obs, ts)
             out.append(self._resolve(state, anomaly, ts))
@@ -252,6 +271,47 @@ class Tracker:
         if anomaly.severity > anomaly.sent_severity:
             out.append(self._fire(anomaly, "escalate"))
         return out
+
+    def _rejudged(self, anomaly: Anomaly, obs: Observation) -> bool:
+        """An anomaly open before a restart meets a fresh detector: no verdict while it warms
+        up, adopted (same id, no second open) as soon as the detector opens on the series, and
+        closed only after `rejudge_points` judged points in a row without an open verdict
+        (more than the detector's open_after, so an incident still under way is adopted).
+        True: the usual lifecycle takes over for this point."""
+        if obs.warming:
+            anomaly.value = obs.value
+            return False
+        if obs.open:
+            anomaly.restored, anomaly.calm = False, 0
+            return True
+        anomaly.calm += 1
+        if anomaly.calm >= self.rejudge_points:
+            return True
+        anomaly.value = obs.value
+        return False
+
+    def adopt(self, state: SeriesState, anomaly: Anomaly) -> None:
+        """Attach an anomaly restored from the history store to its series (no event: it was
+        announced before the restart)."""
+        anomaly.restored = anomaly.kind == "deviation"
+        self.active[anomaly.id] = anomaly
+        if anomaly.kind == "no_data":
+            state.no_data = anomaly
+        else:
+            state.deviation = anomaly
+
+    def keep_resolved(self, anomaly: Anomaly) -> None:
+        """A resolved anomaly from the history store, oldest first."""
+        self.resolved[anomaly.id] = anomaly
+        while len(self.resolved) > self.history_size:
+            self.resolved.popitem(last=False)
+
+    def interrupt(self, anomaly: Anomaly, ts: float) -> Transition:
+        """A restored open anomaly that cannot be judged again (its metric left the catalog)."""
+        anomaly.interrupted = True
+        anomaly.status, anomaly.resolved_at, anomaly.updated_at = "resolved", ts, ts
+        self.keep_resolved(anomaly)
+        return Transition("resolved", "resolve", anomaly.to_dict())
 
     def missing(self, state: SeriesState, ts: float, held: bool = False) -> list[Transition]:
         """The series was absent from a successful query this cycle.

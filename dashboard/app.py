@@ -19,7 +19,7 @@ from dashboard.config import Settings
 from dashboard.hub import Hub
 from dashboard.links import PublicLinks
 from dashboard.poller import Poller
-from dashboard.routes import api, events, ops, pages
+from dashboard.routes import api, events, feedback, ops, pages
 from dashboard.routes.api import ANOMALY_ID
 from relia_web.guard import RequestGuard
 from relia_web.openapi import AllowHeader, document
@@ -28,15 +28,25 @@ OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
     "GET /ready": {503: "Not ready: the first poll of the backends has not run yet"},
     "GET /api/anomalies/{anomaly_id}": {502: "The anomaly service failed or answered badly"},
     "POST /api/toggle": {502: "The policy engine failed, refused our token or answered badly"},
+    "POST /api/anomalies/{anomaly_id}/feedback": {502: "The anomaly service failed or refused"},
+    "DELETE /api/sensitivity/{series_id}": {502: "The anomaly service failed or refused"},
+    "POST /api/breakers/{target}/reset": {
+        409: "The breaker is closed with no failures already",
+        502: "The policy engine failed, refused our token or answered badly",
+    },
 }
 
 
+ID_PARAMETERS = {"anomaly_id", "series_id", "target"}
+
+
 def anomaly_id_pattern(schema: dict[str, Any]) -> None:
-    """The id rule GET /api/anomalies/{anomaly_id} checks, in its schema."""
-    operation = schema.get("paths", {}).get("/api/anomalies/{anomaly_id}", {}).get("get", {})
-    for parameter in operation.get("parameters", []):
-        if parameter.get("name") == "anomaly_id":
-            parameter["schema"] = {"type": "string", "pattern": f"^{ANOMALY_ID.pattern}$"}
+    """The id rule the routes check (ANOMALY_ID) on every id in a path, in the schema."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") in ID_PARAMETERS:
+                    parameter["schema"] = {"type": "string", "pattern": f"^{ANOMALY_ID.pattern}$"}
 
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -62,7 +72,8 @@ def create_app(
     Gauge(
         "dashboard_event_stream_clients", "Browsers connected to /api/events", registry=registry
     ).set_function(lambda: hub.clients)
-    anomaly = BackendClient(client, settings.anomaly_service_url)
+    # the same operator token: feedback and sensitivity resets are write routes there too
+    anomaly = BackendClient(client, settings.anomaly_service_url, settings.policy_engine_token)
     policy = BackendClient(client, settings.policy_engine_url, settings.policy_engine_token)
     poller = Poller(
         anomaly,
@@ -102,6 +113,7 @@ def create_app(
     app.state.policy = policy
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(feedback.router)
     app.include_router(events.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from policy_engine.actuator.types import Actuator
-from policy_engine.api import actions, alerts, changes, plan, policies, status, toggle
+from policy_engine.api import actions, alerts, breakers, changes, plan, policies, status, toggle
 from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
@@ -25,6 +25,7 @@ from relia_web.openapi import AllowHeader, document
 
 OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
     "GET /ready": {503: "Not ready: no valid policies loaded, or the state store is down"},
+    "POST /breakers/{target}/reset": {409: "The breaker is closed with no failures already"},
     "POST /policies/reload": {
         422: {
             "description": "The file is invalid: the last good set keeps running (see errors)",
@@ -128,7 +129,7 @@ def create_app(
     app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
     app.state.vocabulary = vocabulary
-    for module in (status, policies, actions, alerts, toggle, plan, changes):
+    for module in (status, policies, actions, alerts, toggle, breakers, plan, changes):
         app.include_router(module.router)
     # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 Outcome = Literal["pending", "succeeded", "failed", "skipped", "dry_run", "interrupted"]
 Verification = Literal["pending", "succeeded", "ineffective", "failed", "not_applicable"]
@@ -100,6 +100,13 @@ class ManualAction(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     reason: str = Field(default="", max_length=500)
     container: str | None = Field(default=None, max_length=200)
+
+
+class BreakerResetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    actor: str = Field(default="api", max_length=100)  # who: "dashboard", a name, ...
 
 
 class ToggleBody(BaseModel):

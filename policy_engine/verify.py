@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from policy_engine.conditions import SEVERITIES, evaluate
 from policy_engine.events import Event
 from policy_engine.guards import (
+    BreakerState,
     breaker_effective,
     breaker_on_attempt,
     breaker_on_result,
 )
 from policy_engine.models import ActionRecord, Trigger
+from policy_engine.pipeline import new_action_id
 from policy_engine.policies import DOCKER_ACTIONS
 
 if TYPE_CHECKING:
@@ -66,6 +68,44 @@ class Breakers:
             self.engine.metrics.breaker_open.labels(target).set(
                 1 if breaker_effective(state, cfg, now) == "open" else 0
             )
+
+    def reset(self, target: str, reason: str, actor: str) -> ActionRecord | None:
+        """An operator closes the breaker now instead of waiting out `open_for`: failures and
+        any half-open trial are cleared, and the audit log says who, when, why and from what.
+        None when the target has no breaker state worth resetting (closed, no failures)."""
+        now = self.engine.clock()
+        state = self.store.breaker(target)
+        effective = breaker_effective(state, self.engine.effective.breaker, now)
+        if effective == "closed" and state.failures == 0:
+            return None
+        self.store.set_breaker(target, BreakerState())
+        self.publish()
+        active = self.engine.policies.active
+        record = ActionRecord(
+            id=new_action_id(),
+            created_at=now,
+            finished_at=now,
+            policy="operator",
+            policy_version=active.version if active else None,
+            action="breaker_reset",
+            service=target,
+            manual=True,
+            outcome="succeeded",
+            params={
+                "by": actor,
+                "previous": {
+                    "state": effective,
+                    "failures": state.failures,
+                    "opened_at": state.opened_at,
+                },
+            },
+            trigger=Trigger(source="manual", received_at=now, reason=reason),
+            detail=f"breaker {effective} -> closed by {actor} ({state.failures} failures cleared)",
+        )
+        self.store.save_action(record)
+        self.engine.metrics.actions.labels("operator", "breaker_reset", "succeeded").inc()
+        log.warning("circuit breaker for %s reset by %s: %s", target, actor, reason)
+        return record
 
     def view(self, target: str) -> dict[str, Any]:
         state = self.store.breaker(target)

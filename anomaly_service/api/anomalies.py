@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from anomaly_service.api.deps import engine, page
+from anomaly_service.engine import Engine
+from anomaly_service.feedback import series_id
 from relia_contracts.severity import SEVERITY_RANK, SeverityWord
 
 router = APIRouter(tags=["anomalies"])
@@ -44,7 +46,14 @@ def list_anomalies(
             continue
         chosen.append(a)
     chosen.sort(key=lambda a: (a.opened_at, a.id), reverse=True)
-    return page([a.to_dict() for a in chosen], limit, offset)
+    result = page(chosen, limit, offset)
+    latest = _latest_labels(engine(request))
+    result["items"] = [{**a.to_dict(), "feedback": latest.get(a.id)} for a in result["items"]]
+    return result
+
+
+def _latest_labels(eng: Engine) -> dict[str, str]:
+    return {r.anomaly_id: r.label for r in eng.history.records}
 
 
 @router.get("/anomalies/{anomaly_id}")
@@ -55,5 +64,12 @@ def get_anomaly(request: Request, anomaly_id: str) -> dict[str, Any]:
     if anomaly is None:
         raise HTTPException(404, f"no anomaly {anomaly_id!r} (unknown, or evicted from history)")
     body = anomaly.to_dict()
+    records = eng.history.for_anomaly(anomaly.id)
+    body["feedback"] = records[-1]["label"] if records else None
+    body["feedback_records"] = records
+    sens = eng.history.sensitivity_of(anomaly.metric, anomaly.labels)
+    now = eng.clock()
+    body["series_id"] = series_id(anomaly.metric, anomaly.labels)
+    body["sensitivity"] = None if sens is None else sens.view(now)
     body["evidence"] = eng.tracker.evidence_for(anomaly)
     return body

@@ -82,6 +82,13 @@ def stats(request: Request) -> dict[str, Any]:
         },
         "metric_errors": _metric_errors(request),
         "events": eng.notifier.stats(),
+        "history": {
+            "persistent": eng.history.store is not None,
+            "rows_written": eng.history.written,
+            "last_write_s": eng.history.last_write_s,
+            "feedback_records": len(eng.history.records),
+            "sensitivities": len(eng.history.by_key),
+        },
     }
 
 

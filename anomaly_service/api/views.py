@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from anomaly_service.engine import Engine
+from anomaly_service.feedback import series_id
 from anomaly_service.lifecycle import SeriesState
 from relia_contracts.severity import SEVERITIES
 
@@ -31,6 +32,18 @@ def series_view(engine: Engine, state: SeriesState) -> dict[str, Any]:
         "ts": state.last_ts,
         "missing_cycles": state.missing_cycles,
         "caused_by": (anomaly.cause_fields()["caused_by"] if anomaly else []),
+        **sensitivity_fields(engine, state),
+    }
+
+
+def sensitivity_fields(engine: Engine, state: SeriesState) -> dict[str, Any]:
+    """The operator's sensitivity for the series (1.0 and no mute: the detector's own)."""
+    sens = engine.history.by_key.get(state.key)
+    now = engine.clock()
+    return {
+        "series_id": series_id(state.spec.name, state.labels),
+        "sensitivity": 1.0 if sens is None else sens.factor,
+        "muted_until": sens.muted_until if sens is not None and sens.muted(now) else None,
     }
 
 

@@ -98,6 +98,8 @@ class SeriesBank:
         self._dir = np.zeros(0, dtype=np.int8)
         self._open = np.zeros(0, dtype=bool)
         self._sev = np.zeros(0, dtype=np.int8)
+        # Operator feedback: a factor >= 1 on the severity thresholds and band of each slot.
+        self._widen = np.ones(0)
         # Slowly learned histogram of where values fall relative to the fast level.
         self._hist = np.zeros((0, config.rarity_bins))
         self._rest_rule = config.onset_rule == "rest"
@@ -130,6 +132,7 @@ class SeriesBank:
         self._dir = grow(self._dir, 0).astype(np.int8)
         self._open = grow(self._open, False).astype(bool)
         self._sev = grow(self._sev, 0).astype(np.int8)
+        self._widen = grow(self._widen, 1.0).astype(float)
         hist = np.full((cap, self.config.rarity_bins), 1.0 / self.config.rarity_bins)
         hist[:old] = self._hist
         self._hist = hist
@@ -169,6 +172,7 @@ class SeriesBank:
             arr[idx] = 0
         self._open[idx] = False
         self._sev[idx] = 0
+        self._widen[idx] = 1.0
         self._hist[idx] = 1.0 / self.config.rarity_bins
         self._seq[idx] = 1.0 / max(self._seq_codes, 1)
 
@@ -184,10 +188,20 @@ class SeriesBank:
         """Bytes of streaming state kept per series slot (every per-slot array); the
         working arrays of one update are extra and proportional to the series updated."""
         per = sum(a.itemsize for a in self._f.values()) + sum(a.itemsize for a in self._i.values())
-        per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize
+        per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize + self._widen.itemsize
         per += self._hist.shape[1] * self._hist.itemsize
         per += self._seq.shape[1] * self._seq.itemsize
         return int(per)
+
+    def set_widen(self, slot: int, factor: float) -> None:
+        """Severity channel only: z_info, z_warning and the band of `slot` times `factor`
+        (>= 1; operator noise feedback). Learning and the onset channel are untouched."""
+        if not (np.isfinite(factor) and factor >= 1.0):
+            raise ValueError(f"widen factor must be a finite number >= 1, got {factor!r}")
+        self._widen[slot] = float(factor)
+
+    def widen(self, slot: int) -> float:
+        return float(self._widen[slot])
 
     def key_slot(self, key: Hashable) -> int | None:
         return self._keys.get(key)
@@ -376,10 +390,11 @@ class SeriesBank:
             above,
             np.where(direction == _DOWN, below, impact_both),
         )
+        widen = self._widen[sel]
         level = np.where(
-            d >= c.z_warning,
+            d >= c.z_warning * widen,
             np.where(impact, _CRITICAL, _WARNING),
-            np.where(d >= c.z_info, _INFO, _NORMAL),
+            np.where(d >= c.z_info * widen, _INFO, _NORMAL),
         ).astype(np.int8)
 
         # ---- learning: the first few points learn everything (there is no spread yet);
@@ -532,12 +547,12 @@ class SeriesBank:
         if not emit:
             empty = np.zeros(0)
             return Verdicts(**dict.fromkeys(Verdicts.__dataclass_fields__, empty))
-        band = c.z_info * spread
+        band = c.z_info * spread * widen
         return Verdicts(
             baseline=m,
             lower=m - band,
             upper=m + band,
-            score=d / (d + c.z_warning),
+            score=d / (d + c.z_warning * widen),
             onset=onset,
             likelihood=likelihood,
             level=level,

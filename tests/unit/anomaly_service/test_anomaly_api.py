@@ -36,6 +36,8 @@ ANOMALY_KEYS = {
     "upper",
     "unit",
     "summary",
+    "interrupted",
+    "feedback",
 }
 SERIES_KEYS = {
     "service",
