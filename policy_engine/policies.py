@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
 from pydantic import Field as PydanticField
 
 from policy_engine.conditions import ConditionError, Node, metrics_of, parse
+from policy_engine.maintenance import MAX_WINDOWS, Window, parse_window
 from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs, args_of
 from policy_engine.yaml_load import MAX_FILE_BYTES as MAX_FILE_BYTES
 from policy_engine.yaml_load import YamlRejected, bounded, load_yaml
@@ -32,6 +33,7 @@ POLICY_KEYS = {
     "params",
     "budget",
     "description",
+    "alert",
 }
 PARAM_KEYS: dict[str, set[str]] = {
     "restart_container": {"stop_timeout", "only_not_running"},
@@ -113,6 +115,53 @@ class GlobalSettings:
     allow_scale_to_zero: bool = False  # else min_replicas must be >= 1
 
 
+# An `alert:` policy with no condition of its own acts on every firing alert it matches.
+ALERT_DEFAULT_CONDITION = "severity >= normal"
+_LABEL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+@dataclass(frozen=True)
+class AlertMatch:
+    """`alert: {alertname: HighErrorRate, labels: {job: orders}}`: exact label equality."""
+
+    alertname: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if self.alertname is not None and labels.get("alertname") != self.alertname:
+            return False
+        return all(labels.get(k) == v for k, v in self.labels)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"alertname": self.alertname, "labels": dict(self.labels)}
+
+
+def parse_alert_match(raw: Any) -> AlertMatch:
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"must be a mapping like {{alertname: X, labels: {{k: v}}}}, got {_kind(raw)}"
+        )
+    unknown = sorted(set(map(str, raw)) - {"alertname", "labels"})
+    if unknown:
+        raise ValueError(f"unknown key '{unknown[0]}' (allowed: alertname, labels)")
+    name = raw.get("alertname")
+    if name is not None and (not isinstance(name, str) or not name or len(name) > 200):
+        raise ValueError(f"alertname must be a non-empty string, got {name!r}")
+    labels = raw.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise ValueError(f"labels must be a mapping of label name to value, got {_kind(labels)}")
+    pairs = []
+    for key, value in labels.items():
+        if not isinstance(key, str) or not _LABEL_NAME_RE.match(key):
+            raise ValueError(f"label name {key!r} is not a Prometheus label name")
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError(f"label '{key}' must have a string value, got {_kind(value)}")
+        pairs.append((key, str(value)))
+    if name is None and not pairs:
+        raise ValueError("give an alertname, labels or both")
+    return AlertMatch(name, tuple(sorted(pairs)))
+
+
 class _PolicyBase(BaseModel):
     """A validated policy; `action` picks the subclass and the type of its `args`."""
 
@@ -130,6 +179,7 @@ class _PolicyBase(BaseModel):
     dry_run: bool = False
     budget: Budget | None = None
     description: str = ""
+    alert: AlertMatch | None = None  # external Alertmanager alerts this policy acts on
 
     @property
     def metrics(self) -> set[str]:
@@ -153,6 +203,7 @@ class _PolicyBase(BaseModel):
             "params": dict(self.params),
             "budget": self.budget.as_dict() if self.budget else None,
             "description": self.description,
+            "alert": self.alert.as_dict() if self.alert else None,
         }
 
 
@@ -181,6 +232,7 @@ class PolicySet:
     settings: GlobalSettings
     version: str
     file: str
+    maintenance: tuple[Window, ...] = ()
 
     def by_name(self, name: str) -> Policy | None:
         return next((p for p in self.policies if p.name == name), None)
@@ -409,6 +461,14 @@ def _policy(
 
     for key in sorted(set(map(str, raw)) - POLICY_KEYS):
         bad(key, f"unknown field (allowed: {', '.join(sorted(POLICY_KEYS))})")
+    alert_match: AlertMatch | None = None
+    if raw.get("alert") is not None:
+        try:
+            alert_match = parse_alert_match(raw["alert"])
+        except ValueError as exc:
+            bad("alert", str(exc))
+    if alert_match is not None and raw.get("condition") is None:
+        raw = {**raw, "condition": ALERT_DEFAULT_CONDITION}
     for required in ("name", "condition", "action", "service"):
         if raw.get(required) is None:
             bad(required, "is required")
@@ -456,6 +516,8 @@ def _policy(
             budget = _budget(raw["budget"])
         except ValueError as exc:
             bad("budget", str(exc))
+    if alert_match is not None and durations.get("for"):
+        bad("for", "an alert: policy acts when the alert fires; Alertmanager's `for` already waits")
     description = raw.get("description", "")
     if not isinstance(description, str):
         bad("description", f"must be a string, got {_kind(description)}")
@@ -475,6 +537,7 @@ def _policy(
             "args": params,
             "budget": budget,
             "description": str(description),
+            "alert": alert_match,
         }
     )
 
@@ -494,8 +557,8 @@ def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[
     if not isinstance(doc, dict):
         errors.add(None, "file", f"must be a mapping with a 'policies' list, got {_kind(doc)}")
         return None, errors.errors
-    for key in sorted(set(map(str, doc)) - {"policies", "settings"}):
-        errors.add(None, key, "unknown top-level key (allowed: policies, settings)")
+    for key in sorted(set(map(str, doc)) - {"policies", "settings", "maintenance"}):
+        errors.add(None, key, "unknown top-level key (allowed: maintenance, policies, settings)")
     raw_policies = doc.get("policies")
     if raw_policies is None:
         errors.add(None, "policies", "is required (a list of policies)")
@@ -515,6 +578,26 @@ def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[
             seen.add(name)
         if policy is not None:
             policies.append(policy)
+    windows = _maintenance(doc.get("maintenance"), errors)
     if errors.errors:
         return None, errors.errors
-    return PolicySet(tuple(policies), settings, version_of(data), file), []
+    return PolicySet(tuple(policies), settings, version_of(data), file, windows), []
+
+
+def _maintenance(raw: Any, errors: _Collector) -> tuple[Window, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(None, "maintenance", f"must be a list of windows, got {_kind(raw)}")
+        return ()
+    if len(raw) > MAX_WINDOWS:
+        errors.add(None, "maintenance", f"at most {MAX_WINDOWS} windows")
+        return ()
+    out = []
+    for index, item in enumerate(raw):
+        try:
+            out.append(parse_window(item, index))
+        except ValueError as exc:
+            field_name, _, message = str(exc).partition(": ")
+            errors.add(None, f"maintenance[{index}].{field_name}", message)
+    return tuple(out)
