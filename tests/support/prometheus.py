@@ -37,6 +37,7 @@ class PrometheusServer:
         scrape_interval: str = "1s",
         extra_config: dict[str, Any] | None = None,
         file_sd: bool = False,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.targets = targets
@@ -45,6 +46,7 @@ class PrometheusServer:
         self.file_sd = file_sd
         self.scrape_interval = scrape_interval
         self.extra_config = extra_config or {}
+        self.extra_args = extra_args or []
         self.port = free_port()
         self.popen: subprocess.Popen[bytes] | None = None
 
@@ -103,6 +105,7 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=1h",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

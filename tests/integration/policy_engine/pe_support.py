@@ -219,3 +219,65 @@ def restarts_between(container: Any, since: float, until: float) -> int:
         filters={"container": container.id, "event": "restart"},
     )  # fmt: skip
     return sum(1 for _ in events)
+
+
+class GaugeServer(_LoopbackServer):
+    """A /metrics endpoint with one gauge the test sets: what a real alerting rule watches."""
+
+    def __init__(self, name: str, value: float = 0.0) -> None:
+        self.name = name
+        self.value = value
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                data = f"# TYPE {owner.name} gauge\n{owner.name} {owner.value}\n".encode()
+                self.send_response(200)
+                self.send_header("content-type", "text/plain; version=0.0.4")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._serve(Handler)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+SLEEPER = (
+    "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
+    "while True: time.sleep(1)\n"
+)
+
+
+def opted_in_container(project: str, service: str = "svc") -> Any:
+    """One running container of a fake compose project that opted in to remediation."""
+    client = docker.from_env(timeout=30)
+    labels = {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": service,
+        "com.docker.compose.container-number": "1",
+        "com.docker.compose.oneoff": "False",
+        "relia.remediation": "enabled",
+    }
+    return client.containers.run(
+        "python:3.11-slim-bookworm",
+        ["python", "-c", SLEEPER],
+        detach=True,
+        init=True,
+        name=f"{project}-{service}-1",
+        labels=labels,
+    )
+
+
+def settled(proc: Proc, action_id: str) -> dict[str, Any] | None:
+    """The action record once it is no longer `pending`."""
+    got = httpx.get(proc.url + f"/actions/{action_id}", timeout=5)
+    if got.status_code != 200 or got.json()["outcome"] == "pending":
+        return None
+    body: dict[str, Any] = got.json()
+    return body
