@@ -20,7 +20,10 @@ POLICIES = """\
 policies:
   - {name: orders_restart, condition: "latency > 0.5", action: restart_container, service: orders}
 maintenance:
-  - {name: db-upgrade, services: [orders], start: "2020-01-01T00:00:00Z", end: "2099-01-01T00:00:00Z"}
+  - name: db-upgrade
+    services: [orders]
+    start: "2020-01-01T00:00:00Z"
+    end: "2099-01-01T00:00:00Z"
   - name: weekly-patching
     services: ["*"]
     weekly: {days: [sat], start: "23:00", end: "01:00", timezone: Europe/Berlin}
@@ -110,7 +113,7 @@ def test_panel_shows_silences_and_windows_and_alertmanager_down(
     assert active.get_attribute("data-active") == "true"
     assert "in maintenance" in active.inner_text()
     weekly = page.locator('[data-testid="window-row"][data-name="weekly-patching"]')
-    assert "weekly sat 23:00–01:00 Europe/Berlin" in weekly.inner_text()
+    assert "weekly sat 23:00\u201301:00 Europe/Berlin" in weekly.inner_text()  # en dash
     shoot(page, "operator-panel")
 
     setup.am.expire(silence_id)
