@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import launch_chromium
 from tests.support.alertmanager import AlertmanagerServer, webhook_route
 from tests.support.procs import Proc, free_port, start_module
-from tests.support.requirements import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.alertmanager]
 WAIT_MS = 30_000
@@ -87,16 +87,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 @pytest.fixture(scope="module")
 def browser(setup: Setup) -> Iterator[object]:  # overrides conftest's: no full stack needed
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import CHROMIUM_ARGS
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    yield from launch_chromium()
 
 
 def test_panel_shows_silences_and_windows_and_alertmanager_down(

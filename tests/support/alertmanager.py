@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support.procs import free_port, wait_http_ok
+from tests.support.procs import free_port, spawn_logged, stop_popen, wait_http_ok
 from tests.support.requirements import ALERTMANAGER
 
 
@@ -52,8 +52,7 @@ class AlertmanagerServer:
         config_path.write_text(yaml.safe_dump(self.config))
         data = self.workdir / "am-data"
         data.mkdir(exist_ok=True)
-        log = (self.workdir / "alertmanager.log").open("ab")
-        self.popen = subprocess.Popen(
+        self.popen = spawn_logged(
             [
                 binary,
                 f"--config.file={config_path}",
@@ -61,22 +60,13 @@ class AlertmanagerServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--cluster.listen-address=",  # one instance: no gossip port to collide on
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.workdir / "alertmanager.log",
         )
-        log.close()
         wait_http_ok(self.url + "/-/ready", 30.0, self.popen)
         return self
 
     def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
+        stop_popen(self.popen)
 
     def restart(self) -> None:
         """Same port, same state directory (silences and notification log survive)."""

@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import httpx
 
+from tests.support.containers import compose_replica_labels
 from tests.support.procs import Proc, free_port
 
 TOKEN = "integration-token"
@@ -66,6 +67,14 @@ class Receiver(_LoopbackServer):
         return f"http://127.0.0.1:{self.port}/hook"
 
 
+def _answer(handler: BaseHTTPRequestHandler, data: bytes, content_type: str) -> None:
+    handler.send_response(200)
+    handler.send_header("content-type", content_type)
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class PredictServer(_LoopbackServer):
     """Serves GET /predict like the anomaly service, from a body the test sets (None -> 503)."""
 
@@ -80,12 +89,7 @@ class PredictServer(_LoopbackServer):
                     self.send_response(503)
                     self.end_headers()
                     return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                _answer(self, json.dumps(body).encode(), "application/json")
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -231,12 +235,8 @@ class GaugeServer(_LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                data = f"# TYPE {owner.name} gauge\n{owner.name} {owner.value}\n".encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/plain; version=0.0.4")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                text = f"# TYPE {owner.name} gauge\n{owner.name} {owner.value}\n"
+                _answer(self, text.encode(), "text/plain; version=0.0.4")
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -256,21 +256,13 @@ SLEEPER = (
 
 def opted_in_container(project: str, service: str = "svc") -> Any:
     """One running container of a fake compose project that opted in to remediation."""
-    client = docker.from_env(timeout=30)
-    labels = {
-        "com.docker.compose.project": project,
-        "com.docker.compose.service": service,
-        "com.docker.compose.container-number": "1",
-        "com.docker.compose.oneoff": "False",
-        "relia.remediation": "enabled",
-    }
-    return client.containers.run(
+    return docker.from_env(timeout=30).containers.run(
         "python:3.11-slim-bookworm",
         ["python", "-c", SLEEPER],
         detach=True,
         init=True,
         name=f"{project}-{service}-1",
-        labels=labels,
+        labels=compose_replica_labels(project, service),
     )
 
 

@@ -4,21 +4,19 @@ maintenance windows as guards, the `alert` action posted to Alertmanager, the cl
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, settings
+from pe_fakes import FakeClock, make_engine
+from test_pe_engine import deliver, restarts
 
 from policy_engine.alertmanager import AlertmanagerClient, Delivery
 from policy_engine.am_payload import Links, alert_of_record, build_alert
 from policy_engine.engine import Engine
-from policy_engine.metrics import EngineMetrics
-from policy_engine.models import ActionRecord, AMWebhook, Trigger
+from policy_engine.models import ActionRecord, Trigger
 from policy_engine.policies import load_policies
 from policy_engine.silences import Matcher, Silence
-from policy_engine.store import Store
 
 EXTERNAL = """
 settings: {grace_period: 0s}
@@ -62,20 +60,7 @@ class FakeAM:
 
 
 def engine_with(policies: str, clock: FakeClock, am: FakeAM | None, **overrides: Any) -> Engine:
-    engine = Engine(
-        settings(**overrides),
-        Store(Path(":memory:")),
-        FakeActuator(clock),
-        FakeSnapshots(),
-        FakeNotifier(),  # type: ignore[arg-type]
-        EngineMetrics(),
-        clock=clock,
-        alertmanager=am,  # type: ignore[arg-type]
-    )
-    engine.start()
-    engine.apply(policies.encode())
-    assert engine.policies.valid, engine.policies.errors
-    return engine
+    return make_engine(policies, clock=clock, alertmanager=am, **overrides)
 
 
 def hook(
@@ -90,16 +75,6 @@ def hook(
             {"status": status, "labels": labels, "startsAt": starts, "fingerprint": "fa1b2c3"}
         ],
     }
-
-
-async def deliver(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    summary = engine.handle_webhook(AMWebhook.model_validate(body), engine.clock())
-    await engine.drain(5.0)
-    return summary
-
-
-def restarts(engine: Engine) -> int:
-    return sum(1 for kind, _ in engine.actuator.calls if kind == "restart")  # type: ignore[attr-defined]
 
 
 def test_external_alert_acts_once_per_incident_never_on_resolve() -> None:
