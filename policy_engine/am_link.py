@@ -31,10 +31,15 @@ class AmLink:
         if last is None or now - last >= self.engine.settings.silences_refresh_s:
             self._task = self.engine.pipeline.spawn(self.silences.refresh(self.client, now))
 
-    async def refresh_silences(self) -> None:
-        """Now, and wait (GET /silences?refresh=true)."""
-        if self.client is not None:
-            await self.silences.refresh(self.client, self.engine.clock())
+    async def refresh_silences(self, min_interval_s: float = 0.0) -> None:
+        """Now, and wait (GET /silences?refresh=true: at most once per `min_interval_s`, so an
+        unauthenticated GET cannot turn into a flood of requests to Alertmanager)."""
+        if self.client is None:
+            return
+        now, last = self.engine.clock(), self.silences.last_attempt_at
+        if last is not None and now - last < min_interval_s:
+            return
+        await self.silences.refresh(self.client, now)
 
     def silence_for(self, labels: dict[str, str], now: float) -> tuple[str, str] | None:
         found = covering_silence(self.silences.usable(now), labels, now)

@@ -57,7 +57,7 @@ async def silences(request: Request, refresh: bool = False) -> SilencesResponse:
     engine = get_engine(request)
     link = engine.am
     if refresh:
-        await link.refresh_silences()
+        await link.refresh_silences(min_interval_s=1.0)
     now = engine.clock()
     view = link.view()
     return SilencesResponse(

@@ -60,8 +60,11 @@ def app_with(handler: object | None) -> TestClient:
 
 
 def test_silences_lists_only_active_ones_after_a_refresh() -> None:
+    calls: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/api/v2/silences"
+        calls.append(request.url.path)
         return httpx.Response(200, json=SILENCES)
 
     with app_with(handler) as client:
@@ -72,6 +75,9 @@ def test_silences_lists_only_active_ones_after_a_refresh() -> None:
         assert [s["id"] for s in body["silences"]] == ["live"]
         assert body["silences"][0]["matchers"] == ['service="orders"']
         assert client.get("/status").json()["alertmanager"]["reachable"] is True
+        # a second refresh within a second (the fake clock stands still) asks nothing
+        client.get("/silences", params={"refresh": "true"})
+        assert len(calls) == 1
 
 
 def test_alertmanager_down_or_unset_is_reported() -> None:
