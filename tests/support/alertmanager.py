@@ -34,10 +34,10 @@ def webhook_route(*urls: str, token: str | None = None, **timing: str) -> dict[s
 
 
 class AlertmanagerServer:
-    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, config: dict[str, Any], port: int | None = None) -> None:
         self.workdir = workdir
         self.config = config
-        self.port = free_port()
+        self.port = port or free_port()
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
