@@ -337,3 +337,30 @@ def test_alert_policy_with_for_is_refused_and_condition_is_optional() -> None:
     pset, errors = load_policies(text.replace(", for: 1m", ""), "p.yml")
     assert pset is not None and pset.policies[0].condition == "severity >= normal"
     assert pset.policies[0].as_dict()["alert"] == {"alertname": "X", "labels": {}}
+
+
+def test_breaker_escalation_goes_to_alertmanager_as_critical() -> None:
+    async def go() -> None:
+        clock = FakeClock()
+        am = FakeAM()
+        policies = EXTERNAL.replace(
+            "settings: {grace_period: 0s}",
+            "settings: {grace_period: 0s, breaker: {failures: 1, open_for: 10m}}",
+        )
+        engine = engine_with(policies, clock, am)
+        engine.actuator.status = "failed"  # type: ignore[attr-defined]
+        await deliver(engine, hook())
+        await engine.drain(5.0)
+        assert engine.store.breaker("orders").state == "open"
+        escalation = [a for a in am.posted if a["labels"]["relia_kind"] == "breaker_open"]
+        assert len(escalation) == 1
+        labels = escalation[0]["labels"]
+        assert (labels["alertname"], labels["service"], labels["severity"], labels["policy"]) == (
+            "ReliaBreakerOpen",
+            "orders",
+            "critical",
+            "breaker",
+        )
+        assert "circuit breaker opened for orders" in escalation[0]["annotations"]["summary"]
+
+    asyncio.run(go())
