@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 _SEVERITY_WORDS = {v: k for k, v in SEVERITIES.items()}
 
 
+def _event_context(event: Event, snap: Snapshot | None, service: str | None) -> Context:
+    base = snap.context(service) if snap is not None and service is not None else Context(values={})
+    values = dict(base.values)
+    if event.metric is not None and (event.value is not None or event.kind == "no_data"):
+        # an Alertmanager alert without a usable `value` keeps the snapshot's value
+        values[event.metric] = event.value
+    return Context(
+        values=values,
+        severity=event.severity_level,
+        no_data=event.kind == "no_data",
+        # a victim per the event or per its own cycle's snapshot: either is enough to wait
+        caused_by_dependency=bool(event.caused_by) or base.caused_by_dependency,
+    )
+
+
 class Triggers:
     def __init__(self, engine: Engine, recheck_hold_s: float) -> None:
         self.engine = engine
@@ -99,22 +114,15 @@ class Triggers:
         if event.service is None and not matched:
             return []
         snap = self.engine.fresh_snapshot()
-        base = (
-            snap.context(event.service)
-            if snap is not None and event.service is not None
-            else Context(values={})
-        )
-        values = dict(base.values)
-        if event.metric is not None and (event.value is not None or event.kind == "no_data"):
-            # an Alertmanager alert without a usable `value` keeps the snapshot's value
-            values[event.metric] = event.value
-        ctx = Context(
-            values=values,
-            severity=event.severity_level,
-            no_data=event.kind == "no_data",
-            # a victim per the event or per its own cycle's snapshot: either is enough to wait
-            caused_by_dependency=bool(event.caused_by) or base.caused_by_dependency,
-        )
+        contexts: dict[str | None, Context] = {}
+
+        def context_of(service: str | None) -> Context:
+            """The event's values over `service`'s snapshot (an `alert:` policy is judged on
+            its own target's signals, whatever service the alert names)."""
+            if service not in contexts:
+                contexts[service] = _event_context(event, snap, service)
+            return contexts[service]
+
         out = []
         scheduled = self.engine.pipeline.scheduled
         for policy in active.policies:
@@ -130,7 +138,8 @@ class Triggers:
                 continue
             elif policy.metrics and event.metric not in policy.metrics:
                 continue  # the event is about another signal than this policy watches
-            if not evaluate(policy.ast, ctx):
+            target = policy.service if policy.alert is not None else event.service
+            if not evaluate(policy.ast, context_of(target)):
                 continue
             if event.anomaly_id is not None and (policy.name, event.anomaly_id) in scheduled:
                 continue  # the snapshot re-check already scheduled this policy for this anomaly

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pe_fakes import FakeClock, make_engine
+from pe_fakes import FakeClock, make_engine, series
 from test_pe_engine import deliver, restarts
 
 from policy_engine.alertmanager import AlertmanagerClient, Delivery
@@ -362,5 +362,33 @@ def test_breaker_escalation_goes_to_alertmanager_as_critical() -> None:
             "breaker",
         )
         assert "circuit breaker opened for orders" in escalation[0]["annotations"]["summary"]
+
+    asyncio.run(go())
+
+
+def test_alert_policy_condition_is_judged_on_its_target_service() -> None:
+    async def go() -> None:
+        policies = """
+settings: {grace_period: 0s}
+policies:
+  - name: restart_when_idle
+    alert: {alertname: HighErrorRate}
+    condition: "cpu < 0.3"
+    action: restart_container
+    service: orders
+    cooldown: 0s
+"""
+        clock = FakeClock()
+        engine = make_engine(policies, clock=clock)
+        snaps = engine.snapshots
+        # the alert names service=users; the policy acts on orders: orders' cpu decides
+        snaps.set(series("orders", "cpu", 0.9), series("users", "cpu", 0.1))  # type: ignore[attr-defined]
+        engine.snapshot = await snaps.fetch(clock.now)
+        busy = await deliver(engine, hook(service="users"))
+        assert busy["scheduled"] == [] and restarts(engine) == 0
+        snaps.set(series("orders", "cpu", 0.1), series("users", "cpu", 0.9))  # type: ignore[attr-defined]
+        engine.snapshot = await snaps.fetch(clock.now)
+        idle = await deliver(engine, hook(service="users", starts="2026-11-30T12:30:00Z"))
+        assert [s["service"] for s in idle["scheduled"]] == ["orders"] and restarts(engine) == 1
 
     asyncio.run(go())
