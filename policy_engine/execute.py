@@ -215,7 +215,7 @@ class Executor:
                 target=target,
                 detail=f"would POST an alert to {target or '(no receiver configured)'}",
             )
-        if url is None and am is not None:
+        if not url and am is not None:
             return await self._to_alertmanager(record)
         if not url:
             # nothing was attempted: a missing receiver is configuration, not a delivery failure
