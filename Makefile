@@ -93,6 +93,7 @@ urls: ## print the stack's URLs
 	@echo "  anomaly service  http://localhost:8080/docs"
 	@echo "  policy engine    http://localhost:8081/docs"
 	@echo "  Prometheus       http://localhost:9090"
+	@echo "  Alertmanager     http://localhost:9093"
 	@$(if $(filter 1 true yes,$(OFFLINE)),echo "  (offline: no Grafana, Loki, Jaeger)",\
 	  echo "  Grafana          http://localhost:3001 (admin/admin)"; \
 	  echo "  Loki             http://localhost:3100"; \

@@ -19,7 +19,7 @@ from dashboard.config import Settings
 from dashboard.hub import Hub
 from dashboard.links import PublicLinks
 from dashboard.poller import Poller
-from dashboard.routes import api, events, feedback, ops, pages
+from dashboard.routes import api, events, feedback, operators, ops, pages
 from dashboard.routes.api import ANOMALY_ID
 from relia_web.guard import RequestGuard
 from relia_web.openapi import AllowHeader, document
@@ -114,6 +114,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(feedback.router)
+    app.include_router(operators.router)
     app.include_router(events.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -32,7 +32,12 @@ def validate(path: str) -> int:
         extra = f" for {policy.for_s:g}s" if policy.for_s else ""
         state = "" if policy.enabled else " (disabled)"
         when = f"{policy.condition}{extra}"
+        if policy.alert is not None:
+            labels = ",".join(f"{k}={v}" for k, v in policy.alert.labels)
+            when = f"alert {policy.alert.alertname or '*'}{{{labels}}} and {when}"
         print(f"  {policy.name}: {policy.service}: {when} -> {policy.action}{state}")
+    for window in active.maintenance:
+        print(f"  maintenance {window.name}: {', '.join(window.services)}")
     return 0
 
 

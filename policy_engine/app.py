@@ -11,7 +11,18 @@ from typing import Any
 from fastapi import FastAPI
 
 from policy_engine.actuator.types import Actuator
-from policy_engine.api import actions, alerts, breakers, changes, plan, policies, status, toggle
+from policy_engine.alertmanager import AlertmanagerClient
+from policy_engine.api import (
+    actions,
+    alerts,
+    breakers,
+    changes,
+    operators,
+    plan,
+    policies,
+    status,
+    toggle,
+)
 from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
@@ -95,6 +106,7 @@ def create_app(
     clock: Callable[[], float] | None = None,
     run_loop: bool = True,
     vocabulary: Vocabulary | None = None,
+    alertmanager: AlertmanagerClient | None = None,
 ) -> FastAPI:
     store = store or Store(settings.state_dir / "policy-engine.sqlite3")
     # condition names: the catalog's last good copy (or the shipped catalog's names) before
@@ -103,9 +115,18 @@ def create_app(
     vocabulary.restore()
     snapshots = snapshots or SnapshotClient(settings.anomaly_service_url)
     notifier = notifier or WebhookNotifier()
+    if alertmanager is None and settings.alertmanager_url:
+        alertmanager = AlertmanagerClient(
+            settings.alertmanager_url,
+            timeout_s=settings.alertmanager_timeout_s,
+            attempts=settings.alertmanager_attempts,
+            backoff_s=settings.alertmanager_backoff_s,
+        )
     metrics = EngineMetrics()
-    kwargs = {"clock": clock} if clock is not None else {}
-    engine = Engine(settings, store, actuator, snapshots, notifier, metrics, **kwargs)
+    kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    engine = Engine(
+        settings, store, actuator, snapshots, notifier, metrics, alertmanager=alertmanager, **kwargs
+    )
     engine.start()
 
     @contextlib.asynccontextmanager
@@ -123,13 +144,15 @@ def create_app(
             await snapshots.aclose()
             await vocabulary.aclose()
             await notifier.aclose()
+            if alertmanager is not None:
+                await alertmanager.aclose()
             store.close()
             log.info("policy engine stopped cleanly")
 
     app = FastAPI(title="Relia policy engine", version="0.1.0", lifespan=lifespan)
     app.state.engine = engine
     app.state.vocabulary = vocabulary
-    for module in (status, policies, actions, alerts, toggle, breakers, plan, changes):
+    for module in (status, policies, actions, alerts, toggle, breakers, plan, changes, operators):
         app.include_router(module.router)
     # every POST: JSON only, no foreign Origin, bounded size and nesting (relia_web/guard.py)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

@@ -39,3 +39,20 @@ class Settings(BaseSettings):
     actions_prune_interval_s: float = Field(default=3600.0, gt=0)
     # How often the condition vocabulary is read again from the anomaly service's catalog.
     vocabulary_refresh_s: float = Field(default=60.0, gt=0)
+    # Alertmanager (docs/alertmanager.md): where `alert` actions and breaker escalations go
+    # (unless a policy's params.url or settings.alert_url names a plain webhook), and whose
+    # silences the guards honour. Unset: neither.
+    alertmanager_url: str | None = None
+    alertmanager_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    alertmanager_attempts: int = Field(default=3, ge=1, le=10)
+    alertmanager_backoff_s: float = Field(default=0.5, ge=0, le=30)
+    # A posted alert resolves by itself after this long (endsAt); re-posting refreshes it.
+    alertmanager_alert_ttl_s: float = Field(default=900.0, gt=0)
+    # Also post Relia's own anomalies (firing ones the engine receives) to Alertmanager.
+    alertmanager_forward_anomalies: bool = False
+    silences_refresh_s: float = Field(default=10.0, gt=0)
+    # Older than this, the cached silences are not trusted: no silence is known, actions proceed.
+    silences_max_age_s: float = Field(default=60.0, gt=0)
+    # Links in posted alerts, as the operator's browser reaches them.
+    dashboard_public_url: str = "http://localhost:3000"
+    anomaly_service_public_url: str | None = "http://localhost:8080"

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from policy_engine.actuator.types import Actuator
+from policy_engine.alertmanager import AlertmanagerClient
+from policy_engine.am_link import AmLink
 from policy_engine.config import Settings
 from policy_engine.execute import Executor
 from policy_engine.guards import cooldown_remaining
@@ -47,6 +49,7 @@ class Engine:
         notifier: WebhookNotifier,
         metrics: EngineMetrics,
         clock: Callable[[], float] = time.time,
+        alertmanager: AlertmanagerClient | None = None,
     ) -> None:
         self.loader = PolicyLoader(settings, store, metrics, clock)
         self.store = store
@@ -61,6 +64,7 @@ class Engine:
         self.verifier = Verifier(self)
         self.triggers = Triggers(self, settings.recheck_hold_s)
         self.recovery = Recovery(self)
+        self.am = AmLink(self, alertmanager)
         self.snapshot: Snapshot | None = None
         self.docker_reachable: bool | None = None
         self.last_evaluation_at: float | None = None
@@ -185,6 +189,7 @@ class Engine:
         if self._ping_task is None or self._ping_task.done():
             # off the evaluation path: a hung daemon must not delay `for` policies or verification
             self._ping_task = self.pipeline.spawn(self._refresh_docker())
+        self.am.refresh_silences_soon(now)
         if not self.recovery.done and (self._settling is None or self._settling.done()):
             self._settling = self.pipeline.spawn(self.recovery.settle())  # Docker: off the loop
         fresh = self.fresh_snapshot()

@@ -65,6 +65,11 @@ class Event:
     starts_at: str
     # Callees the anomaly service blamed (annotation `caused_by`, comma-separated): a victim.
     caused_by: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # the alert's own labels (alert: policies, silences)
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
 
     @property
     def severity_level(self) -> int:
@@ -114,4 +119,5 @@ def to_event(alert: AMAlert) -> Event:
         caused_by=tuple(
             c.strip() for c in str(alert.annotations.get("caused_by") or "").split(",") if c.strip()
         ),
+        labels=tuple(sorted(labels.items())),
     )

@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from policy_engine.actuator.types import ActionOutcome, ContainerInfo, RestartParams, ScaleParams
+from policy_engine.am_payload import alert_of_record
 from policy_engine.guards import grace_check, replica_bound, select_targets
 from policy_engine.models import ActionRecord
 from policy_engine.params import AlertArgs, RestartArgs, ScaleArgs, args_of
@@ -201,23 +202,29 @@ class Executor:
         return saved
 
     async def alert(self, record: ActionRecord) -> ActionRecord:
+        """A plain webhook when one is named (params.url, settings.alert_url, ALERT_WEBHOOK_URL),
+        else Alertmanager's API v2 (ALERTMANAGER_URL); delivery is recorded on the record."""
         engine, settle = self.engine, self.engine.pipeline.settle
         url = record.params.get("url") or engine.effective.alert_url
+        am = engine.am.client
+        target = url or (am.base_url if am is not None else None)
         if record.dry_run:
             return settle(
                 record,
                 outcome="dry_run",
-                target=url,
-                detail=f"would POST an alert to {url or '(no URL configured)'}",
+                target=target,
+                detail=f"would POST an alert to {target or '(no receiver configured)'}",
             )
+        if not url and am is not None:
+            return await self._to_alertmanager(record)
         if not url:
             # nothing was attempted: a missing receiver is configuration, not a delivery failure
             return settle(
                 record,
                 outcome="skipped",
                 reason="no_webhook",
-                detail="alert not sent: no webhook URL configured "
-                "(params.url, settings.alert_url or ALERT_WEBHOOK_URL)",
+                detail="alert not sent: no receiver configured (ALERTMANAGER_URL, params.url, "
+                "settings.alert_url or ALERT_WEBHOOK_URL)",
                 verification="not_applicable",
             )
         payload = {
@@ -236,14 +243,39 @@ class Executor:
                 engine.notifier.send(url, payload), engine.settings.action_timeout_s
             )
         except TimeoutError:
-            return settle(record, outcome="failed", target=url, error="webhook timed out")
+            return settle(
+                record, outcome="failed", target=url, error="webhook timed out", delivery="failed"
+            )
         engine.metrics.action_seconds.labels("alert").observe(outcome.duration_ms / 1000)
+        sent = outcome.status == "succeeded"
         return settle(
             record,
-            outcome="succeeded" if outcome.status == "succeeded" else "failed",
+            outcome="succeeded" if sent else "failed",
             target=url,
             detail=outcome.detail,
             error=outcome.error,
             duration_ms=outcome.duration_ms,
             verification="not_applicable",
+            delivery="sent" if sent else "failed",
+        )
+
+    async def _to_alertmanager(self, record: ActionRecord) -> ActionRecord:
+        engine = self.engine
+        am = engine.am
+        assert am.client is not None
+        payload = alert_of_record(
+            record, am.links, engine.clock(), engine.settings.alertmanager_alert_ttl_s
+        )
+        delivery = await am.post([payload])
+        engine.metrics.action_seconds.labels("alert").observe(delivery.duration_ms / 1000)
+        return engine.pipeline.settle(
+            record,
+            outcome="succeeded" if delivery.sent else "failed",
+            target=am.client.base_url,
+            detail=delivery.detail,
+            error=delivery.error,
+            duration_ms=delivery.duration_ms,
+            verification="not_applicable",
+            delivery="sent" if delivery.sent else "failed",
+            reason=None if delivery.sent else "alertmanager_unavailable",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Literal
 
 from policy_engine.actuator.types import ContainerInfo
@@ -110,6 +111,13 @@ class GuardInputs:
     in_progress: bool
     # another policy's action on this target, inside this policy's cooldown: (policy, seconds left)
     target_cooldown: tuple[str, float] | None = None
+    # an operator said "not now": a maintenance window (name, until) or a silence (id, detail)
+    maintenance: tuple[str, float] | None = None
+    silence: tuple[str, str] | None = None
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,14 @@ def decide(inputs: GuardInputs) -> GuardDecision:
     """Guards in a fixed order; the first that refuses names the skip reason."""
     if not inputs.enabled:
         return GuardDecision(False, "paused", "remediation is paused (POST /toggle)")
+    if inputs.maintenance is not None:
+        name, until = inputs.maintenance
+        return GuardDecision(
+            False, "maintenance", f"maintenance window '{name}' (until {_utc(until)})"
+        )
+    if inputs.silence is not None:
+        silence_id, what = inputs.silence
+        return GuardDecision(False, "silenced", f"Alertmanager silence {silence_id}: {what}")
     if inputs.cooldown_remaining_s > 0:
         return GuardDecision(
             False, "cooldown", f"cooldown: {inputs.cooldown_remaining_s:.0f} s remaining"

@@ -15,6 +15,12 @@ class EngineMetrics:
             ["policy", "action", "outcome"],
             registry=r,
         )
+        self.alertmanager_posts = Counter(
+            "policy_engine_alertmanager_posts_total",
+            "Alerts posted to Alertmanager's API v2, by result (sent/failed after retries)",
+            ["result"],
+            registry=r,
+        )
         self.guard_skips = Counter(
             "policy_engine_guard_skips_total",
             "Actions skipped by a guard, by reason",

@@ -24,6 +24,8 @@ class Trigger(BaseModel):
     source: Literal["alert", "snapshot", "manual", "breaker"] = "alert"
     received_at: float | None = None
     reason: str | None = None
+    # an external (Alertmanager) alert's labels: what silences are matched against
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class ActionRecord(BaseModel):
@@ -49,6 +51,8 @@ class ActionRecord(BaseModel):
     verified_at: float | None = None
     verify_by: float | None = None
     duration_ms: float | None = None
+    # `alert` actions: did the notification reach its receiver (Alertmanager or a webhook)?
+    delivery: Literal["sent", "failed"] | None = None
 
 
 # Alertmanager webhook v4 (what POST /alerts accepts) ----------------------------------------

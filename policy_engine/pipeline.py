@@ -45,6 +45,19 @@ def busy_key(action: str, policy: str, service: str) -> str:
     return service if action in DOCKER_ACTIONS else f"alert:{policy}:{service}"
 
 
+def action_labels(c: Candidate) -> dict[str, str]:
+    """The label set a silence is matched against: an external alert's own labels, then the
+    action's (service is the action's target; alertname ReliaAnomaly for Relia's anomalies)."""
+    t = c.trigger
+    labels = dict(t.labels)
+    labels.update({"service": c.service, "policy": c.policy, "relia_action": c.action})
+    alertname = t.alertname or ("ReliaAnomaly" if t.anomaly_id else None)
+    for key, value in (("alertname", alertname), ("metric", t.metric), ("severity", t.severity)):
+        if value:
+            labels.setdefault(key, value)
+    return labels
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An action a trigger wants; the pipeline decides whether and how it happens."""
@@ -127,7 +140,14 @@ class Pipeline:
             else:
                 acted = store.last_on_target(c.service, c.action)
             across = target_cooldown(acted, c.policy, c.cooldown_s, now)
+        maintenance = silence = None
+        if not c.manual:  # an operator's own action is not stopped by their own "not now"
+            maintenance = self.engine.am.maintenance_for(c.service, now)
+            if docker:  # alerts go to Alertmanager, which applies its silences itself
+                silence = self.engine.am.silence_for(action_labels(c), now)
         return GuardInputs(
+            maintenance=maintenance,
+            silence=silence,
             enabled=self.engine.enabled,
             is_docker_action=docker,
             cooldown_remaining_s=cooldown_remaining(last, c.cooldown_s, now),

@@ -12,7 +12,9 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
 from pydantic import Field as PydanticField
 
+from policy_engine.alert_match import ALERT_DEFAULT_CONDITION, AlertMatch, parse_alert_match
 from policy_engine.conditions import ConditionError, Node, metrics_of, parse
+from policy_engine.maintenance import MAX_WINDOWS, Window, parse_window
 from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs, args_of
 from policy_engine.yaml_load import MAX_FILE_BYTES as MAX_FILE_BYTES
 from policy_engine.yaml_load import YamlRejected, bounded, load_yaml
@@ -32,6 +34,7 @@ POLICY_KEYS = {
     "params",
     "budget",
     "description",
+    "alert",
 }
 PARAM_KEYS: dict[str, set[str]] = {
     "restart_container": {"stop_timeout", "only_not_running"},
@@ -130,6 +133,7 @@ class _PolicyBase(BaseModel):
     dry_run: bool = False
     budget: Budget | None = None
     description: str = ""
+    alert: AlertMatch | None = None  # external Alertmanager alerts this policy acts on
 
     @property
     def metrics(self) -> set[str]:
@@ -153,6 +157,7 @@ class _PolicyBase(BaseModel):
             "params": dict(self.params),
             "budget": self.budget.as_dict() if self.budget else None,
             "description": self.description,
+            "alert": self.alert.as_dict() if self.alert else None,
         }
 
 
@@ -181,6 +186,7 @@ class PolicySet:
     settings: GlobalSettings
     version: str
     file: str
+    maintenance: tuple[Window, ...] = ()
 
     def by_name(self, name: str) -> Policy | None:
         return next((p for p in self.policies if p.name == name), None)
@@ -409,6 +415,14 @@ def _policy(
 
     for key in sorted(set(map(str, raw)) - POLICY_KEYS):
         bad(key, f"unknown field (allowed: {', '.join(sorted(POLICY_KEYS))})")
+    alert_match: AlertMatch | None = None
+    if raw.get("alert") is not None:
+        try:
+            alert_match = parse_alert_match(raw["alert"])
+        except ValueError as exc:
+            bad("alert", str(exc))
+    if alert_match is not None and raw.get("condition") is None:
+        raw = {**raw, "condition": ALERT_DEFAULT_CONDITION}
     for required in ("name", "condition", "action", "service"):
         if raw.get(required) is None:
             bad(required, "is required")
@@ -456,6 +470,8 @@ def _policy(
             budget = _budget(raw["budget"])
         except ValueError as exc:
             bad("budget", str(exc))
+    if alert_match is not None and durations.get("for"):
+        bad("for", "an alert: policy acts when the alert fires; Alertmanager's `for` already waits")
     description = raw.get("description", "")
     if not isinstance(description, str):
         bad("description", f"must be a string, got {_kind(description)}")
@@ -475,6 +491,7 @@ def _policy(
             "args": params,
             "budget": budget,
             "description": str(description),
+            "alert": alert_match,
         }
     )
 
@@ -494,8 +511,8 @@ def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[
     if not isinstance(doc, dict):
         errors.add(None, "file", f"must be a mapping with a 'policies' list, got {_kind(doc)}")
         return None, errors.errors
-    for key in sorted(set(map(str, doc)) - {"policies", "settings"}):
-        errors.add(None, key, "unknown top-level key (allowed: policies, settings)")
+    for key in sorted(set(map(str, doc)) - {"policies", "settings", "maintenance"}):
+        errors.add(None, key, "unknown top-level key (allowed: maintenance, policies, settings)")
     raw_policies = doc.get("policies")
     if raw_policies is None:
         errors.add(None, "policies", "is required (a list of policies)")
@@ -515,6 +532,26 @@ def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[
             seen.add(name)
         if policy is not None:
             policies.append(policy)
+    windows = _maintenance(doc.get("maintenance"), errors)
     if errors.errors:
         return None, errors.errors
-    return PolicySet(tuple(policies), settings, version_of(data), file), []
+    return PolicySet(tuple(policies), settings, version_of(data), file, windows), []
+
+
+def _maintenance(raw: Any, errors: _Collector) -> tuple[Window, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(None, "maintenance", f"must be a list of windows, got {_kind(raw)}")
+        return ()
+    if len(raw) > MAX_WINDOWS:
+        errors.add(None, "maintenance", f"at most {MAX_WINDOWS} windows")
+        return ()
+    out = []
+    for index, item in enumerate(raw):
+        try:
+            out.append(parse_window(item, index))
+        except ValueError as exc:
+            field_name, _, message = str(exc).partition(": ")
+            errors.add(None, f"maintenance[{index}].{field_name}", message)
+    return tuple(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from policy_engine.am_payload import LOOP_LABEL
 from policy_engine.conditions import SEVERITIES, Context, evaluate
 from policy_engine.events import Event, to_event
 from policy_engine.models import AMWebhook, Trigger
@@ -22,6 +23,21 @@ if TYPE_CHECKING:
     from policy_engine.engine import Engine
 
 _SEVERITY_WORDS = {v: k for k, v in SEVERITIES.items()}
+
+
+def _event_context(event: Event, snap: Snapshot | None, service: str | None) -> Context:
+    base = snap.context(service) if snap is not None and service is not None else Context(values={})
+    values = dict(base.values)
+    if event.metric is not None and (event.value is not None or event.kind == "no_data"):
+        # an Alertmanager alert without a usable `value` keeps the snapshot's value
+        values[event.metric] = event.value
+    return Context(
+        values=values,
+        severity=event.severity_level,
+        no_data=event.kind == "no_data",
+        # a victim per the event or per its own cycle's snapshot: either is enough to wait
+        caused_by_dependency=bool(event.caused_by) or base.caused_by_dependency,
+    )
 
 
 class Triggers:
@@ -50,6 +66,11 @@ class Triggers:
             "notes": [],
         }
         for index, alert in enumerate(hook.alerts):
+            if LOOP_LABEL in alert.labels:
+                # Relia's own output routed back by an Alertmanager: never acts (no loop)
+                summary["ignored"] += 1
+                summary["notes"].append(f"alert {index}: posted by Relia ({LOOP_LABEL}), ignored")
+                continue
             event = to_event(alert)
             engine.metrics.alerts.labels(event.status).inc()
             if event.status == "resolved":
@@ -61,6 +82,8 @@ class Triggers:
             else:
                 candidates = self.on_event(event, received_at)
                 admitted = engine.pipeline.admit(candidates, received_at, event.dedupe_key)
+                if admitted is not None and event.anomaly_id is not None:
+                    engine.am.forward_anomaly(alert)
             if admitted is None:
                 summary["duplicates"] += 1
                 engine.metrics.duplicates.inc()
@@ -82,30 +105,41 @@ class Triggers:
     def on_event(self, event: Event, received_at: float) -> list[Candidate]:
         """Event policies of the event's service whose condition holds on this event."""
         active = self.engine.policies.active
-        if active is None or event.service is None:
+        if active is None:
+            return []
+        labels = event.label_map
+        matched = {
+            p.name for p in active.policies if p.alert is not None and p.alert.matches(labels)
+        }
+        if event.service is None and not matched:
             return []
         snap = self.engine.fresh_snapshot()
-        base = snap.context(event.service) if snap is not None else Context(values={})
-        values = dict(base.values)
-        if event.metric is not None and (event.value is not None or event.kind == "no_data"):
-            # an Alertmanager alert without a usable `value` keeps the snapshot's value
-            values[event.metric] = event.value
-        ctx = Context(
-            values=values,
-            severity=event.severity_level,
-            no_data=event.kind == "no_data",
-            # a victim per the event or per its own cycle's snapshot: either is enough to wait
-            caused_by_dependency=bool(event.caused_by) or base.caused_by_dependency,
-        )
+        contexts: dict[str | None, Context] = {}
+
+        def context_of(service: str | None) -> Context:
+            """The event's values over `service`'s snapshot (an `alert:` policy is judged on
+            its own target's signals, whatever service the alert names)."""
+            if service not in contexts:
+                contexts[service] = _event_context(event, snap, service)
+            return contexts[service]
+
         out = []
         scheduled = self.engine.pipeline.scheduled
         for policy in active.policies:
             # `for` policies are decided by the periodic snapshot evaluation, not by single events
-            if not policy.enabled or policy.for_s > 0 or policy.service != event.service:
+            if not policy.enabled or policy.for_s > 0:
                 continue
-            if policy.metrics and event.metric not in policy.metrics:
+            if policy.alert is not None:
+                # an `alert:` policy acts on the alerts its matcher names, whatever their
+                # service label: its own `service` is the target
+                if policy.name not in matched:
+                    continue
+            elif policy.service != event.service:
+                continue
+            elif policy.metrics and event.metric not in policy.metrics:
                 continue  # the event is about another signal than this policy watches
-            if not evaluate(policy.ast, ctx):
+            target = policy.service if policy.alert is not None else event.service
+            if not evaluate(policy.ast, context_of(target)):
                 continue
             if event.anomaly_id is not None and (policy.name, event.anomaly_id) in scheduled:
                 continue  # the snapshot re-check already scheduled this policy for this anomaly
@@ -119,6 +153,7 @@ class Triggers:
                 kind=event.kind,
                 source="alert",
                 received_at=received_at,
+                labels=labels if event.anomaly_id is None else {},
             )
             out.append(self._candidate(policy, trigger, active.version))
         return out
@@ -186,7 +221,7 @@ class Triggers:
         out = []
         live: set[tuple[str, str]] = set()
         for policy in active.policies:
-            if not policy.enabled or policy.for_s > 0:
+            if not policy.enabled or policy.for_s > 0 or policy.alert is not None:
                 continue
             open_series = [
                 s

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install and start what the test suite needs on a fresh Debian 12 machine (run as root):
-# Docker engine + Compose v2 plugin, Prometheus, the blackbox exporter, Chromium, debootstrap (for
+# Docker engine + Compose v2 plugin, Prometheus, the blackbox exporter, Alertmanager, Chromium, debootstrap (for
 # stand-in images).
 set -euo pipefail
 
@@ -10,6 +10,8 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
+# Alertmanager and amtool (integration tests run it as a process; amtool checks the config)
+command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq
@@ -24,6 +26,12 @@ fi
 if pgrep -f /usr/bin/prometheus-blackbox-exporter >/dev/null; then
   /etc/init.d/prometheus-blackbox-exporter stop >/dev/null 2>&1 \
     || pkill -f /usr/bin/prometheus-blackbox-exporter || true
+fi
+
+# Alertmanager (:9093/:9094) likewise
+if pgrep -f /usr/bin/prometheus-alertmanager >/dev/null; then
+  /etc/init.d/prometheus-alertmanager stop >/dev/null 2>&1 \
+    || pkill -f /usr/bin/prometheus-alertmanager || true
 fi
 
 if ! docker info >/dev/null 2>&1; then

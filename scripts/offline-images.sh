@@ -2,9 +2,9 @@
 # Build stand-ins for images that cannot be pulled where no registry is reachable.
 # Each stand-in is tagged with the upstream name the Dockerfiles and compose file use, so they
 # build and run unchanged. An image that already exists (pulled or built before) is kept.
-# Usage: scripts/offline-images.sh [base|prometheus|gateway|blackbox|all]   (root; debootstrap, docker)
-# Stand-ins: the Python base (debootstrap), Prometheus, the nginx gateway and the blackbox exporter
-# (Debian's packages on that base). Loki, Alloy, Jaeger and Grafana have no Debian build: an offline run leaves them out
+# Usage: scripts/offline-images.sh [base|prometheus|gateway|blackbox|alertmanager|all]   (root; debootstrap, docker)
+# Stand-ins: the Python base (debootstrap), Prometheus, the nginx gateway, the blackbox exporter
+# and Alertmanager (Debian's packages on that base). Loki, Alloy, Jaeger and Grafana have no Debian build: an offline run leaves them out
 # (docker-compose.offline.yml; `make up OFFLINE=1`).
 set -euo pipefail
 
@@ -13,6 +13,7 @@ BASE_TAG=${BASE_TAG:-python:3.11-slim-bookworm}
 PROMETHEUS_TAG=${PROMETHEUS_TAG:-prom/prometheus:v2.55.1}
 GATEWAY_TAG=${GATEWAY_TAG:-nginx:1.27.4-alpine}
 BLACKBOX_TAG=${BLACKBOX_TAG:-prom/blackbox-exporter:v0.25.0}
+ALERTMANAGER_TAG=${ALERTMANAGER_TAG:-prom/alertmanager:v0.27.0}
 WORK=${OFFLINE_WORK:-$(pwd)/.offline}
 what=${1:-all}
 
@@ -125,12 +126,33 @@ EOF
   echo "built $BLACKBOX_TAG ($(docker run --rm "$BLACKBOX_TAG" --version 2>&1 | head -1))"
 }
 
+# Alertmanager 0.25 from Debian, laid out like the upstream image: binary as ENTRYPOINT (the
+# compose file passes the flags), state in /alertmanager owned by nobody, wget for health checks.
+build_alertmanager() {
+  if have_image "$ALERTMANAGER_TAG"; then echo "have $ALERTMANAGER_TAG"; return; fi
+  if timeout 20 docker pull -q "$ALERTMANAGER_TAG" >/dev/null 2>&1; then echo "pulled $ALERTMANAGER_TAG"; return; fi
+  build_base
+  echo "building stand-in $ALERTMANAGER_TAG from Debian's prometheus-alertmanager package"
+  { apt_layer prometheus-alertmanager wget
+    cat <<'EOF'
+RUN mkdir -p /alertmanager /etc/alertmanager && chown -R nobody:nogroup /alertmanager
+USER nobody
+WORKDIR /alertmanager
+EXPOSE 9093
+ENTRYPOINT ["/usr/bin/prometheus-alertmanager"]
+CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]
+EOF
+  } | docker build -q -t "$ALERTMANAGER_TAG" - >/dev/null
+  echo "built $ALERTMANAGER_TAG ($(docker run --rm "$ALERTMANAGER_TAG" --version 2>&1 | head -1))"
+}
+
 mkdir -p "$WORK"
 case "$what" in
   base) build_base ;;
   prometheus) build_prometheus ;;
   gateway) build_gateway ;;
   blackbox) build_blackbox ;;
-  all) build_base; build_prometheus; build_gateway; build_blackbox ;;
-  *) echo "usage: $0 [base|prometheus|gateway|blackbox|all]" >&2; exit 2 ;;
+  alertmanager) build_alertmanager ;;
+  all) build_base; build_prometheus; build_gateway; build_blackbox; build_alertmanager ;;
+  *) echo "usage: $0 [base|prometheus|gateway|blackbox|alertmanager|all]" >&2; exit 2 ;;
 esac

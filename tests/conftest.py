@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.requirements import (
+    require_alertmanager,
     require_blackbox_exporter,
     require_chromium,
     require_compose,
@@ -26,6 +27,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         require_compose()
     if item.get_closest_marker("prometheus"):
         require_prometheus()
+    if item.get_closest_marker("alertmanager"):
+        require_alertmanager()
     if item.get_closest_marker("blackbox"):
         require_blackbox_exporter()
     if item.get_closest_marker("browser"):

@@ -43,6 +43,7 @@ async def status(request: Request) -> dict[str, Any]:
         "ready": engine.policies.active is not None,
         "policies": policies_block(engine),
         "docker": {"reachable": engine.docker_reachable},
+        "alertmanager": engine.am.view(),
         "anomaly_service": {
             "url": engine.snapshots.base_url,
             "snapshot_at": engine.snapshot.fetched_at if engine.snapshot else None,

@@ -40,8 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(stack: Stack) -> Iterator[object]:
+def launch_chromium() -> Iterator[object]:
+    """Headless Chromium through Playwright, closed when the generator ends."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -50,6 +50,11 @@ def browser(stack: Stack) -> Iterator[object]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(stack: Stack) -> Iterator[object]:
+    yield from launch_chromium()
 
 
 @pytest.fixture

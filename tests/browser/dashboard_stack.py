@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from tests.support.containers import compose_replica_labels
 from tests.support.procs import Proc, free_port, start_module
 from tests.support.prometheus import PrometheusServer, ScrapeTarget
 
@@ -258,13 +259,7 @@ def start_labelled_container(project: str, service: str) -> str:
     """A running container that looks like replica 1 of a compose service, opted in to
     remediation; the dry-run engine lists it as a target and never touches it."""
     name = f"{project}-{service}-1"
-    labels = {
-        "com.docker.compose.project": project,
-        "com.docker.compose.service": service,
-        "com.docker.compose.container-number": "1",
-        "com.docker.compose.oneoff": "False",
-        "relia.remediation": "enabled",
-    }
+    labels = compose_replica_labels(project, service)
     args = ["docker", "run", "-d", "--name", name, "--network", "none"]
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]

@@ -29,7 +29,13 @@ from tests.e2e.harness import (
 )
 
 ARTIFACTS = REPO / ".artifacts" / "e2e"
-STAND_INS = ("python:3.11-slim-bookworm", "prom/prometheus:v2.55.1", "nginx:1.27.4-alpine")
+STAND_INS = (
+    "python:3.11-slim-bookworm",
+    "prom/prometheus:v2.55.1",
+    "nginx:1.27.4-alpine",
+    "prom/blackbox-exporter:v0.25.0",
+    "prom/alertmanager:v0.27.0",
+)
 
 
 @dataclass

@@ -90,6 +90,24 @@ class Proc:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def spawn_logged(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A binary in its own session, stdout and stderr appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_popen(popen: subprocess.Popen[bytes] | None, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout_s`."""
+    if popen is None or popen.poll() is not None:
+        return
+    popen.terminate()
+    try:
+        popen.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(timeout=timeout_s)
+
+
 def start_module(
     module: str,
     tmp_dir: Path,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support.procs import free_port, wait_http_ok
+from tests.support.procs import free_port, spawn_logged, stop_popen, wait_http_ok
 
 
 def prometheus_binary() -> str | None:
@@ -37,6 +37,7 @@ class PrometheusServer:
         scrape_interval: str = "1s",
         extra_config: dict[str, Any] | None = None,
         file_sd: bool = False,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.targets = targets
@@ -45,6 +46,7 @@ class PrometheusServer:
         self.file_sd = file_sd
         self.scrape_interval = scrape_interval
         self.extra_config = extra_config or {}
+        self.extra_args = extra_args or []
         self.port = free_port()
         self.popen: subprocess.Popen[bytes] | None = None
 
@@ -94,8 +96,7 @@ class PrometheusServer:
                 self._write_targets_file(job, groups)
         data = self.workdir / "prom-data"
         data.mkdir(exist_ok=True)
-        log = (self.workdir / "prometheus.log").open("ab")
-        self.popen = subprocess.Popen(
+        self.popen = spawn_logged(
             [
                 binary,
                 f"--config.file={config_path}",
@@ -103,12 +104,10 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=1h",
+                *self.extra_args,
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.workdir / "prometheus.log",
         )
-        log.close()
         wait_http_ok(self.url + "/-/ready", 30.0, self.popen)
         return self
 
@@ -119,13 +118,7 @@ class PrometheusServer:
         self._write_targets_file(job, _groups_by_job(targets).get(job, []))
 
     def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
+        stop_popen(self.popen)
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         response = httpx.get(self.url + "/api/v1/query", params={"query": promql}, timeout=5.0)

@@ -68,3 +68,16 @@ def require_blackbox_exporter() -> None:
 
 def require_chromium() -> None:
     require(chromium_path() is not None, "chromium")
+
+
+ALERTMANAGER = "prometheus-alertmanager"  # Debian's name for alertmanager
+
+
+def require_alertmanager() -> None:
+    require(
+        shutil.which(ALERTMANAGER) is not None, "the Alertmanager binary (prometheus-alertmanager)"
+    )
+
+
+def require_amtool() -> None:
+    require(shutil.which("amtool") is not None, "amtool (Debian's prometheus-alertmanager)")

@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import httpx
 
+from tests.support.containers import compose_replica_labels
 from tests.support.procs import Proc, free_port
 
 TOKEN = "integration-token"
@@ -66,6 +67,14 @@ class Receiver(_LoopbackServer):
         return f"http://127.0.0.1:{self.port}/hook"
 
 
+def _answer(handler: BaseHTTPRequestHandler, data: bytes, content_type: str) -> None:
+    handler.send_response(200)
+    handler.send_header("content-type", content_type)
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class PredictServer(_LoopbackServer):
     """Serves GET /predict like the anomaly service, from a body the test sets (None -> 503)."""
 
@@ -80,12 +89,7 @@ class PredictServer(_LoopbackServer):
                     self.send_response(503)
                     self.end_headers()
                     return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                _answer(self, json.dumps(body).encode(), "application/json")
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -219,3 +223,53 @@ def restarts_between(container: Any, since: float, until: float) -> int:
         filters={"container": container.id, "event": "restart"},
     )  # fmt: skip
     return sum(1 for _ in events)
+
+
+class GaugeServer(_LoopbackServer):
+    """A /metrics endpoint with one gauge the test sets: what a real alerting rule watches."""
+
+    def __init__(self, name: str, value: float = 0.0) -> None:
+        self.name = name
+        self.value = value
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                text = f"# TYPE {owner.name} gauge\n{owner.name} {owner.value}\n"
+                _answer(self, text.encode(), "text/plain; version=0.0.4")
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._serve(Handler)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+SLEEPER = (
+    "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
+    "while True: time.sleep(1)\n"
+)
+
+
+def opted_in_container(project: str, service: str = "svc") -> Any:
+    """One running container of a fake compose project that opted in to remediation."""
+    return docker.from_env(timeout=30).containers.run(
+        "python:3.11-slim-bookworm",
+        ["python", "-c", SLEEPER],
+        detach=True,
+        init=True,
+        name=f"{project}-{service}-1",
+        labels=compose_replica_labels(project, service),
+    )
+
+
+def settled(proc: Proc, action_id: str) -> dict[str, Any] | None:
+    """The action record once it is no longer `pending`."""
+    got = httpx.get(proc.url + f"/actions/{action_id}", timeout=5)
+    if got.status_code != 200 or got.json()["outcome"] == "pending":
+        return None
+    body: dict[str, Any] = got.json()
+    return body

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.support.prometheus import PrometheusServer
-from tests.support.requirements import compose_available, require
+from tests.support.requirements import compose_available, require, require_amtool
 
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -41,6 +41,7 @@ CONTRACT_PORTS = {
     "anomaly-service": {8080},
     "policy-engine": {8081},
     "prometheus": {9090},
+    "alertmanager": {9093},
     "loki": {3100},
     "jaeger": {16686},
 }
@@ -86,7 +87,8 @@ def test_compose_project_name_is_fixed(stack: dict[str, Any]) -> None:
 def test_every_contract_service_is_defined(stack: dict[str, Any]) -> None:
     expected = {
         "orders", "users", "payments", "gateway", "anomaly-service", "policy-engine",
-        "dashboard", "prometheus", "blackbox", "loki", "alloy", "jaeger", "grafana",
+        "dashboard", "prometheus", "blackbox", "alertmanager", "loki", "alloy", "jaeger",
+        "grafana",
     }  # fmt: skip
     assert set(services(stack)) == expected
 
@@ -227,12 +229,61 @@ def test_offline_variant_drops_only_upstream_only_images(
 def test_stand_in_tags_match_the_compose_images(stack: dict[str, Any]) -> None:
     script = (REPO / "scripts" / "offline-images.sh").read_text()
     images = {svc["image"] for svc in services(stack).values()}
-    for var in ("PROMETHEUS_TAG", "GATEWAY_TAG", "BLACKBOX_TAG"):
+    for var in ("PROMETHEUS_TAG", "GATEWAY_TAG", "BLACKBOX_TAG", "ALERTMANAGER_TAG"):
         match = re.search(rf"^{var}=\$\{{{var}:-([^}}]+)\}}", script, re.M)
         assert match, var
         assert match.group(1) in images, f"{var}={match.group(1)} not used by docker-compose.yml"
     # No registry host name written in the repository: the mirror comes from /etc/apt.
     assert "deb.debian.org" not in script
+
+
+# --- Alertmanager ----------------------------------------------------------------------------
+
+AM_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
+
+
+def amtool_check(config: Path) -> str:
+    require_amtool()
+    result = subprocess.run(
+        ["amtool", "check-config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_amtool_accepts_the_shipped_config_and_its_commented_examples(tmp_path: Path) -> None:
+    assert "2 receivers" in amtool_check(AM_CONFIG)
+    # the Slack and PagerDuty examples (lines marked `#:`) are valid once enabled
+    enabled = re.sub(r"^( *)#: ?", r"\1", AM_CONFIG.read_text(), flags=re.M)
+    examples = tmp_path / "alertmanager.yml"
+    examples.write_text(enabled)
+    out = amtool_check(examples)
+    assert "4 receivers" in out
+    receivers = {r["name"]: r for r in yaml.safe_load(enabled)["receivers"]}
+    assert receivers["slack-oncall"]["slack_configs"][0]["api_url_file"]
+    assert receivers["pagerduty-oncall"]["pagerduty_configs"][0]["routing_key"]
+
+
+def test_alertmanager_routes_external_alerts_in_and_relias_own_alerts_locally(
+    stack: dict[str, Any],
+) -> None:
+    config = yaml.safe_load(AM_CONFIG.read_text())
+    route = config["route"]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    # default: the policy engine's webhook, with resolves (they complete verification)
+    hook = receivers[route["receiver"]]["webhook_configs"][0]
+    assert hook["url"] == "http://policy-engine:8081/alerts" and hook["send_resolved"] is True
+    # Relia's own alerts (relia_kind) never route back to the engine: a local receiver
+    own = route["routes"][0]
+    assert own["matchers"] == ['relia_kind=~".+"'] and own.get("continue") is not True
+    assert set(receivers[own["receiver"]]) == {"name"}
+    engine_env = services(stack)["policy-engine"]["environment"]
+    assert engine_env["ALERTMANAGER_URL"] == "http://alertmanager:9093"
+    prometheus = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    targets = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == ["alertmanager:9093"]
+    command = services(stack)["alertmanager"]["command"]
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in command
 
 
 # --- gateway ---------------------------------------------------------------------------------

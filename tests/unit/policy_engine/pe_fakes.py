@@ -187,6 +187,7 @@ def make_engine(
     clock: FakeClock | None = None,
     store: Store | None = None,
     actuator: FakeActuator | None = None,
+    alertmanager: Any = None,
     **overrides: Any,
 ) -> Engine:
     clock = clock or FakeClock()
@@ -198,6 +199,7 @@ def make_engine(
         FakeNotifier(),
         EngineMetrics(),
         clock=clock,  # type: ignore[arg-type]
+        alertmanager=alertmanager,
     )
     engine.start()
     engine.apply(policies.encode())

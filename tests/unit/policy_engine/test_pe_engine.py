@@ -255,7 +255,7 @@ def test_failed_action_sets_no_cooldown_and_counts_for_breaker() -> None:
         assert len(escalation) == 1 and escalation[0].action == "alert"
         # no webhook URL configured: not attempted, and the record says why
         assert (escalation[0].outcome, escalation[0].reason) == ("skipped", "no_webhook")
-        assert "no webhook URL configured" in (escalation[0].detail or "")
+        assert "no receiver configured" in (escalation[0].detail or "")
         clock.advance(1)
         third = await deliver(engine, alert(fingerprint="f3"))
         rec3 = engine.store.get_action(third["scheduled"][0]["id"])
