@@ -150,6 +150,8 @@ ORDER = (
     "test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting",  # 6 users
     "test_chaos_spike_scales_orders_out_and_never_restarts_it",  # 8 orders (scale)
     "test_chaos_scenario_cli_closes_the_loop_with_a_real_restart",  # 7 payments, > 300 s after 2
+    # restarts the anomaly service: last, after every scenario that needs its baselines
+    "test_anomaly_history_and_feedback_survive_a_restart_of_the_anomaly_service",
 )
 
 
