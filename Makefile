@@ -63,6 +63,16 @@ offline-images: ## build the stand-in images (base, Prometheus, nginx, blackbox 
 down: ## stop and remove the stack's containers (volumes are kept)
 	$(COMPOSE) down --remove-orphans
 
+up-swarm: $(STAMP) ## the stack on a single-node Docker Swarm (docs/swarm.md): init if none, build, stack deploy, wait healthy
+	@OFFLINE=$(OFFLINE) UP_TIMEOUT=$(UP_TIMEOUT) bash scripts/swarm.sh up $(VPY)
+	@$(MAKE) --no-print-directory urls OFFLINE=$(OFFLINE)
+
+up-swarm-offline: offline-images ## like `up-swarm` on a machine without a registry (stand-in images)
+	@$(MAKE) --no-print-directory up-swarm OFFLINE=1
+
+down-swarm: ## remove the swarm stack (volumes kept); leave the swarm only if up-swarm created it
+	@bash scripts/swarm.sh down
+
 build: ## build the Relia images
 	$(COMPOSE) build
 
@@ -111,4 +121,4 @@ clean: ## remove the stack with its volumes and built images, and local caches
 e2e: $(STAMP) ## only the end-to-end scenarios on the compose stack (real engine)
 	$(VPY) -m pytest tests/e2e -m e2e -s $(PYTEST_ARGS)
 
-.PHONY: up up-offline offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e
+.PHONY: up up-offline up-swarm up-swarm-offline down-swarm offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e
