@@ -31,8 +31,9 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 unit: $(STAMP) ## the fast unit tests only
 	$(VPY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: $(STAMP) lint ## lint, type-check and run the whole suite (unit, integration, e2e, browser)
-	$(VPY) -m pytest -q --durations=30 $(PYTEST_ARGS)
+test: $(STAMP) lint ## lint, type-check and run the whole suite (unit, integration, e2e, browser, swarm e2e)
+	$(VPY) -m pytest -q --durations=30 -m "not e2e_swarm" $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory e2e-swarm
 
 .PHONY: help venv lint format unit test
 
@@ -121,4 +122,7 @@ clean: ## remove the stack with its volumes and built images, and local caches
 e2e: $(STAMP) ## only the end-to-end scenarios on the compose stack (real engine)
 	$(VPY) -m pytest tests/e2e -m e2e -s $(PYTEST_ARGS)
 
-.PHONY: up up-offline up-swarm up-swarm-offline down-swarm offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e
+e2e-swarm: $(STAMP) ## the end-to-end scenarios on `make up-swarm` (own session: the ports are the compose stack's)
+	$(VPY) -m pytest tests/e2e_swarm -m e2e_swarm -q $(PYTEST_ARGS)
+
+.PHONY: up up-offline up-swarm up-swarm-offline down-swarm offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e e2e-swarm
