@@ -23,8 +23,10 @@ VOLUME_PREFIX = "relia-swarm_"  # not the compose project's volumes (relia_*): n
 
 
 def _port(port: dict[str, Any]) -> dict[str, Any]:
-    # Swarm has no host_ip: a published port listens on every interface of every node.
-    out = {k: v for k, v in port.items() if k in ("target", "protocol", "mode")}
+    # Swarm has no host_ip. `host` mode: the port is bound on the node that runs the task, like
+    # compose's; the routing mesh (`ingress`) did not answer on 127.0.0.1 on this engine.
+    out = {k: v for k, v in port.items() if k in ("target", "protocol")}
+    out["mode"] = "host"
     if port.get("published") not in (None, ""):
         out["published"] = int(port["published"])
     return out
