@@ -46,9 +46,12 @@ def _service(spec: dict[str, Any]) -> dict[str, Any]:
         out["ports"] = [_port(p) for p in out["ports"]]
     if "volumes" in out:
         out["volumes"] = [_mount(v) for v in out["volumes"]]
-    deploy = out.get("deploy") or {}
+    deploy = out.setdefault("deploy", {})
     if deploy.get("placement") == {}:
         deploy.pop("placement")
+    # DNS round robin: a service name resolves to its tasks' addresses (nginx re-resolves every
+    # 2 s and spreads requests over them). The virtual IP needs IPVS, which this kernel lacks.
+    deploy.setdefault("endpoint_mode", "dnsrr")
     return out
 
 

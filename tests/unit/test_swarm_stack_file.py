@@ -67,7 +67,7 @@ def test_to_stack_drops_what_swarm_refuses_and_keeps_the_rest() -> None:
     assert set(orders) == {"image", "ports", "volumes", "deploy"}
     assert orders["ports"] == [{"published": 8001, "target": 8001, "mode": "host"}]
     assert orders["volumes"][0] == {"type": "bind", "source": "/x", "target": "/y"}
-    assert orders["deploy"] == {"replicas": 1}
+    assert orders["deploy"] == {"replicas": 1, "endpoint_mode": "dnsrr"}
     assert stack["networks"] == {"default": {"driver": "overlay"}}
     assert stack["volumes"] == {"data": {"name": "relia-swarm_data"}}  # not compose's volumes
 
