@@ -329,7 +329,7 @@ class SwarmActuator(DockerCalls):
                         before=before,
                         after=before,
                     )
-                old = {t.id: task_name(state.name, t) for t in state.tasks}
+                old = {t.slot: task_name(state.name, t) for t in state.tasks}
                 mode = {"Replicated": {"Replicas": target}}
                 await self._call(
                     f"scale {state.name}",
@@ -344,7 +344,8 @@ class SwarmActuator(DockerCalls):
                     lambda ts: running_count(ts) == (target, target),
                     f"{target} running task(s)",
                 )
-            new = {t.id: task_name(state.name, t) for t in tasks}
+            # by slot: Swarm may replace a task on its own meanwhile (a failed health check)
+            new = {t.slot: task_name(state.name, t) for t in tasks}
             changed = sorted(
                 (v for k, v in new.items() if k not in old)
                 if target > before

@@ -81,6 +81,15 @@ def test_discovery_and_gateway_see_the_swarm_tasks(swarm_stack: SwarmStack) -> N
 def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> None:
     api = swarm_stack.api
     past_grace("orders")
+
+    def latency_warm() -> bool:
+        series = api.get(ANOMALY + "/predict")["series"]
+        return any(
+            s["service"] == "orders" and s["metric"] == "latency" and not s.get("warming_up")
+            for s in series
+        )
+
+    wait_until("the orders latency baseline", latency_warm, 300, 5)
     wait_quiet(api, "orders", "latency")
     before = running_slots("relia_orders")
     timing = start_fault(api, "swarm orders latency -> replace task", "orders", "latency", ms=800)
@@ -168,7 +177,7 @@ def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
         wait_until(
             "the dry-run policy loaded",
             lambda: any(p["name"] == "users_high_latency_restart" and p.get("dry_run")
-                        for p in api.get(POLICY + "/policies")["policies"]),
+                        for p in api.get(POLICY + "/policies")["items"]),
             60, 2,
         )  # fmt: skip
         on_at = time.time()
