@@ -31,9 +31,8 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 unit: $(STAMP) ## the fast unit tests only
 	$(VPY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: $(STAMP) lint ## lint, type-check and run the whole suite (unit, integration, e2e, browser, swarm e2e)
+test: $(STAMP) lint ## lint, type-check and run the whole suite (unit, integration, e2e, browser); the swarm e2e: make e2e-swarm
 	$(VPY) -m pytest -q --durations=30 -m "not e2e_swarm" $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory e2e-swarm
 
 .PHONY: help venv lint format unit test
 
