@@ -31,7 +31,7 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 unit: $(STAMP) ## the fast unit tests only
 	$(VPY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: $(STAMP) ## lint, type-check and run the whole suite (unit, integration, e2e, browser; two lanes)
+test: $(STAMP) ## lint, type-check and run the whole suite (unit, integration, e2e, browser; two lanes); swarm e2e: make e2e-swarm
 	VPY=$(VPY) PYTEST_ARGS="$(PYTEST_ARGS)" bash scripts/run-tests.sh
 
 test-busy: $(STAMP) ## `make test` beside a competing CPU-bound process (a busy host changes timings, not verdicts)
@@ -65,6 +65,16 @@ offline-images: ## build the stand-in images (base, Prometheus, nginx, blackbox 
 
 down: ## stop and remove the stack's containers (volumes are kept)
 	$(COMPOSE) down --remove-orphans
+
+up-swarm: $(STAMP) ## the stack on a single-node Docker Swarm (docs/swarm.md): init if none, build, stack deploy, wait healthy
+	@OFFLINE=$(OFFLINE) UP_TIMEOUT=$(UP_TIMEOUT) bash scripts/swarm.sh up $(VPY)
+	@$(MAKE) --no-print-directory urls OFFLINE=$(OFFLINE)
+
+up-swarm-offline: offline-images ## like `up-swarm` on a machine without a registry (stand-in images)
+	@$(MAKE) --no-print-directory up-swarm OFFLINE=1
+
+down-swarm: ## remove the swarm stack (volumes kept); leave the swarm only if up-swarm created it
+	@bash scripts/swarm.sh down
 
 build: ## build the Relia images
 	$(COMPOSE) build
@@ -115,4 +125,7 @@ clean: ## remove the stack with its volumes and built images, and local caches
 e2e: $(STAMP) ## only the end-to-end scenarios on the compose stack (real engine)
 	$(VPY) -m pytest tests/e2e -m e2e -s $(PYTEST_ARGS)
 
-.PHONY: up up-offline offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e
+e2e-swarm: $(STAMP) ## the end-to-end scenarios on `make up-swarm` (own session: the ports are the compose stack's)
+	$(VPY) -m pytest tests/e2e_swarm -m e2e_swarm -q $(PYTEST_ARGS)
+
+.PHONY: up up-offline up-swarm up-swarm-offline down-swarm offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e e2e-swarm

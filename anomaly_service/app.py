@@ -87,7 +87,9 @@ def create_app(
     specs = catalog if catalog is not None else load_catalog(settings.metrics_catalog)
     metrics = ServiceMetrics()
     source = prometheus_client_adapter or PrometheusAdapter(
-        settings.prometheus_url, settings.prometheus_timeout_s
+        settings.prometheus_url,
+        settings.prometheus_timeout_s,
+        headers=settings.prometheus_request_headers(),
     )
     if notifier is None:
         url = settings.policy_engine_url.rstrip("/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.yml")
@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     prometheus_url: str = "http://prometheus:9090"
     prometheus_timeout_s: float = Field(default=4.0, gt=0)
+    # Any PromQL backend (Thanos, Mimir, Cortex, VictoriaMetrics): extra headers on every query,
+    # as JSON, e.g. PROMETHEUS_HEADERS='{"X-Scope-OrgID": "tenant-1"}' (docs/anomaly-service.md).
+    prometheus_headers: dict[str, str] = Field(default_factory=dict)
+    # Sent as `Authorization: Bearer ...`; a secret, so never shown by /status or in logs.
+    prometheus_bearer_token: SecretStr | None = None
     policy_engine_url: str = ""  # empty: events are built and counted as dropped, not sent
     policy_engine_token: str = ""
     external_url: str = "http://anomaly-service:8080"
@@ -56,3 +61,30 @@ class Settings(BaseSettings):
     feedback_max_mute_s: float = Field(default=7 * 86400.0, gt=0, le=7 * 86400.0)
     # Overrides of DetectorConfig fields, as JSON: DETECTOR_CONFIG='{"min_points": 10}'.
     detector_config: dict[str, float | int] = Field(default_factory=dict)
+
+    @field_validator("prometheus_headers")
+    @classmethod
+    def _headers_valid(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_headers(value)
+
+    def prometheus_request_headers(self) -> dict[str, str]:
+        """Every header the Prometheus source sends (the bearer token wins over a header)."""
+        out = dict(self.prometheus_headers)
+        if self.prometheus_bearer_token is not None:
+            out["Authorization"] = f"Bearer {self.prometheus_bearer_token.get_secret_value()}"
+        return out
+
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """HTTP header names are tokens and values one line: refuse anything else at start-up."""
+    for name, value in headers.items():
+        if not name or not set(name) <= _TOKEN_CHARS:
+            raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name!r}: the value must be one line (no CR, LF or NUL)")
+    return headers

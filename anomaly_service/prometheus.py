@@ -61,10 +61,15 @@ class PrometheusAdapter:
         base_url: str,
         timeout_s: float = 4.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Auth and tenant headers (X-Scope-OrgID) of Thanos/Mimir/Cortex/VictoriaMetrics.
         self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=httpx.Timeout(timeout_s), transport=transport
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+            headers=headers or {},
         )
         self._no_runtimeinfo = False
 

@@ -44,14 +44,15 @@ def validate(path: str) -> int:
 def serve() -> int:
     import uvicorn
 
-    from policy_engine.actuator import DockerActuator
+    from policy_engine.actuator import DockerActuator, SwarmActuator
     from policy_engine.app import create_app
     from policy_engine.config import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per /predict poll is noise
     settings = Settings()
-    actuator = DockerActuator(
+    backend = SwarmActuator if settings.actuator_backend == "swarm" else DockerActuator
+    actuator = backend(
         settings.compose_project,
         call_timeout_s=settings.docker_timeout_s,
         hostname=settings.hostname,

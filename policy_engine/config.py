@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     dry_run: bool = False
     policy_engine_token: str | None = None
     compose_project: str = "relia"
+    # docker: compose containers of COMPOSE_PROJECT; swarm: services of the stack of that name
+    # (docs/swarm.md). Explicit, not guessed: a compose stack on a swarm-mode engine is common.
+    actuator_backend: Literal["docker", "swarm"] = "docker"
     # HOSTNAME: inside a container, its id, so the engine never acts on its own container.
     hostname: str | None = None
     verification_window_s: float = Field(default=120.0, gt=0)

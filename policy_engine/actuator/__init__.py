@@ -1,6 +1,7 @@
-"""Docker actuator: the policy engine's only path to the Docker engine."""
+"""Actuators: the policy engine's only path to the Docker engine (compose or Swarm)."""
 
 from policy_engine.actuator.docker_actuator import DockerActuator
+from policy_engine.actuator.swarm_actuator import SwarmActuator
 from policy_engine.actuator.types import (
     ActionOutcome,
     Actuator,
@@ -18,4 +19,5 @@ __all__ = [
     "DockerActuator",
     "RestartParams",
     "ScaleParams",
+    "SwarmActuator",
 ]

@@ -1,29 +1,30 @@
 """The Docker adapter behind the `Actuator` protocol: restart and scale compose replicas.
 
-Every blocking docker-SDK call runs on the actuator's own small thread pool and is awaited with
-`asyncio.wait_for`, so a hung or dead daemon turns into a `failed` outcome, never a stalled event
-loop or an exception escaping. Blast radius rules live in `selection.py` and are applied here to
-every container before it is touched.
+Every Docker call goes through `DockerCalls` (calls.py): bounded, off the event loop, so a hung
+or dead daemon turns into a `failed` outcome, never a stall or an exception escaping. Blast
+radius rules live in `selection.py` and are applied here to every container before it is touched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
-import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 import docker.errors
-import requests.exceptions
 
+from policy_engine.actuator.calls import (
+    ActionFailed,
+    DockerCalls,
+    _failed,
+    _outcome,
+    _short,
+)
 from policy_engine.actuator.clone import CloneError, build_clone
 from policy_engine.actuator.selection import (
     PROJECT_LABEL,
@@ -35,7 +36,6 @@ from policy_engine.actuator.selection import (
     parse_rfc3339,
     scale_down_victims,
     scale_target,
-    self_ids_from_proc,
 )
 from policy_engine.actuator.types import (
     ActionOutcome,
@@ -45,8 +45,6 @@ from policy_engine.actuator.types import (
     ScaleParams,
 )
 
-T = TypeVar("T")
-
 # Container states `restart` acts on; paused/dead/removing containers are left alone.
 RESTARTABLE = ("running", "exited", "created", "restarting")
 
@@ -55,10 +53,6 @@ RESTARTABLE = ("running", "exited", "created", "restarting")
 CHANGE_ACTIONS = frozenset({"create", "start", "restart", "die", "kill", "oom", "stop", "destroy"})
 MAX_EVENTS_READ = 5000  # bounded read of Docker's event buffer
 MAX_CHANGES = 200
-
-
-class ActionFailed(Exception):
-    """A step failed in a way the outcome should report as-is."""
 
 
 @dataclass
@@ -107,35 +101,7 @@ def _replica(attrs: dict[str, Any]) -> Replica:
     )
 
 
-def detect_self_ids(proc: Path = Path("/proc/self")) -> set[str]:
-    """Container ids of the current process (empty when not in a container)."""
-    texts = []
-    for name in ("cgroup", "mountinfo"):
-        try:
-            texts.append((proc / name).read_text(errors="replace"))
-        except OSError:
-            texts.append("")
-    return self_ids_from_proc(texts[0], texts[1])
-
-
-def default_client_factory(
-    base_url: str | None = None, http_timeout_s: float = 10.0
-) -> Callable[[], docker.DockerClient]:
-    """Docker SDK client; `version="auto"` negotiates with the daemon (API 1.41 here)."""
-
-    # One second over the actuator's own per-call limit, so that limit (asyncio) ends a hung
-    # call first, with its one clear message; a tie made the stalled-daemon test flaky.
-    timeout = int(max(1, http_timeout_s)) + 1
-
-    def make() -> docker.DockerClient:
-        if base_url:
-            return docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
-        return docker.from_env(version="auto", timeout=timeout)
-
-    return make
-
-
-class DockerActuator:
+class DockerActuator(DockerCalls):
     """Restart and scale the replicas of one compose project's opted-in services."""
 
     def __init__(
@@ -154,89 +120,24 @@ class DockerActuator:
     ) -> None:
         if not project:
             raise ValueError("DockerActuator needs the compose project name")
+        super().__init__(
+            docker_host=docker_host,
+            client_factory=client_factory,
+            call_timeout_s=call_timeout_s,
+            self_ids=self_ids,
+            hostname=hostname,
+            max_workers=max_workers,
+        )
         self.project = project
-        self.call_timeout_s = call_timeout_s
         self.ready_timeout_s = ready_timeout_s
         self.poll_interval_s = poll_interval_s
         self.default_stop_timeout_s = default_stop_timeout_s
-        self._factory = client_factory or default_client_factory(docker_host, call_timeout_s)
-        self._self_ids = set(detect_self_ids() if self_ids is None else self_ids)
-        self._hostname = hostname
-        # Own pool: hung daemon calls must not starve the loop's default executor.
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="docker-act")
-        self._client_lock = threading.Lock()
-        self._docker: docker.DockerClient | None = None
-        self._service_locks: dict[str, asyncio.Lock] = {}
-        # Why the last Docker call failed (None after a success): list_targets returns [] on
-        # failure, so callers can tell "no replicas" from "Docker unreachable".
-        self.last_error: str | None = None
-
-    # ---- plumbing -------------------------------------------------------------------------
-
-    def _client(self) -> docker.DockerClient:
-        with self._client_lock:
-            if self._docker is None:
-                self._docker = self._factory()
-            return self._docker
-
-    def _drop_client(self) -> None:
-        """Forget the client so the next call reconnects (and renegotiates) from scratch."""
-        with self._client_lock:
-            old, self._docker = self._docker, None
-        if old is not None:
-            # Closing a broken client must not mask the real error.
-            with contextlib.suppress(Exception):
-                old.close()
-
-    async def _call(self, step: str, fn: Callable[..., T], *args: Any, limit_s: float) -> T:
-        """Run a blocking call on the pool; every Docker failure becomes ActionFailed."""
-        try:
-            result = await self._translated(step, fn, *args, limit_s=limit_s)
-        except ActionFailed as exc:
-            self.last_error = str(exc)
-            raise
-        self.last_error = None
-        return result
-
-    async def _translated(self, step: str, fn: Callable[..., T], *args: Any, limit_s: float) -> T:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, functools.partial(fn, *args))
-        try:
-            return await asyncio.wait_for(future, limit_s)
-        except TimeoutError:
-            self._drop_client()
-            raise ActionFailed(
-                f"Docker daemon did not answer within {limit_s:.0f}s ({step})"
-            ) from None
-        except docker.errors.NotFound as exc:
-            raise ActionFailed(f"{step}: container no longer exists ({exc.explanation})") from None
-        except docker.errors.APIError as exc:
-            raise ActionFailed(f"{step}: Docker refused: {exc.explanation or exc}") from None
-        except requests.exceptions.Timeout:
-            self._drop_client()
-            raise ActionFailed(f"Docker daemon did not answer in time ({step})") from None
-        except (
-            docker.errors.DockerException,
-            requests.exceptions.RequestException,
-            OSError,
-        ) as exc:
-            self._drop_client()
-            raise ActionFailed(f"Docker daemon unreachable ({step}): {_short(exc)}") from None
 
     def _none_eligible(self, service: str) -> str:
         return (
             f"no eligible containers for service {service!r} in compose project "
             f"{self.project!r} (they need the label relia.remediation=enabled)"
         )
-
-    def _lock(self, service: str) -> asyncio.Lock:
-        # Serialise actions per service: two concurrent scale-ups would pick the same number.
-        return self._service_locks.setdefault(service, asyncio.Lock())
-
-    def close(self) -> None:
-        """Release the thread pool and the client (hung calls are abandoned, not awaited)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._drop_client()
 
     # ---- blocking primitives (run on the pool) --------------------------------------------
 
@@ -346,16 +247,7 @@ class DockerActuator:
             )
         return out[-MAX_CHANGES:]
 
-    def _ping(self) -> bool:
-        return bool(self._client().ping())
-
     # ---- Actuator protocol ----------------------------------------------------------------
-
-    async def ping(self) -> bool:
-        try:
-            return await self._call("ping", self._ping, limit_s=self.call_timeout_s)
-        except ActionFailed:
-            return False
 
     async def changes(self, service: str, since: float, until: float) -> list[ContainerChange]:
         """The service's container lifecycle events (start, die, oom, ...): a redeploy, a crash
@@ -591,42 +483,3 @@ def _stop_timeout(attrs: dict[str, Any], default: float) -> float:
     """The service's stop_grace_period (compose stores it as Config.StopTimeout)."""
     value = (attrs.get("Config") or {}).get("StopTimeout")
     return float(value) if isinstance(value, int | float) and value >= 0 else default
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _outcome(
-    started: float,
-    status: str,
-    targets: list[str],
-    detail: str,
-    error: str | None = None,
-    before: int | None = None,
-    after: int | None = None,
-) -> ActionOutcome:
-    return ActionOutcome.model_validate(
-        {
-            "status": status,
-            "targets": targets,
-            "detail": detail,
-            "error": error,
-            "replicas_before": before,
-            "replicas_after": after,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        }
-    )
-
-
-def _failed(
-    started: float,
-    done: list[str],
-    service: str,
-    error: str,
-    before: int | None,
-    after: int | None = None,
-) -> ActionOutcome:
-    partial = f" after acting on {', '.join(done)}" if done else ""
-    return _outcome(started, "failed", done, f"{service}: failed{partial}", error, before, after)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from policy_engine.actuator.docker_actuator import ActionFailed
+from policy_engine.actuator.calls import ActionFailed
 from policy_engine.api.deps import get_engine
 from policy_engine.policies import NAME_RE
 

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from policy_engine.actuator.docker_actuator import ActionFailed
+from policy_engine.actuator.calls import ActionFailed
 from policy_engine.actuator.types import (
     ActionOutcome,
     ContainerChange,

@@ -1,0 +1,168 @@
+"""Turn `docker compose config --format json` output into a stack file `docker stack deploy`
+(Docker 20.10, compose schema 3.9) accepts: `python scripts/swarm_stack.py < merged.json`;
+and `--prometheus IN OUT` writes the stack's Prometheus config: IN with its `services` job
+found through Swarm task discovery instead of compose containers (one file to maintain).
+
+Compose v2 resolves the overrides, profiles, anchors and variables; what is left are the fields
+the older stack loader rejects or Swarm ignores (docs/swarm.md, "What the stack file drops").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Compose-only service fields: Swarm ignores or refuses them (build: images must exist already;
+# depends_on: Swarm restarts a task until its dependencies answer; restart: deploy.restart_policy).
+DROPPED = ("build", "depends_on", "restart", "pull_policy", "profiles", "container_name")
+VOLUME_PREFIX = "relia-swarm_"  # not the compose project's volumes (relia_*): no shared state
+
+
+def _port(port: dict[str, Any]) -> dict[str, Any]:
+    # Swarm has no host_ip. `host` mode: the port is bound on the node that runs the task, like
+    # compose's; the routing mesh (`ingress`) did not answer on 127.0.0.1 on this engine.
+    out = {k: v for k, v in port.items() if k in ("target", "protocol")}
+    out["mode"] = "host"
+    if port.get("published") not in (None, ""):
+        out["published"] = int(port["published"])
+    return out
+
+
+def _mount(volume: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in volume.items() if k not in ("bind", "volume")}
+    bind = {k: v for k, v in (volume.get("bind") or {}).items() if k == "propagation"}
+    if bind:
+        out["bind"] = bind
+    return out
+
+
+def _service(spec: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in spec.items() if v is not None and k not in DROPPED}
+    if "ports" in out:
+        out["ports"] = [_port(p) for p in out["ports"]]
+    if "volumes" in out:
+        out["volumes"] = [_mount(v) for v in out["volumes"]]
+    deploy = out.setdefault("deploy", {})
+    if deploy.get("placement") == {}:
+        deploy.pop("placement")
+    # DNS round robin: a service name resolves to its tasks' addresses (nginx re-resolves every
+    # 2 s and spreads requests over them). The virtual IP needs IPVS, which this kernel lacks.
+    deploy.setdefault("endpoint_mode", "dnsrr")
+    return out
+
+
+def to_stack(config: dict[str, Any]) -> dict[str, Any]:
+    """The stack file for a merged compose config (pure: no I/O)."""
+    if not isinstance(config.get("services"), dict) or not config["services"]:
+        raise ValueError("no services in the compose config")
+    networks = {
+        name: {k: v for k, v in (net or {}).items() if k in ("driver", "attachable", "external")}
+        for name, net in (config.get("networks") or {}).items()
+    }
+    volumes = {name: {"name": VOLUME_PREFIX + name} for name in config.get("volumes") or {}}
+    stack: dict[str, Any] = {
+        "version": "3.9",
+        "services": {name: _service(spec) for name, spec in config["services"].items()},
+    }
+    if networks:
+        stack["networks"] = networks
+    if volumes:
+        stack["volumes"] = volumes
+    return stack
+
+
+# Tasks of the stack's opted-in services; `service` is the name without the stack prefix, so
+# the catalog, policies and dashboard see the same labels as under compose.
+SWARM_SERVICES_JOB: dict[str, Any] = {
+    "job_name": "services",
+    "dockerswarm_sd_configs": [
+        {
+            "host": "unix:///var/run/docker.sock",
+            "role": "tasks",
+            "port": 8000,
+            "refresh_interval": "5s",
+        }
+    ],
+    "relabel_configs": [
+        {
+            "source_labels": ["__meta_dockerswarm_task_desired_state"],
+            "regex": "running",
+            "action": "keep",
+        },
+        {
+            "source_labels": ["__meta_dockerswarm_service_label_com_docker_stack_namespace"],
+            "regex": "relia",
+            "action": "keep",
+        },
+        {
+            "source_labels": ["__meta_dockerswarm_container_label_relia_scrape"],
+            "regex": "true",
+            "action": "keep",
+        },
+        # one target per task: its address on the stack's own network, at its metrics port
+        {
+            "source_labels": ["__meta_dockerswarm_network_name"],
+            "regex": "relia_default",
+            "action": "keep",
+        },
+        {
+            "source_labels": [
+                "__address__",
+                "__meta_dockerswarm_container_label_relia_metrics_port",
+            ],
+            "separator": ";",
+            "regex": "([^:]+):[0-9]+;([0-9]+)",
+            "replacement": "$1:$2",
+            "target_label": "__address__",
+        },
+        {
+            "source_labels": ["__meta_dockerswarm_service_name"],
+            "regex": "relia_(.+)",
+            "target_label": "service",
+        },
+        {
+            "source_labels": ["__meta_dockerswarm_service_name", "__meta_dockerswarm_task_slot"],
+            "separator": ".",
+            "target_label": "container",
+        },
+        {"source_labels": ["__meta_dockerswarm_task_slot"], "target_label": "replica"},
+    ],
+}
+
+
+def swarm_prometheus(config: dict[str, Any]) -> dict[str, Any]:
+    """The compose Prometheus config with its `services` job swapped for task discovery."""
+    jobs = config.get("scrape_configs") or []
+    if not any(job.get("job_name") == "services" for job in jobs):
+        raise ValueError("the Prometheus config has no `services` job to replace")
+    swapped = [SWARM_SERVICES_JOB if j.get("job_name") == "services" else j for j in jobs]
+    return {**config, "scrape_configs": swapped}
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--prometheus"] and len(sys.argv) == 4:
+        source, target = Path(sys.argv[2]), Path(sys.argv[3])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        config = swarm_prometheus(yaml.safe_load(source.read_text()))
+        target.write_text(
+            f"# generated from {source} by scripts/swarm_stack.py\n"
+            + yaml.safe_dump(config, sort_keys=False)
+        )
+        return 0
+    try:
+        config = json.load(sys.stdin)
+        stack = to_stack(config)
+    except (ValueError, AttributeError, TypeError) as exc:
+        print(f"swarm_stack: cannot convert the compose config: {exc}", file=sys.stderr)
+        return 1
+    json.dump(stack, sys.stdout, indent=1)  # JSON is YAML: `docker stack deploy -c` reads it
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Session fixture: `make up-swarm` (scripts/swarm.sh) on a single-node swarm, removed after.
+
+Its own directory and marker (`e2e_swarm`), run in a pytest session of its own (`make
+e2e-swarm`): the compose e2e keeps its stack on the same ports until its session ends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.e2e.harness import REPO, REPORT, Api, Traffic, offline_mode, run
+from tests.support.requirements import require_docker
+from tests.support.swarm import single_node_swarm
+
+STACK = "relia"
+ARTIFACTS = REPO / ".artifacts" / "e2e-swarm"
+
+
+@dataclass
+class SwarmStack:
+    api: Api
+    traffic: Traffic
+    policy_dir: str
+
+
+def _down(env: dict[str, str]) -> None:
+    run(["bash", "scripts/swarm.sh", "down"], timeout=300, check=False)
+    names = [f"relia-swarm_{v}" for v in ("policy-state", "prometheus-data")]
+    run(["docker", "volume", "rm", *names], timeout=60, check=False)
+
+
+def _compose_stack_running() -> bool:
+    label = "label=com.docker.compose.project=relia"
+    return bool(run(["docker", "ps", "-q", "--filter", label], timeout=30).stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def swarm_stack() -> Iterator[SwarmStack]:
+    require_docker()
+    if _compose_stack_running():
+        pytest.fail(
+            "a compose stack `relia` runs on the stack's ports: `make down` first", pytrace=False
+        )
+    policy_dir = tempfile.mkdtemp(prefix="relia-e2e-swarm-policies-")
+    shutil.copy(REPO / "policy_engine" / "policies.yml", policy_dir)
+    os.chmod(policy_dir, 0o755)
+    env = {**os.environ, "RELIA_POLICY_DIR": policy_dir, "OFFLINE": "1" if offline_mode() else ""}
+    with single_node_swarm():
+        _down(env)  # fresh volumes: no cooldowns or budgets from an earlier run
+        started = time.monotonic()
+        up = subprocess.run(
+            ["bash", "scripts/swarm.sh", "up", sys.executable],
+            capture_output=True, text=True, timeout=900, cwd=REPO, env=env,
+        )  # fmt: skip
+        if up.returncode != 0:
+            _down(env)
+            shutil.rmtree(policy_dir, ignore_errors=True)
+            raise RuntimeError(
+                f"swarm stack not healthy:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
+            )
+        REPORT.facts["make up-swarm: deploy -> all healthy (images built)"] = (
+            f"{time.monotonic() - started:.1f}s"
+        )
+        api = Api()
+        traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=1800).start()
+        try:
+            yield SwarmStack(api=api, traffic=traffic, policy_dir=policy_dir)
+        finally:
+            traffic.stop()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for service in ("policy-engine", "orders", "anomaly-service"):
+                logs = run(["docker", "service", "logs", "--tail", "300", f"{STACK}_{service}"],
+                           timeout=60, check=False)  # fmt: skip
+                (ARTIFACTS / f"{service}.log").write_text(logs.stdout + logs.stderr)
+            api.close()
+            _down(env)
+            shutil.rmtree(policy_dir, ignore_errors=True)
+            REPORT.save(ARTIFACTS / "report.json")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # REPORT is the compose e2e's too: print it only in the swarm e2e's own session
+    markexpr = str(terminalreporter.config.getoption("markexpr") or "")
+    if markexpr.strip() == "e2e_swarm" and (REPORT.timings or REPORT.facts):
+        terminalreporter.section("Relia on Swarm e2e: fault -> anomaly -> action -> normal")
+        terminalreporter.write_line(REPORT.table())

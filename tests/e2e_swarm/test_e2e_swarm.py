@@ -1,0 +1,206 @@
+"""End-to-end on `make up-swarm`: the shipped policies drive Swarm services (docs/swarm.md).
+
+Lean on purpose (one stack deploy, short scenarios): discovery and the gateway, a latency fault
+on orders -> one task replaced -> normal, CPU overload -> scale up then down, a paused engine
+and a dry-run policy honoured. Faults go through the gateway (the service's virtual IP); with
+one replica per service the fault lands on that task.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policy_engine.actuator.selection import parse_rfc3339
+from tests.e2e.harness import (
+    ANOMALY,
+    ORDERS,
+    POLICY,
+    REPORT,
+    find_action,
+    start_fault,
+    wait_detected,
+    wait_for,
+    wait_quiet,
+    wait_until,
+)
+from tests.e2e_swarm.conftest import SwarmStack
+from tests.support.swarm import running_slots, tasks
+
+pytestmark = [pytest.mark.e2e_swarm, pytest.mark.swarm]
+GRACE_S = 50.0  # the shipped grace period (45 s) and a margin
+
+
+def task_age(service: str) -> float:
+    """Seconds since the youngest running task of relia_<service> started."""
+    stamps = [
+        parse_rfc3339(t["Status"]["Timestamp"]) or 0.0
+        for t in tasks(f"relia_{service}")
+        if t["DesiredState"] == "running" and t["Status"]["State"] == "running"
+    ]
+    return time.time() - max(stamps, default=0.0)
+
+
+def past_grace(service: str) -> None:
+    age = task_age(service)
+    if age < GRACE_S:
+        time.sleep(GRACE_S - age)
+
+
+@pytest.mark.timeout(600)
+def test_discovery_and_gateway_see_the_swarm_tasks(swarm_stack: SwarmStack) -> None:
+    api = swarm_stack.api
+    found = wait_until(
+        "the three services scraped under their compose names",
+        lambda: {r["metric"].get("service") for r in api.prom('up{job="services"} == 1')}
+        >= {"orders", "users", "payments"} or None,
+        120, 2,
+    )  # fmt: skip
+    assert found
+    rows = api.prom('up{job="services",service="orders"}')
+    assert [r["metric"]["container"] for r in rows] == ["relia_orders.1"]
+    assert api.http.get(ORDERS + "/orders?limit=1").status_code == 200
+    status = api.get(POLICY + "/status")
+    assert status["enabled"] is True
+    wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 180, 2)
+
+    def warmed_up() -> bool:
+        series = api.get(ANOMALY + "/predict")["series"]
+        return {"orders", "users", "payments"} <= {
+            s["service"] for s in series if not s.get("warming_up")
+        }
+
+    wait_until("baselines to warm up", warmed_up, 300, 5)
+
+
+@pytest.mark.timeout(600)
+def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> None:
+    api = swarm_stack.api
+    past_grace("orders")
+
+    def latency_warm() -> bool:
+        series = api.get(ANOMALY + "/predict")["series"]
+        return any(
+            s["service"] == "orders" and s["metric"] == "latency" and not s.get("warming_up")
+            for s in series
+        )
+
+    wait_until("the orders latency baseline", latency_warm, 300, 5)
+    wait_quiet(api, "orders", "latency")
+    before = running_slots("relia_orders")
+    timing = start_fault(api, "swarm orders latency -> replace task", "orders", "latency", ms=800)
+    started = timing.fault_at
+    try:
+        wait_detected(api, timing, "orders", "latency")
+        action = wait_for(
+            api, "orders", started, "a restart of orders",
+            lambda: find_action(api, "orders", "restart_container", started), 120,
+        )  # fmt: skip
+        timing.action_at = action["created_at"]
+        assert action["policy"] == "orders_high_latency_restart"
+        assert "relia_orders" in action["detail"], action
+        after = running_slots("relia_orders")
+        assert len(after) == len(before) == 1 and after[1] != before[1]
+
+        def normal() -> bool:
+            p99 = api.p99("orders")
+            return p99 is not None and p99 < 0.3
+
+        wait_until("orders p99 back under 0.3 s", normal, 120, 1)
+        timing.normal_at = time.time()
+        timing.note = f"task {before[1][:10]} -> {after[1][:10]}"
+    finally:
+        api.clear("orders")
+
+
+@pytest.mark.timeout(900)
+def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> None:
+    api = swarm_stack.api
+    past_grace("orders")
+    wait_quiet(api, "orders", "cpu")
+    timing = start_fault(
+        api, "swarm orders CPU -> scale up/down", "orders", "cpu", intensity=1.0, duration_s=300
+    )
+    started = timing.fault_at
+    try:
+        up = wait_for(
+            api, "orders", started, "a scale_up of orders",
+            lambda: find_action(api, "orders", "scale_up", started), 240,
+        )  # fmt: skip
+        timing.action_at = up["created_at"]
+        wait_until(
+            "two running orders tasks", lambda: len(running_slots("relia_orders")) == 2, 90, 2
+        )
+        wait_until(
+            "two orders tasks scraped",
+            lambda: (api.prom_value('count(up{job="services",service="orders"} == 1)') or 0) >= 2,
+            90, 2,
+        )  # fmt: skip
+    finally:
+        for _ in range(20):  # the VIP spreads DELETEs too: until the burning task got one
+            if api.clear_count("orders") > 0:
+                break
+    stopped = time.time()
+    down = wait_for(
+        api, "orders", stopped, "a scale_down of orders",
+        lambda: find_action(api, "orders", "scale_down", stopped), 360,
+    )  # fmt: skip
+    wait_until("one orders task again", lambda: len(running_slots("relia_orders")) == 1, 60, 2)
+    timing.normal_at = time.time()
+    timing.note = f"scale_down at +{down['created_at'] - stopped:.0f}s after the overload stopped"
+
+
+@pytest.mark.timeout(600)
+def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
+    """Paused: a users latency fault is detected, skipped, nothing touched. Dry run (set on the
+    users policy by editing the engine's policy file): recorded as dry_run, nothing touched."""
+    api = swarm_stack.api
+    past_grace("users")
+    wait_quiet(api, "users", "latency")
+    before = running_slots("relia_users")
+    assert api.toggle(False) == {"enabled": False}
+    try:
+        timing = start_fault(api, "swarm users latency, paused", "users", "latency", ms=800)
+        started = timing.fault_at
+        wait_detected(api, timing, "users", "latency")
+        wait_for(
+            api, "users", started, "a skipped (paused) restart of users",
+            lambda: find_action(api, "users", "restart_container", started, outcome="skipped"),
+            90,
+        )  # fmt: skip
+        timing.note = "paused: skipped"
+        set_dry_run(Path(swarm_stack.policy_dir) / "policies.yml", "users_high_latency_restart")
+        wait_until(
+            "the dry-run policy loaded",
+            lambda: any(p["name"] == "users_high_latency_restart" and p.get("dry_run")
+                        for p in api.get(POLICY + "/policies")["items"]),
+            60, 2,
+        )  # fmt: skip
+        on_at = time.time()
+        assert api.toggle(True) == {"enabled": True}
+        dry: dict[str, Any] = wait_for(
+            api, "users", on_at, "a dry-run restart of users",
+            lambda: find_action(api, "users", "restart_container", on_at, outcome="dry_run"), 120,
+        )  # fmt: skip
+        timing.action_at = dry["created_at"]
+        timing.note += f"; dry run at +{dry['created_at'] - started:.0f}s: {dry['detail'][:60]}"
+        assert running_slots("relia_users") == before  # neither touched a task
+        assert find_action(api, "users", "restart_container", started) is None
+    finally:
+        api.toggle(True)
+        api.clear("users")
+
+
+def set_dry_run(path: Path, policy: str) -> None:
+    data = yaml.safe_load(path.read_text())
+    for item in data["policies"]:
+        if item["name"] == policy:
+            item["dry_run"] = True
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    tmp.replace(path)
+    REPORT.facts.setdefault("dry run", f"set on {policy}")

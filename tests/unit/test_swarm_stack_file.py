@@ -1,0 +1,99 @@
+"""scripts/swarm_stack.py: the merged compose config becomes a stack file the 20.10 stack loader
+accepts, and the Prometheus config gets task discovery for its `services` job."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "swarm_stack", REPO / "scripts" / "swarm_stack.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def merged() -> dict[str, Any]:
+    return {
+        "name": "relia",
+        "services": {
+            "orders": {
+                "build": {"context": "."},
+                "depends_on": {"users": {"condition": "service_healthy"}},
+                "restart": "unless-stopped",
+                "command": None,
+                "image": "relia-services:latest",
+                "ports": [
+                    {"host_ip": "127.0.0.1", "published": "8001", "target": 8001, "mode": "ingress"}
+                ],
+                "volumes": [
+                    {
+                        "type": "bind",
+                        "source": "/x",
+                        "target": "/y",
+                        "bind": {"create_host_path": True},
+                    },
+                    {"type": "volume", "source": "data", "target": "/d", "volume": {}},
+                ],
+                "deploy": {"placement": {}, "replicas": 1},
+            }
+        },
+        "networks": {"default": {"name": "relia_default", "driver": "overlay", "ipam": {}}},
+        "volumes": {"data": {"name": "relia_data"}},
+        "x-logging": {},
+    }
+
+
+def test_to_stack_drops_what_swarm_refuses_and_keeps_the_rest() -> None:
+    stack = load().to_stack(merged())
+    assert stack["version"] == "3.9" and set(stack) == {
+        "version",
+        "services",
+        "networks",
+        "volumes",
+    }
+    orders = stack["services"]["orders"]
+    assert set(orders) == {"image", "ports", "volumes", "deploy"}
+    assert orders["ports"] == [{"published": 8001, "target": 8001, "mode": "host"}]
+    assert orders["volumes"][0] == {"type": "bind", "source": "/x", "target": "/y"}
+    assert orders["deploy"] == {"replicas": 1, "endpoint_mode": "dnsrr"}
+    assert stack["networks"] == {"default": {"driver": "overlay"}}
+    assert stack["volumes"] == {"data": {"name": "relia-swarm_data"}}  # not compose's volumes
+
+
+def test_to_stack_refuses_a_config_without_services() -> None:
+    with pytest.raises(ValueError, match="no services"):
+        load().to_stack({"name": "relia"})
+
+
+def test_the_stack_prometheus_finds_tasks_and_keeps_every_other_job() -> None:
+    module = load()
+    source = yaml.safe_load((REPO / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    out = module.swarm_prometheus(source)
+    jobs = {j["job_name"]: j for j in out["scrape_configs"]}
+    assert set(jobs) == {j["job_name"] for j in source["scrape_configs"]}
+    assert jobs["services"]["dockerswarm_sd_configs"][0]["role"] == "tasks"
+    service_rule = [
+        r for r in jobs["services"]["relabel_configs"] if r.get("target_label") == "service"
+    ]
+    assert service_rule == [
+        {
+            "source_labels": ["__meta_dockerswarm_service_name"],
+            "regex": "relia_(.+)",
+            "target_label": "service",
+        }
+    ]
+    assert jobs["probes"] == next(j for j in source["scrape_configs"] if j["job_name"] == "probes")
+    with pytest.raises(ValueError, match="no `services` job"):
+        module.swarm_prometheus({"scrape_configs": [{"job_name": "x"}]})
