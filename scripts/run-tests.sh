@@ -40,16 +40,26 @@ echo "== lane 1: lint, then unit, integration and browser tests (lane 2, e2e, lo
 lint_rc=0
 make --no-print-directory lint || lint_rc=$?
 rest_rc=0
-"$VPY" -m pytest -q --durations=30 --ignore=tests/e2e --ignore=tests/e2e_swarm "${extra[@]}" || rest_rc=$?
+"$VPY" -m pytest -q --durations=30 --ignore=tests/e2e --ignore=tests/e2e_swarm -m "not swarm" \
+  "${extra[@]}" || rest_rc=$?
 rest_done=$(date +%s)
 
 wait "$e2e_pid"
 e2e_rc=$?
-[[ -n $hog_pid ]] && kill "$hog_pid" 2>/dev/null
 echo
 echo "== lane 2: e2e (finished $(( $(date +%s) - started ))s after the start)"
 cat "$E2E_LOG"
+
+# Joining and leaving a swarm broke name resolution and connections of compose containers
+# (re)started afterwards (seen in CI: the restarted anomaly-service could not resolve
+# `prometheus` for minutes, the gateway answered 502 for a restarted payments): the swarm tests
+# wait until the e2e stack is gone.
+echo
+echo "== after both lanes: the swarm tests (they join and leave a swarm on the engine)"
+swarm_rc=0
+"$VPY" -m pytest -q --durations=5 -m swarm tests/integration "${extra[@]}" || swarm_rc=$?
+[[ -n $hog_pid ]] && kill "$hog_pid" 2>/dev/null
 echo
 echo "== lint rc=$lint_rc; unit/integration/browser rc=$rest_rc (lane 1 took $((rest_done - started))s);" \
-  "e2e rc=$e2e_rc; wall $(( $(date +%s) - started ))s"
-(( lint_rc == 0 && rest_rc == 0 && e2e_rc == 0 ))
+  "e2e rc=$e2e_rc; swarm rc=$swarm_rc; wall $(( $(date +%s) - started ))s"
+(( lint_rc == 0 && rest_rc == 0 && e2e_rc == 0 && swarm_rc == 0 ))
