@@ -113,18 +113,18 @@ def _next_token(text: str, i: int) -> Token:
         raise ConditionError("'=' is not an operator; use '==' to compare", i)
     if ch == "-" and i + 1 < len(text) and (text[i + 1].isdigit() or text[i + 1] == "."):
         raise ConditionError("negative numbers are not allowed: no metric is below 0", i)
-    if _NUMBER.match(text, i) is not None:
-        return _number_token(text, i)
+    number = _NUMBER.match(text, i)
+    if number is not None:
+        return _number_token(text, number)
     ident = _IDENT.match(text, i)
     if ident is not None:
         return Token("ident", ident.group(0), i)
     raise ConditionError(f"unexpected character '{ch}'", i)
 
 
-def _number_token(text: str, i: int) -> Token:
-    """A number at `i` with its optional unit applied (`500ms` -> 0.5)."""
-    number = _NUMBER.match(text, i)
-    assert number is not None  # the caller matched it
+def _number_token(text: str, number: re.Match[str]) -> Token:
+    """The matched number with its optional unit applied (`500ms` -> 0.5)."""
+    i = number.start()
     value = float(number.group(0))
     end = number.end()
     unit_match = _UNIT.match(text, end)

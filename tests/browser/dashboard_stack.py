@@ -197,6 +197,17 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
+    def wait_warm(self, service: str, metric: str, timeout_s: float = 90) -> None:
+        """Until the anomaly service judges `service`'s `metric` (past its warm-up)."""
+        wait_for(
+            lambda: any(
+                s["metric"] == metric and s["service"] == service and not s["warming_up"]
+                for s in self.anomaly_get("/predict")["series"]
+            ),
+            timeout_s,
+            f"a warm {metric} baseline for {service}",
+        )
+
     def policy_get(self, path: str, **params: Any) -> Any:
         assert self.policy is not None
         response = httpx.get(self.policy.url + path, params=params, timeout=5)

@@ -103,14 +103,7 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
     )
     assert row.count() == 0
     # Wait for warm baselines, then slow the orders exporter down: p99 goes 20 ms -> ~900 ms.
-    wait_for(
-        lambda: any(
-            s["metric"] == "latency" and s["service"] == "orders" and not s["warming_up"]
-            for s in stack.anomaly_get("/predict")["series"]
-        ),
-        90,
-        "a warm latency baseline for orders",
-    )
+    stack.wait_warm("orders", "latency")
     stack.exporters["orders"].latency_s = 0.9
     try:
         row.first.wait_for(timeout=120_000)

@@ -18,14 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.prometheus]
 def test_feedback_buttons_precision_and_sensitivity_reset(
     page: Any, stack: Stack, shoot: Shoot
 ) -> None:
-    wait_for(
-        lambda: any(
-            s["metric"] == "latency" and s["service"] == "orders" and not s["warming_up"]
-            for s in stack.anomaly_get("/predict")["series"]
-        ),
-        90,
-        "a warm latency baseline for orders",
-    )
+    stack.wait_warm("orders", "latency")
     stack.exporters["orders"].latency_s = 0.9
     try:
         active = wait_for(

@@ -387,14 +387,8 @@ def wait_quiet(api: Api, service: str, metric: str) -> None:
     fault (seen in CI: users' p99 at 0.12 s against a 0.1 s band while payments restarted beside
     it); the fault then escalates that anomaly, which opened before the fault and reads as not
     detected. A series still warming holds its verdicts at normal: a fault then goes unseen."""
-    wait_until(
-        f"{service} {metric} past warm-up",
-        lambda: any(
-            s["service"] == service and s["metric"] == metric and not s["warming_up"]
-            for s in api.get(ANOMALY + "/predict")["series"]
-        ),
-        300, 2,
-    )  # fmt: skip
+    wait_until(f"{service} {metric} past warm-up",
+               lambda: (service, metric) in warm_series(api), 300, 2)  # fmt: skip
     wait_until(
         f"no open {metric} anomaly on {service} before the fault",
         lambda: not api.anomalies(service=service, metric=metric, status="active"), 90, 1,
@@ -516,16 +510,21 @@ def wait_cooldowns_over(api: Api, policy: str, timeout_s: float = 330.0) -> None
 WARM_METRICS = ("latency", "error_rate", "cpu", "request_rate")
 
 
+def warm_series(api: Api) -> set[tuple[str, str]]:
+    """(service, metric) of every series the anomaly service judges (past its warm-up)."""
+    return {
+        (s["service"], s["metric"])
+        for s in api.get(ANOMALY + "/predict")["series"]
+        if not s.get("warming_up")
+    }
+
+
 def wait_baselines_warm(api: Api, timeout_s: float = 300.0) -> None:
     """Until the signals the scenarios fault are past warm-up on every service (verdicts are
     held at normal before; latency warms later than memory, as it needs requests)."""
 
     def warmed_up() -> bool:
-        warm = {
-            (s["service"], s["metric"])
-            for s in api.get(ANOMALY + "/predict")["series"]
-            if not s.get("warming_up")
-        }
+        warm = warm_series(api)
         return all(
             (service, metric) in warm
             for service in ("orders", "users", "payments")
