@@ -516,6 +516,9 @@ class SeriesBank:
             3,
             np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
         ).astype(np.int8)
+        if c.escalate_after:
+            held = (runs[0] >= c.escalate_after) & impact
+            cand = np.where(held, _CRITICAL, cand).astype(np.int8)
         normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
         below_run = np.where(
             valid, np.where(level < prev_sev, i["below_run"] + 1, 0), i["below_run"]

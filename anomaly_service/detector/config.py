@@ -55,6 +55,11 @@ class DetectorConfig:
     # Hysteresis: open after N consecutive abnormal points, close after M normal ones.
     open_after: int = 2
     close_after: int = 3
+    # Sustained impact: this many consecutive points at info or above, beyond the floor/SLO,
+    # count as critical whatever the spread (0 = off). A noisy series, such as the p99 of a few
+    # requests per second on a busy host, can have a spread so wide that a real fault sits
+    # between z_info and z_warning; held for 30 s beyond the SLO it is no wiggle.
+    escalate_after: int = 6
     # New normal: after this many consecutive unlearned points the baseline is replaced by
     # a shadow estimate that learned every point (720 points = 1 h at 5 s).
     relearn_after: int = 720
@@ -138,6 +143,8 @@ class DetectorConfig:
             raise ValueError("need tail_u > 0, tail_clip > 0 and rest_points >= 0")
         if self.alarm_q <= 0 or self.breakthrough_q < 0 or self.gate_slack < 0:
             raise ValueError("need alarm_q > 0, breakthrough_q >= 0 and gate_slack >= 0")
+        if self.escalate_after and self.escalate_after < self.open_after:
+            raise ValueError("escalate_after must be 0 (off) or >= open_after")
         if self.relearn_after < self.open_after:
             raise ValueError("relearn_after must be >= open_after")
 
