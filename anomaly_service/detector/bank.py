@@ -327,7 +327,7 @@ class SeriesBank:
         q = rules.tail_q(c, f, i, lq, live)
         if self._conformal:
             buf = self._cbuf if self._all else self._cbuf[s]
-            q = rules.conformal_q(c, f, buf, lq, live)
+            q = rules.conformal_q(c, f, i, buf, lq, live)
             ready = ready & (i["cnb"] >= c.conf_min_blocks)
             rules.push_block(c, f, i, buf, lq, live)
             if not self._all:

@@ -43,34 +43,41 @@ def tail_q(c: DetectorConfig, f: Arrays, i: Arrays, lq: np.ndarray, live: np.nda
     return np.asarray(q)
 
 
-def conformal_p(buf: np.ndarray, x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+def conformal_p(
+    buf: np.ndarray, x: np.ndarray, block: int, filled: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Conformal p-value of each score `x` against its row of `buf`, the maxima of the
-    series' last blocks of `block` points (-inf = an empty entry).
+    series' last blocks of `block` points (-inf = an empty entry; `filled`, the number of
+    filled entries per row, is counted when not given).
 
     With b filled entries of which c are >= x, the block p-value is pb = (1 + c) / (b + 1)
     (x ranked among the maxima, ties counted against x); for independent, identically
     distributed scores P(block max >= x) = 1 - (1 - p)^block, so the per-point p-value is
     p = 1 - (1 - pb)^(1 / block). It only counts, so it is free of the scores' scale and
     shape. Returns (p, count); p is 1 for rows with no filled entry."""
-    filled = (buf > -np.inf).sum(axis=1)
-    count = (buf >= x[:, None]).sum(axis=1)
+    if filled is None:
+        filled = np.count_nonzero(buf > -np.inf, axis=1)
+    # compare in the buffer's precision: no float64 copy of the whole buffer per update
+    count = np.count_nonzero(buf >= x.astype(buf.dtype)[:, None], axis=1)
     pb = (1.0 + count) / (filled + 1.0)
     p = np.where(pb >= 1.0, 1.0, 1.0 - np.power(np.maximum(1.0 - pb, 0.0), 1.0 / block))
     return p, count
 
 
 def conformal_q(
-    c: DetectorConfig, f: Arrays, buf: np.ndarray, lq: np.ndarray, live: np.ndarray
+    c: DetectorConfig, f: Arrays, i: Arrays, buf: np.ndarray, lq: np.ndarray, live: np.ndarray
 ) -> np.ndarray:
     """q = -log10 of the conformal p-value of `lq` against the series' recent block maxima;
     beyond the largest of them (no rank left to count), the exponential tail's slope
     (1 / (tbeta ln 10) per unit of lq, tbeta learned by tail_q) extends it, so a new record
     scores by how far it goes, as in tail_q. The block is counted once learned (push_block)."""
-    p, count = conformal_p(buf, lq, c.conf_block)
+    filled = np.minimum(i["cnb"], c.conf_blocks)
+    p, count = conformal_p(buf, lq, c.conf_block, filled)
     q = -np.log10(np.maximum(p, 1e-300))
-    top = buf.max(axis=1)
-    beyond = (count == 0) & (top > -np.inf)
-    q = q + np.where(beyond, np.maximum(lq - top, 0.0) / (f["tbeta"] * _LN10), 0.0)
+    beyond = np.flatnonzero((count == 0) & (filled > 0))  # rare: only these need the top
+    if beyond.size:
+        top = buf[beyond].max(axis=1)
+        q[beyond] += np.maximum(lq[beyond] - top, 0.0) / (f["tbeta"][beyond] * _LN10)
     return np.asarray(np.where(live, q, 0.0))
 
 

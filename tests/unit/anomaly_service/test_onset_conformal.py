@@ -161,3 +161,16 @@ def test_a_recurring_burst_stops_being_news_within_the_buffers_horizon() -> None
     assert first >= CONF.alarm_q and late < first - 1.0
     # ...while a burst far beyond them is still an alarm, at once
     assert with_big.onset[2800:2803].max() > 0.4
+
+
+def test_the_onset_rule_changes_nothing_the_service_alerts_on() -> None:
+    # severity, hysteresis, baseline and band are computed before the onset and independently
+    # of it: every onset rule gives the same verdicts on a series with faults, gaps and a shift
+    x = noise(1500, seed=5)
+    x[400:406] += 9.0
+    x[700] = np.nan
+    x[900:] -= 20.0
+    runs = score_many([x], DetectorConfig()) + score_many([x], CONF)
+    for name in ("severity", "level", "open", "score", "baseline", "upper", "warming"):
+        assert np.array_equal(getattr(runs[0], name), getattr(runs[1], name)), name
+    assert not np.array_equal(runs[0].onset, runs[1].onset)
