@@ -196,8 +196,13 @@ def leave_one_category_out(
     A category without windows (artificialNoAnomaly) is a fold too: as in NAB its false
     positives count, in the pooled out-of-sample figure (its own normalised score is 0).
     """
-    rows = {name: corpus_rows(files, windows, sc) for name, sc in score_sets.items()}
     cats = sorted({category(f.name) for f in files})
+    if len(cats) < 2:
+        raise CorpusError(
+            f"leave-one-category-out needs at least 2 categories (<category>/<file>.csv), "
+            f"found {len(cats)}"
+        )
+    rows = {name: corpus_rows(files, windows, sc) for name, sc in score_sets.items()}
     whole = sweep(rows[default], profile)
     folds = []
     raw_total = 0.0
