@@ -22,7 +22,7 @@ def _nab(args: argparse.Namespace) -> int:
             Path(args.results_dir),
             args.profiles and Path(args.profiles),
             config,
-            nab.cv_settings(config) if args.cv else None,
+            nab.cv_settings(config, fixed=args.cv_fixed) if args.cv or args.cv_fixed else None,
         )
     except nab.CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -168,7 +168,7 @@ def _synthetic(args: argparse.Namespace) -> int:
 
 
 def _throughput(args: argparse.Namespace) -> int:
-    rules = ("peak", "rest") if args.rule == "both" else (args.rule,)
+    rules = ("peak", "rest", "conformal") if args.rule == "all" else (args.rule,)
     for rule in rules:
         r = throughput.run(
             series=args.series, cycles=args.cycles, config=DetectorConfig(onset_rule=rule)
@@ -199,12 +199,21 @@ def main(argv: list[str] | None = None) -> int:
         "on the other categories)",
     )
     p.add_argument(
+        "--cv-fixed",
+        action="store_true",
+        help="leave-one-category-out with the threshold only chosen out-of-sample (the rule of "
+        "--onset-rule alone, no other setting offered): a rule's own out-of-sample score",
+    )
+    p.add_argument(
         "--holdout-data",
         help="a second corpus, scored at the thresholds chosen on --data (needs --holdout-windows)",
     )
     p.add_argument("--holdout-windows", help="the second corpus' windows JSON")
     p.add_argument(
-        "--onset-rule", choices=("peak", "rest"), default="peak", help="the onset rule to score"
+        "--onset-rule",
+        choices=("peak", "rest", "conformal"),
+        default="peak",
+        help="the onset rule to score",
     )
     p.set_defaults(func=_nab)
     p = sub.add_parser("stress", help="write the seeded synthetic NAB-layout stress corpus")
@@ -225,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--series", type=int, default=10_000)
     p.add_argument("--cycles", type=int, default=200)
     p.add_argument(
-        "--rule", choices=("peak", "rest", "both"), default="peak", help="onset rule to time"
+        "--rule",
+        choices=("peak", "rest", "conformal", "all"),
+        default="peak",
+        help="onset rule to time",
     )
     p.set_defaults(func=_throughput)
     args = parser.parse_args(argv)

@@ -196,8 +196,13 @@ def leave_one_category_out(
     A category without windows (artificialNoAnomaly) is a fold too: as in NAB its false
     positives count, in the pooled out-of-sample figure (its own normalised score is 0).
     """
-    rows = {name: corpus_rows(files, windows, sc) for name, sc in score_sets.items()}
     cats = sorted({category(f.name) for f in files})
+    if len(cats) < 2:
+        raise CorpusError(
+            f"leave-one-category-out needs at least 2 categories (<category>/<file>.csv), "
+            f"found {len(cats)}"
+        )
+    rows = {name: corpus_rows(files, windows, sc) for name, sc in score_sets.items()}
     whole = sweep(rows[default], profile)
     folds = []
     raw_total = 0.0
@@ -297,14 +302,15 @@ def transfer(
     ]
 
 
-def cv_settings(config: DetectorConfig) -> dict[str, DetectorConfig]:
-    """The settings cross-validation may choose from: the default first, then the onset
-    rule "rest" (calibrated tail probability, rest period, breakthrough, recurrence gate)
-    and the sequence-rarity channel on or off (whichever the default is not)."""
+def cv_settings(config: DetectorConfig, fixed: bool = False) -> dict[str, DetectorConfig]:
+    """The settings cross-validation may choose from: the default first, then the other
+    onset rules and the sequence-rarity channel on or off (whichever the default is not).
+    `fixed`: the given config only (only the threshold is chosen out-of-sample)."""
+    if fixed:
+        return {"default": config}
     seq = replace(config, seq_order=0 if config.seq_order else 3)
-    other = "peak" if config.onset_rule == "rest" else "rest"
-    return {
-        "default": config,
-        other: replace(config, onset_rule=other),
-        "seq off" if config.seq_order else "seq 3": seq,
-    }
+    others = [r for r in ("peak", "rest", "conformal") if r != config.onset_rule]
+    out = {"default": config}
+    out.update({r: replace(config, onset_rule=r) for r in others})
+    out["seq off" if config.seq_order else "seq 3"] = seq
+    return out

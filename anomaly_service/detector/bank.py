@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anomaly_service.detector import onset as rules
 from anomaly_service.detector.config import DetectorConfig, Direction, Severity
 from anomaly_service.detector.stats import neg_log10_tail
 
@@ -17,11 +18,6 @@ _BOOTSTRAP_POINTS = 5
 # Plain ints: enum attribute access is slow in the per-update hot path.
 _UP, _DOWN = int(Direction.UP), int(Direction.DOWN)
 _NORMAL, _INFO, _WARNING, _CRITICAL = (int(s) for s in Severity)
-_LN10 = float(np.log(10.0))
-# The tail calibration starts as if it had seen this many nominal (Gaussian) points, and
-# never takes the tail's share below this rate.
-_TAIL_PRIOR = 60.0
-_TAIL_MIN_RATE = 1e-4
 
 
 @dataclass
@@ -64,6 +60,7 @@ _FLOAT_FIELDS = (
     "gate",  # recurrence gate (onset rule "rest"): the recent alarms' q, decaying
     "trate",  # calibration (rule "rest"): share of likelihoods above tail_u, EW
     "tbeta",  # calibration: mean excess of the likelihood above tail_u (exponential tail)
+    "cmax",  # rule "conformal": maximum of the likelihood in the current block
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
 )
@@ -74,6 +71,8 @@ _INT_FIELDS = (
     "seq",  # code of the last seq_order coarse levels (sequence rarity)
     "cn",  # points learned by the calibration survival function
     "rest",  # points left in the rest period after a reported onset
+    "cbc",  # rule "conformal": live points in the current block
+    "cnb",  # rule "conformal": blocks stored so far (the ring buffer's write position)
     "run1",
     "run2",
     "run3",
@@ -103,6 +102,9 @@ class SeriesBank:
         # Slowly learned histogram of where values fall relative to the fast level.
         self._hist = np.zeros((0, config.rarity_bins))
         self._rest_rule = config.onset_rule == "rest"
+        self._conformal = config.onset_rule == "conformal"
+        # Rule "conformal": a ring buffer of the likelihood's last block maxima per slot.
+        self._cbuf = np.zeros((0, config.conf_blocks if self._conformal else 0), np.float32)
         self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
         self._seq = np.zeros((0, self._seq_codes))
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
@@ -139,6 +141,9 @@ class SeriesBank:
         seq = np.full((cap, self._seq_codes), 1.0 / max(self._seq_codes, 1))
         seq[:old] = self._seq
         self._seq = seq
+        cbuf = np.full((cap, self._cbuf.shape[1]), -np.inf, dtype=np.float32)
+        cbuf[:old] = self._cbuf
+        self._cbuf = cbuf
         self._free.extend(range(cap - 1, old - 1, -1))
         self._cap = cap
 
@@ -175,6 +180,7 @@ class SeriesBank:
         self._widen[idx] = 1.0
         self._hist[idx] = 1.0 / self.config.rarity_bins
         self._seq[idx] = 1.0 / max(self._seq_codes, 1)
+        self._cbuf[idx] = -np.inf
 
     def release(self, key: Hashable) -> None:
         """Forget a series; its slot is reused by the next new key."""
@@ -191,6 +197,7 @@ class SeriesBank:
         per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize + self._widen.itemsize
         per += self._hist.shape[1] * self._hist.itemsize
         per += self._seq.shape[1] * self._seq.itemsize
+        per += self._cbuf.shape[1] * self._cbuf.itemsize
         return int(per)
 
     def set_widen(self, slot: int, factor: float) -> None:
@@ -305,50 +312,27 @@ class SeriesBank:
         f["short3"] = short3
         return np.asarray(lq3 * c.seq_weight)
 
-    def _onset_rest(
+    def _onset_calibrated(
         self,
+        s: np.ndarray,
         f: dict[str, np.ndarray],
         i: dict[str, np.ndarray],
         lq: np.ndarray,
         live: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrate the likelihood `lq` (-log10 of a Gaussian tail) into q = -log10 p, p the
-        series' own tail probability of lq, and turn q into the onset score (rest period,
-        breakthrough, recurrence gate). Returns (onset in [0, 1), q)."""
+        """Rules "rest" and "conformal" (detector/onset.py): calibrate the likelihood `lq`
+        into q = -log10 p, then report it once per onset. Returns (onset, q)."""
         c = self.config
-        cn = i["cn"]
-        # q = -log10 of the likelihood's tail probability under an exponential tail fitted
-        # per series above tail_u (its rate and mean excess, learned from every live point;
-        # a fresh series starts from the Gaussian nominal: rate 10^-u, excess 1/ln 10).
-        # Unlike an empirical rank it extrapolates smoothly beyond the values seen, so a
-        # new record scores by how far it goes, not by the fact that it is one; and one
-        # huge excess moves the fit by at most tail_clip mean excesses.
-        fresh = cn == 0
-        rate = np.where(fresh, 10.0**-c.tail_u, f["trate"])
-        beta = np.where(fresh, 1.0 / _LN10, f["tbeta"])
-        base = -np.log10(rate)
-        q = np.where(lq <= c.tail_u, lq * base / c.tail_u, base + (lq - c.tail_u) / (beta * _LN10))
-        q = np.where(live, q, 0.0)
-        over = lq > c.tail_u
-        a = np.maximum(c.alpha_cal, 1.0 / (cn + 1.0 + _TAIL_PRIOR))
-        rate = np.where(live, np.maximum(rate + a * (over - rate), _TAIL_MIN_RATE), rate)
-        b = np.maximum(10.0 * c.alpha_cal, 1.0 / (cn * rate + 1.0 + 0.1 * _TAIL_PRIOR))
-        excess = np.minimum(lq - c.tail_u, c.tail_clip * beta)
-        f["trate"] = rate
-        f["tbeta"] = np.where(live & over, beta + b * (excess - beta), beta)
-        i["cn"] = np.where(live, cn + 1, cn)
-        ready = live & (cn >= c.rest_warmup)
-        rest = i["rest"]
-        resting = rest > 0
-        gate = f["gate"] * np.where(live, self._gate_decay, 1.0)
-        breakthrough = resting & (q >= f["alarm"] + c.breakthrough_q)
-        free = ~resting & ((q >= gate - c.gate_slack) if c.rest_gate else True)
-        out_q = np.where(ready & (breakthrough | free), q, 0.0)
-        fire = ready & (out_q >= c.alarm_q)
-        f["alarm"] = np.where(fire, q, f["alarm"])
-        f["gate"] = np.where(fire, np.maximum(gate, q), gate)
-        i["rest"] = np.where(fire, c.rest_points, np.where(live & resting, rest - 1, rest))
-        return out_q / (out_q + c.likelihood_scale), q
+        ready = live & (i["cn"] >= c.rest_warmup)
+        q = rules.tail_q(c, f, i, lq, live)
+        if self._conformal:
+            buf = self._cbuf if self._all else self._cbuf[s]
+            q = rules.conformal_q(c, f, i, buf, lq, live)
+            ready = ready & (i["cnb"] >= c.conf_min_blocks)
+            rules.push_block(c, f, i, buf, lq, live)
+            if not self._all:
+                self._cbuf[s] = buf
+        return rules.report(c, f, i, q, ready, live, self._gate_decay), q
 
     def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
         c = self.config
@@ -483,8 +467,8 @@ class SeriesBank:
         # The likelihood follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
         live = scored & (jn >= c.likelihood_warmup)
-        if self._rest_rule:
-            onset, q = self._onset_rest(f, i, lq, live)
+        if self._rest_rule or self._conformal:
+            onset, q = self._onset_calibrated(s, f, i, lq, live)
             likelihood = q / (q + c.likelihood_scale)
         else:
             likelihood = lq / (lq + c.likelihood_scale)

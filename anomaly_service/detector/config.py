@@ -84,7 +84,7 @@ class DetectorConfig:
     # onset_warmup judged points.
     onset_memory: float = 1000.0
     onset_warmup: int = 200
-    onset_rule: str = "peak"  # "peak" or "rest" (below; not better out-of-sample, see docs)
+    onset_rule: str = "peak"  # "peak", "rest" or "conformal" (options: see docs/detector.md)
     # Rule "rest": the likelihood is calibrated per series into a tail probability p (an
     # exponential tail fitted above tail_u: the share of values above it and their mean
     # excess, clipped at tail_clip mean excesses, memory ~1/alpha_cal points), q = -log10 p.
@@ -105,6 +105,13 @@ class DetectorConfig:
     gate_slack: float = 1.0
     gate_memory: float = 1000.0
     rest_warmup: int = 100
+    # Rule "conformal": q = -log10 of the conformal p-value of the likelihood against the
+    # maxima of its last conf_blocks blocks of conf_block points (a ring buffer of 32 float32
+    # per series covering 512 points), then the same rest, breakthrough and gate as "rest".
+    # Nothing before conf_min_blocks blocks are stored.
+    conf_blocks: int = 32
+    conf_block: int = 16
+    conf_min_blocks: int = 8
 
     def __post_init__(self) -> None:
         for name in (
@@ -135,8 +142,12 @@ class DetectorConfig:
             raise ValueError("likelihood_warmup must be >= 1 and onset_memory > 0")
         if self.rarity_bins < 2 or self.rarity_width <= 0:
             raise ValueError("rarity_bins must be >= 2 and rarity_width > 0")
-        if self.onset_rule not in ("peak", "rest"):
-            raise ValueError(f"onset_rule must be 'peak' or 'rest', got {self.onset_rule!r}")
+        if self.onset_rule not in ("peak", "rest", "conformal"):
+            raise ValueError(
+                f"onset_rule must be 'peak', 'rest' or 'conformal', got {self.onset_rule!r}"
+            )
+        if self.conf_block < 1 or not 1 <= self.conf_min_blocks <= self.conf_blocks:
+            raise ValueError("need conf_block >= 1 and 1 <= conf_min_blocks <= conf_blocks")
         if self.gate_memory <= 0:
             raise ValueError("gate_memory must be > 0")
         if self.tail_u <= 0 or self.tail_clip <= 0 or self.rest_points < 0:

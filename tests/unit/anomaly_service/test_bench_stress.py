@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,28 @@ def test_nab_scores_the_rest_rule_on_request(
     assert row.split()[-3:] == ["1", "0", "0"]
     with pytest.raises(SystemExit):
         main([*args, "--onset-rule", "sometimes"])
+
+
+def test_nab_scores_the_conformal_rule_and_cross_validates_it_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, wfile = small_corpus(tmp_path)
+    args = ["nab", "--data", str(data), "--windows", str(wfile), "--results-dir", str(tmp_path)]
+    # one category: nothing to hold out; a clear error, not a crash
+    assert main([*args, "--onset-rule", "conformal", "--cv-fixed"]) == 2
+    assert "at least 2 categories" in capsys.readouterr().err
+    # a second category (a copy of the spiky file) makes two folds
+    (data / "other").mkdir()
+    shutil.copy(data / "cat" / "spiky.csv", data / "other" / "spiky.csv")
+    windows = json.loads(wfile.read_text())
+    windows["other/spiky.csv"] = windows["cat/spiky.csv"]
+    wfile.write_text(json.dumps(windows))
+    assert main([*args, "--onset-rule", "conformal", "--cv-fixed"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    row = next(x for x in out if x.startswith("standard "))
+    assert row.split()[-3:] == ["2", "0", "0"]  # both 40-sd bursts, no false positive
+    # --cv-fixed offers no other setting: every fold keeps the rule given
+    folds = [x for x in out if x.startswith(("cat ", "other "))]
+    assert len(folds) == 2 * 3 and all(x.rstrip().endswith("default") for x in folds)
+    assert nab.cv_settings(nab.DetectorConfig(), fixed=True) == {"default": nab.DetectorConfig()}
+    assert set(nab.cv_settings(nab.DetectorConfig())) == {"default", "rest", "conformal", "seq 3"}

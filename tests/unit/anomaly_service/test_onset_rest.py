@@ -10,6 +10,8 @@ import pytest
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank, score_series
 
 REST = DetectorConfig(onset_rule="rest")
+CONF = DetectorConfig(onset_rule="conformal")  # same rest and breakthrough on a rank p-value
+CALIBRATED = pytest.mark.parametrize("cfg", [REST, CONF], ids=["rest", "conformal"])
 GATED = replace(REST, rest_gate=True)
 NO_GATE = REST
 
@@ -44,30 +46,35 @@ def test_calibration_false_positive_rate_matches_the_threshold() -> None:
         assert 0.005 <= (q >= 2.0).mean() <= 0.02
 
 
-def test_rest_period_mutes_a_repeat_within_it() -> None:
+@CALIBRATED
+def test_rest_period_mutes_a_repeat_within_it(cfg: DetectorConfig) -> None:
     x = noise(1000)
     x[600:603] += 12.0
     x[640:643] += 12.0  # the same fault again, 40 points later: inside the 75-point rest
-    rested = score_series(x, REST)
+    rested = score_series(x, cfg)
     assert rested.onset[600:603].max() > 0.3
-    assert rested.onset[603 : 600 + REST.rest_points].max() == 0.0
+    assert rested.onset[603 : 600 + cfg.rest_points].max() == 0.0
     # without a rest period (and no recurrence gate) the repeat is reported
-    free = score_series(x, replace(NO_GATE, rest_points=0))
+    free = score_series(x, replace(cfg, rest_points=0))
     assert free.onset[640:643].max() > 0.0
 
 
-def test_breakthrough_reports_a_level_shift_inside_a_rest_at_once() -> None:
+@CALIBRATED
+def test_breakthrough_reports_a_level_shift_inside_a_rest_at_once(cfg: DetectorConfig) -> None:
     x = noise(1000)
     x[600:603] += 8.0  # a modest spike starts a rest...
     x[650:] += 60.0  # ...and a much larger level shift starts inside it
-    res = score_series(x, REST)
+    res = score_series(x, cfg)
     assert res.onset[600:603].max() > 0.0
     assert res.onset[650:652].max() > res.onset[600:603].max()
     # the shift's continuation is quiet (a new rest started at the breakthrough), and after
     # the rest the new level is no alarm (q < alarm_q: the onset stays below q = 3)
-    assert res.onset[660 : 650 + REST.rest_points].max() == 0.0
-    alarm = REST.alarm_q / (REST.alarm_q + REST.likelihood_scale)
-    assert res.onset[650 + REST.rest_points + 1 : 1000].max() < alarm
+    assert res.onset[660 : 650 + cfg.rest_points].max() == 0.0
+    alarm = cfg.alarm_q / (cfg.alarm_q + cfg.likelihood_scale)
+    assert res.onset[650 + cfg.rest_points + 1 : 1000].max() < alarm
+    # without the breakthrough rule the rest would mute the shift
+    muted = score_series(x, replace(cfg, breakthrough_q=1e9))
+    assert muted.onset[650 : 600 + cfg.rest_points].max() == 0.0
 
 
 def test_recurrence_gate_mutes_a_weaker_repeat_after_the_rest() -> None:
