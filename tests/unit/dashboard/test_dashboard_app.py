@@ -71,6 +71,9 @@ def test_poll_aggregates_both_backends() -> None:
     assert snap["anomalies"]["active_total"] == 1
     # The catalog's own PromQL (from /models) is what the Prometheus link carries.
     assert "histogram_quantile" in snap["anomalies"]["items"][0]["links"]["prometheus"]
+    # The page's signal names, units and order are the anomaly service's catalog, not a copy.
+    assert snap["catalog"] == [{"name": "latency", "unit": "seconds", "description": ""}]
+    assert snap["catalog_source"] == "anomaly-service"
     assert snap["actions"]["items"][0]["id"] == "act-1"
     assert snap["policies"]["items"][0]["cooldown_remaining_s"] == 120.0
     assert snap["links"]["grafana"].startswith("http://grafana.example:3001")
