@@ -333,22 +333,31 @@ class Engine:
         # at once (failed scrapes written a timeout late) must not pass for a hole there.
         self._watch_stall(ts, scraped, tell=self._prometheus_started is None)
         if self._hole is not None:
-            self.metrics.scrape_gaps.labels(self._hole).inc()
-            services = set(scraped) | {s.service for s in self.tracker.series.values()}
-            for service in services:
-                # The newest scrape Prometheus has now may still be from before the hole (it
-                # answers before it scrapes again): only a newer one shows scraping resumed.
-                before = max(
-                    self._consumed_scrape.get(service, -math.inf),
-                    scraped.get(service, -math.inf),
-                )
-                self._gaps[service] = ScrapeGap(before, ts)
-            self._hole, self._first_resume = None, None
+            self._open_gaps(ts, scraped, self._hole)
         for service, at in new_targets.items():
             gap = self._gaps.get(service)
             if gap is None or (gap.resumed_at is not None and gap.resumed_at < at):
                 self.metrics.scrape_gaps.labels("new_target").inc()
                 self._gaps[service] = ScrapeGap(-math.inf, ts, at)
+        self._follow_gaps(ts, scraped)
+
+    def _open_gaps(self, ts: float, scraped: dict[str, float], hole: str) -> None:
+        """A hole: every service gets a gap that ends now."""
+        self.metrics.scrape_gaps.labels(hole).inc()
+        services = set(scraped) | {s.service for s in self.tracker.series.values()}
+        for service in services:
+            # The newest scrape Prometheus has now may still be from before the hole (it
+            # answers before it scrapes again): only a newer one shows scraping resumed.
+            before = max(
+                self._consumed_scrape.get(service, -math.inf),
+                scraped.get(service, -math.inf),
+            )
+            self._gaps[service] = ScrapeGap(before, ts)
+        self._hole, self._first_resume = None, None
+
+    def _follow_gaps(self, ts: float, scraped: dict[str, float]) -> None:
+        """A gap resumes at its service's first newer scrape, and ends once every window
+        read after that is whole again."""
         for service, gap in list(self._gaps.items()):
             if gap.resumed_at is None:
                 newest = scraped.get(service)
@@ -435,47 +444,75 @@ class Engine:
         unchanged: set[str],
         behind: set[str] | None = None,
     ) -> list[Transition]:
-        present: list[SeriesState] = []
-        values: list[float] = []
-        transitions: list[Transition] = []
-        seen: set[Any] = set()
-        answered: set[str] = set()
+        batch = _Batch()
         for spec, samples in zip(self.catalog, results, strict=True):
             if samples is None:
                 continue  # rejected query: its series are unknown, not missing
-            answered.add(spec.name)
-            status = self.status[spec.name]
-            status.last_ok_at, status.skipped, status.series = ts, 0, 0
-            for sample in samples:
-                labels = _clean(sample.labels)
-                if "service" not in labels:
-                    status.skipped += 1
-                    continue
-                state = self.tracker.state(spec, labels)
-                if state.key in seen:
-                    status.skipped += 1  # duplicate label set (query not grouped as documented)
-                    continue
-                seen.add(state.key)
-                status.series += 1
-                if not math.isfinite(sample.value):
-                    # NaN/Inf from Prometheus: the series exists, its value is unusable.
-                    status.skipped += 1
-                    continue
-                if labels["service"] in unchanged:
-                    if behind and labels["service"] in behind:
-                        self.metrics.out_of_order.inc()
-                    continue  # present, but no new scrape: the detector saw this value already
-                if state.last_ts is not None and ts < state.last_ts:
-                    # Older than the series' last point (the clock stepped back): skipped, so
-                    # the detector and the evidence only ever move forward in time.
-                    self.metrics.out_of_order.inc()
-                    continue
-                present.append(state)
-                values.append(sample.value)
-        # One pass over known series: absent from a query that answered means missing.
+            self._read_query(spec, samples, ts, batch, unchanged, behind or set())
+        transitions = self._missing(ts, batch)
+        if batch.present:
+            transitions.extend(self._detect(ts, batch.present, batch.values))
+        return transitions
+
+    def _read_query(
+        self,
+        spec: MetricSpec,
+        samples: list[Sample],
+        ts: float,
+        batch: _Batch,
+        unchanged: set[str],
+        behind: set[str],
+    ) -> None:
+        """One query's answer: its series are seen, those with a new usable value go on."""
+        batch.answered.add(spec.name)
+        status = self.status[spec.name]
+        status.last_ok_at, status.skipped, status.series = ts, 0, 0
+        for sample in samples:
+            labels = _clean(sample.labels)
+            if "service" not in labels:
+                status.skipped += 1
+                continue
+            state = self.tracker.state(spec, labels)
+            if state.key in batch.seen:
+                status.skipped += 1  # duplicate label set (query not grouped as documented)
+                continue
+            batch.seen.add(state.key)
+            status.series += 1
+            if self._new_value(state, sample.value, ts, status, unchanged, behind):
+                batch.present.append(state)
+                batch.values.append(sample.value)
+
+    def _new_value(
+        self,
+        state: SeriesState,
+        value: float,
+        ts: float,
+        status: MetricStatus,
+        unchanged: set[str],
+        behind: set[str],
+    ) -> bool:
+        """Whether a present series' value goes to the detector this cycle."""
+        if not math.isfinite(value):
+            # NaN/Inf from Prometheus: the series exists, its value is unusable.
+            status.skipped += 1
+            return False
+        if state.service in unchanged:
+            if state.service in behind:
+                self.metrics.out_of_order.inc()
+            return False  # present, but no new scrape: the detector saw this value already
+        if state.last_ts is not None and ts < state.last_ts:
+            # Older than the series' last point (the clock stepped back): skipped, so
+            # the detector and the evidence only ever move forward in time.
+            self.metrics.out_of_order.inc()
+            return False
+        return True
+
+    def _missing(self, ts: float, batch: _Batch) -> list[Transition]:
+        """One pass over known series: absent from a query that answered means missing."""
+        transitions: list[Transition] = []
         held = 0
         for state in list(self.tracker.series.values()):
-            if state.key in seen or state.spec.name not in answered:
+            if state.key in batch.seen or state.spec.name not in batch.answered:
                 continue
             hold = self._no_data_held(state, ts)
             held += hold
@@ -485,8 +522,13 @@ class Engine:
                 transitions.extend(self.tracker.expire(state, ts))
                 self.bank.release(state.key)
         self.metrics.no_data_held.set(held)
-        if not present:
-            return transitions
+        return transitions
+
+    def _detect(
+        self, ts: float, present: list[SeriesState], values: list[float]
+    ) -> list[Transition]:
+        """The detector's step over the series with a new value, and what it opens or closes."""
+        transitions: list[Transition] = []
         slots = np.fromiter((self._slot(s) for s in present), dtype=np.int64, count=len(present))
         v = self.bank.update(slots, np.asarray(values, dtype=float))
         # Plain lists once: per-element numpy scalar access is the slow part at 10k series.
@@ -580,3 +622,13 @@ def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, floa
     if spec.max_value is not None:
         upper = min(upper, spec.max_value)
     return lower, upper
+
+
+@dataclass
+class _Batch:
+    """A cycle's query answers: series seen, metrics answered, and the new values."""
+
+    present: list[SeriesState] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    seen: set[Any] = field(default_factory=set)
+    answered: set[str] = field(default_factory=set)
