@@ -136,7 +136,8 @@ class Vocabulary:
         }
 
     async def _get_models(self) -> Any:
-        assert self._client is not None and self.base_url is not None
+        assert self._client is not None
+        assert self.base_url is not None
         response = await self._client.get(self.base_url + "/models")
         response.raise_for_status()
         return response.json()

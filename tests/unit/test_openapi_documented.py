@@ -58,7 +58,8 @@ def test_engine_writes_declare_their_body_and_every_error() -> None:
 def test_metrics_is_text_and_405_lists_every_method() -> None:
     client, doc = _engine_openapi()
     content = doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
-    assert "text/plain" in content and "application/json" not in content
+    assert "text/plain" in content
+    assert "application/json" not in content
     answer = client.put("/actions")
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET, POST"

@@ -16,13 +16,16 @@ def test_jaeger_search_window_is_in_microseconds_around_the_anomaly() -> None:
     parts = urlsplit(url)
     assert parts.path == "/search"
     q = parse_qs(parts.query)
-    assert q["service"] == ["orders"] and q["lookback"] == ["custom"]
-    assert q["start"] == [str(940 * 10**6)] and q["end"] == [str(1160 * 10**6)]
+    assert q["service"] == ["orders"]
+    assert q["lookback"] == ["custom"]
+    assert q["start"] == [str(940 * 10**6)]
+    assert q["end"] == [str(1160 * 10**6)]
 
 
 def test_jaeger_search_without_times_looks_back_an_hour() -> None:
     q = parse_qs(urlsplit(jaeger_search("http://j", "users")).query)
-    assert q["lookback"] == ["1h"] and "start" not in q
+    assert q["lookback"] == ["1h"]
+    assert "start" not in q
 
 
 def test_prometheus_graph_encodes_the_query() -> None:
