@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from anomaly_service.app import create_app
 from anomaly_service.config import Settings
 from anomaly_service.engine import Engine
+from relia_contracts.catalog import parse_signals
 
 PAGE_KEYS = {"items", "total", "limit", "offset"}
 ANOMALY_KEYS = {
@@ -238,6 +239,14 @@ def test_models_and_stats_report_a_rejected_metric(h: Harness) -> None:
     assert "unexpected right parenthesis" in cat["cpu"]["error"]
     assert cat["latency"]["error"] is None
     assert cat["latency"]["series"] == 2
+    # What consumers parse (the policy engine's vocabulary, the dashboard) is the shared model.
+    signals = parse_signals(models["catalog"], "GET /models")
+    assert [s.name for s in signals] == [m["name"] for m in models["catalog"]]
+    schema = h.client.get("/openapi.json").json()
+    answer = schema["paths"]["/models"]["get"]["responses"]["200"]["content"]
+    assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ModelsView"}
+    entry = schema["components"]["schemas"]["CatalogEntry"]
+    assert {"name", "unit", "query", "direction", "error"} <= set(entry["properties"])
     stats = h.client.get("/stats").json()
     assert stats["metric_errors"] == {"cpu": h.prom.rejected["q_cpu"]}
     assert stats["prometheus"]["reachable"] is True
