@@ -31,6 +31,16 @@ class AttributionConfig:
     # Waiting on the callee takes at least this share of the caller's p99: the caller is slow
     # because the callee is.
     latency_share: float = 0.5
+    # The callee is slow for its callers when the edge's p99 is this many times its normal and
+    # at least slow_min_s above it. The normal is learned per edge from samples that are not
+    # slow (memory ~1/normal_alpha cycles) once normal_min_samples were seen. Why: a caller
+    # scraped just before its callee sees the callee's slowness one cycle before the callee's
+    # own anomaly opens (seen on the stack: orders' latency anomaly 5 s before users'), and
+    # without this it is not a victim for that cycle, and its restart policy matches.
+    slow_factor: float = 3.0
+    slow_min_s: float = 0.1
+    normal_alpha: float = 0.05
+    normal_min_samples: int = 6
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ class Cause:
     callee: str
     signal: str  # edge_failures | edge_timeouts | edge_latency
     value: float  # failure ratio, timeouts/s or the callee's p99 (s), by signal
-    callee_state: str  # down | anomalous | failing_its_callers
+    callee_state: str  # down | anomalous | failing_its_callers | slow_for_its_callers
     caller_opened_at: float | None
     callee_opened_at: float | None
 
@@ -123,6 +133,8 @@ class CallGraph:
     def __init__(self, ttl_s: float = AttributionConfig.edge_ttl_s) -> None:
         self.ttl_s = ttl_s
         self._last_seen: dict[tuple[str, str], float] = {}
+        # edge -> (normal p99 in seconds, samples learned)
+        self._normal_p99: dict[tuple[str, str], tuple[float, int]] = {}
 
     def observe(self, now: float, samples: Iterable[EdgeSample], min_calls: float = 0.0) -> None:
         for s in samples:
@@ -131,6 +143,30 @@ class CallGraph:
         for edge, seen in list(self._last_seen.items()):
             if now - seen > self.ttl_s:
                 del self._last_seen[edge]
+                self._normal_p99.pop(edge, None)
+
+    def learn_p99(self, samples: Iterable[EdgeSample], config: AttributionConfig) -> None:
+        """Learn each edge's normal p99 from this cycle's samples that are not slow (call it
+        after judging the cycle: a sample is judged against the normal it is not part of)."""
+        for s in samples:
+            edge = (s.caller, s.callee)
+            if s.calls < config.min_calls or s.p99 is None or not s.p99 >= 0:
+                continue
+            if self.slow(s, config):
+                continue
+            normal, count = self._normal_p99.get(edge, (s.p99, 0))
+            rate = max(config.normal_alpha, 1.0 / (count + 1))
+            self._normal_p99[edge] = (normal + rate * (s.p99 - normal), count + 1)
+
+    def slow(self, sample: EdgeSample, config: AttributionConfig) -> bool:
+        """The edge's p99 is far above the normal learned for it."""
+        normal, count = self._normal_p99.get((sample.caller, sample.callee), (0.0, 0))
+        return (
+            count >= config.normal_min_samples
+            and sample.p99 is not None
+            and sample.p99 >= config.slow_factor * normal
+            and sample.p99 - normal >= config.slow_min_s
+        )
 
     def edges(self) -> set[tuple[str, str]]:
         return set(self._last_seen)
@@ -163,7 +199,7 @@ def _edge_evidence(
 
 
 def _callee_state(
-    callee: ServiceHealth | None, sample: EdgeSample, config: AttributionConfig
+    callee: ServiceHealth | None, sample: EdgeSample, graph: CallGraph, config: AttributionConfig
 ) -> str | None:
     if callee is not None and callee.down:
         return "down"
@@ -171,6 +207,8 @@ def _callee_state(
         return "anomalous"
     if sample.failure_ratio >= config.failure_ratio or sample.timeouts > 0:
         return "failing_its_callers"
+    if graph.slow(sample, config):
+        return "slow_for_its_callers"
     return None
 
 
@@ -193,7 +231,7 @@ def _direct_causes(
                 continue
             evidence = _edge_evidence(sample, caller, config)
             callee = health.get(callee_name)
-            state = _callee_state(callee, sample, config)
+            state = _callee_state(callee, sample, graph, config)
             if evidence is None or state is None:
                 continue
             callee_opened = callee.first_opened if callee is not None else None

@@ -108,6 +108,7 @@ class Dependencies:
         """Attribute, then stamp the causes on the open anomalies and this cycle's events."""
         self.graph.observe(ts, samples, self.config.min_calls)
         self.attributions = attribute(service_health(tracker), self.graph, samples, self.config)
+        self.graph.learn_p99(samples, self.config)
         for anomaly in tracker.active.values():
             anomaly.cause = self.cause(anomaly.service, anomaly.metric)
         for t in transitions:

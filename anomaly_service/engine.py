@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from anomaly_service import load
 from anomaly_service.catalog import MetricSpec, query_window_s
 from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
@@ -114,6 +115,7 @@ class Engine:
         self.metrics = metrics
         self.config = detector_config or DetectorConfig()
         self.dependencies = dependencies or Dependencies()
+        self.load = load.LoadWatch()
         self.bank = SeriesBank(self.config, capacity=options.series_capacity)
         # A restored open anomaly closes after more calm points than it takes to open one.
         rejudge = max(self.config.close_after, self.config.open_after + 1)
@@ -239,6 +241,7 @@ class Engine:
         self._track_gaps(ts, scraped, new_targets, prom_started)
         unchanged, behind = self._unchanged(scraped)
         transitions = self._classify(ts, results, unchanged, behind)
+        load.stamp(self.load, self.tracker, ts)  # before: the events carry its verdict
         self.dependencies.update(ts, edges, self.tracker, transitions)
         self.state.prometheus_ok = True
         self.state.prometheus_error = None

@@ -47,6 +47,9 @@ def alertmanager_payload(anomaly: dict[str, Any], status: str, external_url: str
             f"opened first: {e['opened_first']}"
             for e in anomaly.get("cause_evidence", [])
         )
+    if anomaly.get("caused_by_load"):
+        # It started while the service's own traffic was above its band: load, not a fault.
+        annotations["caused_by_load"] = "true"
     resolved = status == "resolved"
     ends_at = iso(anomaly["resolved_at"]) if resolved and anomaly.get("resolved_at") else ZERO_TIME
     alert = {

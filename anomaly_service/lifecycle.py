@@ -104,6 +104,7 @@ class Anomaly:
     frozen_evidence: np.ndarray | None = None  # compact copy taken at resolve time
     expired: bool = False  # closed because its series stayed absent past the TTL
     cause: dict[str, Any] | None = None  # set while a dependency explains it (dependencies.py)
+    load_driven: bool = False  # it started while the service's traffic was above its band (load.py)
     # Closed without a verdict: restored after a restart but its metric left the catalog.
     interrupted: bool = False
     # Open before a restart: kept open until the detector judges its series again (observe).
@@ -163,6 +164,7 @@ class Anomaly:
             "caused_by": list(cause.get("caused_by", [])),
             "root_causes": list(cause.get("root_causes", [])),
             "cause_evidence": list(cause.get("evidence", [])),
+            "caused_by_load": self.load_driven,
         }
 
 

@@ -148,6 +148,30 @@ def match_action(
     return None, recent
 
 
+# An anomaly that fell below warning and stayed there this long counts as recovered although
+# it is still open at info: on a busy host a restarted service's p99 can sit a little above the
+# band learned on a quiet one, poking out at info for many minutes (seen in CI), while nothing
+# acts on it or pages for it any more.
+SETTLED_S = 30.0
+_BELOW_WARNING = ("normal", "info")
+
+
+@dataclass
+class Settling:
+    """Tracks an open anomaly's severity across polls: `see` returns when it went below
+    warning, once it has stayed there SETTLED_S."""
+
+    below_since: float | None = None
+
+    def see(self, severity: str, now: float) -> float | None:
+        if severity not in _BELOW_WARNING:
+            self.below_since = None
+            return None
+        if self.below_since is None:
+            self.below_since = now
+        return self.below_since if now - self.below_since >= SETTLED_S else None
+
+
 @dataclass
 class Timeline:
     """What happened when, in Unix seconds; `after_s` figures are relative to the injection."""

@@ -15,9 +15,11 @@ from chaos_simulator.client import ApiError, PlatformClient
 from chaos_simulator.phases import BackgroundTraffic, Phase, preflight, sleep_or_stop
 from chaos_simulator.render import Ui
 from chaos_simulator.scenario import (
+    SETTLED_S,
     Scenario,
     ScenarioAbort,
     ScenarioOptions,
+    Settling,
     Timeline,
     active_anomalies,
     check_mode,
@@ -274,13 +276,20 @@ class LoopWatch:
 
     async def recover(self, anomaly_id: str) -> None:
         await self._end_fault()
+        settling = Settling()
 
         async def recovered() -> float | None:
             await self._note_fault_gone()
             body = await self.clients.anomaly.anomaly(anomaly_id)
             if body.get("status") == "resolved":
                 return float(body.get("resolved_at") or time.time())
-            return None
+            since = settling.see(str(body.get("severity")), time.time())
+            if since is not None:
+                self.tl.recovered_via = (self.tl.recovered_via or "") + (
+                    f"; the anomaly stayed below warning for {SETTLED_S:g} s "
+                    "(info: still above its band)"
+                )
+            return since
 
         resolved_at: float | None = await self._poll(self.opts.recover_timeout_s, recovered)
         if not resolved_at:

@@ -7,7 +7,7 @@ Grammar (lowest precedence first):
     and_expr   := not_expr ("and" not_expr)*
     not_expr   := "not" not_expr | atom
     atom       := "(" expr ")" | FLAG | comparison
-    FLAG       := "no_data" | "caused_by_dependency"
+    FLAG       := "no_data" | "caused_by_dependency" | "caused_by_load"
     comparison := METRIC OP NUMBER[unit] | "severity" OP SEVERITY_WORD
     OP         := ">" | ">=" | "<" | "<=" | "==" | "!="
 """
@@ -162,8 +162,9 @@ class SeverityCompare:
 
 # Words that are true or false on their own, read from the Context field of the same name:
 # no_data (a series of the service is gone), caused_by_dependency (the service's trouble is a
-# dependency's, per the anomaly service's attribution: docs/root-cause.md).
-FLAGS = ("no_data", "caused_by_dependency")
+# dependency's, per the anomaly service's attribution: docs/root-cause.md), caused_by_load (it
+# started while the service's own traffic was above its band: docs/root-cause.md, "Load").
+FLAGS = ("no_data", "caused_by_dependency", "caused_by_load")
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,7 @@ class _Parser:
             raise ConditionError("condition ends where a comparison was expected", token.pos)
         if token.kind != "ident":
             raise ConditionError(
-                f"expected a metric, 'severity', 'no_data' or 'caused_by_dependency' but found "
+                f"expected a metric, 'severity' or a flag ({', '.join(FLAGS)}) but found "
                 f"'{token.text}'",
                 token.pos,
             )
@@ -384,6 +385,7 @@ class Context:
     severity: int | None = None
     no_data: bool = False
     caused_by_dependency: bool = False
+    caused_by_load: bool = False
 
 
 def _compare(left: float, op: str, right: float) -> bool:

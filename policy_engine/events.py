@@ -68,6 +68,8 @@ class Event:
     starts_at: str
     # Callees the anomaly service blamed (annotation `caused_by`, comma-separated): a victim.
     caused_by: tuple[str, ...] = ()
+    # It started while the service's own traffic was above its band (annotation caused_by_load).
+    caused_by_load: bool = False
     labels: tuple[tuple[str, str], ...] = ()  # the alert's own labels (alert: policies, silences)
 
     @property
@@ -122,5 +124,6 @@ def to_event(alert: AMAlert) -> Event:
         caused_by=tuple(
             c.strip() for c in str(alert.annotations.get("caused_by") or "").split(",") if c.strip()
         ),
+        caused_by_load=str(alert.annotations.get("caused_by_load", "")).lower() == "true",
         labels=tuple(sorted(labels.items())),
     )

@@ -114,6 +114,9 @@ class GuardInputs:
     # an operator said "not now": a maintenance window (name, until) or a silence (id, detail)
     maintenance: tuple[str, float] | None = None
     silence: tuple[str, str] | None = None
+    # a no_data trigger on a service this engine restarted or scaled moments ago:
+    # (action, policy, seconds ago); see settling()
+    settling: tuple[str, str, float] | None = None
 
 
 def _utc(epoch: float) -> str:
@@ -138,8 +141,30 @@ def target_cooldown(
     return (last[0], left) if left > 0 else None
 
 
+def settling(
+    last: tuple[str, str, float] | None, grace_s: float, now: float
+) -> tuple[str, str, float] | None:
+    """`last` = (action, policy, time) of the latest Docker action on the service. Inside the
+    start-up grace after it, the service's missing data is that action's own gap (a restart
+    stops the process, a new replica has no series yet): (action, policy, seconds ago)."""
+    if last is None:
+        return None
+    action, policy, at = last
+    ago = now - at
+    return (action, policy, ago) if 0 <= ago < grace_s else None
+
+
 def decide(inputs: GuardInputs) -> GuardDecision:
     """Guards in a fixed order; the first that refuses names the skip reason."""
+    for guard in (_held, _resting, _over_budget):
+        refusal = guard(inputs)
+        if refusal is not None:
+            return refusal
+    return GuardDecision(True)
+
+
+def _held(inputs: GuardInputs) -> GuardDecision | None:
+    """Operators' holds (pause, maintenance, silence) and a recent action's own gap."""
     if not inputs.enabled:
         return GuardDecision(False, "paused", "remediation is paused (POST /toggle)")
     if inputs.maintenance is not None:
@@ -150,6 +175,19 @@ def decide(inputs: GuardInputs) -> GuardDecision:
     if inputs.silence is not None:
         silence_id, what = inputs.silence
         return GuardDecision(False, "silenced", f"Alertmanager silence {silence_id}: {what}")
+    if inputs.settling is not None:
+        action, policy, ago = inputs.settling
+        return GuardDecision(
+            False,
+            "settling",
+            f"{action} by '{policy}' {ago:.0f} s ago: missing data while the target restarts "
+            "is that action's own gap (grace_period)",
+        )
+    return None
+
+
+def _resting(inputs: GuardInputs) -> GuardDecision | None:
+    """The policy or the target cools down, is busy, or its breaker is open."""
     if inputs.cooldown_remaining_s > 0:
         return GuardDecision(
             False, "cooldown", f"cooldown: {inputs.cooldown_remaining_s:.0f} s remaining"
@@ -165,6 +203,10 @@ def decide(inputs: GuardInputs) -> GuardDecision:
         return GuardDecision(False, "in_progress", "another action on this target is running")
     if inputs.is_docker_action and not inputs.breaker_ok:
         return GuardDecision(False, "breaker_open", "circuit breaker open for this target")
+    return None
+
+
+def _over_budget(inputs: GuardInputs) -> GuardDecision | None:
     for label, check in (
         ("policy", inputs.policy_budget),
         ("service", inputs.service_budget),
@@ -177,7 +219,7 @@ def decide(inputs: GuardInputs) -> GuardDecision:
                 f"{label} budget used: {check.used}/{check.limit} in {check.window_s:.0f} s "
                 f"(frees in {check.retry_in_s:.0f} s)",
             )
-    return GuardDecision(True)
+    return None
 
 
 # target guards: pure functions over the target state read once (list of eligible containers)

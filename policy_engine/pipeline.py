@@ -25,6 +25,7 @@ from policy_engine.guards import (
     budget_check,
     cooldown_remaining,
     decide,
+    settling,
     target_cooldown,
 )
 from policy_engine.models import ActionRecord, Trigger
@@ -145,7 +146,12 @@ class Pipeline:
             maintenance = self.engine.am.maintenance_for(c.service, now)
             if docker:  # alerts go to Alertmanager, which applies its silences itself
                 silence = self.engine.am.silence_for(action_labels(c), now)
+        settle = None
+        if c.trigger.kind == "no_data" and not c.manual:
+            acted_on = store.last_of(c.service, DOCKER_ACTIONS)
+            settle = settling(acted_on, eff.grace_period_s, now)
         return GuardInputs(
+            settling=settle,
             maintenance=maintenance,
             silence=silence,
             enabled=self.engine.enabled,

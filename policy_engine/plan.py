@@ -39,14 +39,7 @@ def _row(
         return row
     if not holds:
         # The same condition for a service that is nobody's victim: does the blame alone hold it?
-        if (
-            ctx is not None
-            and ctx.caused_by_dependency
-            and evaluate3(policy.ast, dataclasses.replace(ctx, caused_by_dependency=False))
-        ):
-            row["verdict"] = f"waits: {policy.service} is a victim of {culprits}"
-        else:
-            row["verdict"] = "condition does not hold"
+        row["verdict"] = _why_not(policy, ctx, culprits) or "condition does not hold"
         return row
     trigger = Trigger(source="snapshot", reason="plan")
     candidate = Candidate.of_policy(policy, trigger, version, engine.effective_dry_run)
@@ -60,6 +53,22 @@ def _row(
         row["verdict"] = "will act on the next alert or re-check"
     row["would_act"] = decision.allowed
     return row
+
+
+def _why_not(policy: Policy, ctx: Context | None, culprits: str) -> str | None:
+    """Whether a root-cause flag alone holds the condition back (the same condition for a
+    service that is nobody's victim, or not under load, would hold)."""
+    if ctx is None:
+        return None
+    if ctx.caused_by_dependency and evaluate3(
+        policy.ast, dataclasses.replace(ctx, caused_by_dependency=False)
+    ):
+        return f"waits: {policy.service} is a victim of {culprits}"
+    if ctx.caused_by_load and evaluate3(policy.ast, dataclasses.replace(ctx, caused_by_load=False)):
+        return (
+            f"waits: {policy.service} is under load (its trouble started with traffic above normal)"
+        )
+    return None
 
 
 def plan(engine: Engine, service: str, now: float) -> dict[str, Any]:

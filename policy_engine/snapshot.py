@@ -20,6 +20,7 @@ class Series:
     kind: str | None
     anomaly_id: str | None
     caused_by: tuple[str, ...] = ()  # callees the anomaly service blames for this series
+    caused_by_load: bool = False  # started while the service's traffic was above its band
 
     @property
     def level(self) -> int:
@@ -51,7 +52,8 @@ class Snapshot:
         severity = max((s.level for s in series), default=None)
         no_data = any(s.kind == "no_data" for s in series)
         victim = any(s.caused_by for s in series)
-        return Context(values, severity, no_data, caused_by_dependency=victim)
+        load = any(s.caused_by_load for s in series)
+        return Context(values, severity, no_data, caused_by_dependency=victim, caused_by_load=load)
 
     def anomaly_open(self, anomaly_id: str | None, service: str, metric: str | None) -> bool:
         """Is the anomaly (by id, else by service+metric) still abnormal in this snapshot?"""
@@ -86,7 +88,8 @@ def parse_predict(body: Any, now: float) -> Snapshot:
             tuple(c for c in blamed if isinstance(c, str)) if isinstance(blamed, list) else ()
         )
         value = finite_or_none(raw.get("value"))
-        out.append(Series(service, metric, value, str(severity), kind, anomaly_id, caused_by))
+        load = raw.get("caused_by_load") is True
+        out.append(Series(service, metric, value, str(severity), kind, anomaly_id, caused_by, load))
     return Snapshot(now, tuple(out), cycle_at)
 
 

@@ -152,6 +152,20 @@ class Store:
             ).fetchone()
         return None if row is None else (str(row[0]), float(row[1]))
 
+    def last_of(self, service: str, actions: Iterable[str]) -> tuple[str, str, float] | None:
+        """(action, policy, time) of the latest of these actions on `service` that took effect
+        or may have (pending, interrupted), whichever policy or operator took it."""
+        kinds = list(actions)
+        marks = ", ".join("?" for _ in kinds)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT action, policy, created_at FROM actions WHERE service = ? "
+                f"AND action IN ({marks}) AND outcome IN {_ACTED} "
+                "ORDER BY created_at DESC LIMIT 1",
+                (service, *kinds),
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
+
     def get_action(self, action_id: str) -> ActionRecord | None:
         with self._lock:
             row = self._db.execute("SELECT body FROM actions WHERE id = ?", (action_id,)).fetchone()

@@ -37,6 +37,7 @@ def _event_context(event: Event, snap: Snapshot | None, service: str | None) -> 
         no_data=event.kind == "no_data",
         # a victim per the event or per its own cycle's snapshot: either is enough to wait
         caused_by_dependency=bool(event.caused_by) or base.caused_by_dependency,
+        caused_by_load=event.caused_by_load or base.caused_by_load,
     )
 
 

@@ -32,6 +32,7 @@ def series_view(engine: Engine, state: SeriesState) -> dict[str, Any]:
         "ts": state.last_ts,
         "missing_cycles": state.missing_cycles,
         "caused_by": (anomaly.cause_fields()["caused_by"] if anomaly else []),
+        "caused_by_load": bool(anomaly and anomaly.load_driven),
         **sensitivity_fields(engine, state),
     }
 

@@ -350,6 +350,18 @@ class SeriesBank:
         i["rest"] = np.where(fire, c.rest_points, np.where(live & resting, rest - 1, rest))
         return out_q / (out_q + c.likelihood_scale), q
 
+    def _write_back(
+        self, s: np.ndarray, f: dict[str, np.ndarray], i: dict[str, np.ndarray]
+    ) -> None:
+        """Store a step's state: the arrays themselves when every slot stepped in order
+        (`_all`: they are the state), else the stepped slots' rows."""
+        for state, new in ((self._f, f), (self._i, i)):
+            for name, value in new.items():
+                if self._all:
+                    state[name] = value
+                else:
+                    state[name][s] = value
+
     def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
         c = self.config
         # Every slot in order (the service's and the benchmarks' usual case): work on the
@@ -516,6 +528,9 @@ class SeriesBank:
             3,
             np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
         ).astype(np.int8)
+        if c.escalate_after:
+            held = (runs[0] >= c.escalate_after) & impact
+            cand = np.where(held, _CRITICAL, cand).astype(np.int8)
         normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
         below_run = np.where(
             valid, np.where(level < prev_sev, i["below_run"] + 1, 0), i["below_run"]
@@ -531,16 +546,7 @@ class SeriesBank:
         i["normal_run"] = normal_run
         i["below_run"] = below_run
 
-        for fname, fval in f.items():
-            if self._all:
-                self._f[fname] = fval
-            else:
-                self._f[fname][s] = fval
-        for iname, ival in i.items():
-            if self._all:
-                self._i[iname] = ival
-            else:
-                self._i[iname][s] = ival
+        self._write_back(s, f, i)
         self._open[sel] = is_open
         self._sev[sel] = sev
 

@@ -56,6 +56,11 @@ class DetectorConfig:
     # Hysteresis: open after N consecutive abnormal points, close after M normal ones.
     open_after: int = 2
     close_after: int = 3
+    # Sustained impact: this many consecutive points at info or above, beyond the floor/SLO,
+    # count as critical whatever the spread (0 = off). A noisy series, such as the p99 of a few
+    # requests per second on a busy host, can have a spread so wide that a real fault sits
+    # between z_info and z_warning; held for 30 s beyond the SLO it is no wiggle.
+    escalate_after: int = 6
     # New normal: after this many consecutive unlearned points the baseline is replaced by
     # a shadow estimate that learned every point (720 points = 1 h at 5 s).
     relearn_after: int = 720
@@ -162,6 +167,10 @@ _RULES: tuple[tuple[Callable[[DetectorConfig], bool], str], ...] = (
     (
         lambda c: c.alarm_q > 0 and c.breakthrough_q >= 0 and c.gate_slack >= 0,
         "need alarm_q > 0, breakthrough_q >= 0 and gate_slack >= 0",
+    ),
+    (
+        lambda c: not c.escalate_after or c.escalate_after >= c.open_after,
+        "escalate_after must be 0 (off) or >= open_after",
     ),
     (lambda c: c.relearn_after >= c.open_after, "relearn_after must be >= open_after"),
 )

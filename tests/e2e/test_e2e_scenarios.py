@@ -116,6 +116,9 @@ def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
     api = stack.api
     wait_past_grace("payments")
     wait_quiet(api, "payments", "error_rate")
+    # the victim's signal too: its anomaly must be one this fault opens (an earlier
+    # scenario's, e.g. the hang of users, may still be closing)
+    wait_quiet(api, "orders", "error_rate")
     timing = start_fault(
         api, "2 payments errors 60% -> restart", "payments", "errors", rate=0.6, status=500
     )

@@ -22,6 +22,7 @@ ANOMALY_KEYS = {
     "caused_by",
     "root_causes",
     "cause_evidence",
+    "caused_by_load",
     "service",
     "metric",
     "labels",

@@ -307,3 +307,54 @@ def test_thresholds_are_settings() -> None:
     graph = graph_of(("orders", "payments"))
     assert attribute(health, graph, samples)["orders"].caused_by_dependency
     assert not attribute(health, graph, samples, strict)["orders"].caused_by_dependency
+
+
+def learned_graph(normal_p99: float, cycles: int = 6) -> CallGraph:
+    """orders -> users with `cycles` normal samples of the edge's p99 learned."""
+    graph = graph_of(("orders", "users"))
+    for _ in range(cycles):
+        graph.learn_p99([EdgeSample("orders", "users", calls=5.0, p99=normal_p99)], CONFIG)
+    return graph
+
+
+CONFIG = AttributionConfig()
+
+
+def test_a_callee_slow_for_its_callers_explains_them_before_its_own_anomaly_opens() -> None:
+    """The caller's scrape came first: its latency anomaly is open, the callee's is not yet,
+    but the edge is far slower than its normal: the caller is a victim already."""
+    health = [ServiceHealth("orders", {"latency": T0}, latency=0.9), ServiceHealth("users")]
+    slow = [EdgeSample("orders", "users", calls=5.0, p99=0.85)]
+    result = run(health, learned_graph(0.03), slow)
+    cause = result["orders"].caused_by[0]
+    assert (cause.callee, cause.signal, cause.callee_state) == (
+        "users",
+        "edge_latency",
+        "slow_for_its_callers",
+    )
+    # Not learned yet (fewer than normal_min_samples): no such evidence.
+    assert not run(health, learned_graph(0.03, cycles=5), slow)["orders"].caused_by_dependency
+
+
+def test_an_edge_at_its_normal_or_slow_by_a_little_is_not_slow() -> None:
+    graph = learned_graph(0.2)
+    health = [ServiceHealth("orders", {"latency": T0}, latency=0.5), ServiceHealth("users")]
+    # 0.45 s: more than half of orders' p99, but not 3x its normal: users is not in trouble
+    usual = run(health, graph, [EdgeSample("orders", "users", calls=5.0, p99=0.45)])
+    assert not usual["orders"].caused_by_dependency
+    # 3x a tiny normal, yet only 20 ms above it: below slow_min_s
+    tiny = learned_graph(0.01)
+    quick = [EdgeSample("orders", "users", calls=5.0, p99=0.03)]
+    fast_caller = [ServiceHealth("orders", {"latency": T0}, latency=0.05), ServiceHealth("users")]
+    assert not run(fast_caller, tiny, quick)["orders"].caused_by_dependency
+
+
+def test_slow_samples_are_not_learned_as_the_edges_normal() -> None:
+    graph = learned_graph(0.03)
+    slow = EdgeSample("orders", "users", calls=5.0, p99=0.9)
+    for _ in range(50):
+        graph.learn_p99([slow], CONFIG)
+    assert graph.slow(slow, CONFIG)
+    # an edge that ages out of the graph forgets its normal
+    graph.observe(T0 + CONFIG.edge_ttl_s + 1, [])
+    assert not graph.slow(slow, CONFIG)

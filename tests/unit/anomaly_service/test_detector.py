@@ -350,3 +350,41 @@ def test_queued_seeds_of_many_series_equal_streaming_each() -> None:
     # the next update sees the seeded state (every history is past the 30-point warm-up)
     v = bank.update(np.array([0, 1, 2]), np.array([100.0, 100.0, 100.0]))
     assert not v.warming.any()
+
+
+def held_shift(length: int, start: int, size: float) -> np.ndarray:
+    """Noise, then a constant level `size` above it from `start` (z between info and warning)."""
+    x = noise(length)
+    x[start:] = 100.0 + size
+    return x
+
+
+def test_a_deviation_held_beyond_the_floor_for_escalate_after_points_is_critical() -> None:
+    res = score_series(held_shift(400, 250, 5.0), direction=Direction.UP, floor=103.0)
+    assert (res.level[250:] == Severity.INFO).all()  # z about 5: below z_warning
+    assert res.severity[250 + CFG.open_after - 1] == Severity.INFO
+    assert res.severity[250 + CFG.escalate_after - 2] == Severity.INFO
+    assert (res.severity[250 + CFG.escalate_after - 1 :] == Severity.CRITICAL).all()
+
+
+def test_a_held_deviation_within_the_floor_or_without_one_stays_info() -> None:
+    for floor in (None, 110.0):
+        res = score_series(held_shift(400, 250, 5.0), direction=Direction.UP, floor=floor)
+        assert res.open[260]
+        assert res.severity.max() == Severity.INFO
+
+
+def test_a_short_excursion_between_info_and_warning_stays_info() -> None:
+    x = noise(400)
+    x[250 : 250 + CFG.escalate_after - 1] = 105.0
+    res = score_series(x, direction=Direction.UP, floor=103.0)
+    assert res.open[251]
+    assert res.severity.max() == Severity.INFO
+
+
+def test_escalation_can_be_turned_off_and_is_validated() -> None:
+    off = DetectorConfig(escalate_after=0)
+    res = score_series(held_shift(400, 250, 5.0), off, Direction.UP, floor=103.0)
+    assert res.severity.max() == Severity.INFO
+    with pytest.raises(ValueError, match="escalate_after"):
+        DetectorConfig(open_after=3, escalate_after=2)

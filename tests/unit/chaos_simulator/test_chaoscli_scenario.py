@@ -90,3 +90,16 @@ def test_timeline_reports_relative_times_and_closure() -> None:
     assert report["action"]["trigger_anomaly_id"] == "a-1"
     tl.failed_phase = "recover"
     assert tl.to_dict()["closed"] is False
+
+
+def test_an_anomaly_settled_below_warning_counts_as_recovered_after_the_settle_time() -> None:
+    from chaos_simulator.scenario import SETTLED_S, Settling
+
+    watch = Settling()
+    assert watch.see("critical", 100.0) is None
+    assert watch.see("info", 105.0) is None  # below warning, not for long yet
+    assert watch.see("warning", 110.0) is None  # back up: the clock restarts
+    assert watch.see("info", 115.0) is None
+    assert watch.see("normal", 115.0 + SETTLED_S - 1) is None
+    assert watch.see("info", 115.0 + SETTLED_S) == 115.0  # recovered since it went below
+    assert Settling().see("garbage", 1.0) is None

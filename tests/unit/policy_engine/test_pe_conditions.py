@@ -177,7 +177,8 @@ def test_metrics_of_lists_read_metrics() -> None:
         ("error_rate > 5s", "error_rate is a ratio 0..1"),
         (
             "0.5 < latency",
-            "expected a metric, 'severity', 'no_data' or 'caused_by_dependency' but found '0.5'",
+            "expected a metric, 'severity' or a flag (no_data, caused_by_dependency, "
+            "caused_by_load) but found '0.5'",
         ),
         ("latency > 1e999", "number is not finite"),
         ("(" * 40 + "no_data" + ")" * 40, "nests deeper than 32 levels"),

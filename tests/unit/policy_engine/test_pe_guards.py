@@ -18,6 +18,7 @@ from policy_engine.guards import (
     grace_remaining,
     replica_bound,
     select_targets,
+    settling,
     target_cooldown,
 )
 from policy_engine.policies import BreakerConfig, Budget
@@ -129,6 +130,19 @@ def test_decide_order_and_reasons() -> None:
         decision = decide(inputs(**{key: spent}))
         assert decision.reason == "budget"
         assert key.split("_")[0] in decision.detail
+
+
+def test_settling_holds_no_data_only_inside_the_grace_after_an_action() -> None:
+    last = ("restart_container", "users_hang_restart", 1000.0)
+    assert settling(None, 45, 1010) is None
+    assert settling(last, 45, 1010) == ("restart_container", "users_hang_restart", 10.0)
+    assert settling(last, 45, 1045) is None  # the grace is over: the gap is an outage now
+    assert settling(last, 0, 1000) is None  # grace_period 0: nothing is held
+    held = decide(inputs(settling=settling(last, 45, 1012), cooldown_remaining_s=5))
+    assert held.reason == "settling"
+    assert "'users_hang_restart' 12 s ago" in held.detail
+    # an operator's pause and windows come first
+    assert decide(inputs(enabled=False, settling=("scale_up", "p", 1.0))).reason == "paused"
 
 
 # the guards that read target state (containers listed once per action) ----------------------

@@ -242,3 +242,56 @@ def test_manual_min_replicas_zero_follows_the_same_setting() -> None:
     with pytest.raises(ValueError, match=r"params\.min_replicas: must be at least 1"):
         validate_params("scale_down", {"min_replicas": 0})
     assert validate_params("scale_down", {"min_replicas": 0}, True)["min_replicas"] == 0
+
+
+SETTLING = """
+settings: {grace_period: 45s, verification_window: 60s}
+policies:
+  - {name: orders_latency, condition: "latency > 0.5 and severity >= warning",
+     action: restart_container, service: orders, cooldown: 300}
+  - {name: orders_no_data_alert, condition: "no_data", action: alert, service: orders,
+     cooldown: 60}
+"""
+
+
+def no_data(fingerprint: str) -> dict[str, Any]:
+    return alert(metric="cpu", severity="critical", kind="no_data", fingerprint=fingerprint,
+                 anomaly_id=f"nd-{fingerprint}", value="nan")  # fmt: skip
+
+
+def test_no_data_right_after_the_engines_own_restart_is_that_restarts_gap() -> None:
+    """Restarting a service stops its scrapes for a few seconds: the no_data that follows is
+    the restart's own doing, not an outage to page about; once the grace period is over the
+    same no_data acts."""
+
+    async def go() -> None:
+        clock = FakeClock()
+        clock.advance(3600)  # the fake containers are past their start-up grace
+        engine = make_engine(SETTLING, clock=clock)
+        await deliver(engine, alert())
+        assert restarts(engine) == 1
+        clock.advance(10)
+        early = await deliver(engine, no_data("nd1"))
+        rec = engine.store.get_action(early["scheduled"][0]["id"])
+        assert rec is not None
+        assert rec.outcome == "skipped"
+        assert rec.reason == "settling"
+        assert "restart_container by 'orders_latency' 10 s ago" in (rec.detail or "")
+        clock.advance(40)  # 50 s after the restart: the service should be back by now
+        late = await deliver(engine, no_data("nd2"))
+        rec = engine.store.get_action(late["scheduled"][0]["id"])
+        assert rec is not None
+        assert rec.reason != "settling"
+
+    asyncio.run(go())
+
+
+def test_no_data_without_a_recent_action_is_not_held() -> None:
+    async def go() -> None:
+        engine = make_engine(SETTLING)
+        summary = await deliver(engine, no_data("nd1"))
+        rec = engine.store.get_action(summary["scheduled"][0]["id"])
+        assert rec is not None
+        assert rec.reason != "settling"
+
+    asyncio.run(go())

@@ -107,7 +107,7 @@ def test_a_signal_added_to_the_catalog_is_usable_with_no_code_change() -> None:
     gone, errors = load_policies(QUEUE_POLICY.replace("queue_depth", "cpu"), "p.yml")
     assert gone is None
     assert (
-        "(known: latency, queue_depth, severity, no_data, caused_by_dependency)"
+        "(known: latency, queue_depth, severity, no_data, caused_by_dependency, caused_by_load)"
         in errors[0].message
     )
     # unchanged catalog: nothing to do
