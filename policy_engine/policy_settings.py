@@ -69,12 +69,18 @@ class GlobalSettings:
     allow_scale_to_zero: bool = False  # else min_replicas must be >= 1
 
 
-def parse_budget(raw: Any) -> Budget:
+def _mapping(raw: Any, allowed: tuple[str, ...], like: str = "") -> dict[Any, Any]:
+    """`raw` when it is a mapping of only the `allowed` keys; else a ValueError saying why."""
     if not isinstance(raw, dict):
-        raise ValueError(f"must be a mapping like {{max: 3, window: 1h}}, got {kind(raw)}")
-    unknown = sorted(set(map(str, raw)) - {"max", "window"})
+        raise ValueError(f"must be a mapping{like}, got {kind(raw)}")
+    unknown = sorted(set(map(str, raw)) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown key '{unknown[0]}' (allowed: max, window)")
+        raise ValueError(f"unknown key '{unknown[0]}' (allowed: {', '.join(allowed)})")
+    return raw
+
+
+def parse_budget(raw: Any) -> Budget:
+    raw = _mapping(raw, ("max", "window"), " like {max: 3, window: 1h}")
     if "max" not in raw:
         raise ValueError("'max' is required")
     max_actions = int_in(raw["max"], 1, 10_000)
@@ -89,11 +95,7 @@ def _optional_budget(raw: Any) -> Budget | None:
 
 
 def _breaker(raw: Any) -> BreakerConfig:
-    if not isinstance(raw, dict):
-        raise ValueError(f"must be a mapping, got {kind(raw)}")
-    unknown = sorted(set(map(str, raw)) - {"failures", "open_for"})
-    if unknown:
-        raise ValueError(f"unknown key '{unknown[0]}' (allowed: failures, open_for)")
+    raw = _mapping(raw, ("failures", "open_for"))
     return BreakerConfig(
         int_in(raw.get("failures", 3), 1, 100), parse_duration(raw.get("open_for", 900))
     )
