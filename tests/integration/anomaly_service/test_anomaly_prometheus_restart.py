@@ -140,7 +140,7 @@ async def until_back(engine: Engine, everything: set[tuple[str, str]]) -> float:
     for _ in range(60):  # Prometheus' first scrapes come ~5 s after its start
         await cycle(engine)
         held_max = max(held_max, gauge(engine, "relia_anomaly_no_data_held_series"))
-        if present(engine) == everything and not engine._gaps:
+        if present(engine) == everything and not engine.scrapes.gaps:
             break
     for _ in range(3):
         await cycle(engine)

@@ -63,7 +63,7 @@ def running(*queries: str) -> tuple[Engine, ListNotifier, FakeClock, FakePrometh
     engine, notes, clock = make(prom, *queries)
     for _ in range(6):  # 30 s: past the engine-start gap (resume + the 15 s window)
         assert cycle(engine, clock, prom, 10.0) == []
-    assert engine._gaps == {}
+    assert engine.scrapes.gaps == {}
     return engine, notes, clock, prom
 
 
