@@ -36,8 +36,11 @@ RUN mkdir "$COMPONENT" && touch "$COMPONENT/__init__.py" \
 
 # relia_web: the request guard every component shares (standard library only).
 COPY relia_web ./relia_web
-# relia_contracts: the wire definitions every component shares (pydantic only).
+# relia_contracts: the wire definitions every component shares (pydantic and PyYAML only).
 COPY relia_contracts ./relia_contracts
+# The shipped metric catalog, where relia_contracts/catalog.py reads the signal names from in
+# every image (the policy engine and the dashboard use them until the anomaly service answers).
+COPY anomaly_service/catalog.yml ./anomaly_service/catalog.yml
 COPY ${COMPONENT} ./${COMPONENT}
 
 # /var/lib/relia: a named volume mounted there starts with this owner (state of the component).

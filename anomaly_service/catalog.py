@@ -136,14 +136,8 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
         raise CatalogError(
             file, name, unknown[0], f"unknown field (allowed: {', '.join(sorted(FIELDS))})"
         )
-    query = entry.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise CatalogError(file, name, "query", "required: a PromQL expression grouped by service")
-    if "service" not in query:
-        raise CatalogError(file, name, "query", "must group by (or keep) the 'service' label")
-    unit = entry.get("unit", "")
-    if not isinstance(unit, str):
-        raise CatalogError(file, name, "unit", "must be a string")
+    query = _query(entry, name, file)
+    unit = _string(entry, "unit", name, file)
     direction = entry.get("direction")
     if direction not in DIRECTIONS:
         raise CatalogError(file, name, "direction", f"required: one of {', '.join(DIRECTIONS)}")
@@ -156,9 +150,7 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
     on_missing = entry.get("on_missing", "no_data")
     if on_missing not in ON_MISSING:
         raise CatalogError(file, name, "on_missing", f"one of {', '.join(ON_MISSING)}")
-    description = entry.get("description", "")
-    if not isinstance(description, str):
-        raise CatalogError(file, name, "description", "must be a string")
+    description = _string(entry, "description", name, file)
     runbook = entry.get("runbook", "")
     if not isinstance(runbook, str) or (
         runbook and not runbook.startswith(("http://", "https://"))
@@ -166,7 +158,7 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
         raise CatalogError(file, name, "runbook", "must be an http(s) URL (or omitted)")
     return MetricSpec(
         name,
-        query.strip(),
+        query,
         unit,
         direction,
         floor,
@@ -177,6 +169,23 @@ def _parse_entry(entry: Any, index: int, file: str) -> MetricSpec:
         max_value,
         runbook,
     )
+
+
+def _query(entry: dict[str, Any], name: str, file: str) -> str:
+    query = entry.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise CatalogError(file, name, "query", "required: a PromQL expression grouped by service")
+    if "service" not in query:
+        raise CatalogError(file, name, "query", "must group by (or keep) the 'service' label")
+    return query.strip()
+
+
+def _string(entry: dict[str, Any], key: str, name: str, file: str) -> str:
+    """An optional text field ("" when omitted)."""
+    value = entry.get(key, "")
+    if not isinstance(value, str):
+        raise CatalogError(file, name, key, "must be a string")
+    return value
 
 
 def _number(

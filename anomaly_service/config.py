@@ -7,7 +7,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_CATALOG = Path(__file__).with_name("catalog.yml")
+from relia_contracts.catalog import SHIPPED_CATALOG
+
+# The file next to this module; its path is defined once, where every component reads it.
+DEFAULT_CATALOG = SHIPPED_CATALOG
 
 
 class Settings(BaseSettings):

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,27 +33,13 @@ from anomaly_service.prometheus import (
     QueryRejected,
     Sample,
 )
+from anomaly_service.scrapes import ScrapeWatch
 from relia_contracts.severity import SEVERITIES
 
 log = logging.getLogger("anomaly_service.engine")
 
 DIRECTIONS = {"up": Direction.UP, "down": Direction.DOWN, "both": Direction.BOTH}
 Clock = Callable[[], float]
-# Prometheus' default lookback delta: an instant query still returns a scrape this old, so a
-# service can look present (with old scrape times) this long after its scrapes stopped.
-LOOKBACK_S = 300.0
-
-
-@dataclass
-class ScrapeGap:
-    """A hole in one service's scrapes: Prometheus was down or restarted, the engine just
-    started (it cannot know what came before), or a target of the service is new. Until the
-    scrapes resume and a query's window has passed since, the query may miss series whose data
-    is fine, so their absence does not count toward no_data."""
-
-    before: float  # the service's newest scrape time at the hole (-inf: none known)
-    ended_at: float  # engine time Prometheus answered again
-    resumed_at: float | None = None  # time of the first scrape after the hole
 
 
 @dataclass
@@ -128,19 +113,8 @@ class Engine:
         self._lock = asyncio.Lock()
         self.feedback_lock = asyncio.Lock()  # one label or reset at a time
         self._backfilled: set[str] = set()
-        # service -> timestamp of the newest scrape whose values the detector has consumed
-        self._consumed_scrape: dict[str, float] = {}
-        # How far back each catalog query reads; after a hole, no_data waits this long.
-        self.windows = {spec.name: query_window_s(spec.query) for spec in catalog}
-        self.max_window = max(self.windows.values(), default=0.0)
-        self._gaps: dict[str, ScrapeGap] = {}
-        self._hole: str | None = "engine_start"  # a hole not yet turned into per-service gaps
-        self._first_resume: float | None = None  # engine time a service first resumed after it
-        self._prometheus_started: str | None = None
-        # service -> the last few advances of its newest scrape time (its scrape spacing as
-        # the cycles see it), and whether every service's scrapes are overdue right now.
-        self._spacing: dict[str, deque[float]] = {}
-        self._stalled = False
+        windows = {spec.name: query_window_s(spec.query) for spec in catalog}
+        self.scrapes = ScrapeWatch(metrics, windows, options.check_interval)
         self._targets_seen: set[tuple[tuple[str, str], ...]] | None = None
 
     # ---- readiness -------------------------------------------------------------------------
@@ -229,8 +203,8 @@ class Engine:
             edges = await self.dependencies.sample(self.source, ts)
         except PrometheusUnavailable as exc:
             # Unknown is not healthy: no series is marked missing, nothing is resolved.
-            if self._hole is None:
-                self._hole = "prometheus_down"
+            if self.scrapes.hole is None:
+                self.scrapes.hole = "prometheus_down"
             self.state.prometheus_ok = False
             self.state.prometheus_error = str(exc)
             self.metrics.prometheus_up.set(0)
@@ -238,8 +212,8 @@ class Engine:
             log.warning("cycle %d: Prometheus unavailable: %s", self.state.cycle, exc)
             return []
         scraped, new_targets = targets
-        self._track_gaps(ts, scraped, new_targets, prom_started)
-        unchanged, behind = self._unchanged(scraped)
+        self.scrapes.track(ts, scraped, new_targets, prom_started, self._services)
+        unchanged, behind = self.scrapes.unchanged(scraped)
         transitions = self._classify(ts, results, unchanged, behind)
         load.stamp(self.load, self.tracker, ts)  # before: the events carry its verdict
         self.dependencies.update(ts, edges, self.tracker, transitions)
@@ -312,125 +286,6 @@ class Engine:
         self._targets_seen = seen
         return newest, new
 
-    def _track_gaps(
-        self,
-        ts: float,
-        scraped: dict[str, float],
-        new_targets: dict[str, float],
-        started: str | None,
-    ) -> None:
-        """Turn holes in the scrapes into per-service gaps and follow each until it is over.
-
-        A hole: cycles that could not reach Prometheus, a Prometheus restart the cycles did not
-        see (its start time changed), scrapes overdue for every service at once (Prometheus
-        answers but does not scrape: a restart on a server that does not tell its start time),
-        or the engine's own start. Every service gets a gap that resumes at its first scrape
-        newer than the one seen before the hole. A target Prometheus did not have in the
-        previous cycle opens a gap resumed at its first scrape."""
-        if started is not None:
-            if self._prometheus_started is not None and started != self._prometheus_started:
-                log.warning("Prometheus restarted (start time %s)", started)
-                self._hole = self._hole or "prometheus_restart"
-            self._prometheus_started = started
-        # Where the start time tells restarts, overdue scrapes are not needed: all services hung
-        # at once (failed scrapes written a timeout late) must not pass for a hole there.
-        self._watch_stall(ts, scraped, tell=self._prometheus_started is None)
-        if self._hole is not None:
-            self.metrics.scrape_gaps.labels(self._hole).inc()
-            services = set(scraped) | {s.service for s in self.tracker.series.values()}
-            for service in services:
-                # The newest scrape Prometheus has now may still be from before the hole (it
-                # answers before it scrapes again): only a newer one shows scraping resumed.
-                before = max(
-                    self._consumed_scrape.get(service, -math.inf),
-                    scraped.get(service, -math.inf),
-                )
-                self._gaps[service] = ScrapeGap(before, ts)
-            self._hole, self._first_resume = None, None
-        for service, at in new_targets.items():
-            gap = self._gaps.get(service)
-            if gap is None or (gap.resumed_at is not None and gap.resumed_at < at):
-                self.metrics.scrape_gaps.labels("new_target").inc()
-                self._gaps[service] = ScrapeGap(-math.inf, ts, at)
-        for service, gap in list(self._gaps.items()):
-            if gap.resumed_at is None:
-                newest = scraped.get(service)
-                if newest is None:
-                    # No scrape times for it (a catalog on another job, or a target gone):
-                    # nothing to wait for but the windows from now.
-                    gap.resumed_at = gap.ended_at
-                elif newest > gap.before:
-                    gap.resumed_at = newest
-                    if self._first_resume is None:
-                        self._first_resume, self._stalled = ts, False
-                elif ts - gap.ended_at > LOOKBACK_S:
-                    del self._gaps[service]  # never scraped again: its absence is real
-            elif ts >= gap.resumed_at + self.max_window:
-                del self._gaps[service]  # every window is whole again
-
-    def _watch_stall(self, ts: float, scraped: dict[str, float], tell: bool = True) -> None:
-        """Every service's newest scrape overdue: older than twice its usual spacing, the
-        smallest of the last four advances the cycles saw. Prometheus writes `up` at every
-        scrape (0 for a target that is down) and marks a removed target's series stale, so no
-        new scrape for any service means Prometheus is not scraping: restarted without a cycle
-        seeing it down, or stalled. A rate over three scrapes (15 s at 5 s) empties once its
-        newest scrape is two spacings old, so this is told by the cycle that would first miss
-        it. `tell`: whether overdue scrapes open a hole (else the spacing is only learned)."""
-        overdue = []
-        for service, at in scraped.items():
-            spacing = self._spacing.setdefault(service, deque(maxlen=4))
-            advance = at - self._consumed_scrape.get(service, math.inf)
-            if advance > 0:
-                spacing.append(advance)
-            if spacing:
-                overdue.append(ts - at > 2 * min(spacing))
-        if overdue and all(overdue):
-            if tell and not self._stalled and self._hole is None:
-                log.warning("no service scraped for a while: a hole in the scrapes")
-                self._hole = "scrapes_stalled"
-            self._stalled = True
-        elif not any(overdue):
-            self._stalled = False
-
-    def _no_data_held(self, state: SeriesState, ts: float) -> bool:
-        """Whether the series' query may still miss it because of a hole in the scrapes."""
-        gap = self._gaps.get(state.service)
-        if gap is None:
-            return False
-        if gap.resumed_at is None:
-            # Not scraped since the hole. While no service is, Prometheus is not scraping yet
-            # (2.x waits ~5 s after its start); once one is, the others get the longest window
-            # and one cycle to follow, then this one's absence is real.
-            return (
-                self._first_resume is None
-                or ts - self._first_resume <= self.max_window + self.options.check_interval
-            )
-        return ts < gap.resumed_at + self.windows.get(state.spec.name, self.max_window)
-
-    def _unchanged(self, scraped: dict[str, float]) -> tuple[set[str], set[str]]:
-        """Services not scraped since the last cycle that fed the detector.
-
-        The cycle and the scrapes both run every 5 s without a common phase, so now and then two
-        cycles read the same scrape. Fed twice, one abnormal scrape met the detector's "two
-        abnormal points" rule on its own, and the anomaly opened with every other signal still
-        from that first scrape (at a load spike's onset: high p99, CPU not yet up). A service
-        without scrape times (a catalog on another job) is fed every cycle.
-
-        Also returns the services whose newest scrape is older than one already fed (scrape
-        times going backwards): their samples are out of order."""
-        unchanged, behind = set(), set()
-        for service, at in scraped.items():
-            consumed = self._consumed_scrape.get(service, -math.inf)
-            if at < consumed:
-                unchanged.add(service)
-                behind.add(service)
-            elif at == consumed:
-                unchanged.add(service)
-                self.metrics.repeated_scrapes.inc()
-            else:
-                self._consumed_scrape[service] = at
-        return unchanged, behind
-
     def _classify(
         self,
         ts: float,
@@ -438,49 +293,77 @@ class Engine:
         unchanged: set[str],
         behind: set[str] | None = None,
     ) -> list[Transition]:
-        present: list[SeriesState] = []
-        values: list[float] = []
-        transitions: list[Transition] = []
-        seen: set[Any] = set()
-        answered: set[str] = set()
+        batch = _Batch()
         for spec, samples in zip(self.catalog, results, strict=True):
             if samples is None:
                 continue  # rejected query: its series are unknown, not missing
-            answered.add(spec.name)
-            status = self.status[spec.name]
-            status.last_ok_at, status.skipped, status.series = ts, 0, 0
-            for sample in samples:
-                labels = _clean(sample.labels)
-                if "service" not in labels:
-                    status.skipped += 1
-                    continue
-                state = self.tracker.state(spec, labels)
-                if state.key in seen:
-                    status.skipped += 1  # duplicate label set (query not grouped as documented)
-                    continue
-                seen.add(state.key)
-                status.series += 1
-                if not math.isfinite(sample.value):
-                    # NaN/Inf from Prometheus: the series exists, its value is unusable.
-                    status.skipped += 1
-                    continue
-                if labels["service"] in unchanged:
-                    if behind and labels["service"] in behind:
-                        self.metrics.out_of_order.inc()
-                    continue  # present, but no new scrape: the detector saw this value already
-                if state.last_ts is not None and ts < state.last_ts:
-                    # Older than the series' last point (the clock stepped back): skipped, so
-                    # the detector and the evidence only ever move forward in time.
-                    self.metrics.out_of_order.inc()
-                    continue
-                present.append(state)
-                values.append(sample.value)
-        # One pass over known series: absent from a query that answered means missing.
+            self._read_query(spec, samples, ts, batch, unchanged, behind or set())
+        transitions = self._missing(ts, batch)
+        if batch.present:
+            transitions.extend(self._detect(ts, batch.present, batch.values))
+        return transitions
+
+    def _read_query(
+        self,
+        spec: MetricSpec,
+        samples: list[Sample],
+        ts: float,
+        batch: _Batch,
+        unchanged: set[str],
+        behind: set[str],
+    ) -> None:
+        """One query's answer: its series are seen, those with a new usable value go on."""
+        batch.answered.add(spec.name)
+        status = self.status[spec.name]
+        status.last_ok_at, status.skipped, status.series = ts, 0, 0
+        for sample in samples:
+            labels = _clean(sample.labels)
+            if "service" not in labels:
+                status.skipped += 1
+                continue
+            state = self.tracker.state(spec, labels)
+            if state.key in batch.seen:
+                status.skipped += 1  # duplicate label set (query not grouped as documented)
+                continue
+            batch.seen.add(state.key)
+            status.series += 1
+            if self._new_value(state, sample.value, ts, status, unchanged, behind):
+                batch.present.append(state)
+                batch.values.append(sample.value)
+
+    def _new_value(
+        self,
+        state: SeriesState,
+        value: float,
+        ts: float,
+        status: MetricStatus,
+        unchanged: set[str],
+        behind: set[str],
+    ) -> bool:
+        """Whether a present series' value goes to the detector this cycle."""
+        if not math.isfinite(value):
+            # NaN/Inf from Prometheus: the series exists, its value is unusable.
+            status.skipped += 1
+            return False
+        if state.service in unchanged:
+            if state.service in behind:
+                self.metrics.out_of_order.inc()
+            return False  # present, but no new scrape: the detector saw this value already
+        if state.last_ts is not None and ts < state.last_ts:
+            # Older than the series' last point (the clock stepped back): skipped, so
+            # the detector and the evidence only ever move forward in time.
+            self.metrics.out_of_order.inc()
+            return False
+        return True
+
+    def _missing(self, ts: float, batch: _Batch) -> list[Transition]:
+        """One pass over known series: absent from a query that answered means missing."""
+        transitions: list[Transition] = []
         held = 0
         for state in list(self.tracker.series.values()):
-            if state.key in seen or state.spec.name not in answered:
+            if state.key in batch.seen or state.spec.name not in batch.answered:
                 continue
-            hold = self._no_data_held(state, ts)
+            hold = self.scrapes.held(state.service, state.spec.name, ts)
             held += hold
             transitions.extend(self.tracker.missing(state, ts, hold))
             if state.missing_cycles * self.options.check_interval > self.options.series_ttl_s:
@@ -488,8 +371,13 @@ class Engine:
                 transitions.extend(self.tracker.expire(state, ts))
                 self.bank.release(state.key)
         self.metrics.no_data_held.set(held)
-        if not present:
-            return transitions
+        return transitions
+
+    def _detect(
+        self, ts: float, present: list[SeriesState], values: list[float]
+    ) -> list[Transition]:
+        """The detector's step over the series with a new value, and what it opens or closes."""
+        transitions: list[Transition] = []
         slots = np.fromiter((self._slot(s) for s in present), dtype=np.int64, count=len(present))
         v = self.bank.update(slots, np.asarray(values, dtype=float))
         # Plain lists once: per-element numpy scalar access is the slow part at 10k series.
@@ -513,6 +401,9 @@ class Engine:
                 obs = replace(obs, open=False, severity=0)  # operator mute: nothing opens
             transitions.extend(self.tracker.observe(state, ts, obs))
         return transitions
+
+    def _services(self) -> set[str]:
+        return {s.service for s in self.tracker.series.values()}
 
     def _slot(self, state: SeriesState) -> int:
         """The series' bank slot, created once (the catalog is fixed for the process' life)."""
@@ -583,3 +474,13 @@ def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, floa
     if spec.max_value is not None:
         upper = min(upper, spec.max_value)
     return lower, upper
+
+
+@dataclass
+class _Batch:
+    """A cycle's query answers: series seen, metrics answered, and the new values."""
+
+    present: list[SeriesState] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    seen: set[Any] = field(default_factory=set)
+    answered: set[str] = field(default_factory=set)

@@ -6,20 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-# PromQL of the default catalog signals (contracts.md metric names), used to link an anomaly to
-# Prometheus when the anomaly service does not expose its own query for the metric.
-DEFAULT_QUERIES = {
-    "latency": "histogram_quantile(0.99, sum by (service, le) (rate("
-    'http_server_request_duration_seconds_bucket{{service="{service}"}}[1m])))',
-    "error_rate": "sum by (service) (rate(http_server_request_duration_seconds_count"
-    '{{service="{service}",status_code=~"5.."}}[1m])) / sum by (service) (rate('
-    'http_server_request_duration_seconds_count{{service="{service}"}}[1m]))',
-    "cpu": 'sum by (service) (rate(process_cpu_seconds_total{{service="{service}"}}[1m]))',
-    "memory": 'sum by (service) (process_resident_memory_bytes{{service="{service}"}})',
-    "request_rate": "sum by (service) (rate("
-    'http_server_request_duration_seconds_count{{service="{service}"}}[1m]))',
-    "availability": 'avg by (service) (up{{service="{service}"}})',
-}
+from relia_contracts.catalog import CatalogSignal, shipped_signals
 
 
 @dataclass
@@ -30,7 +17,11 @@ class PublicLinks:
     grafana_path: str
     jaeger_url: str
     prometheus_url: str
-    catalog_queries: dict[str, str] = field(default_factory=dict)
+    # The metric catalog: the anomaly service's (`GET /models`) once read, the shipped file's
+    # until then (relia_contracts/catalog.py). Its queries link an anomaly to Prometheus; the
+    # page shows the signals in its order.
+    catalog: tuple[CatalogSignal, ...] = field(default_factory=shipped_signals)
+    catalog_source: str = "shipped"  # shipped | anomaly-service
 
     def base(self) -> dict[str, str]:
         return {
@@ -38,6 +29,10 @@ class PublicLinks:
             "jaeger": self.jaeger_url.rstrip("/") + "/search",
             "prometheus": self.prometheus_url.rstrip("/") + "/graph",
         }
+
+    def signals(self) -> list[dict[str, str]]:
+        """The catalog's signals for the page, in catalog order: name, unit, description."""
+        return [s.model_dump(include={"name", "unit", "description"}) for s in self.catalog]
 
     def for_service(self, service: str) -> dict[str, str]:
         return {"jaeger": jaeger_search(self.jaeger_url, service)}
@@ -49,7 +44,7 @@ class PublicLinks:
         resolved = anomaly.get("resolved_at")
         start = float(opened) if isinstance(opened, int | float) else None
         end = float(resolved) if isinstance(resolved, int | float) else None
-        query = signal_query(metric, service, self.catalog_queries)
+        query = next((s.query for s in self.catalog if s.name == metric and s.query), None)
         return {
             "jaeger": jaeger_search(self.jaeger_url, service, start, end) if service else None,
             "prometheus": prometheus_graph(self.prometheus_url, query) if query else None,
@@ -74,11 +69,3 @@ def jaeger_search(
 def prometheus_graph(prometheus_url: str, query: str, range_input: str = "1h") -> str:
     params = {"g0.expr": query, "g0.tab": "0", "g0.range_input": range_input}
     return prometheus_url.rstrip("/") + "/graph?" + urlencode(params, quote_via=quote)
-
-
-def signal_query(metric: str, service: str, catalog: dict[str, str] | None = None) -> str | None:
-    """The PromQL of a signal: the anomaly service's own when known, else the default catalog."""
-    if catalog and metric in catalog:
-        return catalog[metric]
-    template = DEFAULT_QUERIES.get(metric)
-    return template.format(service=service) if template else None

@@ -15,6 +15,7 @@ from dashboard.clients import BackendClient, Fetched
 from dashboard.hub import Hub
 from dashboard.links import PublicLinks
 from dashboard.state import Store, build_snapshot, digest
+from relia_contracts.catalog import CatalogReadError, CatalogSignal, parse_signals
 
 log = logging.getLogger("dashboard.poller")
 
@@ -89,25 +90,10 @@ class PollerMetrics:
         )
 
 
-def extract_catalog_queries(models: Any) -> dict[str, str]:
-    """Find `{name, query}` metric specs anywhere in the anomaly service's /models answer."""
-    found: dict[str, str] = {}
-
-    def walk(node: Any, depth: int) -> None:
-        if depth > 6:
-            return
-        if isinstance(node, dict):
-            name, query = node.get("name"), node.get("query")
-            if isinstance(name, str) and isinstance(query, str):
-                found.setdefault(name, query)
-            for value in node.values():
-                walk(value, depth + 1)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value, depth + 1)
-
-    walk(models, 0)
-    return found
+def extract_catalog(models: Any) -> tuple[CatalogSignal, ...]:
+    """The signals of the anomaly service's `/models` answer (`catalog[]`), in its order."""
+    entries = models.get("catalog") if isinstance(models, dict) else None
+    return parse_signals(entries, "GET /models: catalog")
 
 
 class Poller:
@@ -161,15 +147,24 @@ class Poller:
         for backend, resources in self.store.resources.items():
             up = all(r.error is None for r in resources.values())
             self.metrics.backend_up.labels(backend).set(1 if up else 0)
-        if not self.links.catalog_queries and results[0].ok:
-            # The catalog changes only with a restart of the anomaly service: fetch it once.
-            models = await self.clients["anomaly"].get("/models")
-            if models.ok:
-                self.links.catalog_queries = extract_catalog_queries(models.data)
+        if self.links.catalog_source == "shipped" and results[0].ok:
+            await self._read_catalog()
         snapshot = self.snapshot(now)
         self.metrics.poll_seconds.observe(time.perf_counter() - started)
         await self.publish(snapshot)
         return snapshot
+
+    async def _read_catalog(self) -> None:
+        """The catalog changes only with a restart of the anomaly service: read it once."""
+        models = await self.clients["anomaly"].get("/models")
+        if not models.ok:
+            return
+        try:
+            self.links.catalog = extract_catalog(models.data)
+        except CatalogReadError as exc:  # keep the shipped one, try again next poll
+            log.warning("anomaly service catalog unusable: %s", exc)
+            return
+        self.links.catalog_source = "anomaly-service"
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         return build_snapshot(

@@ -289,6 +289,8 @@ def build_snapshot(
         "policies": policies if isinstance(policies, dict) else None,
         "links": links.base(),
         "severities": list(SEVERITIES),  # the order the page sorts and filters by
+        "catalog": links.signals(),  # the signals' names, units and order the page shows
+        "catalog_source": links.catalog_source,
     }
 
 

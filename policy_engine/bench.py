@@ -128,29 +128,12 @@ policies:
     client_ms: list[float] = []
     failures = 0
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("engine did not start; see " + str(workdir / "engine.log"))
+        _wait_healthy(base, workdir / "engine.log")
         with httpx.Client(base_url=base, timeout=10) as http:
             for i in range(runs):
                 sent = time.perf_counter()
                 answer = http.post("/alerts", json=_alert(i, service)).json()
-                action_id = answer["scheduled"][0]["id"]
-                record: dict[str, Any] | None = None
-                run_deadline = time.monotonic() + args.timeout
-                while time.monotonic() < run_deadline:
-                    response = http.get(f"/actions/{action_id}")
-                    # the record exists at once, `pending` until the restart has finished
-                    if response.status_code == 200 and response.json()["outcome"] != "pending":
-                        record = response.json()
-                        break
-                    time.sleep(0.01)
+                record = _settled(http, answer["scheduled"][0]["id"], args.timeout)
                 seen = time.perf_counter()
                 if record is None or record["outcome"] != "succeeded":
                     failures += 1
@@ -175,6 +158,35 @@ policies:
     )
     if not server_ms:
         return 1
+    _report(server_ms, actuator_ms, client_ms)
+    return 0 if failures == 0 else 1
+
+
+def _wait_healthy(base: str, log_file: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"engine did not start; see {log_file}")
+
+
+def _settled(http: httpx.Client, action_id: str, timeout_s: float) -> dict[str, Any] | None:
+    """The action record once no longer `pending` (it exists at once, `pending` until the
+    restart has finished); None after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = http.get(f"/actions/{action_id}")
+        if response.status_code == 200 and response.json()["outcome"] != "pending":
+            record: dict[str, Any] = response.json()
+            return record
+        time.sleep(0.01)
+    return None
+
+
+def _report(server_ms: list[float], actuator_ms: list[float], client_ms: list[float]) -> None:
     overhead = [s - a for s, a in zip(server_ms, actuator_ms, strict=True)]
     for label, values in (
         ("server: POST /alerts received -> actuator returned", server_ms),
@@ -186,7 +198,6 @@ policies:
             f"  {label:52s} median {statistics.median(values):8.1f} ms   "
             f"p90 {_pct(values, 0.9):8.1f} ms   min {min(values):8.1f}   max {max(values):8.1f}"
         )
-    return 0 if failures == 0 else 1
 
 
 if __name__ == "__main__":

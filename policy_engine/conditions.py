@@ -20,19 +20,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from relia_contracts.catalog import shipped_signals
 from relia_contracts.severity import SEVERITY_RANK
 
-DEFAULT_METRICS: dict[str, str] = {
-    # metric name -> unit kind, used to check that a number's unit fits the metric
-    "latency": "time",
-    "error_rate": "ratio",
-    "cpu": "none",
-    "memory": "bytes",
-    "request_rate": "none",
-    "availability": "ratio",
-    "probe_success": "ratio",  # the shipped catalog's synthetic probes (docs/root-cause.md)
-    "probe_unanswered": "ratio",
-}
+# catalog unit -> the unit kind conditions check numbers against (ms, %, MB, ... fit or not)
+UNIT_KINDS = {"seconds": "time", "second": "time", "s": "time", "ratio": "ratio", "bytes": "bytes"}
+
+
+def unit_kind(unit: object) -> str:
+    """The unit kind of a catalog unit (`seconds` -> time); anything else is unitless."""
+    return UNIT_KINDS.get(unit.strip().lower(), "none") if isinstance(unit, str) else "none"
+
+
+# metric name -> unit kind, from the shipped catalog file (relia_contracts/catalog.py): the
+# names conditions may use until the anomaly service's own catalog has been read.
+DEFAULT_METRICS: dict[str, str] = {s.name: unit_kind(s.unit) for s in shipped_signals()}
 # The live vocabulary: the anomaly service's catalog once read (policy_engine/vocabulary.py),
 # the shipped catalog's names until then. Changed in place by set_vocabulary, so every
 # importer sees it.
@@ -306,9 +308,9 @@ class _Parser:
                 value_token.pos,
             )
         if value_token.unit is not None:
-            unit_kind = UNITS[value_token.unit][0]
+            number_kind = UNITS[value_token.unit][0]
             metric_kind = METRICS[name]
-            if unit_kind != metric_kind:
+            if number_kind != metric_kind:
                 raise ConditionError(
                     f"unit '{value_token.unit}' does not fit '{name}' "
                     f"({name} is {_KIND_WORDS[metric_kind]})",

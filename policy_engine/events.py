@@ -17,7 +17,10 @@ SERVICE_LABELS = (
     "container_label_com_docker_compose_service",
     "app",
 )
-# alertname keyword -> (metric, kind); the first match wins, so more specific words come first
+# alertname keyword -> (metric, kind) for alerts of other set-ups that carry no `metric` label:
+# words of their alert names, not definitions of Relia's signals. A hint applies only when its
+# metric is in the live vocabulary (the catalog); the first match wins, so more specific words
+# come first.
 _ALERTNAME_HINTS: tuple[tuple[str, str, str], ...] = (
     ("nodata", "availability", "no_data"),
     ("absent", "availability", "no_data"),
@@ -103,7 +106,7 @@ def to_event(alert: AMAlert) -> Event:
     kind = labels.get("kind") if labels.get("kind") in ("deviation", "no_data") else None
     if metric is None or kind is None:
         squashed = re.sub(r"[^a-z0-9]", "", alertname.lower())
-        hint = next((h for h in _ALERTNAME_HINTS if h[0] in squashed), None)
+        hint = next((h for h in _ALERTNAME_HINTS if h[0] in squashed and h[1] in METRICS), None)
         if hint is not None:
             metric = metric or hint[1]
             kind = kind or hint[2]

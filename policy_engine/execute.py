@@ -82,34 +82,15 @@ class Executor:
             )
         count = len(chosen)
         now = engine.clock()
-        if isinstance(args, ScaleArgs):
-            bound = replica_bound(record.action, count, args.min_replicas, args.max_replicas)
-            if bound is not None:
-                if record.trigger.source == "snapshot":
-                    # a sustained "cpu is low" at min replicas is not a remediation: no audit noise
-                    engine.store.delete_action(record.id)
-                    return record.model_copy(update={"reason": bound.reason, "finished_at": now})
-                return pipeline.settle(
-                    record,
-                    outcome="skipped",
-                    reason=bound.reason,
-                    target=service,
-                    detail=bound.detail,
-                )
+        if isinstance(args, ScaleArgs) and (at_bound := self._at_bound(record, args, count, now)):
+            return at_bound
         grace = grace_check(chosen, engine.effective.grace_period_s, now)
         if grace is not None:
             return pipeline.settle(record, outcome="skipped", reason="grace", detail=grace.detail)
         names = [t.name for t in chosen]
         target_text = ",".join(names) if record.action == "restart_container" else service
         if record.dry_run:
-            verb = {
-                "restart_container": f"restart {target_text}",
-                "scale_up": f"scale {service} up from {count}",
-                "scale_down": f"scale {service} down from {count}",
-            }[record.action]
-            return pipeline.settle(
-                record, outcome="dry_run", target=target_text, detail=f"dry run: would {verb}"
-            )
+            return self._dry_run(record, count, target_text)
         if not record.manual:  # operators' actions neither use up nor settle a half-open trial
             engine.breakers.on_attempt(service, now)
         # what start-up needs to settle this record if the engine dies from here on
@@ -123,6 +104,36 @@ class Executor:
         except Exception as exc:
             return self.fail(record, _error(exc, timeout), None, target=target_text)
         return self._settle_outcome(record, outcome, target_text)
+
+    def _at_bound(
+        self, record: ActionRecord, args: ScaleArgs, count: int, now: float
+    ) -> ActionRecord | None:
+        """The settled record when a scale action finds the service at its replica bound."""
+        bound = replica_bound(record.action, count, args.min_replicas, args.max_replicas)
+        if bound is None:
+            return None
+        if record.trigger.source == "snapshot":
+            # a sustained "cpu is low" at min replicas is not a remediation: no audit noise
+            self.engine.store.delete_action(record.id)
+            return record.model_copy(update={"reason": bound.reason, "finished_at": now})
+        return self.engine.pipeline.settle(
+            record,
+            outcome="skipped",
+            reason=bound.reason,
+            target=record.service,
+            detail=bound.detail,
+        )
+
+    def _dry_run(self, record: ActionRecord, count: int, target_text: str) -> ActionRecord:
+        service = record.service
+        verb = {
+            "restart_container": f"restart {target_text}",
+            "scale_up": f"scale {service} up from {count}",
+            "scale_down": f"scale {service} down from {count}",
+        }[record.action]
+        return self.engine.pipeline.settle(
+            record, outcome="dry_run", target=target_text, detail=f"dry run: would {verb}"
+        )
 
     def _settle_outcome(
         self, record: ActionRecord, outcome: ActionOutcome, target_text: str

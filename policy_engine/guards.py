@@ -156,6 +156,15 @@ def settling(
 
 def decide(inputs: GuardInputs) -> GuardDecision:
     """Guards in a fixed order; the first that refuses names the skip reason."""
+    for guard in (_held, _resting, _over_budget):
+        refusal = guard(inputs)
+        if refusal is not None:
+            return refusal
+    return GuardDecision(True)
+
+
+def _held(inputs: GuardInputs) -> GuardDecision | None:
+    """Operators' holds (pause, maintenance, silence) and a recent action's own gap."""
     if not inputs.enabled:
         return GuardDecision(False, "paused", "remediation is paused (POST /toggle)")
     if inputs.maintenance is not None:
@@ -174,6 +183,11 @@ def decide(inputs: GuardInputs) -> GuardDecision:
             f"{action} by '{policy}' {ago:.0f} s ago: missing data while the target restarts "
             "is that action's own gap (grace_period)",
         )
+    return None
+
+
+def _resting(inputs: GuardInputs) -> GuardDecision | None:
+    """The policy or the target cools down, is busy, or its breaker is open."""
     if inputs.cooldown_remaining_s > 0:
         return GuardDecision(
             False, "cooldown", f"cooldown: {inputs.cooldown_remaining_s:.0f} s remaining"
@@ -189,6 +203,10 @@ def decide(inputs: GuardInputs) -> GuardDecision:
         return GuardDecision(False, "in_progress", "another action on this target is running")
     if inputs.is_docker_action and not inputs.breaker_ok:
         return GuardDecision(False, "breaker_open", "circuit breaker open for this target")
+    return None
+
+
+def _over_budget(inputs: GuardInputs) -> GuardDecision | None:
     for label, check in (
         ("policy", inputs.policy_budget),
         ("service", inputs.service_budget),
@@ -201,7 +219,7 @@ def decide(inputs: GuardInputs) -> GuardDecision:
                 f"{label} budget used: {check.used}/{check.limit} in {check.window_s:.0f} s "
                 f"(frees in {check.retry_in_s:.0f} s)",
             )
-    return GuardDecision(True)
+    return None
 
 
 # target guards: pure functions over the target state read once (list of eligible containers)

@@ -81,7 +81,8 @@ def _occurrences(w: Weekly, now: datetime) -> list[tuple[datetime, datetime]]:
 def window_bounds(window: Window, now: float) -> tuple[float, float] | None:
     """(start, end) of the occurrence of `window` containing `now` (epoch seconds), or None."""
     if window.weekly is None:
-        assert window.start is not None and window.end is not None
+        assert window.start is not None
+        assert window.end is not None
         return (window.start, window.end) if window.start <= now < window.end else None
     moment = datetime.fromtimestamp(now).astimezone()
     for begin, end in _occurrences(window.weekly, moment):

@@ -55,6 +55,15 @@ class ActionRecord(BaseModel):
     delivery: Literal["sent", "failed"] | None = None
 
 
+class ActionPage(BaseModel):
+    """One page of the audit log (`GET /actions`), newest first."""
+
+    items: list[ActionRecord]
+    total: int  # records matching the filters, all pages
+    limit: int
+    offset: int
+
+
 # Alertmanager webhook v4 (what POST /alerts accepts) ----------------------------------------
 
 

@@ -175,38 +175,12 @@ class Pipeline:
         written: list[ActionRecord] = []
         later: list[ActionRecord] = []  # skips of sustained scale policies: maybe at their bound
         for c in candidates:
-            record = ActionRecord(
-                id=c.id,
-                created_at=now,
-                policy=c.policy,
-                policy_version=c.version,
-                action=c.action,
-                service=c.service,
-                params=c.params,
-                manual=c.manual,
-                dry_run=c.dry_run,
-                trigger=c.trigger,
-                outcome="pending",
-            )
-            if not c.bypass_guards:
-                decision = decide(self.inputs(c, now))
-                if not decision.allowed:
-                    skip = record.model_copy(
-                        update={
-                            "outcome": "skipped",
-                            "reason": decision.reason,
-                            "detail": decision.detail,
-                            "finished_at": now,
-                        }
-                    )
-                    out.append(Admitted(skip))
-                    if self.repeat_skip(skip, c.cooldown_s):
-                        self.engine.metrics.guard_skips.labels(decision.reason or "").inc()
-                    elif c.action in ("scale_up", "scale_down") and c.trigger.source == "snapshot":
-                        later.append(skip)
-                    else:
-                        written.append(skip)
-                    continue
+            record = _pending(c, now)
+            skip = None if c.bypass_guards else self._guard(c, record, now)
+            if skip is not None:
+                out.append(Admitted(skip))
+                self._file_skip(c, skip, written, later)
+                continue
             self.busy[c.busy_key] = c  # the next candidate of this batch sees it in progress
             runs.append((c, record))
             out.append(Admitted(record))
@@ -217,6 +191,46 @@ class Pipeline:
             return None
         for record in written:
             self.count(record)
+        self._start(runs, later, out)
+        return out
+
+    def _guard(self, c: Candidate, record: ActionRecord, now: float) -> ActionRecord | None:
+        """The skip record when a guard refuses the candidate, else None."""
+        decision = decide(self.inputs(c, now))
+        if decision.allowed:
+            return None
+        return record.model_copy(
+            update={
+                "outcome": "skipped",
+                "reason": decision.reason,
+                "detail": decision.detail,
+                "finished_at": now,
+            }
+        )
+
+    def _file_skip(
+        self,
+        c: Candidate,
+        skip: ActionRecord,
+        written: list[ActionRecord],
+        later: list[ActionRecord],
+    ) -> None:
+        """A repeated skip is only counted; a sustained scale policy's skip is logged later
+        (unless the service sits at its bound); any other skip is written with the batch."""
+        if self.repeat_skip(skip, c.cooldown_s):
+            self.engine.metrics.guard_skips.labels(skip.reason or "").inc()
+        elif c.action in ("scale_up", "scale_down") and c.trigger.source == "snapshot":
+            later.append(skip)
+        else:
+            written.append(skip)
+
+    def _start(
+        self,
+        runs: list[tuple[Candidate, ActionRecord]],
+        later: list[ActionRecord],
+        out: list[Admitted],
+    ) -> None:
+        """Start the admitted actions and the deferred skip logs; hand each its task."""
         tasks = {}
         for c, record in runs:
             if not c.manual:
@@ -226,7 +240,6 @@ class Pipeline:
             self.spawn(self.engine.executor.log_unless_at_bound(skip))
         for admitted in out:
             admitted.task = tasks.get(admitted.record.id)
-        return out
 
     # running ------------------------------------------------------------------------------
 
@@ -280,3 +293,20 @@ class Pipeline:
         metrics.actions.labels(record.policy, record.action, record.outcome).inc()
         if record.outcome == "skipped" and record.reason:
             metrics.guard_skips.labels(record.reason).inc()
+
+
+def _pending(c: Candidate, now: float) -> ActionRecord:
+    """The record of a candidate about to be guarded: pending until it runs or is skipped."""
+    return ActionRecord(
+        id=c.id,
+        created_at=now,
+        policy=c.policy,
+        policy_version=c.version,
+        action=c.action,
+        service=c.service,
+        params=c.params,
+        manual=c.manual,
+        dry_run=c.dry_run,
+        trigger=c.trigger,
+        outcome="pending",
+    )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
 from pydantic import Field as PydanticField
@@ -15,9 +14,17 @@ from pydantic import Field as PydanticField
 from policy_engine.alert_match import ALERT_DEFAULT_CONDITION, AlertMatch, parse_alert_match
 from policy_engine.conditions import ConditionError, Node, metrics_of, parse
 from policy_engine.maintenance import MAX_WINDOWS, Window, parse_window
-from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs, args_of
+from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs
+from policy_engine.policy_fields import Collector, kind
+from policy_engine.policy_fields import FieldError as FieldError
+from policy_engine.policy_fields import parse_duration as parse_duration
+from policy_engine.policy_fields import validate_params as validate_params
+from policy_engine.policy_settings import BreakerConfig as BreakerConfig
+from policy_engine.policy_settings import Budget as Budget
+from policy_engine.policy_settings import GlobalSettings as GlobalSettings
+from policy_engine.policy_settings import parse_budget, parse_settings
 from policy_engine.yaml_load import MAX_FILE_BYTES as MAX_FILE_BYTES
-from policy_engine.yaml_load import YamlRejected, bounded, load_yaml
+from policy_engine.yaml_load import YamlRejected, load_yaml
 
 ACTIONS = ("restart_container", "scale_up", "scale_down", "alert")
 DOCKER_ACTIONS = ("restart_container", "scale_up", "scale_down")
@@ -36,84 +43,10 @@ POLICY_KEYS = {
     "description",
     "alert",
 }
-PARAM_KEYS: dict[str, set[str]] = {
-    "restart_container": {"stop_timeout", "only_not_running"},
-    "scale_up": {"step", "min_replicas", "max_replicas"},
-    "scale_down": {"step", "min_replicas", "max_replicas"},
-    "alert": {"url", "message"},
-}
-SETTINGS_KEYS = {
-    "budgets",
-    "verification_window",
-    "grace_period",
-    "breaker",
-    "alert_url",
-    "dry_run",
-    "manual_cooldown",
-    "target_cooldown",
-    "allow_scale_to_zero",
-}
 DEFAULT_COOLDOWN_S = 300.0
 assert set(DEFAULTS) == set(ACTIONS)
-MAX_ERRORS = 50
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One validation problem: which file, policy (or None), field, and why."""
-
-    file: str
-    policy: str | None
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "policy": self.policy,
-            "field": self.field,
-            "message": self.message,
-        }
-
-    def __str__(self) -> str:
-        where = f"policy '{self.policy}'" if self.policy else "file"
-        return f"{self.file}: {where}, field '{self.field}': {self.message}"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """At most `max_actions` actions within a sliding `window_s`."""
-
-    max_actions: int
-    window_s: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"max": self.max_actions, "window_s": self.window_s}
-
-
-@dataclass(frozen=True)
-class BreakerConfig:
-    failures: int = 3
-    open_for_s: float = 900.0
-
-
-@dataclass(frozen=True)
-class GlobalSettings:
-    """The file's `settings:` block; None means "use the process setting"."""
-
-    per_service_budget: Budget | None = Budget(6, 3600.0)
-    global_budget: Budget | None = Budget(20, 3600.0)
-    verification_window_s: float | None = None
-    grace_period_s: float | None = None
-    breaker: BreakerConfig = BreakerConfig()
-    alert_url: str | None = None
-    dry_run: bool = False
-    manual_cooldown_s: float = 60.0
-    # one cooldown per (target, action) across policies: one incident acts once per window
-    target_cooldown: bool = True
-    allow_scale_to_zero: bool = False  # else min_replicas must be >= 1
+NAME_RULE = "must be 1-100 letters, digits, '_', '.', '-' starting with a letter or digit"
+T = TypeVar("T")
 
 
 class _PolicyBase(BaseModel):
@@ -197,300 +130,140 @@ def version_of(text: bytes) -> str:
     return "sha256-" + hashlib.sha256(text).hexdigest()[:12]
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string like '500ms', '30s', '5m', '1h', '1d'."""
-    if isinstance(value, bool):
-        raise ValueError("must be a duration (seconds or '30s', '5m', '1h'), not a boolean")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if match is None:
-            raise ValueError(f"'{value}' is not a duration (use seconds or '30s', '5m', '1h')")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    else:
-        raise ValueError(f"must be a duration (seconds or '30s', '5m', '1h'), got {_kind(value)}")
-    if not math.isfinite(seconds):
-        raise ValueError("must be a finite duration")
-    if seconds < 0:
-        raise ValueError(f"must not be negative (got {value})")
-    return seconds
+class _PolicyReader:
+    """Reads one `policies[]` entry field by field; every bad field is an error naming it."""
 
+    def __init__(self, raw: dict[Any, Any], label: str, errors: Collector) -> None:
+        self.raw, self.label, self.errors = raw, label, errors
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
+    def bad(self, field_name: str, message: str) -> None:
+        self.errors.add(self.label, field_name, message)
 
-
-class _Collector:
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.errors: list[FieldError] = []
-
-    def add(self, policy: str | None, field_name: str, message: str) -> None:
-        # bounded: a hostile file must not be echoed back (huge names, values, many errors)
-        if len(self.errors) > MAX_ERRORS:
-            return
-        if len(self.errors) == MAX_ERRORS:
-            policy, field_name, message = None, "file", f"more than {MAX_ERRORS} errors"
-        label = None if policy is None else bounded(policy, 100)
-        self.errors.append(FieldError(self.file, label, bounded(field_name, 100), bounded(message)))
-
-
-def _int_in(value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be a whole number, got {_kind(value)} {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"must be between {low} and {high}, got {value}")
-    return value
-
-
-def validate_url(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be an http(s) URL string, got {_kind(value)}")
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"'{value}' is not an http(s) URL")
-    return value
-
-
-def validate_params(action: str, raw: Any, allow_scale_to_zero: bool = False) -> dict[str, Any]:
-    """Typed, defaulted parameters for an action; raises ValueError('field: why')."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"params: must be a mapping, got {_kind(raw)}")
-    unknown = sorted(set(map(str, raw)) - PARAM_KEYS[action])
-    if unknown:
-        allowed = ", ".join(sorted(PARAM_KEYS[action])) or "none"
-        raise ValueError(
-            f"params.{unknown[0]}: unknown parameter for {action} (allowed: {allowed})"
-        )
-    out: dict[str, Any] = {}
-    try:
-        if action == "restart_container":
-            key = "stop_timeout"
-            timeout = parse_duration(raw.get(key, RestartArgs().stop_timeout_s))
-            if timeout > 300:
-                raise ValueError(f"must be at most 300 s, got {timeout}")
-            out["stop_timeout_s"] = timeout
-            key = "only_not_running"
-            only = raw.get(key, False)
-            if not isinstance(only, bool):
-                raise ValueError(f"must be true or false, got {_kind(only)}")
-            if only:
-                out["only_not_running"] = True
-        elif action in ("scale_up", "scale_down"):
-            key = "step"
-            scale = ScaleArgs()
-            out["step"] = _int_in(raw.get(key, scale.step), 1, 20)
-            key = "min_replicas"
-            out["min_replicas"] = _int_in(raw.get(key, scale.min_replicas), 0, 50)
-            if out["min_replicas"] == 0 and not allow_scale_to_zero:
-                raise ValueError("must be at least 1 (settings.allow_scale_to_zero: true allows 0)")
-            key = "max_replicas"
-            out["max_replicas"] = _int_in(raw.get(key, scale.max_replicas), 1, 50)
-            if out["min_replicas"] > out["max_replicas"]:
-                raise ValueError(
-                    f"min_replicas ({out['min_replicas']}) is above max_replicas "
-                    f"({out['max_replicas']})"
-                )
-        else:
-            key = "url"
-            if raw.get(key) is not None:
-                out["url"] = validate_url(raw[key])
-            key = "message"
-            message = raw.get(key, AlertArgs().message)
-            if not isinstance(message, str):
-                raise ValueError(f"must be a string, got {_kind(message)}")
-            out["message"] = message
-    except ValueError as exc:
-        raise ValueError(f"params.{key}: {exc}") from None
-    return args_of(action, out).as_params()
-
-
-def _budget(raw: Any) -> Budget:
-    if not isinstance(raw, dict):
-        raise ValueError(f"must be a mapping like {{max: 3, window: 1h}}, got {_kind(raw)}")
-    unknown = sorted(set(map(str, raw)) - {"max", "window"})
-    if unknown:
-        raise ValueError(f"unknown key '{unknown[0]}' (allowed: max, window)")
-    if "max" not in raw:
-        raise ValueError("'max' is required")
-    max_actions = _int_in(raw["max"], 1, 10_000)
-    window = parse_duration(raw.get("window", 3600))
-    if window <= 0:
-        raise ValueError("window must be longer than 0 s")
-    return Budget(max_actions, window)
-
-
-def _settings(raw: Any, errors: _Collector) -> GlobalSettings:
-    if raw is None:
-        return GlobalSettings()
-    if not isinstance(raw, dict):
-        errors.add(None, "settings", f"must be a mapping, got {_kind(raw)}")
-        return GlobalSettings()
-    for key in sorted(set(map(str, raw)) - SETTINGS_KEYS):
-        errors.add(
-            None,
-            f"settings.{key}",
-            f"unknown setting (allowed: {', '.join(sorted(SETTINGS_KEYS))})",
-        )
-    kwargs: dict[str, Any] = {}
-    budgets = raw.get("budgets")
-    if budgets is not None:
-        if not isinstance(budgets, dict):
-            errors.add(None, "settings.budgets", f"must be a mapping, got {_kind(budgets)}")
-        else:
-            for key in sorted(set(map(str, budgets)) - {"per_service", "global"}):
-                errors.add(
-                    None, f"settings.budgets.{key}", "unknown budget (allowed: per_service, global)"
-                )
-            for key, attr in (("per_service", "per_service_budget"), ("global", "global_budget")):
-                if key in budgets:
-                    try:
-                        kwargs[attr] = None if budgets[key] is None else _budget(budgets[key])
-                    except ValueError as exc:
-                        errors.add(None, f"settings.budgets.{key}", str(exc))
-    for key, attr in (
-        ("verification_window", "verification_window_s"),
-        ("grace_period", "grace_period_s"),
-        ("manual_cooldown", "manual_cooldown_s"),
-    ):
-        if raw.get(key) is not None:
-            try:
-                kwargs[attr] = parse_duration(raw[key])
-            except ValueError as exc:
-                errors.add(None, f"settings.{key}", str(exc))
-    if kwargs.get("verification_window_s") == 0:
-        errors.add(None, "settings.verification_window", "must be longer than 0 s")
-    breaker = raw.get("breaker")
-    if breaker is not None:
+    def checked(self, field_name: str, check: Callable[[Any], T], value: Any) -> T | None:
+        """`check(value)`, or None after recording why it failed."""
         try:
-            if not isinstance(breaker, dict):
-                raise ValueError(f"must be a mapping, got {_kind(breaker)}")
-            unknown = sorted(set(map(str, breaker)) - {"failures", "open_for"})
-            if unknown:
-                raise ValueError(f"unknown key '{unknown[0]}' (allowed: failures, open_for)")
-            kwargs["breaker"] = BreakerConfig(
-                _int_in(breaker.get("failures", 3), 1, 100),
-                parse_duration(breaker.get("open_for", 900)),
+            return check(value)
+        except ValueError as exc:
+            self.bad(field_name, str(exc))
+            return None
+
+    def known_fields(self) -> None:
+        for key in sorted(set(map(str, self.raw)) - POLICY_KEYS):
+            self.bad(key, f"unknown field (allowed: {', '.join(sorted(POLICY_KEYS))})")
+
+    def names(self) -> None:
+        """The required fields present, and the name, action and service well formed."""
+        raw = self.raw
+        for required in ("name", "condition", "action", "service"):
+            if raw.get(required) is None:
+                self.bad(required, "is required")
+        name = raw.get("name")
+        if name is not None and not _is_name(name):
+            self.bad(
+                "name",
+                "must be 1-100 letters, digits, '_', '.', '-' starting with a letter or digit",
             )
-        except ValueError as exc:
-            errors.add(None, "settings.breaker", str(exc))
-    if raw.get("alert_url") is not None:
+        action = raw.get("action")
+        if action is not None and action not in ACTIONS:
+            self.bad("action", f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
+        service = raw.get("service")
+        if service is not None and not _is_name(service):
+            self.bad("service", f"must be a compose service name, got {service!r}")
+
+    def condition(self) -> Node | None:
+        condition = self.raw.get("condition")
+        if condition is None:
+            return None
+        if not isinstance(condition, str):
+            self.bad("condition", f"must be a string, got {kind(condition)}")
+            return None
         try:
-            kwargs["alert_url"] = validate_url(raw["alert_url"])
+            return parse(condition)
+        except ConditionError as exc:
+            self.bad("condition", str(exc))
+            return None
+
+    def duration(self, key: str, default: float) -> float | None:
+        if self.raw.get(key) is None:
+            return default
+        return self.checked(key, parse_duration, self.raw[key])
+
+    def flag(self, key: str, default: bool) -> bool | None:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool):
+            return value
+        self.bad(key, f"must be true or false, got {kind(value)} {value!r}")
+        return None
+
+    def params(self, allow_scale_to_zero: bool) -> dict[str, Any]:
+        action = self.raw.get("action")
+        if not isinstance(action, str) or action not in ACTIONS:
+            return {}
+        try:
+            return validate_params(action, self.raw.get("params"), allow_scale_to_zero)
         except ValueError as exc:
-            errors.add(None, "settings.alert_url", str(exc))
-    for key in ("dry_run", "target_cooldown", "allow_scale_to_zero"):
-        if key in raw:
-            if isinstance(raw[key], bool):
-                kwargs[key] = raw[key]
-            else:
-                errors.add(None, f"settings.{key}", f"must be true or false, got {_kind(raw[key])}")
-    return GlobalSettings(**kwargs)
+            field_name, _, message = str(exc).partition(": ")
+            self.bad(field_name, message)
+            return {}
+
+    def text(self, key: str) -> str:
+        value = self.raw.get(key, "")
+        if not isinstance(value, str):
+            self.bad(key, f"must be a string, got {kind(value)}")
+            return ""
+        return value
+
+
+_DEFAULT_SETTINGS = GlobalSettings()
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and NAME_RE.match(value) is not None
 
 
 def _policy(
-    index: int, raw: Any, errors: _Collector, settings: GlobalSettings = GlobalSettings()
+    index: int, raw: Any, errors: Collector, settings: GlobalSettings = _DEFAULT_SETTINGS
 ) -> Policy | None:
     if not isinstance(raw, dict):
-        errors.add(None, f"policies[{index}]", f"must be a mapping, got {_kind(raw)}")
+        errors.add(None, f"policies[{index}]", f"must be a mapping, got {kind(raw)}")
         return None
-    name_raw = raw.get("name")
-    label = name_raw if isinstance(name_raw, str) and name_raw else f"policies[{index}]"
+    name = raw.get("name")
+    label = name if isinstance(name, str) and name else f"policies[{index}]"
     before = len(errors.errors)
-
-    def bad(field_name: str, message: str) -> None:
-        errors.add(label, field_name, message)
-
-    for key in sorted(set(map(str, raw)) - POLICY_KEYS):
-        bad(key, f"unknown field (allowed: {', '.join(sorted(POLICY_KEYS))})")
-    alert_match: AlertMatch | None = None
+    first = _PolicyReader(raw, label, errors)
+    first.known_fields()
+    alert_match = None
     if raw.get("alert") is not None:
-        try:
-            alert_match = parse_alert_match(raw["alert"])
-        except ValueError as exc:
-            bad("alert", str(exc))
+        alert_match = first.checked("alert", parse_alert_match, raw["alert"])
     if alert_match is not None and raw.get("condition") is None:
         raw = {**raw, "condition": ALERT_DEFAULT_CONDITION}
-    for required in ("name", "condition", "action", "service"):
-        if raw.get(required) is None:
-            bad(required, "is required")
-    if name_raw is not None and (not isinstance(name_raw, str) or not NAME_RE.match(name_raw)):
-        bad("name", "must be 1-100 letters, digits, '_', '.', '-' starting with a letter or digit")
-    action = raw.get("action")
-    if action is not None and action not in ACTIONS:
-        bad("action", f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
-    service = raw.get("service")
-    if service is not None and (not isinstance(service, str) or not NAME_RE.match(service)):
-        bad("service", f"must be a compose service name, got {service!r}")
-    ast: Node | None = None
-    condition = raw.get("condition")
-    if condition is not None:
-        if not isinstance(condition, str):
-            bad("condition", f"must be a string, got {_kind(condition)}")
-        else:
-            try:
-                ast = parse(condition)
-            except ConditionError as exc:
-                bad("condition", str(exc))
-    durations: dict[str, float] = {}
-    for key, default in (("cooldown", DEFAULT_COOLDOWN_S), ("for", 0.0)):
-        try:
-            durations[key] = parse_duration(raw[key]) if raw.get(key) is not None else default
-        except ValueError as exc:
-            bad(key, str(exc))
-    flags: dict[str, bool] = {}
-    for key, default_flag in (("enabled", True), ("dry_run", False)):
-        value = raw.get(key, default_flag)
-        if not isinstance(value, bool):
-            bad(key, f"must be true or false, got {_kind(value)} {value!r}")
-        else:
-            flags[key] = value
-    params: dict[str, Any] = {}
-    if isinstance(action, str) and action in ACTIONS:
-        try:
-            params = validate_params(action, raw.get("params"), settings.allow_scale_to_zero)
-        except ValueError as exc:
-            field_name, _, message = str(exc).partition(": ")
-            bad(field_name, message)
-    budget = None
-    if raw.get("budget") is not None:
-        try:
-            budget = _budget(raw["budget"])
-        except ValueError as exc:
-            bad("budget", str(exc))
-    if alert_match is not None and durations.get("for"):
-        bad("for", "an alert: policy acts when the alert fires; Alertmanager's `for` already waits")
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        bad("description", f"must be a string, got {_kind(description)}")
-    if len(errors.errors) > before or ast is None:
+    read = _PolicyReader(raw, label, errors)
+    read.names()
+    fields: dict[str, Any] = {
+        "ast": read.condition(),
+        "cooldown_s": read.duration("cooldown", DEFAULT_COOLDOWN_S),
+        "for_s": read.duration("for", 0.0),
+        "enabled": read.flag("enabled", True),
+        "dry_run": read.flag("dry_run", False),
+        "args": read.params(settings.allow_scale_to_zero),
+        "budget": read.checked("budget", parse_budget, raw["budget"])
+        if raw.get("budget") is not None
+        else None,
+    }
+    if alert_match is not None and fields["for_s"]:
+        read.bad(
+            "for", "an alert: policy acts when the alert fires; Alertmanager's `for` already waits"
+        )
+    fields["description"] = read.text("description")
+    if len(errors.errors) > before or fields["ast"] is None:
         return None
     return _POLICY.validate_python(
         {
-            "name": str(name_raw),
-            "condition": str(condition),
-            "ast": ast,
-            "action": str(action),
-            "service": str(service),
-            "cooldown_s": durations["cooldown"],
-            "enabled": flags["enabled"],
-            "for_s": durations["for"],
-            "dry_run": flags["dry_run"],
-            "args": params,
-            "budget": budget,
-            "description": str(description),
+            **fields,
+            "name": str(name),
+            "condition": str(raw["condition"]),
+            "action": str(raw["action"]),
+            "service": str(raw["service"]),
             "alert": alert_match,
         }
     )
@@ -499,50 +272,62 @@ def _policy(
 def load_policies(text: bytes | str, file: str) -> tuple[PolicySet | None, list[FieldError]]:
     """Validate a policies file's content; a PolicySet only when there is no error at all."""
     data = text.encode() if isinstance(text, str) else text
-    errors = _Collector(file)
-    if len(data) > MAX_FILE_BYTES:
-        errors.add(None, "file", f"file is larger than {MAX_FILE_BYTES} bytes")
-        return None, errors.errors
-    try:
-        doc = load_yaml(data)
-    except YamlRejected as exc:
-        errors.add(None, "file", str(exc))
-        return None, errors.errors
-    if not isinstance(doc, dict):
-        errors.add(None, "file", f"must be a mapping with a 'policies' list, got {_kind(doc)}")
+    errors = Collector(file)
+    doc = _document(data, errors)
+    if doc is None:
         return None, errors.errors
     for key in sorted(set(map(str, doc)) - {"policies", "settings", "maintenance"}):
         errors.add(None, key, "unknown top-level key (allowed: maintenance, policies, settings)")
-    raw_policies = doc.get("policies")
-    if raw_policies is None:
-        errors.add(None, "policies", "is required (a list of policies)")
-        raw_policies = []
-    elif not isinstance(raw_policies, list):
-        errors.add(None, "policies", f"must be a list, got {_kind(raw_policies)}")
-        raw_policies = []
-    settings = _settings(doc.get("settings"), errors)
-    policies: list[Policy] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_policies):
-        policy = _policy(index, raw, errors, settings)
-        name = raw.get("name") if isinstance(raw, dict) else None
-        if isinstance(name, str):
-            if name in seen:
-                errors.add(name, "name", f"duplicate policy name '{name}'")
-            seen.add(name)
-        if policy is not None:
-            policies.append(policy)
+    settings = parse_settings(doc.get("settings"), errors)
+    policies = _policies(doc.get("policies"), errors, settings)
     windows = _maintenance(doc.get("maintenance"), errors)
     if errors.errors:
         return None, errors.errors
     return PolicySet(tuple(policies), settings, version_of(data), file, windows), []
 
 
-def _maintenance(raw: Any, errors: _Collector) -> tuple[Window, ...]:
+def _document(data: bytes, errors: Collector) -> dict[Any, Any] | None:
+    """The file's top-level mapping, or None after recording why there is none."""
+    if len(data) > MAX_FILE_BYTES:
+        errors.add(None, "file", f"file is larger than {MAX_FILE_BYTES} bytes")
+        return None
+    try:
+        doc = load_yaml(data)
+    except YamlRejected as exc:
+        errors.add(None, "file", str(exc))
+        return None
+    if not isinstance(doc, dict):
+        errors.add(None, "file", f"must be a mapping with a 'policies' list, got {kind(doc)}")
+        return None
+    return doc
+
+
+def _policies(raw: Any, errors: Collector, settings: GlobalSettings) -> list[Policy]:
+    if raw is None:
+        errors.add(None, "policies", "is required (a list of policies)")
+        return []
+    if not isinstance(raw, list):
+        errors.add(None, "policies", f"must be a list, got {kind(raw)}")
+        return []
+    policies: list[Policy] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        policy = _policy(index, entry, errors, settings)
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                errors.add(name, "name", f"duplicate policy name '{name}'")
+            seen.add(name)
+        if policy is not None:
+            policies.append(policy)
+    return policies
+
+
+def _maintenance(raw: Any, errors: Collector) -> tuple[Window, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        errors.add(None, "maintenance", f"must be a list of windows, got {_kind(raw)}")
+        errors.add(None, "maintenance", f"must be a list of windows, got {kind(raw)}")
         return ()
     if len(raw) > MAX_WINDOWS:
         errors.add(None, "maintenance", f"at most {MAX_WINDOWS} windows")

@@ -127,35 +127,14 @@ class Triggers:
         out = []
         scheduled = self.engine.pipeline.scheduled
         for policy in active.policies:
-            # `for` policies are decided by the periodic snapshot evaluation, not by single events
-            if not policy.enabled or policy.for_s > 0:
+            if not _watches(policy, event, matched):
                 continue
-            if policy.alert is not None:
-                # an `alert:` policy acts on the alerts its matcher names, whatever their
-                # service label: its own `service` is the target
-                if policy.name not in matched:
-                    continue
-            elif policy.service != event.service:
-                continue
-            elif policy.metrics and event.metric not in policy.metrics:
-                continue  # the event is about another signal than this policy watches
             target = policy.service if policy.alert is not None else event.service
             if not evaluate(policy.ast, context_of(target)):
                 continue
             if event.anomaly_id is not None and (policy.name, event.anomaly_id) in scheduled:
                 continue  # the snapshot re-check already scheduled this policy for this anomaly
-            trigger = Trigger(
-                anomaly_id=event.anomaly_id,
-                fingerprint=event.fingerprint,
-                alertname=event.alertname,
-                metric=event.metric,
-                severity=event.severity,
-                value=event.value,
-                kind=event.kind,
-                source="alert",
-                received_at=received_at,
-                labels=labels if event.anomaly_id is None else {},
-            )
+            trigger = _alert_trigger(event, received_at)
             out.append(self._candidate(policy, trigger, active.version))
         return out
 
@@ -267,3 +246,34 @@ class Triggers:
         true_since = now if true_since is None else true_since
         self._recheck[key] = (was_false, true_since)
         return not was_false or now - true_since >= self.recheck_hold_s
+
+
+def _watches(policy: Policy, event: Event, matched: set[str]) -> bool:
+    """Whether an event is one an enabled event policy acts on (before its condition)."""
+    # `for` policies are decided by the periodic snapshot evaluation, not by single events
+    if not policy.enabled or policy.for_s > 0:
+        return False
+    if policy.alert is not None:
+        # an `alert:` policy acts on the alerts its matcher names, whatever their service
+        # label: its own `service` is the target
+        return policy.name in matched
+    if policy.service != event.service:
+        return False
+    # an event about another signal than this policy watches is not its business
+    return not policy.metrics or event.metric in policy.metrics
+
+
+def _alert_trigger(event: Event, received_at: float) -> Trigger:
+    return Trigger(
+        anomaly_id=event.anomaly_id,
+        fingerprint=event.fingerprint,
+        alertname=event.alertname,
+        metric=event.metric,
+        severity=event.severity,
+        value=event.value,
+        kind=event.kind,
+        source="alert",
+        received_at=received_at,
+        # an external alert's own labels; an anomaly's are in the anomaly service
+        labels=event.label_map if event.anomaly_id is None else {},
+    )

@@ -4,9 +4,9 @@ The metric catalog promises "add a signal, no code change": so the engine does n
 the names. It reads them from the anomaly service's `GET /models` (`catalog[].name`, `.unit`),
 checks them, keeps the last good copy in the state store (so a restart while the anomaly service
 is down still knows them), and, when they change, the policies file is validated again against
-the new names. Until the anomaly service has ever answered, the shipped catalog's names are used
-(conditions.DEFAULT_METRICS). A name a condition uses that is not in the vocabulary is an error
-that lists the known ones (conditions.py).
+the new names. Until the anomaly service has ever answered, the shipped catalog file's names are
+used (conditions.DEFAULT_METRICS, read by relia_contracts/catalog.py). A name a condition uses
+that is not in the vocabulary is an error that lists the known ones (conditions.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from policy_engine.conditions import (
     METRICS,
     SEVERITIES,
     set_vocabulary,
+    unit_kind,
 )
 from policy_engine.store import Store
 from policy_engine.yaml_load import bounded
@@ -36,8 +37,6 @@ VOCABULARY_KEY = "vocabulary.last_good"
 MAX_SIGNALS = 200
 SIGNAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 RESERVED = {*KEYWORDS, "severity", *FLAGS, *SEVERITIES}
-# catalog unit -> the unit kind conditions check numbers against (ms, %, MB, ... fit or not)
-UNIT_KINDS = {"seconds": "time", "second": "time", "s": "time", "ratio": "ratio", "bytes": "bytes"}
 
 Fetch = Callable[[], Awaitable[Any]]
 
@@ -62,10 +61,7 @@ def signals_from_catalog(payload: Any) -> dict[str, str]:
             raise VocabularyError(f"catalog[{index}].name: '{name}' is a reserved word")
         if name in out:
             raise VocabularyError(f"catalog[{index}].name: duplicate signal '{name}'")
-        unit = entry.get("unit", "")
-        out[name] = (
-            UNIT_KINDS.get(unit.strip().lower(), "none") if isinstance(unit, str) else "none"
-        )
+        out[name] = unit_kind(entry.get("unit", ""))
     return out
 
 
@@ -140,7 +136,8 @@ class Vocabulary:
         }
 
     async def _get_models(self) -> Any:
-        assert self._client is not None and self.base_url is not None
+        assert self._client is not None
+        assert self.base_url is not None
         response = await self._client.get(self.base_url + "/models")
         response.raise_for_status()
         return response.json()

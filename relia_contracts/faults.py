@@ -6,7 +6,7 @@ bound changes in one place. Standard library and pydantic only.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
@@ -18,7 +18,7 @@ MAX_MB_PER_S = 1024.0
 MAX_ACTIVE_FAULTS = 32
 
 FaultKind = Literal["latency", "errors", "cpu", "memory", "hang", "crash"]
-KINDS: tuple[str, ...] = ("latency", "errors", "cpu", "memory", "hang", "crash")
+KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
 def _whole(value: Any) -> Any:
@@ -77,14 +77,19 @@ class CrashFault(FaultBase):
 
 
 FaultSpec = LatencyFault | ErrorsFault | CpuFault | MemoryFault | HangFault | CrashFault
+_SPECS: tuple[type[FaultBase], ...] = (
+    LatencyFault,
+    ErrorsFault,
+    CpuFault,
+    MemoryFault,
+    HangFault,
+    CrashFault,
+)
+# kind -> model, read from each model's `kind` literal (the words are written once, above).
 SPEC_BY_KIND: dict[str, type[FaultBase]] = {
-    "latency": LatencyFault,
-    "errors": ErrorsFault,
-    "cpu": CpuFault,
-    "memory": MemoryFault,
-    "hang": HangFault,
-    "crash": CrashFault,
+    get_args(spec.model_fields["kind"].annotation)[0]: spec for spec in _SPECS
 }
+assert set(SPEC_BY_KIND) == set(KINDS), "every fault kind has exactly one model"
 FAULT_SPEC_ADAPTER: TypeAdapter[FaultSpec] = TypeAdapter(
     Annotated[FaultSpec, Field(discriminator="kind")]
 )

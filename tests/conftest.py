@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,5 +40,5 @@ def repo_root() -> Path:
 
 
 @pytest.fixture
-def tmp_workdir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
+def tmp_workdir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -2,31 +2,68 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
 
 from anomaly_service.api.deps import engine
+from relia_contracts.catalog import CatalogSignal
 from relia_contracts.severity import SEVERITIES
 
 router = APIRouter(tags=["operations"])
 
 
-def _catalog(request: Request) -> list[dict[str, Any]]:
+class CatalogEntry(CatalogSignal):
+    """A catalog signal as the anomaly service serves it: what consumers read (name, unit,
+    query, description: relia_contracts.catalog), its detection settings, and Prometheus' last
+    verdict on its query."""
+
+    # forbid: a field added to the catalog is added here too, not dropped from the answer.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direction: Literal["up", "down", "both"]
+    floor: float | None
+    min_spread: float | None
+    on_missing: Literal["no_data", "ignore"]
+    min_value: float | None
+    max_value: float | None
+    runbook: str
+    error: str | None  # Prometheus' error for the query in the last cycle
+    series: int
+    skipped_samples: int
+    last_ok_at: float | None
+
+
+class ModelsView(BaseModel):
+    """`GET /models`: the detector's settings and the metric catalog."""
+
+    detector: dict[str, Any]
+    catalog_file: str
+    catalog: list[CatalogEntry]
+    check_interval_s: float
+    no_data_cycles: int
+    history_size: int
+    evidence_points: int
+
+
+def _catalog(request: Request) -> list[CatalogEntry]:
     eng = engine(request)
     out = []
     for spec in eng.catalog:
         status = eng.status[spec.name]
         out.append(
-            {
-                **spec.to_dict(),
-                "error": status.error,
-                "series": status.series,
-                "skipped_samples": status.skipped,
-                "last_ok_at": status.last_ok_at,
-            }
+            CatalogEntry.model_validate(
+                {
+                    **spec.to_dict(),
+                    "error": status.error,
+                    "series": status.series,
+                    "skipped_samples": status.skipped,
+                    "last_ok_at": status.last_ok_at,
+                }
+            )
         )
     return out
 
@@ -37,18 +74,18 @@ def _metric_errors(request: Request) -> dict[str, str]:
 
 
 @router.get("/models")
-def models(request: Request) -> dict[str, Any]:
+def models(request: Request) -> ModelsView:
     """Detector settings and the metric catalog, with Prometheus' error per metric."""
     eng = engine(request)
-    return {
-        "detector": eng.config.to_dict(),
-        "catalog_file": request.app.state.catalog_file,
-        "catalog": _catalog(request),
-        "check_interval_s": eng.options.check_interval,
-        "no_data_cycles": eng.options.no_data_cycles,
-        "history_size": eng.options.history_size,
-        "evidence_points": eng.options.evidence_points,
-    }
+    return ModelsView(
+        detector=eng.config.to_dict(),
+        catalog_file=request.app.state.catalog_file,
+        catalog=_catalog(request),
+        check_interval_s=eng.options.check_interval,
+        no_data_cycles=eng.options.no_data_cycles,
+        history_size=eng.options.history_size,
+        evidence_points=eng.options.evidence_points,
+    )
 
 
 @router.get("/stats")

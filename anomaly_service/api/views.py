@@ -85,20 +85,8 @@ def services_health(engine: Engine) -> dict[str, Any]:
     for service in engine.state.replicas:
         entry(service)
     for state in engine.tracker.series.values():
-        if not state.service:
-            continue
-        e = entry(state.service)
-        view = series_view(engine, state)
-        rank = SEVERITIES.index(view["severity"])
-        current = e["signals"].get(state.spec.name)
-        # Several series of one metric for a service (extra labels): show the worst.
-        if current is None or rank > SEVERITIES.index(current["severity"]):
-            e["signals"][state.spec.name] = {
-                "value": view["value"],
-                "severity": view["severity"],
-                "unit": state.spec.unit,
-                "kind": view["kind"],
-            }
+        if state.service:
+            _add_signal(entry(state.service)["signals"], engine, state)
     for anomaly in engine.tracker.active.values():
         e = entry(anomaly.service)
         e["open_anomalies"] += 1
@@ -107,14 +95,7 @@ def services_health(engine: Engine) -> dict[str, Any]:
     out = []
     for service in sorted(per):
         e = per[service]
-        if not fresh:
-            e["status"] = "unknown"  # Prometheus not answering: never claim healthy
-        elif e["_no_data"] or (e["replicas_total"] > 0 and e["replicas_up"] == 0):
-            e["status"] = "no_data"
-        elif e["_worst"] >= 3:
-            e["status"] = "critical"
-        elif e["_worst"] >= 2:
-            e["status"] = "degraded"
+        e["status"] = _status(e, fresh)
         e.pop("_worst")
         e.pop("_no_data")
         out.append(e)
@@ -125,3 +106,31 @@ def services_health(engine: Engine) -> dict[str, Any]:
         "error": engine.state.prometheus_error,
         "services": out,
     }
+
+
+def _add_signal(signals: dict[str, Any], engine: Engine, state: SeriesState) -> None:
+    """A series' newest value under its metric; of several series of one metric for a
+    service (extra labels), the worst is shown."""
+    view = series_view(engine, state)
+    current = signals.get(state.spec.name)
+    if current is None or SEVERITIES.index(view["severity"]) > SEVERITIES.index(
+        current["severity"]
+    ):
+        signals[state.spec.name] = {
+            "value": view["value"],
+            "severity": view["severity"],
+            "unit": state.spec.unit,
+            "kind": view["kind"],
+        }
+
+
+def _status(e: dict[str, Any], fresh: bool) -> str:
+    if not fresh:
+        return "unknown"  # Prometheus not answering: never claim healthy
+    if e["_no_data"] or (e["replicas_total"] > 0 and e["replicas_up"] == 0):
+        return "no_data"
+    if e["_worst"] >= SEVERITIES.index("critical"):
+        return "critical"
+    if e["_worst"] >= SEVERITIES.index("warning"):
+        return "degraded"
+    return "healthy"

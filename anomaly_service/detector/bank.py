@@ -334,6 +334,18 @@ class SeriesBank:
                 self._cbuf[s] = buf
         return rules.report(c, f, i, q, ready, live, self._gate_decay), q
 
+    def _write_back(
+        self, s: np.ndarray, f: dict[str, np.ndarray], i: dict[str, np.ndarray]
+    ) -> None:
+        """Store a step's state: the arrays themselves when every slot stepped in order
+        (`_all`: they are the state), else the stepped slots' rows."""
+        for state, new in ((self._f, f), (self._i, i)):
+            for name, value in new.items():
+                if self._all:
+                    state[name] = value
+                else:
+                    state[name][s] = value
+
     def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
         c = self.config
         # Every slot in order (the service's and the benchmarks' usual case): work on the
@@ -518,16 +530,7 @@ class SeriesBank:
         i["normal_run"] = normal_run
         i["below_run"] = below_run
 
-        for fname, fval in f.items():
-            if self._all:
-                self._f[fname] = fval
-            else:
-                self._f[fname][s] = fval
-        for iname, ival in i.items():
-            if self._all:
-                self._i[iname] = ival
-            else:
-                self._i[iname][s] = ival
+        self._write_back(s, f, i)
         self._open[sel] = is_open
         self._sev[sel] = sev
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any
@@ -114,51 +115,75 @@ class DetectorConfig:
     conf_min_blocks: int = 8
 
     def __post_init__(self) -> None:
-        for name in (
-            "alpha",
-            "alpha_spread",
-            "alpha_bias",
-            "alpha_fast",
-            "alpha_fast_spread",
-            "alpha_short",
-            "alpha_long",
-            "alpha_rarity",
-            "alpha_cal",
-        ):
+        for name in _RATES:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
-        if not 0.0 < self.z_info <= self.z_warning:
-            raise ValueError("need 0 < z_info <= z_warning")
-        if self.z_learn <= 0 or self.huber_k <= 0:
-            raise ValueError("z_learn and huber_k must be positive")
-        if self.min_spread_rel < 0 or self.min_spread_abs <= 0:
-            raise ValueError("min_spread_rel must be >= 0 and min_spread_abs > 0")
-        if self.min_points < 2 or self.open_after < 1 or self.close_after < 1:
-            raise ValueError("need min_points >= 2, open_after >= 1, close_after >= 1")
-        if self.huber_fast <= 0 or self.likelihood_scale <= 0 or self.likelihood_min_var <= 0:
-            raise ValueError("huber_fast, likelihood_scale and likelihood_min_var must be > 0")
-        if self.likelihood_warmup < 1 or self.onset_memory <= 0 or self.onset_warmup < 0:
-            raise ValueError("likelihood_warmup must be >= 1 and onset_memory > 0")
-        if self.rarity_bins < 2 or self.rarity_width <= 0:
-            raise ValueError("rarity_bins must be >= 2 and rarity_width > 0")
         if self.onset_rule not in ("peak", "rest", "conformal"):
             raise ValueError(
                 f"onset_rule must be 'peak', 'rest' or 'conformal', got {self.onset_rule!r}"
             )
-        if self.conf_block < 1 or not 1 <= self.conf_min_blocks <= self.conf_blocks:
-            raise ValueError("need conf_block >= 1 and 1 <= conf_min_blocks <= conf_blocks")
-        if self.gate_memory <= 0:
-            raise ValueError("gate_memory must be > 0")
-        if self.tail_u <= 0 or self.tail_clip <= 0 or self.rest_points < 0:
-            raise ValueError("need tail_u > 0, tail_clip > 0 and rest_points >= 0")
-        if self.alarm_q <= 0 or self.breakthrough_q < 0 or self.gate_slack < 0:
-            raise ValueError("need alarm_q > 0, breakthrough_q >= 0 and gate_slack >= 0")
-        if self.escalate_after and self.escalate_after < self.open_after:
-            raise ValueError("escalate_after must be 0 (off) or >= open_after")
-        if self.relearn_after < self.open_after:
-            raise ValueError("relearn_after must be >= open_after")
+        for holds, message in _RULES:
+            if not holds(self):
+                raise ValueError(message)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of every setting (served by GET /models)."""
         return asdict(self)
+
+
+# Smoothing factors of exponential averages: each in (0, 1].
+_RATES = (
+    "alpha",
+    "alpha_spread",
+    "alpha_bias",
+    "alpha_fast",
+    "alpha_fast_spread",
+    "alpha_short",
+    "alpha_long",
+    "alpha_rarity",
+    "alpha_cal",
+)
+# What a usable configuration satisfies, with the message when it does not (checked in order).
+_RULES: tuple[tuple[Callable[[DetectorConfig], bool], str], ...] = (
+    (lambda c: 0.0 < c.z_info <= c.z_warning, "need 0 < z_info <= z_warning"),
+    (lambda c: c.z_learn > 0 and c.huber_k > 0, "z_learn and huber_k must be positive"),
+    (
+        lambda c: c.min_spread_rel >= 0 and c.min_spread_abs > 0,
+        "min_spread_rel must be >= 0 and min_spread_abs > 0",
+    ),
+    (
+        lambda c: c.min_points >= 2 and c.open_after >= 1 and c.close_after >= 1,
+        "need min_points >= 2, open_after >= 1, close_after >= 1",
+    ),
+    (
+        lambda c: c.huber_fast > 0 and c.likelihood_scale > 0 and c.likelihood_min_var > 0,
+        "huber_fast, likelihood_scale and likelihood_min_var must be > 0",
+    ),
+    (
+        lambda c: c.likelihood_warmup >= 1 and c.onset_memory > 0 and c.onset_warmup >= 0,
+        "likelihood_warmup must be >= 1 and onset_memory > 0",
+    ),
+    (
+        lambda c: c.rarity_bins >= 2 and c.rarity_width > 0,
+        "rarity_bins must be >= 2 and rarity_width > 0",
+    ),
+    (
+        lambda c: c.conf_block >= 1 and 1 <= c.conf_min_blocks <= c.conf_blocks,
+        "need conf_block >= 1 and 1 <= conf_min_blocks <= conf_blocks",
+    ),
+    (lambda c: c.gate_memory > 0, "gate_memory must be > 0"),
+    (
+        lambda c: c.tail_u > 0 and c.tail_clip > 0 and c.rest_points >= 0,
+        "need tail_u > 0, tail_clip > 0 and rest_points >= 0",
+    ),
+    (
+        lambda c: c.alarm_q > 0 and c.breakthrough_q >= 0 and c.gate_slack >= 0,
+        "need alarm_q > 0, breakthrough_q >= 0 and gate_slack >= 0",
+    ),
+    (
+        lambda c: not c.escalate_after or c.escalate_after >= c.open_after,
+        "escalate_after must be 0 (off) or >= open_after",
+    ),
+    (lambda c: c.relearn_after >= c.open_after, "relearn_after must be >= open_after"),
+)

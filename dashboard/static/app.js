@@ -14,11 +14,9 @@ const S = {
   toggleBusy: false,
 };
 let SEV = {};  // severity word -> rank, from the snapshot (relia_contracts.severity)
-const METRIC_ORDER = ["latency", "error_rate", "request_rate", "cpu", "memory", "availability"];
-const METRIC_TITLE = {
-  latency: "p99 latency", error_rate: "error ratio", request_rate: "request rate",
-  cpu: "CPU", memory: "memory", availability: "availability",
-};
+// The metric catalog's signals, from the snapshot (the anomaly service's catalog): name ->
+// {rank, unit, description}. The cards show signals in catalog order, by the name policies use.
+let SIGNALS = {};
 
 // ---------- helpers ----------
 function esc(v) {
@@ -52,15 +50,18 @@ function fmtDateTime(ts) {
   return `${d.toLocaleDateString()} ${d.toLocaleTimeString([], { hour12: false })}`;
 }
 
-// Honest units: ratio as %, seconds as ms/s, bytes as MiB, cores as cores.
+// Honest units: ratio as %, seconds as ms/s, bytes as MiB, cores as cores. The unit is the
+// value's own, else the catalog's for the metric.
 function kindOf(metric, unit) {
-  if (metric === "error_rate" || metric === "availability" || unit === "ratio") return "ratio";
-  if (metric === "latency" || unit === "seconds" || unit === "s") return "seconds";
-  if (metric === "memory" || unit === "bytes") return "bytes";
-  if (metric === "cpu" || unit === "cores") return "cores";
-  if (metric === "request_rate" || unit === "req/s") return "rate";
+  unit = unit || (SIGNALS[metric] || {}).unit;
+  if (unit === "ratio") return "ratio";
+  if (unit === "seconds" || unit === "s") return "seconds";
+  if (unit === "bytes") return "bytes";
+  if (unit === "cores") return "cores";
+  if (unit === "req/s") return "rate";
   return "plain";
 }
+function signalRank(metric) { return metric in SIGNALS ? SIGNALS[metric].rank : Infinity; }
 function fmtValue(v, metric, unit) {
   if (v === null || v === undefined) return null;
   if (!isNum(v)) return null;
@@ -282,10 +283,10 @@ function renderOverview() {
     svcs = `<div class="card wide" data-testid="services-empty" data-state="${esc(ab.status)}">${stateNote("anomaly", "service health") || '<span class="nodata">The anomaly service reports no services yet.</span>'}</div>`;
   } else {
     svcs = snap.services.map((s) => {
-      const metrics = Object.keys(s.signals).sort((x, y) => (METRIC_ORDER.indexOf(x) + 99) % 99 - (METRIC_ORDER.indexOf(y) + 99) % 99 || x.localeCompare(y));
+      const metrics = Object.keys(s.signals).sort((x, y) => (signalRank(x) - signalRank(y)) || x.localeCompare(y));
       const rows = metrics.map((m) => {
         const g = s.signals[m];
-        return `<tr data-testid="signal-${esc(s.service)}-${esc(m)}" data-severity="${esc(g.severity)}"><td>${esc(METRIC_TITLE[m] || m)}</td>
+        return `<tr data-testid="signal-${esc(s.service)}-${esc(m)}" data-severity="${esc(g.severity)}"><td title="${esc((SIGNALS[m] || {}).description)}">${esc(m)}</td>
           <td class="num" data-testid="signal-value">${valueHtml(g.value, m, g.unit)}</td>
           <td>${g.severity && !(g.value === null && g.severity === "normal") ? badge(`sev-${g.severity}`, g.severity) : ""}</td>
           <td>${sparkline(g.history, m, g.unit)}</td></tr>`;
@@ -581,6 +582,7 @@ function applySnapshot(snap) {
   const hadDetail = S.detail;
   S.snap = snap; S.snapAt = performance.now();
   SEV = Object.fromEntries((snap.severities || []).map((word, rank) => [word, rank]));
+  SIGNALS = Object.fromEntries((snap.catalog || []).map((sig, rank) => [sig.name, { ...sig, rank }]));
   S.live = "live"; S.lostAt = null;
   render();
   // Keep an open evidence chart current while its anomaly is on screen.

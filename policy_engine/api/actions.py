@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
-from policy_engine.models import ActionRecord, ManualAction, Outcome
+from policy_engine.models import ActionPage, ActionRecord, ManualAction, Outcome
 from policy_engine.policies import ACTIONS, NAME_RE, validate_params
 from relia_web.openapi import json_body
 
@@ -59,7 +59,7 @@ async def list_actions(
     since: float | None = Query(default=None, ge=0, allow_inf_nan=False),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-) -> dict[str, Any]:
+) -> ActionPage:
     items, total = get_engine(request).store.list_actions(
         policy=policy,
         service=service,
@@ -69,12 +69,7 @@ async def list_actions(
         limit=limit,
         offset=offset,
     )
-    return {
-        "items": [i.model_dump() for i in items],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return ActionPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/actions/{action_id}")

@@ -79,7 +79,8 @@ def test_overview_shows_services_signals_and_remediation(
     )
     # Remediation block mirrors the policy engine's /status.
     status = stack.policy_get("/status")
-    assert status["enabled"] is True and status["dry_run"] is True
+    assert status["enabled"] is True
+    assert status["dry_run"] is True
     assert page.locator('[data-testid="remediation-state"]').inner_text() == "enabled"
     assert page.locator('[data-testid="dry-run-global"]').is_visible()
     assert page.locator('[data-testid="count-policies"]').inner_text() == str(
@@ -113,7 +114,8 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         api = stack.anomaly_get(f"/anomalies/{anomaly_id}")
         # A figure, not an assertion: how long after opening the anomaly reached the page.
         print(f"\nanomaly on screen {seen_at - api['opened_at']:.1f} s after it opened")
-        assert api["service"] == "orders" and api["metric"] == "latency"
+        assert api["service"] == "orders"
+        assert api["metric"] == "latency"
         shoot(page, "anomalies")
         # Filters narrow the live list.
         page.select_option('[data-testid="filter-service"]', "users")
@@ -139,7 +141,8 @@ def test_anomaly_appears_live_and_opens_its_evidence(page: Any, stack: Stack, sh
         planned = triage.locator(
             '[data-testid="triage-plan"][data-policy="orders_high_latency_restart"]'
         )
-        assert planned.count() == 1 and "orders_high_latency_restart" in planned.inner_text()
+        assert planned.count() == 1
+        assert "orders_high_latency_restart" in planned.inner_text()
         # The policy engine loaded its policies minutes ago: a change of the last 30 minutes.
         assert triage.locator('[data-testid="triage-change"][data-source="policies"]').count() == 1
         prom = detail.locator('[data-testid="link-prometheus"]').get_attribute("href") or ""
@@ -283,7 +286,8 @@ def test_dry_run_action_starts_a_cooldown_that_the_page_counts_down(
     outcomes = page.locator('[data-testid="action-row"]').evaluate_all(
         "els => els.map(e => e.dataset.outcome)"
     )
-    assert outcomes and set(outcomes) == {"dry_run"}
+    assert outcomes
+    assert set(outcomes) == {"dry_run"}
     assert row.is_visible()
     shoot(page, "actions-dry-run")
     api = next(
@@ -346,7 +350,8 @@ def test_policies_show_validation_cooldown_and_file_errors(
             '[data-testid="policy-file-state"][data-state="invalid"]', timeout=WAIT_MS
         )
         error = page.locator('[data-testid="policy-file-error"]').inner_text()
-        assert "cooldown" in error and "users_errors_scale_up" in error
+        assert "cooldown" in error
+        assert "users_errors_scale_up" in error
         assert "last good policies keep running" in error
         assert page.locator('[data-testid="policy-row"]').count() == len(api["items"])
         shoot(page, "policies-invalid")
@@ -384,7 +389,8 @@ def test_token_never_reaches_the_browser(page: Any, stack: Stack) -> None:
     for view in ("anomalies", "actions", "policies"):
         open_view(page, stack, view)
     assert TOKEN not in page.content()
-    assert bodies and all(TOKEN not in body for body in bodies)
+    assert bodies
+    assert all(TOKEN not in body for body in bodies)
     # The event stream's data (what the page holds) and the raw page sources.
     state = page.evaluate("JSON.stringify(S.snap)")
     assert TOKEN not in state
@@ -468,7 +474,8 @@ def test_dashboard_without_any_backend_says_so(
 
 
 def test_backends_stopped_the_page_says_so(page: Any, stack: Stack, shoot: Shoot) -> None:
-    assert stack.anomaly is not None and stack.policy is not None
+    assert stack.anomaly is not None
+    assert stack.policy is not None
     open_view(page, stack, "overview")
     page.locator('[data-testid="pause-switch"]').wait_for(timeout=WAIT_MS)
     stack.anomaly.stop()
@@ -483,7 +490,8 @@ def test_backends_stopped_the_page_says_so(page: Any, stack: Stack, shoot: Shoot
                 == "unreachable"
             )
         banner = page.locator('[data-testid="banner-anomaly"]').inner_text()
-        assert "unreachable" in banner and "Showing data from" in banner
+        assert "unreachable" in banner
+        assert "Showing data from" in banner
         # The last known data stays, marked with its age; the switch cannot lie about a state.
         assert page.locator('[data-testid="pause-switch"]').is_disabled()
         assert page.locator('[data-testid="state-policy"]').count() == 1

@@ -41,7 +41,8 @@ def test_feedback_buttons_precision_and_sensitivity_reset(
             timeout=WAIT_MS
         )
         text = page.locator('[data-testid="feedback-sensitivity"]').inner_text()
-        assert "\u00d71.50" in text and "muted until" in text
+        assert "\u00d71.50" in text
+        assert "muted until" in text
         stored = stack.anomaly_get("/feedback")["items"]
         assert [(f["label"], f["reason"]) for f in stored] == [("noise", "load test, expected")]
         precision = page.locator(
@@ -91,6 +92,7 @@ def test_breaker_reset_button(page: Any, stack: Stack, shoot: Shoot) -> None:
         timeout=WAIT_MS
     )
     audit = stack.policy_get("/actions", action="breaker_reset")["items"]
-    assert len(audit) == 1 and audit[0]["service"] == "users"
+    assert len(audit) == 1
+    assert audit[0]["service"] == "users"
     assert audit[0]["params"]["by"] == "dashboard"
     assert audit[0]["trigger"]["reason"] == "fixed by hand"

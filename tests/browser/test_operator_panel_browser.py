@@ -99,7 +99,8 @@ def test_panel_shows_silences_and_windows_and_alertmanager_down(
         f'[data-testid="silence-row"][data-id="{silence_id}"]', timeout=WAIT_MS
     )
     text = row.inner_text()
-    assert 'service="orders"' in text and "planned failover" in text
+    assert 'service="orders"' in text
+    assert "planned failover" in text
     active = page.locator('[data-testid="window-row"][data-name="db-upgrade"]')
     assert active.get_attribute("data-active") == "true"
     assert "in maintenance" in active.inner_text()

@@ -44,6 +44,10 @@ def test_engine_writes_declare_their_body_and_every_error() -> None:
     assert doc["paths"]["/toggle"]["post"]["requestBody"]["required"] is False  # no body: flip
     assert "404" in doc["paths"]["/actions/{action_id}"]["get"]["responses"]
     assert "503" in doc["paths"]["/ready"]["get"]["responses"]
+    page = doc["paths"]["/actions"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert page["schema"] == {"$ref": "#/components/schemas/ActionPage"}
+    items = doc["components"]["schemas"]["ActionPage"]["properties"]["items"]
+    assert items["items"] == {"$ref": "#/components/schemas/ActionRecord"}
     error = doc["paths"]["/actions"]["get"]["responses"]["422"]
     assert error["content"]["application/json"]["schema"]["required"] == ["detail"]
     assert "HTTPValidationError" not in str(doc)
@@ -58,7 +62,8 @@ def test_engine_writes_declare_their_body_and_every_error() -> None:
 def test_metrics_is_text_and_405_lists_every_method() -> None:
     client, doc = _engine_openapi()
     content = doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
-    assert "text/plain" in content and "application/json" not in content
+    assert "text/plain" in content
+    assert "application/json" not in content
     answer = client.put("/actions")
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET, POST"

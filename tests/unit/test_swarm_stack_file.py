@@ -18,7 +18,8 @@ def load() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "swarm_stack", REPO / "scripts" / "swarm_stack.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -57,7 +58,8 @@ def merged() -> dict[str, Any]:
 
 def test_to_stack_drops_what_swarm_refuses_and_keeps_the_rest() -> None:
     stack = load().to_stack(merged())
-    assert stack["version"] == "3.9" and set(stack) == {
+    assert stack["version"] == "3.9"
+    assert set(stack) == {
         "version",
         "services",
         "networks",

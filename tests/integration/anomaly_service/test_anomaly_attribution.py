@@ -68,9 +68,11 @@ def test_payments_errors_name_payments_as_the_cause_of_orders_errors(
         )
         orders, payments = both["orders"], both["payments"]
         print(f"orders: caused_by={orders['caused_by']} evidence={orders['cause_evidence']}")
-        assert orders["caused_by"] == ["payments"] and orders["root_causes"] == ["payments"]
+        assert orders["caused_by"] == ["payments"]
+        assert orders["root_causes"] == ["payments"]
         (evidence,) = orders["cause_evidence"]
-        assert evidence["callee"] == "payments" and evidence["signal"] == "edge_failures"
+        assert evidence["callee"] == "payments"
+        assert evidence["signal"] == "edge_failures"
         assert evidence["value"] >= 0.05
         assert payments["caused_by"] == []
         # The first event about orders' errors already says so: a policy engine reading it

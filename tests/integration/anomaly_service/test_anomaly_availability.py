@@ -62,7 +62,8 @@ def test_removed_replica_is_not_an_outage_but_an_unreachable_one_is(tmp_path: Pa
 
         assert {s.get("orders") for s in seen} == {1.0}, seen
         # The window (30 s) plus one scrape interval, plus polling slack.
-        assert payments_down_after is not None and payments_down_after <= 40, seen
+        assert payments_down_after is not None, seen
+        assert payments_down_after <= 40, seen
     finally:
         prom.stop()
         for exporter in orders + payments:

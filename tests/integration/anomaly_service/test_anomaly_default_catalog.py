@@ -52,7 +52,8 @@ def test_default_catalog_on_a_real_service(tmp_path: Path, users: Proc) -> None:
         assert seen["request_rate"]["value"] > 1.0
         assert 0.0 < seen["latency"]["value"] < 0.5
         assert seen["error_rate"]["value"] == 0.0
-        assert seen["memory"]["value"] > 10e6 and seen["cpu"]["value"] >= 0.0
+        assert seen["memory"]["value"] > 10e6
+        assert seen["cpu"]["value"] >= 0.0
         models = get(svc.url + "/models")
         assert all(m["error"] is None for m in models["catalog"]), models["catalog"]
         health = get(svc.url + "/services/health")["services"]
@@ -73,7 +74,8 @@ def test_default_catalog_on_a_real_service(tmp_path: Path, users: Proc) -> None:
             90,
         )
         # Opened while the 15 s window ramps up: past the floor, not yet at 1.0.
-        assert opened[0]["service"] == "users" and opened[0]["value"] > 0.05
+        assert opened[0]["service"] == "users"
+        assert opened[0]["value"] > 0.05
         poll(
             "its firing event",
             lambda: [

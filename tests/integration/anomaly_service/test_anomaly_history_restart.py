@@ -120,7 +120,8 @@ def test_history_and_feedback_survive_a_restart_of_the_process(
             15,
         )
         assert wide["upper"] - wide["baseline"] == pytest.approx(3.0, rel=0.05)
-        assert wide["sensitivity"] == 1.5 and wide["muted_until"] is not None
+        assert wide["sensitivity"] == 1.5
+        assert wide["muted_until"] is not None
         poll(  # muted: the open anomaly closes although the value is still 30
             "the muted anomaly to resolve",
             lambda: get(f"{svc.url}/anomalies/{first}")["status"] == "resolved",
@@ -135,7 +136,8 @@ def test_history_and_feedback_survive_a_restart_of_the_process(
             "5 cycles after the restart", lambda: get(svc.url + "/stats")["cycle"] >= cycle + 5, 30
         )
         s = warm(svc.url)
-        assert s["sensitivity"] == 1.5 and s["muted_until"] is not None  # feedback survived
+        assert s["sensitivity"] == 1.5
+        assert s["muted_until"] is not None  # feedback survived
         assert get(svc.url + "/anomalies?status=active")["total"] == 0  # still muted at 30
         assert get(f"{svc.url}/anomalies/{first}")["feedback"] == "noise"
         signals = get(svc.url + "/feedback/precision")["signals"]
@@ -144,7 +146,8 @@ def test_history_and_feedback_survive_a_restart_of_the_process(
         ]
         # reset: the detector's own thresholds again, and the still-high value opens a new one
         r = httpx.delete(f"{svc.url}/sensitivity/{s['series_id']}", headers=AUTH, timeout=5)
-        assert r.status_code == 200 and r.json()["factor"] == 1.0
+        assert r.status_code == 200
+        assert r.json()["factor"] == 1.0
         again = poll(
             "a new anomaly once the mute is lifted",
             lambda: get(svc.url + "/anomalies?status=active")["items"],

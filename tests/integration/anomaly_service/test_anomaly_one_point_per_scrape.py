@@ -60,6 +60,7 @@ def test_cycles_faster_than_scrapes_feed_each_scrape_once(tmp_path: Path) -> Non
         exporter.stop()
     (series,) = engine.tracker.series.values()
     fed = len(series.evidence)
-    assert engine.state.cycle == 16 and series.missing_cycles == 0
+    assert engine.state.cycle == 16
+    assert series.missing_cycles == 0
     # The first cycle reads the scrape taken before it; each later point needs a new scrape.
     assert 2 <= fed <= scrapes + 1, (fed, scrapes)

@@ -133,6 +133,93 @@ async def cycle(engine: Engine) -> None:
     await asyncio.sleep(max(0.0, CHECK_S - (time.monotonic() - started)))
 
 
+async def until_back(engine: Engine, everything: set[tuple[str, str]]) -> float:
+    """Cycles until every series is back and no gap is left (bounded), then three more; the
+    most series the no_data rule held meanwhile."""
+    held_max = 0.0
+    for _ in range(60):  # Prometheus' first scrapes come ~5 s after its start
+        await cycle(engine)
+        held_max = max(held_max, gauge(engine, "relia_anomaly_no_data_held_series"))
+        if present(engine) == everything and not engine.scrapes.gaps:
+            break
+    for _ in range(3):
+        await cycle(engine)
+    return held_max
+
+
+async def warm_up(engine: Engine, everything: set[tuple[str, str]]) -> None:
+    for _ in range(60):  # every signal of both services judged
+        await cycle(engine)
+        if present(engine, warmed=True) == everything:
+            break
+    assert present(engine, warmed=True) == everything, present(engine, warmed=True)
+    for _ in range(3):
+        await cycle(engine)
+
+
+async def prometheus_down_and_back(
+    prom: PrometheusServer, engine: Engine, notes: Recorder, everything: set[tuple[str, str]]
+) -> None:
+    """Prometheus stops for longer than the longest window, then starts on the same port and
+    data directory."""
+    opened, sent = engine.tracker.opened_total, len(notes.payloads)
+    await asyncio.to_thread(prom.stop)
+    for _ in range(int(MAX_WINDOW) + 3):
+        await cycle(engine)
+    assert not engine.state.prometheus_ok
+    assert not engine.fresh()
+    await asyncio.to_thread(prom.start)
+    back, back_ts = time.monotonic(), time.time()
+    held_max = await until_back(engine, everything)
+    returned_s = time.monotonic() - back
+    assert present(engine) == everything, present(engine)
+    active = [a.to_dict() for a in engine.tracker.all_anomalies() if a.opened_at > back_ts]
+    assert engine.tracker.opened_total == opened, active
+    assert len(notes.payloads) == sent, notes.payloads[sent:]
+    assert gauge(engine, "relia_anomaly_scrape_gaps_total", cause="prometheus_down") == 1
+    # The return really had the empty windows the rule waits out.
+    assert held_max > 0, "no series went missing after the restart"
+    print(f"return quiet after {returned_s:.1f}s; up to {held_max:.0f} series held")
+
+
+async def quick_restart(
+    prom: PrometheusServer, engine: Engine, notes: Recorder, everything: set[tuple[str, str]]
+) -> None:
+    """A quick restart between two cycles: no cycle sees Prometheus down, its start time
+    tells the hole (it then scrapes nothing for ~5 s, and the 4 s windows empty)."""
+    opened, sent = engine.tracker.opened_total, len(notes.payloads)
+    await asyncio.to_thread(prom.stop)
+    await asyncio.to_thread(prom.start)
+    held_max = await until_back(engine, everything)
+    assert engine.state.prometheus_ok
+    assert present(engine) == everything, present(engine)
+    assert held_max > 0, "no series went missing after the quick restart"
+    assert gauge(engine, "relia_anomaly_scrape_gaps_total", cause="prometheus_restart") == 1
+    assert engine.tracker.opened_total == opened
+    assert len(notes.payloads) == sent
+
+
+async def stopped_service(engine: Engine, services: dict[str, Proc]) -> None:
+    """Counter-case: the orders process stops while Prometheus keeps scraping it."""
+    services["orders"].stop()
+    stopped = time.monotonic()
+    no_data: dict[str, float] = {}
+    for _ in range(40):
+        await cycle(engine)
+        for a in engine.tracker.active.values():
+            if a.kind == "no_data" and a.service == "orders":
+                no_data.setdefault(a.metric, time.monotonic() - stopped)
+        if {"request_rate", "cpu", "memory"} <= set(no_data):
+            break
+    assert {"request_rate", "cpu", "memory"} <= set(no_data), no_data
+    # As fast as before the rule: the window empties, then NO_DATA_CYCLES cycles (+ one
+    # scrape and one cycle of phase, + slack for a loaded machine).
+    bound = MAX_WINDOW + (NO_DATA_CYCLES + 2) * CHECK_S + 3.0
+    assert max(no_data.values()) <= bound, (no_data, bound)
+    assert not any(a.service == "users" for a in engine.tracker.active.values())
+    print(f"orders no_data after {no_data}")
+
+
 async def scenario(prom: PrometheusServer, services: dict[str, Proc]) -> None:
     source = PrometheusAdapter(prom.url, timeout_s=2.0)
     notes = Recorder()
@@ -147,77 +234,10 @@ async def scenario(prom: PrometheusServer, services: dict[str, Proc]) -> None:
     )
     everything = {(m.name, s) for m in CATALOG for s in SERVICES}
     try:
-        for _ in range(60):  # warm up: every signal of both services judged
-            await cycle(engine)
-            if present(engine, warmed=True) == everything:
-                break
-        assert present(engine, warmed=True) == everything, present(engine, warmed=True)
-        for _ in range(3):
-            await cycle(engine)
-        opened, sent = engine.tracker.opened_total, len(notes.payloads)
-
-        # Prometheus stops for longer than the longest window, then starts on the same port
-        # and data directory.
-        await asyncio.to_thread(prom.stop)
-        for _ in range(int(MAX_WINDOW) + 3):
-            await cycle(engine)
-        assert not engine.state.prometheus_ok and not engine.fresh()
-        await asyncio.to_thread(prom.start)
-        back, back_ts = time.monotonic(), time.time()
-        held_max = 0.0
-        for _ in range(60):  # Prometheus' first scrapes come ~5 s after its start
-            await cycle(engine)
-            held_max = max(held_max, gauge(engine, "relia_anomaly_no_data_held_series"))
-            if present(engine) == everything and not engine._gaps:
-                break
-        for _ in range(3):
-            await cycle(engine)
-        returned_s = time.monotonic() - back
-        assert present(engine) == everything, present(engine)
-        active = [a.to_dict() for a in engine.tracker.all_anomalies() if a.opened_at > back_ts]
-        assert engine.tracker.opened_total == opened, active
-        assert len(notes.payloads) == sent, notes.payloads[sent:]
-        assert gauge(engine, "relia_anomaly_scrape_gaps_total", cause="prometheus_down") == 1
-        # The return really had the empty windows the rule waits out.
-        assert held_max > 0, "no series went missing after the restart"
-        print(f"return quiet after {returned_s:.1f}s; up to {held_max:.0f} series held")
-
-        # A quick restart between two cycles: no cycle sees Prometheus down, its start time
-        # tells the hole (it then scrapes nothing for ~5 s, and the 4 s windows empty).
-        opened, sent = engine.tracker.opened_total, len(notes.payloads)
-        await asyncio.to_thread(prom.stop)
-        await asyncio.to_thread(prom.start)
-        held_max = 0.0
-        for _ in range(60):
-            await cycle(engine)
-            held_max = max(held_max, gauge(engine, "relia_anomaly_no_data_held_series"))
-            if present(engine) == everything and not engine._gaps:
-                break
-        for _ in range(3):
-            await cycle(engine)
-        assert engine.state.prometheus_ok and present(engine) == everything, present(engine)
-        assert held_max > 0, "no series went missing after the quick restart"
-        assert gauge(engine, "relia_anomaly_scrape_gaps_total", cause="prometheus_restart") == 1
-        assert engine.tracker.opened_total == opened and len(notes.payloads) == sent
-
-        # Counter-case: the orders process stops while Prometheus keeps scraping it.
-        services["orders"].stop()
-        stopped = time.monotonic()
-        no_data: dict[str, float] = {}
-        for _ in range(40):
-            await cycle(engine)
-            for a in engine.tracker.active.values():
-                if a.kind == "no_data" and a.service == "orders":
-                    no_data.setdefault(a.metric, time.monotonic() - stopped)
-            if {"request_rate", "cpu", "memory"} <= set(no_data):
-                break
-        assert {"request_rate", "cpu", "memory"} <= set(no_data), no_data
-        # As fast as before the rule: the window empties, then NO_DATA_CYCLES cycles (+ one
-        # scrape and one cycle of phase, + slack for a loaded machine).
-        bound = MAX_WINDOW + (NO_DATA_CYCLES + 2) * CHECK_S + 3.0
-        assert max(no_data.values()) <= bound, (no_data, bound)
-        assert not any(a.service == "users" for a in engine.tracker.active.values())
-        print(f"orders no_data after {no_data}")
+        await warm_up(engine, everything)
+        await prometheus_down_and_back(prom, engine, notes, everything)
+        await quick_restart(prom, engine, notes, everything)
+        await stopped_service(engine, services)
     finally:
         await source.aclose()
 

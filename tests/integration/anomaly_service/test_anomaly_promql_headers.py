@@ -112,7 +112,9 @@ def test_without_the_headers_the_backend_refuses_and_the_service_says_not_ready(
     try:
         poll("a cycle", lambda: get(svc.url + "/stats")["cycle"] >= 2, 30)
         ready = httpx.get(svc.url + "/ready", timeout=5)
-        assert ready.status_code == 503 and ready.json()["reasons"], ready.text
-        assert proxy.seen and all(s[1] is None for s in proxy.seen)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["reasons"], ready.text
+        assert proxy.seen
+        assert all(s[1] is None for s in proxy.seen)
     finally:
         svc.stop()

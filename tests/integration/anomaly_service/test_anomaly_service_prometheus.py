@@ -144,7 +144,8 @@ def test_value_change_opens_notifies_and_resolves_then_no_data(
     cycles = get(svc.url + "/stats")["cycle"] - start_cycle
     assert cycles <= 12, f"took {cycles} cycles to open"
     anomaly = opened[0]
-    assert anomaly["kind"] == "deviation" and anomaly["service"] == "orders"
+    assert anomaly["kind"] == "deviation"
+    assert anomaly["service"] == "orders"
     poll(
         "critical severity",
         lambda: get(svc.url + f"/anomalies/{anomaly['id']}")["severity"] == "critical",
@@ -154,7 +155,8 @@ def test_value_change_opens_notifies_and_resolves_then_no_data(
     # The event reached the receiver, Alertmanager v4, with the bearer token.
     firing = poll("a firing event", lambda: alerts_for(receiver, "firing", "deviation"), 30)
     first = firing[0]
-    assert first["version"] == "4" and first["receiver"] == "relia-policy-engine"
+    assert first["version"] == "4"
+    assert first["receiver"] == "relia-policy-engine"
     assert first["groupKey"] == f"relia:{anomaly['fingerprint']}"
     alert = first["alerts"][0]
     assert alert["labels"]["anomaly_id"] == anomaly["id"]
@@ -173,7 +175,8 @@ def test_value_change_opens_notifies_and_resolves_then_no_data(
     assert r_alert["fingerprint"] == anomaly["fingerprint"]
     assert r_alert["endsAt"] != "0001-01-01T00:00:00Z"
     detail = get(svc.url + f"/anomalies/{anomaly['id']}")
-    assert detail["status"] == "resolved" and detail["peak_severity"] == "critical"
+    assert detail["status"] == "resolved"
+    assert detail["peak_severity"] == "critical"
     assert max(v for v in detail["evidence"]["values"] if v is not None) > 90
 
     # The exporter stops: the level series vanishes -> no_data, and the service shows it.
@@ -183,7 +186,8 @@ def test_value_change_opens_notifies_and_resolves_then_no_data(
         lambda: get(svc.url + "/anomalies?metric=level&status=active")["items"],
         60,
     )
-    assert nodata[0]["kind"] == "no_data" and nodata[0]["severity"] == "critical"
+    assert nodata[0]["kind"] == "no_data"
+    assert nodata[0]["severity"] == "critical"
     poll("a no_data event", lambda: alerts_for(receiver, "firing", "no_data"), 30)
     health = poll(
         "orders no_data in /services/health",
@@ -194,7 +198,8 @@ def test_value_change_opens_notifies_and_resolves_then_no_data(
         ],
         30,
     )
-    assert health[0]["replicas_up"] == 0 and health[0]["replicas_total"] == 1
+    assert health[0]["replicas_up"] == 0
+    assert health[0]["replicas_total"] == 1
     metrics = httpx.get(svc.url + "/metrics", timeout=5).text
     assert 'relia_anomaly_event_deliveries_total{outcome="delivered"}' in metrics
 
@@ -214,12 +219,16 @@ def test_prometheus_down_is_not_ready_and_nothing_is_healthy(
     prometheus.stop()
     poll("/ready 503", lambda: httpx.get(svc.url + "/ready", timeout=5).status_code == 503, 60)
     ready = get(svc.url + "/ready")
-    assert ready["ready"] is False and ready["reasons"]
+    assert ready["ready"] is False
+    assert ready["reasons"]
     health = get(svc.url + "/services/health")
-    assert health["ready"] is False and health["stale"] is True
-    assert health["services"] and all(s["status"] == "unknown" for s in health["services"])
+    assert health["ready"] is False
+    assert health["stale"] is True
+    assert health["services"]
+    assert all(s["status"] == "unknown" for s in health["services"])
     predict = get(svc.url + "/predict")
-    assert predict["ready"] is False and predict["stale"] is True
+    assert predict["ready"] is False
+    assert predict["stale"] is True
     assert get(svc.url + "/stats")["prometheus"]["reachable"] is False
 
 
@@ -252,7 +261,8 @@ def test_bad_catalog_schema_refuses_to_start(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert str(catalog) in done.stderr
-    assert "'level'" in done.stderr and "'direction'" in done.stderr
+    assert "'level'" in done.stderr
+    assert "'direction'" in done.stderr
     assert "one of up, down, both" in done.stderr
 
 
@@ -283,7 +293,8 @@ def test_bad_promql_is_reported_per_metric_while_others_work(
     poll("level series", lambda: level_series(svc.url), 30)
     assert by_name["level"]["error"] is None
     ready = httpx.get(svc.url + "/ready", timeout=5)
-    assert ready.status_code == 200 and "parse error" in ready.json()["metric_errors"]["broken"]
+    assert ready.status_code == 200
+    assert "parse error" in ready.json()["metric_errors"]["broken"]
     assert "broken" in get(svc.url + "/stats")["metric_errors"]
 
 

@@ -128,7 +128,8 @@ def test_inject_status_clear_round_trip(stack: Stack) -> None:
     result = cli(stack, "inject", "orders", "latency", "--ms", "400", "--json")
     assert result.returncode == 0, result.stderr
     fault = json.loads(result.stdout)
-    assert fault["kind"] == "latency" and fault["id"].startswith("f-")
+    assert fault["kind"] == "latency"
+    assert fault["id"].startswith("f-")
     result = cli(stack, "inject", "payments", "errors", "--rate", "1", "--status", "503",
                  "--duration", "120", "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -148,15 +149,19 @@ def test_inject_status_clear_round_trip(stack: Stack) -> None:
                       ).status_code == 503  # fmt: skip
 
     text = cli(stack, "status", "--no-platform").stdout
-    assert fault["id"] in text and "latency" in text
+    assert fault["id"] in text
+    assert "latency" in text
 
     result = cli(stack, "clear", "payments", "--id", pay_fault["id"], "--json")
-    assert result.returncode == 0 and json.loads(result.stdout) == {"cleared": {"payments": 1}}
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"cleared": {"payments": 1}}
     result = cli(stack, "clear", "payments", "--id", pay_fault["id"])
-    assert result.returncode == 1 and "no fault" in result.stderr
+    assert result.returncode == 1
+    assert "no fault" in result.stderr
     result = cli(stack, "clear", "--json")
     assert json.loads(result.stdout)["cleared"] == {"orders": 1, "users": 0, "payments": 0}
-    assert faults(stack.orders) == [] and faults(stack.payments) == []
+    assert faults(stack.orders) == []
+    assert faults(stack.payments) == []
 
 
 def test_spike_raises_concurrency(stack: Stack) -> None:
@@ -218,7 +223,8 @@ def test_ctrl_c_prints_the_summary_and_clears_injected_faults(stack: Stack) -> N
         while time.monotonic() < deadline and not faults(stack.orders):
             time.sleep(0.2)
         injected = faults(stack.orders)
-        assert len(injected) == 1 and injected[0]["kind"] == "latency"
+        assert len(injected) == 1
+        assert injected[0]["kind"] == "latency"
         start = request_counts(stack.orders.url)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and request_counts(stack.orders.url) < start + 3:
@@ -231,7 +237,8 @@ def test_ctrl_c_prints_the_summary_and_clears_injected_faults(stack: Stack) -> N
             proc.communicate()
     assert proc.returncode == 130, err
     assert "SIGINT" in err
-    assert "traffic summary" in out and "requests" in out
+    assert "traffic summary" in out
+    assert "requests" in out
     assert re.search(r"orders: latency fault f-\S+ not cured, cleared by the CLI", out), out
     assert faults(stack.orders) == []
 
@@ -258,7 +265,8 @@ def test_chaos_reports_the_cure_when_the_service_restarts(stack: Stack) -> None:
     assert proc.returncode == 0, err
     report = json.loads(out)
     [row] = report["faults"]
-    assert row["service"] == "payments" and row["cured"] is True
+    assert row["service"] == "payments"
+    assert row["cured"] is True
     assert row["cleared_by_cli"] is False
     assert 0 < row["cured_after_s"] < 45
     assert report["traffic"]["failed"] > 0  # the fault and the restart were felt
@@ -285,7 +293,8 @@ def test_unreachable_target_is_a_clear_error(stack: Stack, tmp_path: Path) -> No
         "anomaly service": False, "policy engine": False,
     }  # fmt: skip
     result = cli(stack, "health", "--no-platform", "--json")
-    assert result.returncode == 0 and json.loads(result.stdout)["ok"] is True
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["ok"] is True
 
 
 def test_seed_repeats_the_same_mix(stack: Stack) -> None:

@@ -44,7 +44,9 @@ def test_image_builds_and_container_turns_healthy(repo_root: Path) -> None:
         assert config["Healthcheck"]["Test"][-1] == "services.healthcheck"
         # Nothing outside what the image needs came through the build context.
         listing = _docker("run", "--rm", "--entrypoint", "ls", tag, "-a", "/app").stdout.split()
-        assert "services" in listing and "tests" not in listing and ".git" not in listing
+        assert "services" in listing
+        assert "tests" not in listing
+        assert ".git" not in listing
 
         _docker(
             "run",

@@ -160,11 +160,13 @@ def test_restart_running_container(fresh: Stack) -> None:
     finally:
         act.close()
     assert outcome.status == "succeeded", outcome
-    assert outcome.targets == [name] and outcome.error is None
+    assert outcome.targets == [name]
+    assert outcome.error is None
     assert outcome.replicas_before == outcome.replicas_after == 1
     assert outcome.duration_ms > 0
     after = inspect(name)["State"]
-    assert before["Running"] and after["Running"]
+    assert before["Running"]
+    assert after["Running"]
     assert parse_rfc3339(after["StartedAt"]) > parse_rfc3339(before["StartedAt"])  # type: ignore[operator]
 
 
@@ -182,11 +184,13 @@ def test_changes_read_the_services_lifecycle_from_docker_events(fresh: Stack) ->
     finally:
         act.close()
     actions = [(c.container, c.action) for c in changes]
-    assert (name, "die") in actions and (name, "start") in actions, actions
+    assert (name, "die") in actions, actions
+    assert (name, "start") in actions, actions
     assert actions.index((name, "die")) < actions.index((name, "start"))  # oldest first
     assert all(c.container == name for c in changes), actions  # not the bystander's
     died = next(c for c in changes if c.action == "die")
-    assert died.exit_code is not None and died.image == inspect(name)["Config"]["Image"]
+    assert died.exit_code is not None
+    assert died.image == inspect(name)["Config"]["Image"]
     assert since <= died.at <= time.time()
 
 
@@ -219,7 +223,8 @@ def test_rolling_restart_restarts_replicas_one_at_a_time(fresh: Stack) -> None:
     assert outcome.status == "succeeded", outcome
     assert outcome.targets == [one, two]
     first, second = inspect(one)["State"], inspect(two)["State"]
-    assert first["StartedAt"] != before[one] and second["StartedAt"] != before[two]
+    assert first["StartedAt"] != before[one]
+    assert second["StartedAt"] != before[two]
     # Replica 2 was stopped only after replica 1 was running (and healthy) again.
     assert parse_rfc3339(first["StartedAt"]) < parse_rfc3339(second["FinishedAt"])  # type: ignore[operator]
 
@@ -264,19 +269,24 @@ def test_scale_up_then_down_like_compose(fresh: Stack) -> None:
         assert hostnames_behind_alias(fresh, want) == want
 
         clamped = run(act.scale(ScaleParams(service="web", direction="up", step=5, max_replicas=3)))
-        assert clamped.status == "succeeded" and clamped.targets == [f"{p}-web-3"], clamped
+        assert clamped.status == "succeeded", clamped
+        assert clamped.targets == [f"{p}-web-3"], clamped
         at_max = run(act.scale(ScaleParams(service="web", direction="up", max_replicas=3)))
-        assert at_max.status == "noop" and "max_replicas=3" in at_max.detail, at_max
+        assert at_max.status == "noop", at_max
+        assert "max_replicas=3" in at_max.detail, at_max
         assert (at_max.replicas_before, at_max.replicas_after) == (3, 3)
         assert len([n for n in ps_names(fresh) if "-web-" in n]) == 3
 
         down = run(act.scale(ScaleParams(service="web", direction="down", step=1)))
-        assert down.status == "succeeded" and down.targets == [f"{p}-web-3"], down
+        assert down.status == "succeeded", down
+        assert down.targets == [f"{p}-web-3"], down
         down = run(act.scale(ScaleParams(service="web", direction="down", step=5, min_replicas=1)))
-        assert down.status == "succeeded" and down.targets == [f"{p}-web-2"], down
+        assert down.status == "succeeded", down
+        assert down.targets == [f"{p}-web-2"], down
         assert (down.replicas_before, down.replicas_after) == (2, 1)
         at_min = run(act.scale(ScaleParams(service="web", direction="down", min_replicas=1)))
-        assert at_min.status == "noop" and "min_replicas=1" in at_min.detail, at_min
+        assert at_min.status == "noop", at_min
+        assert "min_replicas=1" in at_min.detail, at_min
     finally:
         act.close()
     assert ps_names(fresh) == sorted([f"{p}-bystander-1", f"{p}-web-1"])
@@ -340,8 +350,10 @@ def test_never_touches_other_services_or_projects_even_by_name(fresh: Stack) -> 
             ("web", f"{p}-web-99", "no container named"),
         ]:
             out = run(act.restart(RestartParams(service=service, container=container)))
-            assert out.status == "failed" and out.targets == [], out
-            assert out.error is not None and why in out.error, out.error
+            assert out.status == "failed", out
+            assert out.targets == [], out
+            assert out.error is not None, out.error
+            assert why in out.error, out.error
         for params in (
             RestartParams(service="bystander"),
             ScaleParams(service="bystander", direction="up"),
@@ -349,10 +361,12 @@ def test_never_touches_other_services_or_projects_even_by_name(fresh: Stack) -> 
         ):
             call = act.restart(params) if isinstance(params, RestartParams) else act.scale(params)
             out = run(call)
-            assert out.status == "failed" and "no eligible containers" in str(out.error), out
+            assert out.status == "failed", out
+            assert "no eligible containers" in str(out.error), out
         # Scaling web down to 0 removes only web's replica, nothing of the foreign project.
         out = run(act.scale(ScaleParams(service="web", direction="down", min_replicas=0)))
-        assert out.status == "succeeded" and out.targets == [fresh.name("web", 1)], out
+        assert out.status == "succeeded", out
+        assert out.targets == [fresh.name("web", 1)], out
         assert {n: started(n) for n in watched} == watched
         assert ps_names(fresh) == sorted(n for n in before_ps if n != fresh.name("web", 1))
         assert inspect(foreign)["State"]["Running"]
@@ -391,12 +405,14 @@ def test_daemon_dying_mid_action_fails_cleanly_and_recovers(fresh: Stack, relay_
         start0 = started(name)
         outcome = run(kill_mid_restart())
         assert outcome.status == "failed", outcome
-        assert outcome.error is not None and "Docker daemon unreachable" in outcome.error
+        assert outcome.error is not None
+        assert "Docker daemon unreachable" in outcome.error
         assert "restart" in outcome.error
         # While the daemon is gone every call fails fast with a clear error.
         assert run(act.ping()) is False
         gone = run(act.scale(ScaleParams(service="web", direction="up")))
-        assert gone.status == "failed" and "Docker daemon unreachable" in str(gone.error)
+        assert gone.status == "failed"
+        assert "Docker daemon unreachable" in str(gone.error)
         assert gone.replicas_after is None
 
         # The request was passed on before the relay died, so dockerd normally finishes that
@@ -447,10 +463,10 @@ def test_stalled_daemon_times_out_without_blocking_and_recovers(
             return restart, scale, ping, ticks, elapsed
 
         restart, scale, ping, ticks, elapsed = run(stalled())
-        assert restart.status == "failed" and "did not answer within 2s" in str(restart.error), (
-            restart
-        )
-        assert scale.status == "failed" and "did not answer within 2s" in str(scale.error), scale
+        assert restart.status == "failed", restart
+        assert "did not answer within 2s" in str(restart.error), restart
+        assert scale.status == "failed", scale
+        assert "did not answer within 2s" in str(scale.error), scale
         assert ping is False
         assert elapsed < 20.0, elapsed  # 4 bounded calls of 2 s each, not the 60 s SDK default
         assert ticks >= elapsed / 0.05 * 0.3, "the event loop stalled while Docker hung"

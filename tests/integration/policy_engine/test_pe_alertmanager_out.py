@@ -97,7 +97,8 @@ def test_alert_action_reaches_alertmanager_and_a_down_one_is_recorded(tmp_path: 
         stamp(f"action {down_id}: {down['outcome']} / {down['reason']}: {down['error']}")
         assert (down["outcome"], down["delivery"]) == ("failed", "failed")
         assert down["reason"] == "alertmanager_unavailable"
-        assert "ConnectError" in down["error"] and "3 attempt" in down["detail"]
+        assert "ConnectError" in down["error"]
+        assert "3 attempt" in down["detail"]
         status = wait_for(
             lambda: (s := httpx.get(engine.url + "/status").json())["alertmanager"]["error"] and s,
             what="status reports Alertmanager down",
@@ -159,7 +160,8 @@ def test_silence_and_maintenance_stop_a_real_restart(
         skipped = wait_for(lambda: settled(engine, action_id), what="silenced record")
         stamp(f"audit record: {skipped}")
         assert (skipped["outcome"], skipped["reason"]) == ("skipped", "silenced")
-        assert silence_id in skipped["detail"] and "planned failover" in skipped["detail"]
+        assert silence_id in skipped["detail"]
+        assert "planned failover" in skipped["detail"]
         assert started_at(target) == before
 
         am.expire(silence_id)
@@ -182,7 +184,8 @@ def test_silence_and_maintenance_stop_a_real_restart(
             lambda: httpx.get(engine.url + "/maintenance").json()["windows"], what="window loaded"
         )
         windows = httpx.get(engine.url + "/maintenance").json()["windows"]
-        assert windows[0]["name"] == "db-upgrade" and windows[0]["active"] is True
+        assert windows[0]["name"] == "db-upgrade"
+        assert windows[0]["active"] is True
         between = started_at(target)
         maint_id = post(engine, firing("fp-sil-3", "svc"))
         maint = wait_for(lambda: settled(engine, maint_id), what="maintenance record")

@@ -62,14 +62,16 @@ def test_bad_alert_bodies(
     r = httpx.post(proc.url + "/alerts", content=body, headers=headers, timeout=10)
     assert r.status_code == status, (name, r.text)
     assert r.json()["detail"], name  # a message, not an empty error
-    assert actions(proc)["total"] == 0 and receiver.bodies == []
+    assert actions(proc)["total"] == 0
+    assert receiver.bodies == []
     assert httpx.get(proc.url + "/health", timeout=5).status_code == 200
 
 
 def test_chunked_huge_body_without_length_is_cut_off(engine: tuple[Proc, Receiver]) -> None:
     proc, _ = engine
     r = httpx.post(proc.url + "/alerts", content=_chunks(2_000_000), headers=JSON_AUTH, timeout=30)
-    assert r.status_code == 413 and "larger than 65536" in r.text
+    assert r.status_code == 413
+    assert "larger than 65536" in r.text
     assert actions(proc)["total"] == 0
 
 
@@ -92,4 +94,5 @@ def test_bad_toggle_and_manual_actions_change_nothing(engine: tuple[Proc, Receiv
     assert actions(proc)["total"] == 0
     # after all that, a good alert still acts
     r = httpx.post(proc.url + "/alerts", content=GOOD, headers=JSON_AUTH, timeout=10)
-    assert r.status_code == 200 and len(r.json()["scheduled"]) == 1
+    assert r.status_code == 200
+    assert len(r.json()["scheduled"]) == 1

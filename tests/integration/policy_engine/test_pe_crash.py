@@ -136,10 +136,12 @@ policies:
         engine = start_engine(tmp_path, policies, port=engine.port, **env)
         rec = httpx.get(engine.url + f"/actions/{scheduled['id']}").json()
         assert rec["outcome"] == "succeeded", rec  # settled at start-up, before serving
-        assert "settled at start-up" in rec["detail"] and rec["verification"] == "pending"
+        assert "settled at start-up" in rec["detail"]
+        assert rec["verification"] == "pending"
         # the same webhook again: a duplicate, nothing scheduled
         again = httpx.post(engine.url + "/alerts", json=hook, headers=AUTH, timeout=10).json()
-        assert again["duplicates"] == 1 and again["scheduled"] == []
+        assert again["duplicates"] == 1
+        assert again["scheduled"] == []
         # the anomaly is still open: cycles re-check it, and must not act on it again
         wait_for(
             lambda: httpx.get(engine.url + "/status").json()["anomaly_service"]["fresh"],

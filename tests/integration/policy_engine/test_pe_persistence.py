@@ -38,10 +38,12 @@ policies:
     engine = start_engine(tmp_path, policies)
     try:
         r = httpx.post(engine.url + "/alerts", json=firing("fp1"), headers=AUTH, timeout=10)
-        assert r.status_code == 200 and len(r.json()["scheduled"]) == 2
+        assert r.status_code == 200
+        assert len(r.json()["scheduled"]) == 2
         done = wait_for(lambda: actions(engine)["total"] == 2 and actions(engine), what="2 actions")
         assert {a["outcome"] for a in done["items"]} == {"succeeded"}
-        assert len(receiver.bodies) == 2 and receiver.bodies[0]["service"] == "orders"
+        assert len(receiver.bodies) == 2
+        assert receiver.bodies[0]["service"] == "orders"
         first_ids = sorted(a["id"] for a in done["items"])
         r = httpx.post(engine.url + "/toggle", json={"enabled": False}, headers=AUTH, timeout=5)
         assert r.json() == {"enabled": False}

@@ -91,7 +91,8 @@ policies:
 
         rec = wait_for(record, timeout_s=90, what="action record")
         assert rec["outcome"] == "succeeded", rec
-        assert rec["target"] == f"{name}-svc-1" and rec["verification"] == "pending"
+        assert rec["target"] == f"{name}-svc-1"
+        assert rec["verification"] == "pending"
         assert started_at(opted_in) != before_in  # really restarted
         assert started_at(opted_out) == before_out  # no opt-in label: untouched
         # a second anomaly inside the cooldown is skipped, Docker is not called again
@@ -106,7 +107,8 @@ policies:
             ),
             what="skip record",
         )
-        assert rec2["outcome"] == "skipped" and rec2["reason"] == "cooldown"
+        assert rec2["outcome"] == "skipped"
+        assert rec2["reason"] == "cooldown"
         # the anomaly resolves -> verification succeeded
         httpx.post(
             engine.url + "/alerts", json=firing("fp-real", "svc", status="resolved"), headers=AUTH
@@ -152,8 +154,10 @@ policies:
             return got if all(g["outcome"] != "pending" for g in got) else None
 
         first, skip = wait_for(settled, timeout_s=60, what="both records settled")
-        assert first["outcome"] == "succeeded" and first["policy"] == "svc_latency", first
-        assert skip["outcome"] == "skipped" and skip["reason"] == "target_cooldown", skip
+        assert first["outcome"] == "succeeded", first
+        assert first["policy"] == "svc_latency", first
+        assert skip["outcome"] == "skipped", skip
+        assert skip["reason"] == "target_cooldown", skip
         assert "'svc_latency'" in skip["detail"]
         assert restarts_between(opted_in, t0, time.time()) == 1
     finally:

@@ -33,7 +33,8 @@ def test_hot_reload_good_and_broken_edits(tmp_path: Path, receiver: Receiver) ->
     engine = start_engine(tmp_path, path)
     try:
         v1 = httpx.get(engine.url + "/policies", timeout=5).json()
-        assert v1["valid"] and [p["name"] for p in v1["items"]] == ["orders_page"]
+        assert v1["valid"]
+        assert [p["name"] for p in v1["items"]] == ["orders_page"]
         # users alerts match nothing yet
         r = httpx.post(engine.url + "/alerts", json=firing("u1", "users"), headers=AUTH, timeout=5)
         assert r.json()["scheduled"] == []
@@ -52,7 +53,8 @@ def test_hot_reload_good_and_broken_edits(tmp_path: Path, receiver: Receiver) ->
             ),
             what="new version",
         )
-        assert v2["valid"] and {p["name"] for p in v2["items"]} == {"orders_page", "users_page"}
+        assert v2["valid"]
+        assert {p["name"] for p in v2["items"]} == {"orders_page", "users_page"}
         r = httpx.post(engine.url + "/alerts", json=firing("u2", "users"), headers=AUTH, timeout=5)
         assert [s["policy"] for s in r.json()["scheduled"]] == ["users_page"]
         wait_for(lambda: len(receiver.bodies) == 1, what="users alert delivered")
@@ -70,15 +72,19 @@ def test_hot_reload_good_and_broken_edits(tmp_path: Path, receiver: Receiver) ->
             what="invalid reported",
         )
         error = status["policies"]["error"]
-        assert error["file"] == str(path) and error["policy"] == "orders_page"
-        assert error["field"] == "condition" and "unknown metric 'latencyy'" in error["message"]
+        assert error["file"] == str(path)
+        assert error["policy"] == "orders_page"
+        assert error["field"] == "condition"
+        assert "unknown metric 'latencyy'" in error["message"]
         assert status["policies"]["version"] == v2["version"]
         listing = httpx.get(engine.url + "/policies", timeout=5).json()
-        assert listing["valid"] is False and listing["error"] == error
+        assert listing["valid"] is False
+        assert listing["error"] == error
         assert {p["name"] for p in listing["items"]} == {"orders_page", "users_page"}
         assert "policy_engine_policies_valid 0.0" in httpx.get(engine.url + "/metrics").text
         forced = httpx.post(engine.url + "/policies/reload", headers=AUTH, timeout=5)
-        assert forced.status_code == 422 and forced.json()["error"] == error
+        assert forced.status_code == 422
+        assert forced.json()["error"] == error
         r = httpx.post(engine.url + "/alerts", json=firing("u3", "users"), headers=AUTH, timeout=5)
         assert [s["policy"] for s in r.json()["scheduled"]] == ["users_page"]
         wait_for(lambda: len(receiver.bodies) == 2, what="old policy still acting")

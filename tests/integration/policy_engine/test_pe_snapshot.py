@@ -48,8 +48,10 @@ policies:
         predict.body = cpu(0.95)
         wait_for(lambda: len(receiver.bodies) == 1, what="alert after 1 s of high cpu")
         (rec,) = actions(engine)["items"]
-        assert rec["policy"] == "hot" and rec["outcome"] == "succeeded"
-        assert rec["trigger"]["source"] == "snapshot" and rec["trigger"]["value"] == 0.95
+        assert rec["policy"] == "hot"
+        assert rec["outcome"] == "succeeded"
+        assert rec["trigger"]["source"] == "snapshot"
+        assert rec["trigger"]["value"] == 0.95
         # the anomaly service goes away: the snapshot turns stale and the error is shown
         predict.body = None
         status = wait_for(
@@ -61,7 +63,8 @@ policies:
         )
         assert "503" in status["anomaly_service"]["error"]
         assert "policy_engine_snapshot_fresh 0.0" in httpx.get(engine.url + "/metrics").text
-        assert actions(engine, outcome="succeeded")["total"] == 1 and len(receiver.bodies) == 1
+        assert actions(engine, outcome="succeeded")["total"] == 1
+        assert len(receiver.bodies) == 1
         # while it stayed hot, the cooldown skip was written once, not once per `for` window
         assert actions(engine, outcome="skipped")["total"] <= 1
     finally:

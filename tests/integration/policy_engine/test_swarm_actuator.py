@@ -115,12 +115,14 @@ def test_restart_replaces_one_task_of_three_and_the_others_keep_their_ids(stack:
         assert outcome.status == "succeeded", outcome
         assert outcome.targets == [f"{name}.2"]
         after = running_slots(name)
-        assert after[1] == before[1] and after[3] == before[3]  # the others kept serving
+        assert after[1] == before[1]
+        assert after[3] == before[3]  # the others kept serving
         assert after[2] != before[2]
         # what start-up recovery reads: the slot's name with a start after the record
         again = {t.name: t for t in run(act.list_targets("web"))}
         started = again[f"{name}.2"].started_at
-        assert started is not None and started > t0 - 1
+        assert started is not None
+        assert started > t0 - 1
         assert again[f"{name}.1"].started_at is not None
         assert again[f"{name}.1"].started_at < t0  # type: ignore[operator]
 
@@ -128,14 +130,16 @@ def test_restart_replaces_one_task_of_three_and_the_others_keep_their_ids(stack:
         by_id = run(act.restart(RestartParams(service="web", container=after[3])))
         assert by_id.status == "succeeded", by_id
         stale = run(act.restart(RestartParams(service="web", container=before[2])))
-        assert stale.status == "failed" and "not a current task" in str(stale.error)
+        assert stale.status == "failed"
+        assert "not a current task" in str(stale.error)
 
         # the whole service: a rolling replacement of every task
         current = running_slots(name)
         rolled = run(act.restart(RestartParams(service="web")))
         assert rolled.status == "succeeded", rolled
         final = running_slots(name)
-        assert len(final) == 3 and not set(final.values()) & set(current.values())
+        assert len(final) == 3
+        assert not set(final.values()) & set(current.values())
     finally:
         act.close()
 
@@ -152,7 +156,8 @@ def test_scale_up_and_down_within_bounds(stack: str) -> None:
         assert up.targets == [f"{name}.2"]
         assert len(running_slots(name)) == 2
         at_max = run(act.scale(ScaleParams(service="api", direction="up", **bounds)))
-        assert at_max.status == "noop" and "max_replicas=2" in at_max.detail
+        assert at_max.status == "noop"
+        assert "max_replicas=2" in at_max.detail
         assert len(running_slots(name)) == 2
 
         down = run(act.scale(ScaleParams(service="api", direction="down", **bounds)))
@@ -160,7 +165,8 @@ def test_scale_up_and_down_within_bounds(stack: str) -> None:
         assert (down.replicas_before, down.replicas_after) == (2, 1)
         wait_running(name, 1, 30)
         at_min = run(act.scale(ScaleParams(service="api", direction="down", **bounds)))
-        assert at_min.status == "noop" and "min_replicas=1" in at_min.detail
+        assert at_min.status == "noop"
+        assert "min_replicas=1" in at_min.detail
     finally:
         act.close()
 
@@ -186,9 +192,11 @@ def test_refuses_outside_the_stack_without_the_label_and_its_own_service(stack: 
         for service, why in cases.items():
             assert run(act.list_targets(service)) == []
             restart = run(act.restart(RestartParams(service=service)))
-            assert restart.status == "failed" and why in str(restart.error), (service, restart)
+            assert restart.status == "failed", (service, restart)
+            assert why in str(restart.error), (service, restart)
             scale = run(act.scale(ScaleParams(service=service, direction="up")))
-            assert scale.status == "failed" and why in str(scale.error), (service, scale)
+            assert scale.status == "failed", (service, scale)
+            assert why in str(scale.error), (service, scale)
         # another stack's task, asked for by its full name under our stack: refused too
         foreign = run(act.restart(RestartParams(service="web", container=f"{other}_web.1")))
         assert foreign.status == "failed", foreign
@@ -237,13 +245,16 @@ def test_stalled_daemon_fails_clearly_without_blocking_and_recovers(
             return restart, scale, ping, ticks, elapsed
 
         restart, scale, ping, ticks, elapsed = run(stalled())
-        assert restart.status == "failed" and "did not answer within 2s" in str(restart.error)
-        assert scale.status == "failed" and "did not answer within 2s" in str(scale.error)
+        assert restart.status == "failed"
+        assert "did not answer within 2s" in str(restart.error)
+        assert scale.status == "failed"
+        assert "did not answer within 2s" in str(scale.error)
         assert scale.replicas_after is None  # unknown, and said so
         assert ping is False
         assert elapsed < 20.0, elapsed
         assert ticks >= elapsed / 0.05 * 0.3, "the event loop stalled while Docker hung"
-        assert running_slots(name) == before and version(name) == v0  # nothing reached Docker
+        assert running_slots(name) == before
+        assert version(name) == v0  # nothing reached Docker
 
         relay.kill()
         relay = Relay(sock, "forward")

@@ -141,7 +141,8 @@ def test_a_hang_fails_the_probe_within_two_intervals(
         assert httpx.get(services["users"].url + "/health", timeout=5).status_code == 200
         # Each probe judges its own service: orders' probe (a list, no call to users) and
         # payments' stay up, so the probe names the hung service, not its callers.
-        assert failed["orders"] == 1.0 and failed["payments"] == 1.0, failed
+        assert failed["orders"] == 1.0, failed
+        assert failed["payments"] == 1.0, failed
         # The catalog's probe_unanswered (what the hang policies read) says it too.
         assert _by_service(prom, UNANSWERED) == {"orders": 0.0, "users": 1.0, "payments": 0.0}
         httpx.delete(services["users"].url + "/chaos", timeout=5)

@@ -54,7 +54,9 @@ def test_one_order_is_one_trace_across_three_processes(stack: dict[str, Proc]) -
     assert _wait(order_logged, 10)
     created = next(x for x in _json_lines(orders) if x.get("message") == "order created")
     trace_id = created["trace_id"]
-    assert isinstance(trace_id, str) and len(trace_id) == 32 and int(trace_id, 16) != 0
+    assert isinstance(trace_id, str)
+    assert len(trace_id) == 32
+    assert int(trace_id, 16) != 0
 
     def all_logged() -> bool:
         return all(
@@ -74,11 +76,11 @@ def test_one_order_is_one_trace_across_three_processes(stack: dict[str, Proc]) -
         name: {x["span_id"] for x in _json_lines(p) if x.get("trace_id") == trace_id}
         for name, p in stack.items()
     }
-    assert spans["users"].isdisjoint(spans["orders"]) and spans["payments"].isdisjoint(
-        spans["orders"]
-    )
+    assert spans["users"].isdisjoint(spans["orders"])
+    assert spans["payments"].isdisjoint(spans["orders"])
     paid = [x for x in _json_lines(stack["payments"]) if x.get("message") == "payment authorized"]
-    assert paid and paid[-1]["trace_id"] == trace_id
+    assert paid
+    assert paid[-1]["trace_id"] == trace_id
 
 
 def test_crash_exits_with_the_code_and_restart_cures(tmp_path: Path, quiet_env: dict) -> None:
@@ -199,7 +201,8 @@ def test_image_entrypoint_picks_the_service_by_env(tmp_path: Path, quiet_env: di
         text=True,
         timeout=60,
     )
-    assert bad.returncode == 1 and "SERVICE must be one of orders, users, payments" in bad.stderr
+    assert bad.returncode == 1
+    assert "SERVICE must be one of orders, users, payments" in bad.stderr
     proc = start_module("services", tmp_path, env={**quiet_env, "SERVICE": "payments"})
     try:
         assert httpx.get(proc.url + "/chaos", timeout=5).json()["service"] == "payments"

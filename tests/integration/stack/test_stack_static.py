@@ -107,13 +107,16 @@ def test_every_service_has_healthcheck_memory_limit_and_bounded_logs(
 ) -> None:
     for name, svc in services(stack).items():
         health = svc.get("healthcheck") or {}
-        assert health.get("test") and not health.get("disable"), f"{name}: no healthcheck"
+        assert health.get("test"), f"{name}: no healthcheck"
+        assert not health.get("disable"), f"{name}: no healthcheck"
         limit = svc.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory")
-        assert limit and int(limit) <= 1024**3, f"{name}: memory limit {limit!r}"
+        assert limit, f"{name}: memory limit {limit!r}"
+        assert int(limit) <= 1024**3, f"{name}: memory limit {limit!r}"
         logging = svc.get("logging") or {}
         assert logging.get("driver") == "json-file", name
         options = logging.get("options") or {}
-        assert options.get("max-size") and options.get("max-file"), f"{name}: unbounded logs"
+        assert options.get("max-size"), f"{name}: unbounded logs"
+        assert options.get("max-file"), f"{name}: unbounded logs"
         assert svc.get("restart") == "unless-stopped", name
 
 
@@ -124,7 +127,9 @@ def test_images_are_pinned(stack: dict[str, Any]) -> None:
             assert image.startswith("relia-"), f"{name}: built image should be relia-*: {image}"
             continue
         tag = image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
-        assert tag and tag != "latest" and re.search(r"\d", tag), f"{name}: unpinned {image}"
+        assert tag, f"{name}: unpinned {image}"
+        assert tag != "latest", f"{name}: unpinned {image}"
+        assert re.search(r"\d", tag), f"{name}: unpinned {image}"
 
 
 def test_depends_on_waits_for_health(stack: dict[str, Any]) -> None:
@@ -272,10 +277,12 @@ def test_alertmanager_routes_external_alerts_in_and_relias_own_alerts_locally(
     receivers = {r["name"]: r for r in config["receivers"]}
     # default: the policy engine's webhook, with resolves (they complete verification)
     hook = receivers[route["receiver"]]["webhook_configs"][0]
-    assert hook["url"] == "http://policy-engine:8081/alerts" and hook["send_resolved"] is True
+    assert hook["url"] == "http://policy-engine:8081/alerts"
+    assert hook["send_resolved"] is True
     # Relia's own alerts (relia_kind) never route back to the engine: a local receiver
     own = route["routes"][0]
-    assert own["matchers"] == ['relia_kind=~".+"'] and own.get("continue") is not True
+    assert own["matchers"] == ['relia_kind=~".+"']
+    assert own.get("continue") is not True
     assert set(receivers[own["receiver"]]) == {"name"}
     engine_env = services(stack)["policy-engine"]["environment"]
     assert engine_env["ALERTMANAGER_URL"] == "http://alertmanager:9093"
@@ -371,7 +378,8 @@ def test_every_service_has_a_synthetic_probe_of_a_domain_endpoint(stack: dict[st
     addresses = [
         r["replacement"] for r in job["relabel_configs"] if r.get("target_label") == "__address__"
     ]
-    assert addresses == ["blackbox:9115"] and "blackbox" in services(stack)
+    assert addresses == ["blackbox:9115"]
+    assert "blackbox" in services(stack)
     assert all(m["timeout"] == "2s" for m in modules.values())  # below the 4 s scrape timeout
 
 
@@ -419,7 +427,8 @@ def test_datasources_have_fixed_uids_and_link_to_each_other() -> None:
     exemplar = by_uid["relia-prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     assert {d["datasourceUid"] for d in exemplar} == {"relia-jaeger"}
     derived = by_uid["relia-loki"]["jsonData"]["derivedFields"]
-    assert derived and {d["datasourceUid"] for d in derived} == {"relia-jaeger"}
+    assert derived
+    assert {d["datasourceUid"] for d in derived} == {"relia-jaeger"}
     assert any(d.get("matcherType") == "label" and d["matcherRegex"] == "trace_id" for d in derived)
     assert by_uid["relia-jaeger"]["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "relia-loki"
 
@@ -449,7 +458,8 @@ def test_dashboard_covers_rate_errors_p99_replicas_anomalies_and_actions() -> No
     assert 'status_code=~"5.."' in exprs  # errors
     assert "histogram_quantile(0.99" in exprs  # p99
     assert 'up{job="services"' in exprs  # replicas
-    assert "relia_anomaly_active_anomalies" in exprs and "severity" in exprs
+    assert "relia_anomaly_active_anomalies" in exprs
+    assert "severity" in exprs
     annotations = dashboard["annotations"]["list"]
     assert any("policy_engine_actions_total" in a.get("expr", "") for a in annotations)
 
@@ -479,7 +489,8 @@ def test_loki_config_keeps_structured_metadata() -> None:
     config = yaml.safe_load((MONITORING / "loki" / "loki.yml").read_text())
     assert config["server"]["http_listen_port"] == 3100
     schema = config["schema_config"]["configs"][-1]
-    assert schema["store"] == "tsdb" and schema["schema"] == "v13"
+    assert schema["store"] == "tsdb"
+    assert schema["schema"] == "v13"
     assert config["limits_config"]["allow_structured_metadata"] is True
 
 
@@ -509,7 +520,8 @@ def alloy_blocks(text: str) -> list[str]:
             if depth == 0:
                 start = i + 1
         i += 1
-    assert depth == 0 and not in_string, "unbalanced braces or string"
+    assert depth == 0, "unbalanced braces or string"
+    assert not in_string, "unbalanced braces or string"
     return headers
 
 

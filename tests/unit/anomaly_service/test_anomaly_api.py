@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from anomaly_service.app import create_app
 from anomaly_service.config import Settings
 from anomaly_service.engine import Engine
+from relia_contracts.catalog import parse_signals
 
 PAGE_KEYS = {"items", "total", "limit", "offset"}
 ANOMALY_KEYS = {
@@ -113,7 +114,8 @@ def incident(h: Harness) -> None:
 def test_health_ready_and_metrics(h: Harness) -> None:
     assert h.client.get("/health").json() == {"status": "ok"}
     ready = h.client.get("/ready")
-    assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert ready.status_code == 200
+    assert ready.json()["ready"] is True
     text = h.client.get("/metrics").text
     for name in (
         "relia_anomaly_cycle_duration_seconds",
@@ -127,18 +129,24 @@ def test_health_ready_and_metrics(h: Harness) -> None:
 
 def test_predict_lists_every_series(h: Harness) -> None:
     body = h.client.get("/predict").json()
-    assert body["ready"] is True and body["cycle"] == 1 and body["generated_at"] == h.clock.now
+    assert body["ready"] is True
+    assert body["cycle"] == 1
+    assert body["generated_at"] == h.clock.now
     assert len(body["series"]) == 4
     first = body["series"][0]
     assert set(first) >= SERIES_KEYS
-    assert first["severity"] == "normal" and first["kind"] is None
-    assert first["labels"] == {"service": first["service"]} and first["warming_up"] is False
+    assert first["severity"] == "normal"
+    assert first["kind"] is None
+    assert first["labels"] == {"service": first["service"]}
+    assert first["warming_up"] is False
 
 
 def test_anomalies_filters_paging_and_detail(h: Harness) -> None:
     incident(h)
     page = h.client.get("/anomalies").json()
-    assert set(page) == PAGE_KEYS and page["total"] == 2 and page["limit"] == 50
+    assert set(page) == PAGE_KEYS
+    assert page["total"] == 2
+    assert page["limit"] == 50
     assert all(set(a) == ANOMALY_KEYS for a in page["items"])
     newest_first = [a["opened_at"] for a in page["items"]]
     assert newest_first == sorted(newest_first, reverse=True)
@@ -155,10 +163,13 @@ def test_anomalies_filters_paging_and_detail(h: Harness) -> None:
     ended = q("/anomalies?status=resolved").json()["items"][0]["resolved_at"]
     assert q(f"/anomalies?since={ended}").json()["total"] == 2
     one = q("/anomalies?limit=1&offset=1").json()
-    assert one["total"] == 2 and len(one["items"]) == 1 and one["offset"] == 1
+    assert one["total"] == 2
+    assert len(one["items"]) == 1
+    assert one["offset"] == 1
     assert one["items"][0]["id"] == page["items"][1]["id"]
     unknown = q("/anomalies?metric=latencyy")
-    assert unknown.status_code == 422 and "latency, cpu" in unknown.json()["detail"]
+    assert unknown.status_code == 422
+    assert "latency, cpu" in unknown.json()["detail"]
     for bad in (
         "limit=0",
         "limit=501",
@@ -183,8 +194,10 @@ def test_services_health_rolls_up(h: Harness) -> None:
     incident(h)
     body = h.client.get("/services/health").json()
     by = {s["service"]: s for s in body["services"]}
-    assert by["orders"]["status"] == "healthy" and by["orders"]["open_anomalies"] == 0
-    assert by["users"]["status"] == "degraded" and by["users"]["open_anomalies"] == 1
+    assert by["orders"]["status"] == "healthy"
+    assert by["orders"]["open_anomalies"] == 0
+    assert by["users"]["status"] == "degraded"
+    assert by["users"]["open_anomalies"] == 1
     assert (by["users"]["replicas_up"], by["users"]["replicas_total"]) == (2, 2)
     assert by["users"]["signals"]["cpu"] == {
         "value": 0.3,
@@ -199,7 +212,8 @@ def test_no_data_service_and_prometheus_down(h: Harness) -> None:
     for _ in range(2):
         h.cycle({"users": 0.02}, {"users": 0.1})
     by = {s["service"]: s for s in h.client.get("/services/health").json()["services"]}
-    assert by["orders"]["status"] == "no_data" and by["orders"]["replicas_up"] == 0
+    assert by["orders"]["status"] == "no_data"
+    assert by["orders"]["replicas_up"] == 0
     assert by["orders"]["signals"]["latency"]["value"] is None
     series = h.client.get("/predict").json()["series"]
     orders = [s for s in series if s["service"] == "orders"]
@@ -208,9 +222,11 @@ def test_no_data_service_and_prometheus_down(h: Harness) -> None:
     for _ in range(4):
         h.cycle()
     ready = h.client.get("/ready")
-    assert ready.status_code == 503 and "connection refused" in ready.json()["reasons"][0]
+    assert ready.status_code == 503
+    assert "connection refused" in ready.json()["reasons"][0]
     health = h.client.get("/services/health").json()
-    assert health["ready"] is False and health["stale"] is True
+    assert health["ready"] is False
+    assert health["stale"] is True
     assert {s["status"] for s in health["services"]} == {"unknown"}
     assert h.client.get("/predict").json()["ready"] is False
 
@@ -222,21 +238,35 @@ def test_models_and_stats_report_a_rejected_metric(h: Harness) -> None:
     assert models["detector"]["min_points"] >= 2
     cat = {m["name"]: m for m in models["catalog"]}
     assert "unexpected right parenthesis" in cat["cpu"]["error"]
-    assert cat["latency"]["error"] is None and cat["latency"]["series"] == 2
+    assert cat["latency"]["error"] is None
+    assert cat["latency"]["series"] == 2
+    # What consumers parse (the policy engine's vocabulary, the dashboard) is the shared model.
+    signals = parse_signals(models["catalog"], "GET /models")
+    assert [s.name for s in signals] == [m["name"] for m in models["catalog"]]
+    schema = h.client.get("/openapi.json").json()
+    answer = schema["paths"]["/models"]["get"]["responses"]["200"]["content"]
+    assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ModelsView"}
+    entry = schema["components"]["schemas"]["CatalogEntry"]
+    assert {"name", "unit", "query", "direction", "error"} <= set(entry["properties"])
     stats = h.client.get("/stats").json()
     assert stats["metric_errors"] == {"cpu": h.prom.rejected["q_cpu"]}
-    assert stats["prometheus"]["reachable"] is True and stats["series_tracked"] == 4
+    assert stats["prometheus"]["reachable"] is True
+    assert stats["series_tracked"] == 4
     ready = h.client.get("/ready")
-    assert ready.status_code == 200 and "cpu" in ready.json()["metric_errors"]
+    assert ready.status_code == 200
+    assert "cpu" in ready.json()["metric_errors"]
 
 
 def test_detect_classifies_a_sent_series(h: Harness) -> None:
     values: list[float | None] = [*steady(60, 10.0, 0.2), None, 30.0, 30.0, 30.0, 30.0]
     body = h.client.post("/detect", json={"values": values, "direction": "up", "floor": 20}).json()
-    assert body["points"] == 65 and len(body["severity"]) == 65
+    assert body["points"] == 65
+    assert len(body["severity"]) == 65
     assert body["severity"][:60] == ["normal"] * 60
-    assert body["max_severity"] == "critical" and 63 in body["anomalous_indices"]
-    assert body["baseline"][60] is not None and body["warming"][0] is True
+    assert body["max_severity"] == "critical"
+    assert 63 in body["anomalous_indices"]
+    assert body["baseline"][60] is not None
+    assert body["warming"][0] is True
     down = h.client.post("/detect", json={"values": values, "direction": "down"}).json()
     assert down["anomalous_indices"] == []
 
@@ -265,10 +295,12 @@ def test_detect_rejects_nan_only_and_infinite_values(h: Harness) -> None:
     raw = h.client.post(
         "/detect", content=b'{"values": [NaN, NaN]}', headers={"content-type": "application/json"}
     )
-    assert raw.status_code == 422 and "no number" in raw.text
+    assert raw.status_code == 422
+    assert "no number" in raw.text
     inf = h.client.post(
         "/detect",
         content=b'{"values": [1.0, Infinity]}',
         headers={"content-type": "application/json"},
     )
-    assert inf.status_code == 422 and "infinite" in inf.text
+    assert inf.status_code == 422
+    assert "infinite" in inf.text

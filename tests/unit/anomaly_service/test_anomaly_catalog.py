@@ -47,7 +47,8 @@ metrics:
 def test_a_new_signal_needs_only_yaml() -> None:
     (spec,) = parse_catalog(GOOD, "x.yml")
     assert (spec.name, spec.unit, spec.direction, spec.floor) == ("queue_depth", "items", "up", 100)
-    assert spec.on_missing == "no_data" and spec.min_spread is None
+    assert spec.on_missing == "no_data"
+    assert spec.min_spread is None
 
 
 def _entry(**fields: object) -> str:
@@ -118,4 +119,6 @@ def test_process_refuses_to_start_with_a_clear_message(
     assert entry.main() == 2
     assert served == []  # never started serving
     err = capsys.readouterr().err
-    assert str(bad) in err and "'m1'" in err and "'direction'" in err
+    assert str(bad) in err
+    assert "'m1'" in err
+    assert "'direction'" in err

@@ -47,7 +47,8 @@ def test_payments_errors_make_orders_a_victim_in_anomaly_event_and_predict() -> 
     assert by_service["orders"]["caused_by"] == ["payments"]
     assert by_service["orders"]["root_causes"] == ["payments"]
     (evidence,) = by_service["orders"]["cause_evidence"]
-    assert evidence["signal"] == "edge_failures" and abs(evidence["value"] - 0.6) < 1e-9
+    assert evidence["signal"] == "edge_failures"
+    assert abs(evidence["value"] - 0.6) < 1e-9
     assert by_service["payments"]["caused_by"] == []
 
     fired = {p["alerts"][0]["labels"]["service"]: p["alerts"][0] for p in notes.payloads}
@@ -56,7 +57,8 @@ def test_payments_errors_make_orders_a_victim_in_anomaly_event_and_predict() -> 
     assert "caused_by" not in fired["payments"]["annotations"]
 
     rows = {r["service"]: r for r in predict(engine)["series"]}
-    assert rows["orders"]["caused_by"] == ["payments"] and rows["payments"]["caused_by"] == []
+    assert rows["orders"]["caused_by"] == ["payments"]
+    assert rows["payments"]["caused_by"] == []
 
 
 def test_a_callers_own_errors_are_its_own() -> None:
@@ -68,7 +70,8 @@ def test_a_callers_own_errors_are_its_own() -> None:
     prom.values[ERRORS] = {"orders": 0.6, "payments": 0.0005}
     opened = cycle(engine, clock) + cycle(engine, clock)
     (orders,) = [t.anomaly for t in opened if t.reason == "open"]
-    assert orders["service"] == "orders" and orders["caused_by"] == []
+    assert orders["service"] == "orders"
+    assert orders["caused_by"] == []
     assert "caused_by" not in notes.payloads[-1]["alerts"][0]["annotations"]
 
 

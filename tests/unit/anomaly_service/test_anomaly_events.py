@@ -54,7 +54,9 @@ def _anomaly(**over: object) -> dict[str, object]:
 def test_fingerprint_is_stable_16_hex_and_label_order_free() -> None:
     a = fingerprint("latency", {"service": "orders", "instance": "x:1"}, "deviation")
     b = fingerprint("latency", {"instance": "x:1", "service": "orders"}, "deviation")
-    assert a == b and len(a) == 16 and int(a, 16) >= 0
+    assert a == b
+    assert len(a) == 16
+    assert int(a, 16) >= 0
     # Pinned value: a change here breaks dedup in the policy engine across restarts.
     assert fingerprint("latency", {"service": "orders"}, "deviation") == "09b4a97da967fd8b"
     assert a != fingerprint("latency", {"service": "users", "instance": "x:1"}, "deviation")
@@ -66,11 +68,13 @@ def test_firing_payload_is_alertmanager_v4() -> None:
     anomaly = _anomaly()
     p = alertmanager_payload(anomaly, "firing", "http://anomaly-service:8080/")
     assert set(p) == TOP_KEYS
-    assert p["version"] == "4" and p["status"] == "firing"
+    assert p["version"] == "4"
+    assert p["status"] == "firing"
     assert p["receiver"] == "relia-policy-engine"
     assert p["groupKey"] == f"relia:{anomaly['fingerprint']}"
     assert p["groupLabels"] == {"alertname": "ReliaAnomaly"}
-    assert p["externalURL"] == "http://anomaly-service:8080" and p["truncatedAlerts"] == 0
+    assert p["externalURL"] == "http://anomaly-service:8080"
+    assert p["truncatedAlerts"] == 0
     (alert,) = p["alerts"]
     assert set(alert) == ALERT_KEYS
     assert alert["labels"] == {
@@ -97,13 +101,15 @@ def test_firing_payload_is_alertmanager_v4() -> None:
 def test_resolved_payload_has_a_real_end() -> None:
     anomaly = _anomaly(status="resolved", resolved_at=1795290060.0)
     p = alertmanager_payload(anomaly, "resolved", "http://a:8080")
-    assert p["status"] == "resolved" and p["alerts"][0]["status"] == "resolved"
+    assert p["status"] == "resolved"
+    assert p["alerts"][0]["status"] == "resolved"
     assert p["alerts"][0]["endsAt"] == iso(1795290060.0) == "2026-11-21T19:41:00.000Z"
 
 
 def test_no_data_payload_has_no_value() -> None:
     anomaly = _anomaly(kind="no_data", severity=3, value=None)
     alert = alertmanager_payload(anomaly, "firing", "http://a:8080")["alerts"][0]
-    assert alert["labels"]["kind"] == "no_data" and alert["labels"]["severity"] == "critical"
+    assert alert["labels"]["kind"] == "no_data"
+    assert alert["labels"]["severity"] == "critical"
     assert alert["annotations"]["value"] == "none"
     assert "no data" in alert["annotations"]["summary"]

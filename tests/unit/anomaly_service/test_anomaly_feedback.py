@@ -33,16 +33,22 @@ def test_noise_widens_by_step_and_is_capped() -> None:
         sens = apply_label(sens, "noise", None, float(i), LIMITS)
         factors.append(sens.factor)
     assert factors[:2] == [1.5, 2.25]
-    assert max(factors) == 3.0 and factors[-1] == 3.0  # bounded, never past max_factor
-    assert sens.noise == 6 and sens.updated_at == 5.0
+    assert max(factors) == 3.0
+    assert factors[-1] == 3.0  # bounded, never past max_factor
+    assert sens.noise == 6
+    assert sens.updated_at == 5.0
 
 
 def test_confirmed_steps_back_never_below_one_and_ends_a_mute() -> None:
     sens = apply_label(fresh(), "noise", 600.0, 100.0, LIMITS)
-    assert sens.factor == 1.5 and sens.muted(100.0) and sens.muted_until == 700.0
+    assert sens.factor == 1.5
+    assert sens.muted(100.0)
+    assert sens.muted_until == 700.0
     assert not sens.muted(700.0)  # the mute ends by itself
     sens = apply_label(sens, "confirmed", None, 200.0, LIMITS)
-    assert sens.factor == 1.0 and sens.muted_until is None and sens.confirmed == 1
+    assert sens.factor == 1.0
+    assert sens.muted_until is None
+    assert sens.confirmed == 1
     sens = apply_label(sens, "confirmed", None, 300.0, LIMITS)
     assert sens.factor == 1.0  # never more sensitive than the detector's own
 
@@ -60,7 +66,9 @@ def test_mute_is_bounded_and_a_later_shorter_mute_does_not_shorten_it() -> None:
 def test_reset_restores_the_detectors_own_sensitivity_and_keeps_counts() -> None:
     sens = apply_label(fresh(), "noise", 60.0, 0.0, LIMITS)
     back = reset(sens, 10.0)
-    assert back.factor == 1.0 and back.muted_until is None and back.neutral(10.0)
+    assert back.factor == 1.0
+    assert back.muted_until is None
+    assert back.neutral(10.0)
     assert back.noise == 1
 
 
@@ -111,9 +119,11 @@ def judged(factor: float, last: float) -> tuple[int, float]:
 
 def test_widening_raises_the_thresholds_and_the_band_of_that_slot_only() -> None:
     level, band = judged(1.0, 105.0)  # 5 spreads: above z_info (4)
-    assert level == 1 and band == pytest.approx(4.0)
+    assert level == 1
+    assert band == pytest.approx(4.0)
     level, band = judged(1.5, 105.0)  # thresholds 6 and 9 spreads now
-    assert level == 0 and band == pytest.approx(6.0)
+    assert level == 0
+    assert band == pytest.approx(6.0)
     level, _ = judged(1.5, 110.0)  # 10 spreads: still abnormal, the channel is not muted
     assert level == 2
 
@@ -123,10 +133,11 @@ def test_widen_is_per_slot_reset_on_release_and_validated() -> None:
     a = bank.slot("a", Direction.UP, None)
     b = bank.slot("b", Direction.UP, None)
     bank.set_widen(a, 2.0)
-    assert bank.widen(a) == 2.0 and bank.widen(b) == 1.0
-    with pytest.raises(ValueError):
+    assert bank.widen(a) == 2.0
+    assert bank.widen(b) == 1.0
+    with pytest.raises(ValueError, match=r"finite number >= 1, got 0\.5"):
         bank.set_widen(a, 0.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite number >= 1, got nan"):
         bank.set_widen(a, float("nan"))
     bank.release("a")
     assert bank.widen(bank.slot("c", Direction.UP, None)) == 1.0
@@ -166,8 +177,10 @@ def test_restored_anomaly_waits_for_the_warm_detector_and_is_adopted_not_duplica
     assert anomaly.status == "active"
     out = tracker.observe(state, 25.0, obs(False))  # one calm point: not yet
     out += tracker.observe(state, 30.0, obs(True))  # the detector opens: same incident
-    assert out == [] and tracker.opened_total == 0
-    assert list(tracker.active) == ["a-1"] and not anomaly.restored
+    assert out == []
+    assert tracker.opened_total == 0
+    assert list(tracker.active) == ["a-1"]
+    assert not anomaly.restored
 
 
 def test_restored_anomaly_closes_after_the_rejudge_points_when_the_series_is_normal() -> None:
@@ -176,8 +189,10 @@ def test_restored_anomaly_closes_after_the_rejudge_points_when_the_series_is_nor
     assert tracker.observe(state, 20.0, obs(False)) == []
     assert tracker.observe(state, 25.0, obs(False)) == []
     out = tracker.observe(state, 30.0, obs(False))
-    assert [t.status for t in out] == ["resolved"] and out[0].anomaly["id"] == "a-1"
-    assert anomaly.status == "resolved" and not tracker.active
+    assert [t.status for t in out] == ["resolved"]
+    assert out[0].anomaly["id"] == "a-1"
+    assert anomaly.status == "resolved"
+    assert not tracker.active
 
 
 def test_interrupt_closes_a_restored_anomaly_with_a_reason() -> None:
@@ -185,5 +200,7 @@ def test_interrupt_closes_a_restored_anomaly_with_a_reason() -> None:
     anomaly, _ = restored(tracker)
     tracker.active.clear()
     t = tracker.interrupt(anomaly, 50.0)
-    assert t.status == "resolved" and t.anomaly["interrupted"] is True
-    assert "interrupted" in t.anomaly["summary"] and tracker.get("a-1") is anomaly
+    assert t.status == "resolved"
+    assert t.anomaly["interrupted"] is True
+    assert "interrupted" in t.anomaly["summary"]
+    assert tracker.get("a-1") is anomaly

@@ -49,9 +49,8 @@ def test_row_round_trip_keeps_every_field_and_the_evidence() -> None:
     a.frozen_evidence = np.arange(10, dtype=float).reshape(5, 2)
     back = anomaly_from_row(*anomaly_row(a)[4:])
     assert back.to_dict() == a.to_dict()
-    assert back.frozen_evidence is not None and back.frozen_evidence.tolist() == (
-        a.frozen_evidence.tolist()
-    )
+    assert back.frozen_evidence is not None
+    assert back.frozen_evidence.tolist() == (a.frozen_evidence.tolist())
 
 
 def test_retention_by_age_and_count_keeps_open_anomalies(tmp_path: Path) -> None:
@@ -135,7 +134,8 @@ def test_restart_keeps_history_and_readopts_the_open_anomaly(stack: Stack) -> No
     stack.stop()
     client = stack.start()  # a new app on the same SQLite file
     listed = client.get("/anomalies").json()["items"]
-    assert [a["id"] for a in listed] == [first] and listed[0]["status"] == "active"
+    assert [a["id"] for a in listed] == [first]
+    assert listed[0]["status"] == "active"
     for _ in range(2):
         stack.cycle(0.9)  # still abnormal: the same incident, no second anomaly
     listed = client.get("/anomalies").json()["items"]
@@ -144,11 +144,13 @@ def test_restart_keeps_history_and_readopts_the_open_anomaly(stack: Stack) -> No
     for v in steady(8, 0.02, 0.001, seed=3):
         stack.cycle(v)
     one = client.get(f"/anomalies/{first}").json()
-    assert one["status"] == "resolved" and len(one["evidence"]["values"]) > 0
+    assert one["status"] == "resolved"
+    assert len(one["evidence"]["values"]) > 0
     stack.stop()
     client = stack.start()
     again = client.get(f"/anomalies/{first}").json()
-    assert again["status"] == "resolved" and again["evidence"] == one["evidence"]
+    assert again["status"] == "resolved"
+    assert again["evidence"] == one["evidence"]
 
 
 def test_feedback_is_stored_applied_and_survives_a_restart(stack: Stack) -> None:
@@ -161,13 +163,15 @@ def test_feedback_is_stored_applied_and_survives_a_restart(stack: Stack) -> None
     )
     assert answer.status_code == 201, answer.text
     sens = answer.json()["sensitivity"]
-    assert sens["factor"] == 1.5 and sens["muted"] is True
+    assert sens["factor"] == 1.5
+    assert sens["muted"] is True
     stack.cycle(0.9)  # muted: the open anomaly closes, nothing new opens
     assert stack.client.get(f"/anomalies/{first}").json()["status"] == "resolved"
     stack.cycle(0.9)
     assert stack.client.get("/anomalies?status=active").json()["total"] == 0
     series = stack.client.get("/predict").json()["series"][0]
-    assert series["sensitivity"] == 1.5 and series["muted_until"] is not None
+    assert series["sensitivity"] == 1.5
+    assert series["muted_until"] is not None
     stack.stop()
     client = stack.start()
     assert client.get("/sensitivity").json()["items"][0]["factor"] == 1.5
@@ -176,10 +180,12 @@ def test_feedback_is_stored_applied_and_survives_a_restart(stack: Stack) -> None
     sid = series["series_id"]
     assert client.delete(f"/sensitivity/{sid}").status_code == 401  # token needed
     reset = client.delete(f"/sensitivity/{sid}", headers=AUTH)
-    assert reset.status_code == 200 and reset.json()["factor"] == 1.0
+    assert reset.status_code == 200
+    assert reset.json()["factor"] == 1.0
     stack.cycle(0.02)
     predicted = client.get("/predict").json()["series"][0]
-    assert predicted["sensitivity"] == 1.0 and predicted["muted_until"] is None
+    assert predicted["sensitivity"] == 1.0
+    assert predicted["muted_until"] is None
 
 
 @pytest.mark.parametrize(

@@ -62,8 +62,10 @@ def test_backfill_makes_the_first_cycle_judge() -> None:
     engine, _, clock = make(prom)
     feed(engine, clock, prom, "q_latency", [0.021])
     state = next(iter(engine.tracker.series.values()))
-    assert engine.state.backfilled and engine.state.backfill_points == 80
-    assert state.last is not None and not state.last.warming
+    assert engine.state.backfilled
+    assert engine.state.backfill_points == 80
+    assert state.last is not None
+    assert not state.last.warming
     assert abs(state.last.baseline - 0.02) < 0.003
 
 
@@ -75,7 +77,8 @@ def test_open_escalate_resolve_with_one_stable_id() -> None:
     opened = feed(engine, clock, prom, "q_latency", [0.2, 0.2, 0.2])
     assert [t.reason for t in opened] == ["open"]
     first = opened[0].anomaly
-    assert first["severity"] == "warning" and first["kind"] == "deviation"
+    assert first["severity"] == "warning"
+    assert first["kind"] == "deviation"
     # Above the floor: deviation AND impact -> critical, same anomaly re-sent as firing.
     escalated = feed(engine, clock, prom, "q_latency", [0.9, 0.9, 0.9])
     assert [t.reason for t in escalated] == ["escalate"]
@@ -89,11 +92,14 @@ def test_open_escalate_resolve_with_one_stable_id() -> None:
     back = feed(engine, clock, prom, "q_latency", steady(10, 0.02, 0.002, seed=3))
     assert [t.reason for t in back] == ["resolve"]
     resolved = back[0].anomaly
-    assert resolved["id"] == first["id"] and resolved["status"] == "resolved"
-    assert resolved["peak_severity"] == "critical" and resolved["resolved_at"] is not None
+    assert resolved["id"] == first["id"]
+    assert resolved["status"] == "resolved"
+    assert resolved["peak_severity"] == "critical"
+    assert resolved["resolved_at"] is not None
     # The resolve tells the incident's worst point, not the (normal) value it closed on.
     assert resolved["peak_value"] == 0.9
-    assert "back to" in resolved["summary"] and "worst 0.9 seconds" in resolved["summary"]
+    assert "back to" in resolved["summary"]
+    assert "worst 0.9 seconds" in resolved["summary"]
     statuses = [(p["status"], p["alerts"][0]["labels"]["severity"]) for p in notes.payloads]
     assert statuses == [("firing", "warning"), ("firing", "critical"), ("resolved", "critical")]
     assert engine.tracker.active == {}
@@ -115,7 +121,8 @@ def test_a_vanished_series_is_no_data_never_healthy_and_ends_when_it_returns() -
     )
     assert cycle(engine, clock) == []  # opened once, not per cycle
     (back,) = feed(engine, clock, prom, "q_latency", [0.02])
-    assert back.reason == "resolve" and back.anomaly["id"] == a["id"]
+    assert back.reason == "resolve"
+    assert back.anomaly["id"] == a["id"]
     assert [p["alerts"][0]["labels"]["kind"] for p in notes.payloads] == ["no_data", "no_data"]
 
 
@@ -137,10 +144,12 @@ def test_prometheus_down_is_unknown_not_missing_not_resolved() -> None:
     prom.down = True
     for _ in range(5):
         assert cycle(engine, clock) == []
-    assert not engine.fresh() and engine.state.prometheus_ok is False
+    assert not engine.fresh()
+    assert engine.state.prometheus_ok is False
     assert "connection refused" in (engine.state.prometheus_error or "")
     # Nothing resolved, no no_data invented from our own blindness.
-    assert len(engine.tracker.active) == 1 and len(notes.payloads) == 1
+    assert len(engine.tracker.active) == 1
+    assert len(notes.payloads) == 1
     prom.down = False
     feed(engine, clock, prom, "q_latency", [0.9])
     assert engine.fresh()
@@ -154,8 +163,10 @@ def test_rejected_query_is_reported_per_metric_and_others_keep_working() -> None
     feed(engine, clock, prom, "q_latency", [0.02, 0.9, 0.9])
     assert engine.status["broken"].error is not None
     assert "unclosed left parenthesis" in engine.status["broken"].error
-    assert engine.status["latency"].error is None and engine.status["latency"].series == 1
-    assert engine.fresh() and len(engine.tracker.active) == 1
+    assert engine.status["latency"].error is None
+    assert engine.status["latency"].series == 1
+    assert engine.fresh()
+    assert len(engine.tracker.active) == 1
 
 
 def test_non_finite_values_are_skipped_not_learned_and_not_missing() -> None:
@@ -165,8 +176,10 @@ def test_non_finite_values_are_skipped_not_learned_and_not_missing() -> None:
     before = next(iter(engine.tracker.series.values())).last
     feed(engine, clock, prom, "q_latency", [float("nan"), float("inf"), float("nan")])
     state = next(iter(engine.tracker.series.values()))
-    assert state.last is before and state.missing_cycles == 0
-    assert engine.status["latency"].skipped == 1 and notes.payloads == []
+    assert state.last is before
+    assert state.missing_cycles == 0
+    assert engine.status["latency"].skipped == 1
+    assert notes.payloads == []
 
 
 def test_history_is_bounded() -> None:
@@ -203,11 +216,13 @@ def test_a_cycle_that_reads_no_new_scrape_feeds_the_detector_nothing() -> None:
     first_read = state.last
     # Same scrape read again: not a second point, and the series is not missing either.
     assert feed(engine, clock, prom, "q_latency", [0.9]) == []
-    assert state.last is first_read and state.missing_cycles == 0
+    assert state.last is first_read
+    assert state.missing_cycles == 0
     assert (
         engine.metrics.registry.get_sample_value("relia_anomaly_repeated_scrape_reads_total") == 1
     )
-    assert engine.tracker.active == {} and notes.payloads == []
+    assert engine.tracker.active == {}
+    assert notes.payloads == []
     prom.scraped_at = {"orders": 110.0}
     (opened,) = feed(engine, clock, prom, "q_latency", [0.9])
     assert opened.reason == "open"
@@ -233,26 +248,32 @@ def test_series_absent_past_the_ttl_is_forgotten_and_its_no_data_closed() -> Non
     (opened,) = cycle(engine, clock)
     assert cycle(engine, clock) == []  # 10 s absent: still kept
     (closed,) = cycle(engine, clock)  # 15 s > 12 s
-    assert closed.reason == "resolve" and closed.anomaly["id"] == opened.anomaly["id"]
+    assert closed.reason == "resolve"
+    assert closed.anomaly["id"] == opened.anomaly["id"]
     assert "expired" in closed.anomaly["summary"]
     assert [p["status"] for p in notes.payloads] == ["firing", "resolved"]
-    assert engine.tracker.series == {} and len(engine.bank) == 0
+    assert engine.tracker.series == {}
+    assert len(engine.bank) == 0
     # It comes back later: a fresh series, learning again from scratch.
     feed(engine, clock, prom, "q_latency", [0.02])
     state = next(iter(engine.tracker.series.values()))
-    assert state.last is not None and state.last.warming
+    assert state.last is not None
+    assert state.last.warming
 
 
 def test_backfill_retries_after_prometheus_was_down_at_start() -> None:
     prom = warm_prom()
     prom.down = True
     engine, _, clock = make(prom)
-    assert cycle(engine, clock) == [] and not engine.state.backfilled
+    assert cycle(engine, clock) == []
+    assert not engine.state.backfilled
     prom.down = False
     feed(engine, clock, prom, "q_latency", [0.02])
-    assert engine.state.backfilled and engine.state.backfill_points == 80
+    assert engine.state.backfilled
+    assert engine.state.backfill_points == 80
     state = next(iter(engine.tracker.series.values()))
-    assert state.last is not None and not state.last.warming
+    assert state.last is not None
+    assert not state.last.warming
 
 
 def test_evidence_ring_keeps_the_newest_points_in_order() -> None:
@@ -262,7 +283,8 @@ def test_evidence_ring_keeps_the_newest_points_in_order() -> None:
     out = ev.as_dict()
     assert out["timestamps"] == [2.0, 3.0, 4.0, 5.0]
     assert out["values"] == [20.0, 30.0, None, 50.0]
-    assert thaw(ev.freeze()) == out and len(ev) == 4
+    assert thaw(ev.freeze()) == out
+    assert len(ev) == 4
 
 
 def test_band_is_clipped_to_the_range_the_signal_can_take() -> None:

@@ -63,7 +63,7 @@ def running(*queries: str) -> tuple[Engine, ListNotifier, FakeClock, FakePrometh
     engine, notes, clock = make(prom, *queries)
     for _ in range(6):  # 30 s: past the engine-start gap (resume + the 15 s window)
         assert cycle(engine, clock, prom, 10.0) == []
-    assert engine._gaps == {}
+    assert engine.scrapes.gaps == {}
     return engine, notes, clock, prom
 
 
@@ -100,7 +100,8 @@ def test_prometheus_down_and_back_opens_no_no_data_while_its_windows_refill() ->
     assert sample(engine, "relia_anomaly_no_data_held_series") == 1
     for _ in range(5):
         assert cycle(engine, clock, prom, 10.0) == []
-    assert notes.payloads == [] and engine.tracker.active == {}
+    assert notes.payloads == []
+    assert engine.tracker.active == {}
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="prometheus_down") == 1
     assert sample(engine, "relia_anomaly_no_data_held_series") == 0
 
@@ -152,7 +153,8 @@ def test_a_restart_no_cycle_saw_is_told_by_prometheus_start_time() -> None:
         cycle(engine2, clock2, prom2, 10.0)
     for _ in range(2):
         assert cycle(engine2, clock2, prom2, None, scraped=False) == []
-    assert cycle(engine2, clock2, prom2, None) == [] and notes2.payloads == []
+    assert cycle(engine2, clock2, prom2, None) == []
+    assert notes2.payloads == []
     assert sample(engine2, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 1
 
 
@@ -201,13 +203,16 @@ def test_a_sample_older_than_the_last_point_is_skipped_and_counted() -> None:
     assert last_ts is not None
     clock.now -= 60.0  # the clock steps back a minute
     assert cycle(engine, clock, prom, 99.0) == []  # no crash, nothing learned, not missing
-    assert state.last is before and state.last_ts == last_ts and state.missing_cycles == 0
+    assert state.last is before
+    assert state.last_ts == last_ts
+    assert state.missing_cycles == 0
     assert sample(engine, "relia_anomaly_out_of_order_samples_total") == 1
     times = [t for t in state.evidence.as_dict()["timestamps"] if t is not None]
     assert times == sorted(times)
     clock.now = last_ts  # time catches up: fed again
     assert cycle(engine, clock, prom, 10.0) == []
-    assert state.last is not before and not math.isnan(state.last.value)  # type: ignore[union-attr]
+    assert state.last is not before
+    assert not math.isnan(state.last.value)  # type: ignore[union-attr]
 
 
 def test_scrape_times_going_backwards_are_out_of_order_not_fed() -> None:
@@ -218,7 +223,8 @@ def test_scrape_times_going_backwards_are_out_of_order_not_fed() -> None:
     prom.scraped_at = {"orders": clock.now - 600.0}
     prom.values[RATE] = {"orders": 99.0}
     assert asyncio.run(engine.run_cycle()) == []
-    assert state.last is before and state.missing_cycles == 0
+    assert state.last is before
+    assert state.missing_cycles == 0
     assert sample(engine, "relia_anomaly_out_of_order_samples_total") == 1
     assert notes.payloads == []
 
@@ -236,7 +242,8 @@ def test_scrapes_overdue_for_every_service_are_a_hole_on_any_promql_server() -> 
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 1
     for _ in range(3):  # scraping again: the window refills
         assert cycle(engine, clock, prom, None) == []
-    assert cycle(engine, clock, prom, 10.0) == [] and notes.payloads == []
+    assert cycle(engine, clock, prom, 10.0) == []
+    assert notes.payloads == []
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 1
 
 
@@ -268,7 +275,8 @@ def test_where_the_start_time_is_known_overdue_scrapes_are_no_hole() -> None:
         cycle(engine, clock, prom, 10.0)
     assert cycle(engine, clock, prom, None, scraped=False) == []
     (opened,) = cycle(engine, clock, prom, None, scraped=False)
-    assert opened.anomaly["kind"] == "no_data" and len(notes.payloads) == 1
+    assert opened.anomaly["kind"] == "no_data"
+    assert len(notes.payloads) == 1
     assert sample(engine, "relia_anomaly_scrape_gaps_total", cause="scrapes_stalled") == 0
 
 
@@ -287,4 +295,5 @@ def test_a_lone_service_never_scraped_again_waits_at_most_the_lookback() -> None
             for t in cycle(engine, clock, prom, None, scraped=False)
         ]
     # Held through 300 s, then NO_DATA_CYCLES (2) counted cycles.
-    assert opened == [(310.0, "no_data")] and len(notes.payloads) == 1
+    assert opened == [(310.0, "no_data")]
+    assert len(notes.payloads) == 1

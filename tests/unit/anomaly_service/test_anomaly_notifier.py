@@ -52,7 +52,8 @@ def test_delivers_in_order_with_bearer_token() -> None:
     assert run(n, [{"n": 1}, {"n": 2}]) == [True, True]
     assert [json.loads(r.content) for r in rx.requests] == [{"n": 1}, {"n": 2}]
     assert all(r.headers["authorization"] == "Bearer s3cret" for r in rx.requests)
-    assert outcomes == ["delivered", "delivered"] and sleeps == []
+    assert outcomes == ["delivered", "delivered"]
+    assert sleeps == []
     assert n.stats()["delivered"] == 2
 
 
@@ -66,7 +67,8 @@ def test_retries_with_exponential_backoff_then_delivers() -> None:
     rx, sleeps = Receiver(fail=3), list[float]()
     n = notifier(rx, sleeps, backoff_initial_s=0.5, backoff_max_s=1.5, max_attempts=6)
     run(n, [{"n": 1}])
-    assert len(rx.requests) == 4 and sleeps == [0.5, 1.0, 1.5]
+    assert len(rx.requests) == 4
+    assert sleeps == [0.5, 1.0, 1.5]
     s = n.stats()
     assert (s["delivered"], s["retries"], s["failed"]) == (1, 3, 0)
 
@@ -76,7 +78,8 @@ def test_gives_up_after_max_attempts_and_moves_on() -> None:
     n = notifier(rx, sleeps, max_attempts=3)
     run(n, [{"n": 1}, {"n": 2}])
     s = n.stats()
-    assert (s["failed"], s["delivered"]) == (1, 1) and s["last_error"] == "HTTP 500"
+    assert (s["failed"], s["delivered"]) == (1, 1)
+    assert s["last_error"] == "HTTP 500"
     assert [json.loads(r.content)["n"] for r in rx.requests] == [1, 1, 1, 2]
 
 
@@ -96,16 +99,19 @@ def test_unreachable_receiver_is_retried_not_raised() -> None:
         max_attempts=2,
     )
     run(n, [{"n": 1}])
-    assert n.stats()["failed"] == 1 and "ConnectError" in n.stats()["last_error"]
+    assert n.stats()["failed"] == 1
+    assert "ConnectError" in n.stats()["last_error"]
 
 
 def test_full_queue_drops_instead_of_blocking() -> None:
     n = HttpNotifier(url="http://policy/alerts", queue_size=2)
     # Not started: nothing drains, so the third submit must not block the caller.
     assert [n.submit({"n": i}) for i in range(3)] == [True, True, False]
-    assert n.stats()["dropped"] == 1 and n.stats()["queue_depth"] == 2
+    assert n.stats()["dropped"] == 1
+    assert n.stats()["queue_depth"] == 2
 
 
 def test_without_a_receiver_events_are_counted_as_dropped() -> None:
     n = HttpNotifier(url="")
-    assert n.submit({"n": 1}) is False and n.stats()["dropped"] == 1
+    assert n.submit({"n": 1}) is False
+    assert n.stats()["dropped"] == 1

@@ -57,7 +57,8 @@ def test_instant_vector_with_nan_values() -> None:
     samples = call(handler, "query", 'max by (service) (x{job="services"})')
     assert seen[0].url.path == "/api/v1/query"
     assert seen[0].url.params["query"] == 'max by (service) (x{job="services"})'
-    assert samples[0].labels == {"service": "orders"} and samples[0].value == 0.25
+    assert samples[0].labels == {"service": "orders"}
+    assert samples[0].value == 0.25
     assert math.isnan(samples[1].value)
 
 
@@ -70,7 +71,8 @@ def test_range_matrix() -> None:
         },
     }
     (series,) = call(answer(200, body), "query_range", "x", 0.0, 20.0, 5.0)
-    assert series.timestamps == [10.0, 15.0] and series.values == [1.0, 2.0]
+    assert series.timestamps == [10.0, 15.0]
+    assert series.values == [1.0, 2.0]
 
 
 def test_bad_promql_is_rejected_with_prometheus_reason() -> None:
@@ -121,7 +123,8 @@ def test_start_time_from_runtimeinfo_and_not_asked_again_where_missing() -> None
             await adapter.aclose()
 
     # A PromQL-compatible server without the endpoint: no start time, asked once.
-    assert asyncio.run(twice()) == [None, None] and asked == ["/api/v1/status/runtimeinfo"]
+    assert asyncio.run(twice()) == [None, None]
+    assert asked == ["/api/v1/status/runtimeinfo"]
 
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)

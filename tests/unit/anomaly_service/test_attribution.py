@@ -41,15 +41,18 @@ def test_callee_errors_make_the_caller_a_victim_with_evidence() -> None:
         ],
     )
     orders = result["orders"]
-    assert orders.caused_by_dependency and orders.root_causes == ("payments",)
+    assert orders.caused_by_dependency
+    assert orders.root_causes == ("payments",)
     (cause,) = orders.caused_by
     assert (cause.callee, cause.signal, cause.callee_state) == (
         "payments",
         "edge_failures",
         "anomalous",
     )
-    assert abs(cause.value - 0.6) < 1e-9 and cause.opened_first == "callee"
-    assert not result["payments"].caused_by_dependency and result["payments"].root_causes == ()
+    assert abs(cause.value - 0.6) < 1e-9
+    assert cause.opened_first == "callee"
+    assert not result["payments"].caused_by_dependency
+    assert result["payments"].root_causes == ()
     assert not result["users"].caused_by_dependency
     assert orders.to_dict()["caused_by"] == ["payments"]
 
@@ -78,7 +81,8 @@ def test_callee_failing_before_its_own_anomaly_opens_still_explains_the_caller()
         [EdgeSample("orders", "payments", calls=6.0, failures=4.0)],
     )
     (cause,) = result["orders"].caused_by
-    assert cause.callee_state == "failing_its_callers" and cause.opened_first == "unknown"
+    assert cause.callee_state == "failing_its_callers"
+    assert cause.opened_first == "unknown"
 
 
 def test_a_hung_callee_times_out_its_callers_calls() -> None:
@@ -96,7 +100,8 @@ def test_a_hung_callee_times_out_its_callers_calls() -> None:
     )
     (cause,) = result["orders"].caused_by
     assert (cause.callee, cause.signal, cause.callee_state) == ("users", "edge_timeouts", "down")
-    assert result["users"].root_causes == () and not result["users"].caused_by_dependency
+    assert result["users"].root_causes == ()
+    assert not result["users"].caused_by_dependency
 
 
 def test_slow_callee_explains_caller_latency_only_when_it_dominates() -> None:
@@ -204,13 +209,15 @@ def test_mutual_blame_goes_to_whoever_opened_first_and_never_loops() -> None:
         graph,
         samples,
     )
-    assert first_b["a"].root_causes == ("b",) and not first_b["b"].caused_by_dependency
+    assert first_b["a"].root_causes == ("b",)
+    assert not first_b["b"].caused_by_dependency
     together = run(
         [ServiceHealth("a", {"error_rate": T0}), ServiceHealth("b", {"error_rate": T0})],
         graph,
         samples,
     )
-    assert not together["a"].caused_by_dependency and not together["b"].caused_by_dependency
+    assert not together["a"].caused_by_dependency
+    assert not together["b"].caused_by_dependency
 
 
 def test_a_longer_cycle_breaks_where_the_trouble_started() -> None:
@@ -233,7 +240,8 @@ def test_a_longer_cycle_breaks_where_the_trouble_started() -> None:
     )
     assert [c.callee for c in staggered["c"].caused_by] == ["a"]
     assert staggered["c"].root_causes == ("a",)
-    assert not staggered["a"].caused_by_dependency and not staggered["b"].caused_by_dependency
+    assert not staggered["a"].caused_by_dependency
+    assert not staggered["b"].caused_by_dependency
 
 
 def test_missing_edge_data_is_no_evidence_and_no_crash() -> None:
@@ -261,7 +269,8 @@ def test_callee_with_no_metrics_at_all_is_blamed_by_its_callers_edge() -> None:
         [EdgeSample("orders", "payments", calls=4.0, failures=4.0)],
     )
     (cause,) = result["orders"].caused_by
-    assert cause.callee == "payments" and cause.callee_state == "failing_its_callers"
+    assert cause.callee == "payments"
+    assert cause.callee_state == "failing_its_callers"
     assert result["orders"].root_causes == ("payments",)
 
 

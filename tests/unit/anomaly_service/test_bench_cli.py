@@ -82,7 +82,8 @@ def test_nab_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
     rc = main(
         ["nab", "--data", str(tmp_path / "nope"), "--windows", str(wfile), "--results-dir", "x"]
     )
-    assert rc == 2 and "not a directory" in capsys.readouterr().err
+    assert rc == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 def test_score_many_equals_score_series() -> None:
@@ -93,7 +94,8 @@ def test_score_many_equals_score_series() -> None:
     many = score_many([a, b])
     for series, res in zip((a, b), many, strict=True):
         ref = score_series(series)
-        assert np.allclose(res.onset, ref.onset) and np.array_equal(res.open, ref.open)
+        assert np.allclose(res.onset, ref.onset)
+        assert np.array_equal(res.open, ref.open)
 
 
 def test_synthetic_small_run_reports_each_type() -> None:
@@ -101,7 +103,9 @@ def test_synthetic_small_run_reports_each_type() -> None:
     cases = synthetic.run_cases(cfg, series=2, length=900)
     assert [c.name for c in cases] == [c.name for c in synthetic.CASES]
     zero = next(c for c in cases if c.name.startswith("drop to zero"))
-    assert zero.recall == 1.0 and zero.median_delay is not None and zero.median_delay <= 2
+    assert zero.recall == 1.0
+    assert zero.median_delay is not None
+    assert zero.median_delay <= 2
     noise = synthetic.run_noise(cfg, series=2, days=0.02)
     assert [n.series_days for n in noise] == [pytest.approx(0.04)] * 3
     assert all(n.false_alerts >= 0 for n in noise)
@@ -109,7 +113,9 @@ def test_synthetic_small_run_reports_each_type() -> None:
 
 def test_throughput_and_cli_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     r = throughput.run(series=50, cycles=3)
-    assert r.series == 50 and r.cycles == 3 and r.updates_per_second > 0
+    assert r.series == 50
+    assert r.cycles == 3
+    assert r.updates_per_second > 0
     assert main(["throughput", "--series", "20", "--cycles", "2"]) == 0
     assert "series-updates/s" in capsys.readouterr().out
     with pytest.raises(SystemExit):

@@ -46,15 +46,18 @@ def corpus() -> list:
 
 def test_row_weights_by_hand() -> None:
     a, b = corpus()
-    assert a.scores.size == 17 and b.scores.size == 9  # probation rows dropped
+    assert a.scores.size == 17
+    assert b.scores.size == 9  # probation rows dropped
     max_tp = 2 / (1 + math.exp(-5)) - 1  # 0.986614
     # a.tp_unit is indexed from row 3 (first scored row)
     assert a.tp_unit[9 - 3] == pytest.approx((2 / (1 + math.exp(-3.75)) - 1) / max_tp)  # 0.966989
     assert a.tp_unit[10 - 3] == pytest.approx((2 / (1 + math.exp(-2.5)) - 1) / max_tp)  # 0.859793
     assert a.fp_unit[5 - 3] == -1.0
     assert a.fp_unit[14 - 3] == pytest.approx(2 / (1 + math.exp(5)) - 1)  # -0.986614
-    assert a.windows == 1 and b.windows == 0
-    assert (a.window[8 - 3 : 12 - 3] == 0).all() and (a.window[: 8 - 3] == -1).all()
+    assert a.windows == 1
+    assert b.windows == 0
+    assert (a.window[8 - 3 : 12 - 3] == 0).all()
+    assert (a.window[: 8 - 3] == -1).all()
 
 
 def test_sweep_by_hand() -> None:
@@ -73,7 +76,8 @@ def test_sweep_by_hand() -> None:
     res = sweep(corpus(), STANDARD)
     assert res.threshold == 0.95
     assert res.raw == pytest.approx(0.859793, abs=1e-6)
-    assert res.null == -1.0 and res.perfect == 1.0
+    assert res.null == -1.0
+    assert res.perfect == 1.0
     assert res.normalized == pytest.approx(92.9896, abs=1e-3)
     assert (res.tp, res.fn, res.fp) == (1, 0, 0)
     # reward_low_FN_rate (fn 2): null -2, normalised = 100 * (0.859793 + 2) / 3 = 95.3264

@@ -117,6 +117,7 @@ def test_nab_scores_the_conformal_rule_and_cross_validates_it_alone(
     assert row.split()[-3:] == ["2", "0", "0"]  # both 40-sd bursts, no false positive
     # --cv-fixed offers no other setting: every fold keeps the rule given
     folds = [x for x in out if x.startswith(("cat ", "other "))]
-    assert len(folds) == 2 * 3 and all(x.rstrip().endswith("default") for x in folds)
+    assert len(folds) == 2 * 3
+    assert all(x.rstrip().endswith("default") for x in folds)
     assert nab.cv_settings(nab.DetectorConfig(), fixed=True) == {"default": nab.DetectorConfig()}
     assert set(nab.cv_settings(nab.DetectorConfig())) == {"default", "rest", "conformal", "seq 3"}

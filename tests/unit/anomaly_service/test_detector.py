@@ -46,7 +46,8 @@ def test_spike_opens_with_open_after_one() -> None:
     x = noise(300)
     x[200] += 12.0
     res = score_series(x, DetectorConfig(open_after=1), direction=Direction.UP)
-    assert res.open[200] and res.severity[200] == Severity.WARNING
+    assert res.open[200]
+    assert res.severity[200] == Severity.WARNING
     assert not res.open[:200].any()
 
 
@@ -88,7 +89,8 @@ def test_slow_drift_is_detected() -> None:
     x[400:] += np.arange(600) * 0.1
     res = score_series(x, direction=Direction.UP)
     opened = first_open(res.open, 400)
-    assert opened is not None and opened < 700
+    assert opened is not None
+    assert opened < 700
     assert not res.open[:400].any()
 
 
@@ -107,9 +109,12 @@ def test_direction_up_ignores_drops_and_down_ignores_rises() -> None:
     up = score_series(x, direction=Direction.UP)
     down = score_series(x, direction=Direction.DOWN)
     both = score_series(x, direction=Direction.BOTH)
-    assert not up.open[250:300].any() and up.open[335:380].all()
-    assert down.open[255:300].all() and not down.open[330:380].any()
-    assert both.open[255:300].all() and both.open[335:380].all()
+    assert not up.open[250:300].any()
+    assert up.open[335:380].all()
+    assert down.open[255:300].all()
+    assert not down.open[330:380].any()
+    assert both.open[255:300].all()
+    assert both.open[335:380].all()
     assert (up.score[250:300] == 0).all()
 
 
@@ -163,7 +168,8 @@ def test_hysteresis_open_after_n_close_after_m() -> None:
 
 def test_warmup_holds_normal_and_matches_min_points() -> None:
     res = score_series(noise(100), direction=Direction.BOTH)
-    assert res.warming[: CFG.min_points].all() and not res.warming[CFG.min_points :].any()
+    assert res.warming[: CFG.min_points].all()
+    assert not res.warming[CFG.min_points :].any()
     assert (res.level[: CFG.min_points] == Severity.NORMAL).all()
     assert (res.score[: CFG.min_points] == 0).all()
 
@@ -175,9 +181,11 @@ def test_spike_during_warmup_is_held_normal_and_not_learned() -> None:
     x[12:30] += 40.0
     res = score_series(x, direction=Direction.UP)
     ref = score_series(clean, direction=Direction.UP)
-    assert (res.level[:30] == Severity.NORMAL).all() and not res.open[:30].any()
+    assert (res.level[:30] == Severity.NORMAL).all()
+    assert not res.open[:30].any()
     # The 18 spiked points were not counted: warm-up ends 18 points later.
-    assert res.warming[: CFG.min_points + 18].all() and not res.warming[CFG.min_points + 18 :].any()
+    assert res.warming[: CFG.min_points + 18].all()
+    assert not res.warming[CFG.min_points + 18 :].any()
     # Afterwards the band is the clean one, so a +8 sd step is caught as it would be.
     assert abs(res.baseline[100] - ref.baseline[100]) < 0.5
     assert abs(res.upper[100] - ref.upper[100]) < 1.0
@@ -203,8 +211,10 @@ def test_nan_and_inf_are_missing_and_never_poison_state() -> None:
     x[150] = np.inf
     x[151] = -np.inf
     res = score_series(x, direction=Direction.BOTH)
-    assert np.isfinite(res.baseline).all() and np.isfinite(res.upper).all()
-    assert res.missing[100:110].all() and res.missing[150:152].all()
+    assert np.isfinite(res.baseline).all()
+    assert np.isfinite(res.upper).all()
+    assert res.missing[100:110].all()
+    assert res.missing[150:152].all()
     assert (res.level[res.missing] == Severity.NORMAL).all()
     assert not res.open.any()
     # missing points are not counted towards warm-up either
@@ -232,7 +242,8 @@ def test_flat_series_uses_spread_floor() -> None:
     zeros = np.zeros(300)
     zeros[250:] = 1.0
     res = score_series(zeros, direction=Direction.UP, min_spread=0.01)
-    assert np.isfinite(res.score).all() and res.open[252]
+    assert np.isfinite(res.score).all()
+    assert res.open[252]
     res = score_series(np.zeros(300), direction=Direction.UP)
     assert not res.open.any()
 
@@ -251,9 +262,11 @@ def test_bank_matches_score_series_and_slots_are_independent() -> None:
     assert np.array_equal(np.array(opened)[:, 1], ref.open)
     assert not np.array(opened)[:, [0, 2]].any()
     bank.release(keys[1])
-    assert keys[1] not in bank and len(bank) == 2
+    assert keys[1] not in bank
+    assert len(bank) == 2
     new = bank.slot("fresh", Direction.BOTH, None)
-    assert new == slots[1] and bank.snapshot(new)["n"] == 0
+    assert new == slots[1]
+    assert bank.snapshot(new)["n"] == 0
 
 
 def test_seed_equals_streaming_the_history() -> None:
@@ -282,9 +295,9 @@ def test_bad_input_is_rejected_clearly() -> None:
         bank.update(np.array([9999]), np.array([1.0]))
     with pytest.raises(ValueError, match="once"):
         bank.update(np.array([s, s]), np.array([1.0, 2.0]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\], got 0.0"):
         DetectorConfig(alpha=0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="direction must be up, down or both"):
         Direction.parse("sideways")
     assert Direction.parse(" Up ") is Direction.UP
     assert CFG.to_dict()["z_warning"] == CFG.z_warning
@@ -357,7 +370,8 @@ def test_a_deviation_held_beyond_the_floor_for_escalate_after_points_is_critical
 def test_a_held_deviation_within_the_floor_or_without_one_stays_info() -> None:
     for floor in (None, 110.0):
         res = score_series(held_shift(400, 250, 5.0), direction=Direction.UP, floor=floor)
-        assert res.open[260] and res.severity.max() == Severity.INFO
+        assert res.open[260]
+        assert res.severity.max() == Severity.INFO
 
 
 def test_a_short_excursion_between_info_and_warning_stays_info() -> None:

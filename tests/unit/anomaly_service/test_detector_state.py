@@ -25,7 +25,8 @@ def test_updating_every_slot_equals_updating_a_subset(rule: str, seq: int) -> No
     for t in range(400):
         a = full.update(slots, data[:, t])
         b = part.update(slots, data[:, t])
-        assert np.array_equal(a.onset, b.onset) and np.array_equal(a.severity, b.severity)
+        assert np.array_equal(a.onset, b.onset)
+        assert np.array_equal(a.severity, b.severity)
     for k in range(3):
         assert full.snapshot(k) == pytest.approx(part.snapshot(k), nan_ok=True)
 

@@ -63,8 +63,10 @@ def test_conformal_p_is_free_of_the_scores_scale_and_shape() -> None:
 def test_conformal_p_counts_ties_against_the_point_and_is_one_when_empty() -> None:
     buf = np.array([[-np.inf] * 4, [1.0, 2.0, 3.0, -np.inf]])
     p, count = conformal_p(buf, np.array([5.0, 2.0]), block=1)
-    assert p[0] == 1.0 and count[0] == 0  # nothing learned yet: no evidence
-    assert count[1] == 2 and p[1] == pytest.approx(3.0 / 4.0)  # 2 and 3 are >= 2
+    assert p[0] == 1.0  # nothing learned yet: no evidence
+    assert count[0] == 0
+    assert count[1] == 2  # 2 and 3 are >= 2
+    assert p[1] == pytest.approx(3.0 / 4.0)
 
 
 def test_ring_buffer_is_bounded_and_overwrites_the_oldest_block() -> None:
@@ -76,10 +78,12 @@ def test_ring_buffer_is_bounded_and_overwrites_the_oldest_block() -> None:
     for v in [1, 9, 2, 3, 4, 4, 5, 0, 6, 1, 7, 7]:  # 6 blocks of 2 points
         push_block(cfg, f, i, buf, np.array([float(v)]), live)
     # blocks' maxima 9, 3, 4, 5, 6, 7: the 4 newest are kept (9 and 3 overwritten)
-    assert sorted(buf[0].tolist()) == [4.0, 5.0, 6.0, 7.0] and i["cnb"][0] == 6
+    assert sorted(buf[0].tolist()) == [4.0, 5.0, 6.0, 7.0]
+    assert i["cnb"][0] == 6
     # a missing point (not live) is no part of any block
     push_block(cfg, f, i, buf, np.array([50.0]), np.zeros(1, dtype=bool))
-    assert f["cmax"][0] == 0.0 and i["cbc"][0] == 0
+    assert f["cmax"][0] == 0.0
+    assert i["cbc"][0] == 0
 
 
 def test_state_per_series_is_stated_and_bounded() -> None:
@@ -145,7 +149,8 @@ def test_a_recurring_burst_stops_being_news_within_the_buffers_horizon() -> None
     q = q_of(plain.likelihood)
     first = q[1000:1003].max()
     late = max(q[at : at + 3].max() for at in range(2200, 2600, 100))
-    assert first >= CONF.alarm_q and late < first - 1.0
+    assert first >= CONF.alarm_q
+    assert late < first - 1.0
     # ...while a burst far beyond them is still an alarm, at once
     assert with_big.onset[2800:2803].max() > 0.4
 

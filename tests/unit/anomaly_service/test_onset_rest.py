@@ -27,7 +27,7 @@ def q_of(likelihood: np.ndarray) -> np.ndarray:
 
 def test_default_rule_is_peak_and_rest_is_validated() -> None:
     assert DetectorConfig().onset_rule == "peak"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="onset_rule must be 'peak', 'rest' or 'conformal'"):
         DetectorConfig(onset_rule="sometimes")
     assert not REST.rest_gate  # the recurrence gate is an option (it lowers nab-dev LOCO)
 

@@ -30,9 +30,11 @@ def test_inject_refuses_bad_parameters_before_any_request() -> None:
     # The URL is unroutable on purpose: a request would fail differently (exit 1).
     base = ("--orders-url", "http://127.0.0.1:9")
     result = invoke(*base, "inject", "orders", "latency")
-    assert result.exit_code == 2 and "--ms is required" in result.output
+    assert result.exit_code == 2
+    assert "--ms is required" in result.output
     result = invoke(*base, "inject", "orders", "errors", "--rate", "2")
-    assert result.exit_code == 2 and "rate must be <= 1" in result.output
+    assert result.exit_code == 2
+    assert "rate must be <= 1" in result.output
     result = invoke(*base, "inject", "orders", "teleport")
     assert result.exit_code == 2
     result = invoke(*base, "inject", "billing", "latency", "--ms", "5")
@@ -46,9 +48,11 @@ def test_traffic_commands_refuse_bad_plans() -> None:
     result = invoke("scenario", "no-such-scenario")
     assert result.exit_code == 2
     result = invoke("scenario", "latency-restart", "--detect-timeout", "0")
-    assert result.exit_code == 2 and "--detect-timeout" in result.output
+    assert result.exit_code == 2
+    assert "--detect-timeout" in result.output
 
 
 def test_clear_by_id_needs_a_service() -> None:
     result = invoke("clear", "--id", "f-1")
-    assert result.exit_code == 2 and "--id needs a SERVICE" in result.output
+    assert result.exit_code == 2
+    assert "--id needs a SERVICE" in result.output

@@ -48,7 +48,8 @@ def test_connection_failures_name_the_target() -> None:
     with pytest.raises(TargetUnreachable, match=r"orders at http://orders.test is unreachable"):
         run(lambda s: s.faults(), refuse)
     health = run(lambda s: s.health(), refuse)
-    assert health["ok"] is False and "connection refused" in health["error"]
+    assert health["ok"] is False
+    assert "connection refused" in health["error"]
 
 
 def test_clear_by_id_distinguishes_missing_faults() -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -77,16 +78,16 @@ def test_transport_errors_and_5xx_are_failures() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "why"),
     [
-        {"duration_s": 0},
-        {"duration_s": 10**9},
-        {"duration_s": 1, "concurrency": 0},
-        {"duration_s": 1, "rate": -1},
-        {"duration_s": 1, "max_requests": 0},
-        {"duration_s": 1, "timeout_s": 0},
+        ({"duration_s": 0}, r"duration must be in \(0, 86400\]"),
+        ({"duration_s": 10**9}, r"duration must be in \(0, 86400\]"),
+        ({"duration_s": 1, "concurrency": 0}, "concurrency must be >= 1"),
+        ({"duration_s": 1, "rate": -1}, "rate must be > 0"),
+        ({"duration_s": 1, "max_requests": 0}, "requests must be >= 1"),
+        ({"duration_s": 1, "timeout_s": 0}, "timeout must be > 0"),
     ],
 )
-def test_bad_plans_are_refused(kwargs) -> None:
-    with pytest.raises(ValueError):
+def test_bad_plans_are_refused(kwargs: dict[str, Any], why: str) -> None:
+    with pytest.raises(ValueError, match=why):
         LoadPlan(**kwargs)

@@ -32,24 +32,28 @@ def test_bodies_match_the_domain_contract() -> None:
         req = gen.next()
         seen.add(req.endpoint)
         if req.endpoint == "orders.create":
-            assert req.method == "POST" and req.path == "/orders"
-            assert req.json is not None and req.json["customer_id"].startswith("u-")
+            assert req.method == "POST"
+            assert req.path == "/orders"
+            assert req.json is not None
+            assert req.json["customer_id"].startswith("u-")
             assert 1 <= int(req.json["customer_id"][2:]) <= 50
             assert all({"sku", "qty", "unit_price"} <= set(i) for i in req.json["items"])
         elif req.endpoint == "payments.authorize":
             assert req.json is not None
             assert set(req.json) == {"order_id", "customer_id", "amount"}
         elif req.endpoint == "users.get":
-            assert req.path.startswith("/users/u-") and req.json is None
+            assert req.path.startswith("/users/u-")
+            assert req.json is None
         else:
-            assert req.method == "GET" and req.json is None
+            assert req.method == "GET"
+            assert req.json is None
     assert seen == {e.name for e in DEFAULT_MIX}
 
 
 def test_empty_or_bad_mix_is_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the traffic mix is empty"):
         MixGenerator(())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mix weights must be positive"):
         MixGenerator((DEFAULT_MIX[0].__class__("x", "orders", "GET", "/", 0.0),))
 
 
@@ -57,5 +61,6 @@ def test_heavy_orders_carry_big_baskets() -> None:
     gen = MixGenerator(select_mix(["orders"], heavy=True), seed=2)
     for _ in range(50):
         req = gen.next()
-        assert req.endpoint == "orders.create" and req.json is not None
+        assert req.endpoint == "orders.create"
+        assert req.json is not None
         assert 20 <= len(req.json["items"]) <= 30  # within the service's limit of 50

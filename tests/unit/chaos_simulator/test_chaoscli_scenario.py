@@ -64,12 +64,15 @@ def test_match_action_counts_only_the_right_outcome() -> None:
         },
     ]
     found, others = match_action(actions, "orders", ("restart_container",), 100.0, False)
-    assert found is not None and found["id"] == "3"
+    assert found is not None
+    assert found["id"] == "3"
     assert [o["id"] for o in others] == ["1", "2"]
     found, _ = match_action(actions, "orders", ("restart_container",), 100.0, True)
-    assert found is not None and found["id"] == "2"
+    assert found is not None
+    assert found["id"] == "2"
     found, others = match_action(actions, "orders", ("scale_up",), 100.0, False)
-    assert found is None and len(others) == 3
+    assert found is None
+    assert len(others) == 3
 
 
 def test_timeline_reports_relative_times_and_closure() -> None:

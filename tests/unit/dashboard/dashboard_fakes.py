@@ -116,119 +116,136 @@ class FakeBackends:
 
     def _anomaly(self, request: httpx.Request) -> httpx.Response:
         path, q = request.url.path, request.url.params
-        if path == "/predict":
-            return httpx.Response(
-                200,
-                json={
-                    "generated_at": self.generated_at or self.now,
-                    "cycle": 3,
-                    "ready": True,
-                    "series": [
-                        {
-                            "service": "orders",
-                            "metric": "latency",
-                            "labels": {"service": "orders"},
-                            "value": self.predict_value,
-                            "baseline": 0.02,
-                            "lower": 0.0,
-                            "upper": 0.05,
-                            "score": 0.1,
-                            "severity": "normal",
-                            "kind": None,
-                            "unit": "seconds",
-                            "direction": "up",
-                            "warming_up": False,
-                            "anomaly_id": None,
-                            "ts": self.now,
-                        }
-                    ],
-                },
-            )
-        if path == "/stats":
-            last = self.generated_at or self.now
-            return httpx.Response(
-                200,
-                json={
-                    "cycle": 3,
-                    "last_cycle_at": last,
-                    "last_success_at": last,
-                    "fresh": True,
-                    "prometheus": {"url": "http://prom.test", "reachable": True, "error": None},
-                },
-            )
-        if path == "/services/health":
-            return httpx.Response(
-                200,
-                json={
-                    "services": [
-                        {
-                            "service": "orders",
-                            "status": "healthy",
-                            "replicas_up": 1,
-                            "replicas_total": 2,
-                            "open_anomalies": sum(a["status"] == "active" for a in self.anomalies),
-                            "signals": {
-                                "latency": {
-                                    "value": self.predict_value,
-                                    "severity": "normal",
-                                    "unit": "seconds",
-                                }
-                            },
-                        }
-                    ]
-                },
-            )
+        fixed = {
+            "/predict": self._predict,
+            "/stats": self._stats,
+            "/services/health": self._health,
+            "/models": self._models,
+        }
+        if path in fixed:
+            return fixed[path]()
         if path == "/anomalies":
-            items = [
-                a for a in self.anomalies if not q.get("status") or a["status"] == q.get("status")
-            ]
-            items.sort(key=lambda a: a["opened_at"], reverse=True)
-            return httpx.Response(200, json=self._page(items, int(q.get("limit", 50))))
+            return self._anomalies(q.get("status"), int(q.get("limit", 50)))
         if path.startswith("/anomalies/") and path.endswith("/triage"):
-            if self.triage_status != 200:
-                return httpx.Response(self.triage_status, json={"detail": "boom"})
-            aid = path.split("/")[2]
-            return httpx.Response(
-                200,
-                json={
-                    "id": aid,
-                    "suspected_cause": {"caused_by": ["payments"], "summary": "victim of payments"},
-                    "next_step": {"summary": "look at payments first: orders is its victim"},
-                },
-            )
+            return self._triage(path.split("/")[2])
         if path.startswith("/anomalies/"):
-            aid = path.rsplit("/", 1)[1]
-            for a in self.anomalies:
-                if a["id"] == aid:
-                    ts = [a["opened_at"] - 10, a["opened_at"], a["opened_at"] + 10]
-                    return httpx.Response(
-                        200,
-                        json={
-                            **a,
-                            "evidence": {
-                                "timestamps": ts,
-                                "values": [0.02, 0.8, 0.7],
-                                "baseline": [0.02] * 3,
-                                "lower": [0.0] * 3,
-                                "upper": [0.05] * 3,
-                            },
-                        },
-                    )
-            return httpx.Response(404, json={"detail": "not found"})
-        if path == "/models":
-            return httpx.Response(
-                200,
-                json={
-                    "catalog": [
-                        {
-                            "name": "latency",
-                            "query": "histogram_quantile(0.99, x)",
-                            "unit": "seconds",
-                        }
-                    ]
-                },
-            )
+            return self._detail(path.rsplit("/", 1)[1])
         return httpx.Response(404)
+
+    def _predict(self) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "generated_at": self.generated_at or self.now,
+                "cycle": 3,
+                "ready": True,
+                "series": [
+                    {
+                        "service": "orders",
+                        "metric": "latency",
+                        "labels": {"service": "orders"},
+                        "value": self.predict_value,
+                        "baseline": 0.02,
+                        "lower": 0.0,
+                        "upper": 0.05,
+                        "score": 0.1,
+                        "severity": "normal",
+                        "kind": None,
+                        "unit": "seconds",
+                        "direction": "up",
+                        "warming_up": False,
+                        "anomaly_id": None,
+                        "ts": self.now,
+                    }
+                ],
+            },
+        )
+
+    def _stats(self) -> httpx.Response:
+        last = self.generated_at or self.now
+        return httpx.Response(
+            200,
+            json={
+                "cycle": 3,
+                "last_cycle_at": last,
+                "last_success_at": last,
+                "fresh": True,
+                "prometheus": {"url": "http://prom.test", "reachable": True, "error": None},
+            },
+        )
+
+    def _health(self) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "services": [
+                    {
+                        "service": "orders",
+                        "status": "healthy",
+                        "replicas_up": 1,
+                        "replicas_total": 2,
+                        "open_anomalies": sum(a["status"] == "active" for a in self.anomalies),
+                        "signals": {
+                            "latency": {
+                                "value": self.predict_value,
+                                "severity": "normal",
+                                "unit": "seconds",
+                            }
+                        },
+                    }
+                ]
+            },
+        )
+
+    def _models(self) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "catalog": [
+                    {
+                        "name": "latency",
+                        "query": "histogram_quantile(0.99, x)",
+                        "unit": "seconds",
+                    }
+                ]
+            },
+        )
+
+    def _anomalies(self, status: str | None, limit: int) -> httpx.Response:
+        items = [a for a in self.anomalies if not status or a["status"] == status]
+        items.sort(key=lambda a: a["opened_at"], reverse=True)
+        return httpx.Response(200, json=self._page(items, limit))
+
+    def _triage(self, aid: str) -> httpx.Response:
+        if self.triage_status != 200:
+            return httpx.Response(self.triage_status, json={"detail": "boom"})
+        return httpx.Response(
+            200,
+            json={
+                "id": aid,
+                "suspected_cause": {"caused_by": ["payments"], "summary": "victim of payments"},
+                "next_step": {"summary": "look at payments first: orders is its victim"},
+            },
+        )
+
+    def _detail(self, aid: str) -> httpx.Response:
+        for a in self.anomalies:
+            if a["id"] == aid:
+                ts = [a["opened_at"] - 10, a["opened_at"], a["opened_at"] + 10]
+                return httpx.Response(
+                    200,
+                    json={
+                        **a,
+                        "evidence": {
+                            "timestamps": ts,
+                            "values": [0.02, 0.8, 0.7],
+                            "baseline": [0.02] * 3,
+                            "lower": [0.0] * 3,
+                            "upper": [0.05] * 3,
+                        },
+                    },
+                )
+        return httpx.Response(404, json={"detail": "not found"})
 
     def _authorized(self, request: httpx.Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {TOKEN}"

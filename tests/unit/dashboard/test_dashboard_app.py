@@ -63,14 +63,19 @@ def test_poll_aggregates_both_backends() -> None:
     assert snap["backends"]["anomaly"]["status"] == "ok"
     assert snap["backends"]["policy"]["status"] == "ok"
     orders = snap["services"][0]
-    assert orders["service"] == "orders" and orders["replicas_total"] == 2
+    assert orders["service"] == "orders"
+    assert orders["replicas_total"] == 2
     assert orders["signals"]["latency"]["value"] == 0.02
     assert orders["signals"]["latency"]["history"] == [[1000.0, 0.02]]
-    assert snap["remediation"]["enabled"] is True and snap["remediation"]["dry_run"] is True
+    assert snap["remediation"]["enabled"] is True
+    assert snap["remediation"]["dry_run"] is True
     assert [a["id"] for a in snap["anomalies"]["items"]] == ["a-1", "a-0"]
     assert snap["anomalies"]["active_total"] == 1
     # The catalog's own PromQL (from /models) is what the Prometheus link carries.
     assert "histogram_quantile" in snap["anomalies"]["items"][0]["links"]["prometheus"]
+    # The page's signal names, units and order are the anomaly service's catalog, not a copy.
+    assert snap["catalog"] == [{"name": "latency", "unit": "seconds", "description": ""}]
+    assert snap["catalog_source"] == "anomaly-service"
     assert snap["actions"]["items"][0]["id"] == "act-1"
     assert snap["policies"]["items"][0]["cooldown_remaining_s"] == 120.0
     assert snap["links"]["grafana"].startswith("http://grafana.example:3001")
@@ -93,7 +98,8 @@ def test_backend_down_then_back() -> None:
 
     down, back = run(app, body)
     state = down["backends"]["anomaly"]
-    assert state["status"] == "unreachable" and state["has_data"] is True
+    assert state["status"] == "unreachable"
+    assert state["has_data"] is True
     assert "cannot connect" in state["error"]
     assert down["backends"]["policy"]["status"] == "ok"  # one outage does not blank the other
     assert down["anomalies"]["items"][0]["id"] == "a-1"  # last known, flagged by the state
@@ -121,7 +127,8 @@ def test_toggle_calls_policy_engine_with_token_and_never_returns_it() -> None:
         return await client.post("/api/toggle", json={"enabled": False})
 
     response = run(app, body)
-    assert response.status_code == 200 and response.json() == {"enabled": False}
+    assert response.status_code == 200
+    assert response.json() == {"enabled": False}
     assert fake.enabled is False
     sent = [r for r in fake.calls if r.url.path == "/toggle"]
     assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"
@@ -156,7 +163,8 @@ def test_toggle_rejects_bad_body_and_cross_origin_without_calling_backend() -> N
         ]
 
     bad_type, extra, garbage, cross = run(app, body)
-    assert bad_type.status_code == 422 and extra.status_code == 422
+    assert bad_type.status_code == 422
+    assert extra.status_code == 422
     assert garbage.status_code == 422
     assert cross.status_code == 403
     assert not [r for r in fake.calls if r.url.path == "/toggle"]
@@ -202,7 +210,8 @@ def test_anomaly_detail_without_triage_says_why_and_keeps_the_rest() -> None:
     response = run(make(fake), lambda c: c.get("/api/anomalies/a-1"))
     assert response.status_code == 200
     body = response.json()
-    assert body["triage"] is None and "503" in body["triage_error"]
+    assert body["triage"] is None
+    assert "503" in body["triage_error"]
     assert body["anomaly"]["evidence"]["values"] == [0.02, 0.8, 0.7]
 
 
@@ -326,7 +335,8 @@ def test_anomaly_detail_rejects_ids_that_are_not_a_plain_segment() -> None:
     codes = run(app, body)
     assert codes[0] in (404, 422)  # ".." may already be resolved by the URL parser
     assert codes[1:] == [422, 422, 422]
-    assert ANOMALY_ID.fullmatch("..") is None and ANOMALY_ID.fullmatch(".") is None
+    assert ANOMALY_ID.fullmatch("..") is None
+    assert ANOMALY_ID.fullmatch(".") is None
     assert ANOMALY_ID.fullmatch("a-775f00bbd2ba45af") is not None
     assert not [r for r in fake.calls if r.url.path.startswith("/anomalies/")]
 
@@ -356,7 +366,8 @@ def test_garbage_answers_are_errors_and_keep_the_last_good_data() -> None:
     snap = run(app, body)
     state = snap["backends"]["anomaly"]
     assert state["status"] == "unreachable"
-    assert "not an object" in state["error"] and "no 'services' list" in state["error"]
+    assert "not an object" in state["error"]
+    assert "no 'services' list" in state["error"]
     assert "not JSON" in state["error"]
     assert snap["services"][0]["service"] == "orders"  # the last good answer, not the garbage
     assert [a["id"] for a in snap["anomalies"]["items"]] == ["a-1"]
@@ -396,5 +407,6 @@ def test_real_actions_stay_in_the_snapshot_under_a_flood_of_skips() -> None:
 
     items = run(app, body)["actions"]["items"]
     ids = [a["id"] for a in items]
-    assert "act-real" in ids and ids[-1] == "act-real"  # newest first, the real one oldest
+    assert "act-real" in ids
+    assert ids[-1] == "act-real"  # newest first, the real one oldest
     assert len(ids) == 101  # the newest 100 records plus the real one, no duplicates

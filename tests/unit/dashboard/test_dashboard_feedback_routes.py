@@ -72,7 +72,9 @@ def test_feedback_and_reset_go_out_with_the_token_and_never_return_it() -> None:
         ]
 
     fb, sens, reset, breakers = call(fake, body)
-    assert fb.status_code == 201 and sens.status_code == 200 and reset.status_code == 200
+    assert fb.status_code == 201
+    assert sens.status_code == 200
+    assert reset.status_code == 200
     assert breakers.json()["breakers"] == {"orders": {"state": "open"}}
     sent = {(r.method, r.url.host, r.url.path): r for r in fake.calls}
     post = sent[("POST", "anomaly.test", "/anomalies/a-1/feedback")]

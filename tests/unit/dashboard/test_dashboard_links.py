@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from dashboard.links import PublicLinks, jaeger_search, prometheus_graph, signal_query
-from dashboard.poller import extract_catalog_queries
+import pytest
+
+from dashboard.links import PublicLinks, jaeger_search, prometheus_graph
+from dashboard.poller import extract_catalog
+from relia_contracts.catalog import CatalogReadError, CatalogSignal, shipped_signals
 
 
 def test_jaeger_search_window_is_in_microseconds_around_the_anomaly() -> None:
@@ -13,13 +16,16 @@ def test_jaeger_search_window_is_in_microseconds_around_the_anomaly() -> None:
     parts = urlsplit(url)
     assert parts.path == "/search"
     q = parse_qs(parts.query)
-    assert q["service"] == ["orders"] and q["lookback"] == ["custom"]
-    assert q["start"] == [str(940 * 10**6)] and q["end"] == [str(1160 * 10**6)]
+    assert q["service"] == ["orders"]
+    assert q["lookback"] == ["custom"]
+    assert q["start"] == [str(940 * 10**6)]
+    assert q["end"] == [str(1160 * 10**6)]
 
 
 def test_jaeger_search_without_times_looks_back_an_hour() -> None:
     q = parse_qs(urlsplit(jaeger_search("http://j", "users")).query)
-    assert q["lookback"] == ["1h"] and "start" not in q
+    assert q["lookback"] == ["1h"]
+    assert "start" not in q
 
 
 def test_prometheus_graph_encodes_the_query() -> None:
@@ -29,11 +35,17 @@ def test_prometheus_graph_encodes_the_query() -> None:
     assert parse_qs(urlsplit(url).query)["g0.expr"] == [query]
 
 
-def test_signal_query_prefers_the_catalog_and_knows_the_defaults() -> None:
-    assert signal_query("latency", "orders", {"latency": "CATALOG"}) == "CATALOG"
-    default = signal_query("memory", "users")
-    assert default is not None and 'service="users"' in default
-    assert signal_query("unknown_metric", "users") is None
+def test_anomaly_links_use_the_catalog_and_start_from_the_shipped_file() -> None:
+    links = PublicLinks("http://g", "/d/x", "http://p", "http://p")
+    memory = next(s.query for s in shipped_signals() if s.name == "memory")
+    shipped = links.for_anomaly({"service": "users", "metric": "memory"})["prometheus"]
+    assert shipped is not None
+    assert parse_qs(urlsplit(shipped).query)["g0.expr"] == [memory]
+    links.catalog = (CatalogSignal(name="memory", query="CATALOG"),)
+    live = links.for_anomaly({"service": "users", "metric": "memory"})["prometheus"]
+    assert live is not None
+    assert parse_qs(urlsplit(live).query)["g0.expr"] == ["CATALOG"]
+    assert links.for_anomaly({"service": "users", "metric": "unknown"})["prometheus"] is None
 
 
 def test_anomaly_links_handle_missing_fields() -> None:
@@ -42,10 +54,25 @@ def test_anomaly_links_handle_missing_fields() -> None:
     assert out == {"jaeger": None, "prometheus": None}
 
 
-def test_catalog_queries_are_found_in_models() -> None:
+def test_catalog_is_read_from_models_in_order() -> None:
     models = {
         "detector": {"alpha": 0.1},
-        "catalog": [{"name": "latency", "query": "q1"}, {"name": "cpu", "query": "q2"}],
+        "catalog": [
+            {"name": "latency", "query": "q1", "unit": "seconds", "floor": 0.5},
+            {"name": "cpu", "query": "q2"},
+        ],
     }
-    assert extract_catalog_queries(models) == {"latency": "q1", "cpu": "q2"}
-    assert extract_catalog_queries(["garbage", 1, None]) == {}
+    signals = extract_catalog(models)
+    assert [(s.name, s.query, s.unit) for s in signals] == [
+        ("latency", "q1", "seconds"),
+        ("cpu", "q2", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    "models",
+    [["garbage", 1, None], {"catalog": []}, {"catalog": [{"query": "no name"}]}, {}],
+)
+def test_an_unusable_models_answer_is_an_error_naming_it(models: object) -> None:
+    with pytest.raises(CatalogReadError, match="GET /models"):
+        extract_catalog(models)

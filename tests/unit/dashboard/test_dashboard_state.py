@@ -23,7 +23,8 @@ def _snap(store: Store, now: float) -> dict:
 def test_never_polled_is_no_data() -> None:
     state = backend_state("anomaly", {"predict": Resource()}, now=100.0, stale_after_s=15)
     assert state["status"] == "no_data"
-    assert state["has_data"] is False and state["age_s"] is None
+    assert state["has_data"] is False
+    assert state["age_s"] is None
 
 
 def test_fresh_success_is_ok() -> None:
@@ -42,14 +43,16 @@ def test_failed_attempt_is_unreachable_and_keeps_old_data_with_its_age() -> None
     assert state["status"] == "unreachable"
     assert "connection refused" in state["error"]
     assert res.data == {"x": 1}  # nothing lost
-    assert state["has_data"] is True and state["age_s"] == 31.0
+    assert state["has_data"] is True
+    assert state["age_s"] == 31.0
 
 
 def test_unreachable_without_any_data() -> None:
     res = Resource()
     res.record_error("GET /predict: timed out", now=100.0)
     state = backend_state("anomaly", {"predict": res}, now=100.0, stale_after_s=15)
-    assert state["status"] == "unreachable" and state["has_data"] is False
+    assert state["status"] == "unreachable"
+    assert state["has_data"] is False
 
 
 def test_backend_own_timestamp_makes_data_stale_even_when_reachable() -> None:
@@ -133,7 +136,8 @@ def test_snapshot_merges_active_and_recent_anomalies_newest_first() -> None:
     ids = [a["id"] for a in snap["anomalies"]["items"]]
     assert ids == ["a-2", "a-1"]
     assert "stale_copy" not in snap["anomalies"]["items"][0]  # the active list's copy wins
-    assert snap["anomalies"]["active_total"] == 1 and snap["anomalies"]["total"] == 7
+    assert snap["anomalies"]["active_total"] == 1
+    assert snap["anomalies"]["total"] == 7
     links = snap["anomalies"]["items"][1]["links"]
     assert links["jaeger"].startswith("http://j:16686/search?service=users")
     assert "process_cpu_seconds_total" in links["prometheus"]
@@ -169,7 +173,8 @@ def test_services_keep_null_values_as_null() -> None:
     )
     snap = _snap(store, 2.0)
     signal = snap["services"][0]["signals"]["latency"]
-    assert signal["value"] is None and signal["severity"] == "critical"
+    assert signal["value"] is None
+    assert signal["severity"] == "critical"
 
 
 def test_digest_ignores_clocks_but_not_content() -> None:
@@ -211,7 +216,8 @@ def test_anomaly_service_age_comes_from_its_last_successful_cycle() -> None:
         {"last_success_at": 70.0, "prometheus": {"error": "timed out"}}, 100.0
     )
     state = _snap(store, 100.0)["backends"]["anomaly"]
-    assert state["status"] == "stale" and state["age_s"] == 30.0
+    assert state["status"] == "stale"
+    assert state["age_s"] == 30.0
     assert state["upstream_error"] == "timed out"
 
 

@@ -80,7 +80,8 @@ def test_clone_networks_get_compose_aliases() -> None:
     primary = endpoints["relia-demo_default"]
     assert primary["Aliases"] == ["relia-demo-web-4", "web"]
     # Addresses and endpoint ids belong to the template; a static IP would collide.
-    assert "IPAMConfig" not in primary and "IPAddress" not in primary
+    assert "IPAMConfig" not in primary
+    assert "IPAddress" not in primary
     assert spec.extra_networks == {
         "relia-demo_backend": {"Aliases": ["relia-demo-web-4", "web", "api"]}
     }

@@ -132,8 +132,10 @@ def test_only_eligible_containers_are_listed_and_restarted() -> None:
             ("nope", "no container named"),
         ]:
             refused = await act.restart(RestartParams(service="orders", container=name))
-            assert refused.status == "failed" and refused.targets == []
-            assert refused.error is not None and why in refused.error, refused.error
+            assert refused.status == "failed"
+            assert refused.targets == []
+            assert refused.error is not None, refused.error
+            assert why in refused.error, refused.error
 
     try:
         asyncio.run(run())
@@ -165,9 +167,12 @@ def test_stalled_daemon_fails_fast_and_never_blocks_the_loop() -> None:
         )
         elapsed = time.monotonic() - t0
         task.cancel()
-        assert restart.status == "failed" and "did not answer within" in str(restart.error)
-        assert scale.status == "failed" and "did not answer within" in str(scale.error)
-        assert ping is False and listed == []
+        assert restart.status == "failed"
+        assert "did not answer within" in str(restart.error)
+        assert scale.status == "failed"
+        assert "did not answer within" in str(scale.error)
+        assert ping is False
+        assert listed == []
         assert elapsed < 5.0, elapsed
         assert ticks > 20, "the event loop stalled while Docker hung"
 
@@ -187,9 +192,11 @@ def test_dead_daemon_is_a_failed_outcome_with_a_clear_error() -> None:
     finally:
         act.close()
     assert outcome.status == "failed"
-    assert outcome.error is not None and "Docker daemon unreachable" in outcome.error
+    assert outcome.error is not None
+    assert "Docker daemon unreachable" in outcome.error
     assert "Connection refused" in outcome.error
-    assert outcome.replicas_before is None and outcome.replicas_after is None
+    assert outcome.replicas_before is None
+    assert outcome.replicas_after is None
 
 
 def fresh_docs() -> list[dict[str, Any]]:
@@ -202,13 +209,16 @@ def test_container_removed_mid_action_is_a_clear_failure() -> None:
     act = actuator(api)
     try:
         outcome = asyncio.run(act.restart(RestartParams(service="orders")))
-        assert act.last_error is not None and "no longer exists" in act.last_error
+        assert act.last_error is not None
+        assert "no longer exists" in act.last_error
         assert asyncio.run(act.ping()) is True
         assert act.last_error is None
     finally:
         act.close()
-    assert outcome.status == "failed" and outcome.targets == []
-    assert "relia-orders-1" in str(outcome.error) and "no longer exists" in str(outcome.error)
+    assert outcome.status == "failed"
+    assert outcome.targets == []
+    assert "relia-orders-1" in str(outcome.error)
+    assert "no longer exists" in str(outcome.error)
 
 
 def test_rolling_restart_skips_paused_replicas_and_says_so() -> None:
@@ -224,7 +234,10 @@ def test_rolling_restart_skips_paused_replicas_and_says_so() -> None:
         act_paused.close()
     finally:
         act.close()
-    assert outcome.status == "succeeded" and outcome.targets == ["relia-orders-1"]
+    assert outcome.status == "succeeded"
+    assert outcome.targets == ["relia-orders-1"]
     assert "skipped relia-orders-3 (paused)" in outcome.detail
-    assert refused.status == "failed" and "relia-orders-3 is paused" in str(refused.error)
-    assert api.restarted == ["a" * 64] and paused_only.restarted == []
+    assert refused.status == "failed"
+    assert "relia-orders-3 is paused" in str(refused.error)
+    assert api.restarted == ["a" * 64]
+    assert paused_only.restarted == []

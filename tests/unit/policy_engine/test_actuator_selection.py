@@ -58,7 +58,8 @@ def test_opted_in_container_of_own_project_is_eligible() -> None:
 )
 def test_everything_else_is_refused_with_a_reason(overrides: dict[str, str], fragment: str) -> None:
     reason = ineligibility_reason(cand(**overrides), PROJECT, [], None, "orders")
-    assert reason is not None and fragment in reason
+    assert reason is not None
+    assert fragment in reason
 
 
 def test_own_container_is_refused_by_id_from_proc_and_by_hostname() -> None:

@@ -65,7 +65,8 @@ def test_refusals_say_why() -> None:
     mine = service_ineligibility(
         spec(), "relia", "orders", ["abc123def456" + "0" * 52], ["abc123def456"]
     )
-    assert mine is not None and "own service" in mine
+    assert mine is not None
+    assert "own service" in mine
     # a stack name that only starts like ours is another stack
     assert service_ineligibility(spec("reliax_orders"), "relia", "orders") is not None
 

@@ -85,7 +85,8 @@ def test_external_alert_acts_once_per_incident_never_on_resolve() -> None:
         assert [s["policy"] for s in first["scheduled"]] == ["orders_errors_restart"]
         assert restarts(engine) == 1
         record = engine.store.get_action(first["scheduled"][0]["id"])
-        assert record is not None and record.trigger.labels["job"] == "orders"
+        assert record is not None
+        assert record.trigger.labels["job"] == "orders"
         # repeat_interval re-send and a re-send after an Alertmanager restart (same startsAt)
         clock.advance(60)
         assert (await deliver(engine, hook()))["duplicates"] == 1
@@ -100,7 +101,8 @@ def test_external_alert_acts_once_per_incident_never_on_resolve() -> None:
         # another job's alert, or another alertname: no policy
         clock.advance(400)
         other = await deliver(engine, hook(starts="2026-11-30T12:10:00Z", job="users"))
-        assert other["scheduled"] == [] and other["ignored"] == 1
+        assert other["scheduled"] == []
+        assert other["ignored"] == 1
         assert restarts(engine) == 1
 
     asyncio.run(go())
@@ -110,7 +112,8 @@ def test_relias_own_alerts_routed_back_are_ignored() -> None:
     async def go() -> None:
         engine = engine_with(EXTERNAL, FakeClock(), None)
         summary = await deliver(engine, hook(relia_kind="policy_alert"))
-        assert summary["scheduled"] == [] and "posted by Relia" in summary["notes"][0]
+        assert summary["scheduled"] == []
+        assert "posted by Relia" in summary["notes"][0]
 
     asyncio.run(go())
 
@@ -133,13 +136,17 @@ def test_silence_stops_a_restart_and_expiry_lets_the_next_through() -> None:
         await engine.am.refresh_silences()
         first = await deliver(engine, hook())
         record = engine.store.get_action(first["scheduled"][0]["id"])
-        assert record is not None and (record.outcome, record.reason) == ("skipped", "silenced")
-        assert "sil-1" in (record.detail or "") and "deploy" in (record.detail or "")
+        assert record is not None
+        assert (record.outcome, record.reason) == ("skipped", "silenced")
+        assert "sil-1" in (record.detail or "")
+        assert "deploy" in (record.detail or "")
         assert restarts(engine) == 0
         clock.advance(301)  # the silence ended: the next firing (a new incident) acts
         second = await deliver(engine, hook(starts="2026-11-30T12:06:00Z"))
         record = engine.store.get_action(second["scheduled"][0]["id"])
-        assert record is not None and record.outcome == "succeeded" and restarts(engine) == 1
+        assert record is not None
+        assert record.outcome == "succeeded"
+        assert restarts(engine) == 1
 
     asyncio.run(go())
 
@@ -155,7 +162,8 @@ def test_alertmanager_down_is_reported_and_actions_proceed() -> None:
         clock.advance(31)  # the cached list is now too old to trust
         await engine.am.refresh_silences()
         view = engine.am.view()
-        assert view["reachable"] is False and "ConnectError" in view["error"]
+        assert view["reachable"] is False
+        assert "ConnectError" in view["error"]
         assert view["silences_fresh"] is False
         await deliver(engine, hook())
         assert restarts(engine) == 1
@@ -179,10 +187,10 @@ maintenance:
         engine = engine_with(policies, clock, None)
         first = await deliver(engine, hook())
         record = engine.store.get_action(first["scheduled"][0]["id"])
-        assert record is not None and (record.outcome, record.reason) == ("skipped", "maintenance")
-        assert "saturday-night" in (record.detail or "") and "2026-11-29T00:00:00Z" in (
-            record.detail or ""
-        )
+        assert record is not None
+        assert (record.outcome, record.reason) == ("skipped", "maintenance")
+        assert "saturday-night" in (record.detail or "")
+        assert "2026-11-29T00:00:00Z" in (record.detail or "")
         # the window covers orders only: the users alert action is not in maintenance
         disk = await deliver(engine, hook(alertname="DiskFull", starts="2026-11-29T00:00:00Z"))
         assert engine.store.get_action(disk["scheduled"][0]["id"]).reason != "maintenance"  # type: ignore[union-attr]
@@ -216,20 +224,23 @@ def test_alert_action_goes_to_alertmanager_and_records_delivery() -> None:
         engine = engine_with(EXTERNAL, clock, am)
         sent = await deliver(engine, hook(alertname="DiskFull"))
         record = engine.store.get_action(sent["scheduled"][0]["id"])
-        assert record is not None and (record.outcome, record.delivery) == ("succeeded", "sent")
+        assert record is not None
+        assert (record.outcome, record.delivery) == ("succeeded", "sent")
         assert record.target == am.base_url
         labels = am.posted[0]["labels"]
-        assert labels["relia_kind"] == "policy_alert" and labels["service"] == "users"
-        assert labels["policy"] == "page_on_disk" and labels["severity"] == "critical"
+        assert labels["relia_kind"] == "policy_alert"
+        assert labels["service"] == "users"
+        assert labels["policy"] == "page_on_disk"
+        assert labels["severity"] == "critical"
         assert am.posted[0]["annotations"]["summary"] == "disk full on users"
         am.down = True
         clock.advance(400)
         failed = await deliver(engine, hook(alertname="DiskFull", starts="2026-11-30T12:20:00Z"))
         record = engine.store.get_action(failed["scheduled"][0]["id"])
-        assert record is not None and (record.outcome, record.delivery) == ("failed", "failed")
-        assert record.reason == "alertmanager_unavailable" and "connection refused" in (
-            record.error or ""
-        )
+        assert record is not None
+        assert (record.outcome, record.delivery) == ("failed", "failed")
+        assert record.reason == "alertmanager_unavailable"
+        assert "connection refused" in (record.error or "")
 
     asyncio.run(go())
 
@@ -271,7 +282,8 @@ def test_payload_builder() -> None:
         "policy": "breaker",
     }
     assert alert["annotations"]["triage"] == "http://anomaly:8080/anomalies/a-1/triage"
-    assert alert["startsAt"] == "2027-01-15T08:00:00Z" and alert["endsAt"] == "2027-01-15T08:10:00Z"
+    assert alert["startsAt"] == "2027-01-15T08:00:00Z"
+    assert alert["endsAt"] == "2027-01-15T08:10:00Z"
     # no anomaly: no triage link; unknown severity words become warning
     plain = build_alert(
         kind="policy_alert",
@@ -283,7 +295,8 @@ def test_payload_builder() -> None:
         now=0,
         ttl_s=1,
     )
-    assert "triage" not in plain["annotations"] and plain["labels"]["severity"] == "warning"
+    assert "triage" not in plain["annotations"]
+    assert plain["labels"]["severity"] == "warning"
 
 
 def test_client_retries_5xx_and_transport_errors_not_4xx() -> None:
@@ -302,13 +315,19 @@ def test_client_retries_5xx_and_transport_errors_not_4xx() -> None:
             "http://am", backoff_s=0.01, transport=httpx.MockTransport(handler)
         )
         delivery = await client.post_alerts([{"labels": {}}])
-        assert delivery.sent and delivery.attempts == 3 and seen == ["/api/v2/alerts"] * 3
+        assert delivery.sent
+        assert delivery.attempts == 3
+        assert seen == ["/api/v2/alerts"] * 3
         answers[:] = [400, 200]
         refused = await client.post_alerts([{"labels": {}}])
-        assert not refused.sent and refused.attempts == 1 and refused.error == "HTTP 400: x"
+        assert not refused.sent
+        assert refused.attempts == 1
+        assert refused.error == "HTTP 400: x"
         answers[:] = [httpx.ConnectError("refused")] * 3
         down = await client.post_alerts([])
-        assert not down.sent and down.attempts == 3 and "ConnectError" in (down.error or "")
+        assert not down.sent
+        assert down.attempts == 3
+        assert "ConnectError" in (down.error or "")
         await client.aclose()
 
     asyncio.run(go())
@@ -327,7 +346,9 @@ def test_client_retries_5xx_and_transport_errors_not_4xx() -> None:
 def test_bad_alert_matchers_are_refused(alert: str, message: str) -> None:
     text = f"policies:\n  - {{name: p, alert: {alert}, action: alert, service: s}}\n"
     pset, errors = load_policies(text, "p.yml")
-    assert pset is None and errors[0].field == "alert" and message in errors[0].message
+    assert pset is None
+    assert errors[0].field == "alert"
+    assert message in errors[0].message
 
 
 def test_alert_policy_with_for_is_refused_and_condition_is_optional() -> None:
@@ -335,7 +356,8 @@ def test_alert_policy_with_for_is_refused_and_condition_is_optional() -> None:
     _, errors = load_policies(text, "p.yml")
     assert errors[0].field == "for"
     pset, errors = load_policies(text.replace(", for: 1m", ""), "p.yml")
-    assert pset is not None and pset.policies[0].condition == "severity >= normal"
+    assert pset is not None
+    assert pset.policies[0].condition == "severity >= normal"
     assert pset.policies[0].as_dict()["alert"] == {"alertname": "X", "labels": {}}
 
 
@@ -385,10 +407,12 @@ policies:
         snaps.set(series("orders", "cpu", 0.9), series("users", "cpu", 0.1))  # type: ignore[attr-defined]
         engine.snapshot = await snaps.fetch(clock.now)
         busy = await deliver(engine, hook(service="users"))
-        assert busy["scheduled"] == [] and restarts(engine) == 0
+        assert busy["scheduled"] == []
+        assert restarts(engine) == 0
         snaps.set(series("orders", "cpu", 0.1), series("users", "cpu", 0.9))  # type: ignore[attr-defined]
         engine.snapshot = await snaps.fetch(clock.now)
         idle = await deliver(engine, hook(service="users", starts="2026-11-30T12:30:00Z"))
-        assert [s["service"] for s in idle["scheduled"]] == ["orders"] and restarts(engine) == 1
+        assert [s["service"] for s in idle["scheduled"]] == ["orders"]
+        assert restarts(engine) == 1
 
     asyncio.run(go())

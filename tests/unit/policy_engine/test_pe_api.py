@@ -69,13 +69,16 @@ def nothing_changed(client: TestClient) -> None:
 
 def test_status_and_policies_shapes(client: TestClient) -> None:
     status = client.get("/status").json()
-    assert status["enabled"] is True and status["dry_run"] is False
-    assert status["policies"]["valid"] is True and status["policies"]["count"] == 1
+    assert status["enabled"] is True
+    assert status["dry_run"] is False
+    assert status["policies"]["valid"] is True
+    assert status["policies"]["count"] == 1
     assert status["policies"]["version"].startswith("sha256-")
     assert status["actions"] == {"total": 0, "last_hour": 0}
     body = client.get("/policies").json()
     item = body["items"][0]
-    assert item["name"] == "orders_latency" and item["cooldown_remaining_s"] == 0
+    assert item["name"] == "orders_latency"
+    assert item["cooldown_remaining_s"] == 0
     assert {
         "condition",
         "action",
@@ -102,9 +105,12 @@ def test_alert_then_action_listing_filters_and_paging(client: TestClient) -> Non
             break
         client.get("/health")
     record = client.get(f"/actions/{action_id}").json()
-    assert record["outcome"] == "succeeded" and record["trigger"]["anomaly_id"] == "a-1"
+    assert record["outcome"] == "succeeded"
+    assert record["trigger"]["anomaly_id"] == "a-1"
     page = client.get("/actions", params={"policy": "orders_latency", "limit": 1}).json()
-    assert page["total"] == 1 and page["limit"] == 1 and page["offset"] == 0
+    assert page["total"] == 1
+    assert page["limit"] == 1
+    assert page["offset"] == 0
     assert client.get("/actions", params={"outcome": "failed"}).json()["total"] == 0
     assert client.get("/actions", params={"service": "users"}).json()["items"] == []
     metrics = client.get("/metrics").text
@@ -272,7 +278,8 @@ def test_bad_input_is_refused_and_changes_nothing(
     nothing_changed(client)
     # and the refused request left no trace: the same alert delivered properly still acts
     ok = client.post("/alerts", content=GOOD, headers=AUTH)
-    assert ok.status_code == 200 and len(ok.json()["scheduled"]) == 1, name
+    assert ok.status_code == 200, name
+    assert len(ok.json()["scheduled"]) == 1, name
 
 
 @pytest.mark.parametrize(
@@ -286,13 +293,15 @@ def test_bad_action_queries(client: TestClient, params: dict[str, Any]) -> None:
 
 def test_unknown_action_id_is_404(client: TestClient) -> None:
     response = client.get("/actions/act-nope")
-    assert response.status_code == 404 and "no action 'act-nope'" in response.text
+    assert response.status_code == 404
+    assert "no action 'act-nope'" in response.text
 
 
 def test_nan_value_in_annotation_never_acts(client: TestClient) -> None:
     body = alert(value="NaN")
     response = client.post("/alerts", json=body, headers=AUTH)
-    assert response.status_code == 200 and response.json()["ignored"] == 1
+    assert response.status_code == 200
+    assert response.json()["ignored"] == 1
     nothing_changed(client)
 
 
@@ -307,11 +316,14 @@ def test_reload_reports_an_invalid_file_and_keeps_the_old_set(
     response = client.post("/policies/reload", headers=AUTH)
     assert response.status_code == 422
     body = response.json()
-    assert body["valid"] is False and body["version"] == version
-    assert body["error"]["policy"] == "orders_latency" and body["error"]["field"] == "condition"
+    assert body["valid"] is False
+    assert body["version"] == version
+    assert body["error"]["policy"] == "orders_latency"
+    assert body["error"]["field"] == "condition"
     assert body["items"][0]["name"] == "orders_latency"  # still the active set
     status = client.get("/status").json()["policies"]
-    assert status["valid"] is False and status["running_last_good"] is True
+    assert status["valid"] is False
+    assert status["running_last_good"] is True
     assert "policy_engine_policies_valid 0.0" in client.get("/metrics").text
 
 
@@ -354,7 +366,8 @@ def test_an_alert_from_the_cycle_already_held_does_not_re_read_predict(client: T
     response = client.post(
         "/alerts", json=alert(starts_at="2026-11-21T19:40:00.000Z"), headers=AUTH
     )
-    assert response.status_code == 200 and len(response.json()["scheduled"]) == 1
+    assert response.status_code == 200
+    assert len(response.json()["scheduled"]) == 1
     assert snaps.fetches == before
     # A later cycle's event does re-read it; so does one whose start is not a time at all.
     client.post("/alerts", json=alert(starts_at="2026-11-21T19:40:05.000Z", fingerprint="f2"),

@@ -34,8 +34,11 @@ def test_reset_closes_the_breaker_and_is_audited(client: TestClient) -> None:
     audit = client.get("/actions", params={"action": "breaker_reset"}).json()["items"]
     assert len(audit) == 1
     rec = audit[0]
-    assert rec["service"] == "orders" and rec["manual"] is True and rec["policy"] == "operator"
-    assert rec["params"]["by"] == "ana" and rec["params"]["previous"]["state"] == "open"
+    assert rec["service"] == "orders"
+    assert rec["manual"] is True
+    assert rec["policy"] == "operator"
+    assert rec["params"]["by"] == "ana"
+    assert rec["params"]["previous"]["state"] == "open"
     assert rec["params"]["previous"]["failures"] == 3
     assert rec["trigger"]["reason"] == "fixed the config by hand"
     assert rec["created_at"] == engine.clock()

@@ -65,7 +65,8 @@ def test_severity_compares_by_order(condition: str, severity: str, expected: boo
 
 def test_and_binds_tighter_than_or() -> None:
     node = parse("latency > 1 or cpu > 1 and memory > 1")
-    assert isinstance(node, Or) and isinstance(node.right, And)
+    assert isinstance(node, Or)
+    assert isinstance(node.right, And)
     # latency true alone is enough; cpu alone is not
     assert evaluate(node, ctx(latency=2, cpu=0, memory=0))
     assert not evaluate(node, ctx(latency=0, cpu=2, memory=0))
@@ -80,7 +81,8 @@ def test_parentheses_override_precedence() -> None:
 
 def test_not_binds_tighter_than_and() -> None:
     node = parse("not latency > 1 and cpu > 1")
-    assert isinstance(node, And) and isinstance(node.left, Not)
+    assert isinstance(node, And)
+    assert isinstance(node.left, Not)
     assert evaluate(node, ctx(latency=0, cpu=2))
     assert evaluate(parse("not not no_data"), ctx(no_data=True))
 
@@ -95,7 +97,8 @@ def test_caused_by_dependency_flag() -> None:
     victim = Context(values={"error_rate": 0.6}, severity=3, caused_by_dependency=True)
     own = Context(values={"error_rate": 0.6}, severity=3)
     leave_victims = parse("error_rate > 0.1 and not caused_by_dependency")
-    assert not evaluate(leave_victims, victim) and evaluate(leave_victims, own)
+    assert not evaluate(leave_victims, victim)
+    assert evaluate(leave_victims, own)
     assert evaluate(parse("caused_by_dependency"), victim)
     with pytest.raises(ConditionError, match="'caused_by_dependency' is true or false on its own"):
         parse("caused_by_dependency == 1")
@@ -118,7 +121,8 @@ def test_caused_by_dependency_flag() -> None:
 )
 def test_units_scale_numbers(condition: str, value: float, metric: str) -> None:
     node = parse(condition)
-    assert isinstance(node, Compare) and node.metric == metric
+    assert isinstance(node, Compare)
+    assert node.metric == metric
     assert node.value == pytest.approx(value)
 
 

@@ -58,14 +58,21 @@ def test_firing_alert_acts_and_resolve_verifies() -> None:
     async def go() -> None:
         engine = make_engine(RESTART)
         summary = await deliver(engine, alert())
-        assert len(summary["scheduled"]) == 1 and restarts(engine) == 1
+        assert len(summary["scheduled"]) == 1
+        assert restarts(engine) == 1
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "succeeded" and rec.verification == "pending"
-        assert rec.target == "relia-orders-1" and rec.trigger.anomaly_id == "a-1"
-        assert rec.trigger.value == 0.9 and rec.policy_version == engine.policies.active.version  # type: ignore[union-attr]
+        assert rec is not None
+        assert rec.outcome == "succeeded"
+        assert rec.verification == "pending"
+        assert rec.target == "relia-orders-1"
+        assert rec.trigger.anomaly_id == "a-1"
+        assert rec.trigger.value == 0.9
+        assert rec.policy_version == engine.policies.active.version  # type: ignore[union-attr]
         await deliver(engine, alert("resolved"))
         rec = engine.store.get_action(rec.id)
-        assert rec is not None and rec.verification == "succeeded" and rec.verified_at is not None
+        assert rec is not None
+        assert rec.verification == "succeeded"
+        assert rec.verified_at is not None
 
     run(go)
 
@@ -76,12 +83,14 @@ def test_duplicate_delivery_is_idempotent_even_after_restart_of_engine() -> None
         engine = make_engine(RESTART, store=store)
         await deliver(engine, alert())
         again = await deliver(engine, alert())
-        assert again["duplicates"] == 1 and again["scheduled"] == []
+        assert again["duplicates"] == 1
+        assert again["scheduled"] == []
         # a new engine process on the same store still knows the delivery
         engine2 = make_engine(RESTART, store=store)
         third = await deliver(engine2, alert())
         assert third["duplicates"] == 1
-        assert restarts(engine) == 1 and restarts(engine2) == 0
+        assert restarts(engine) == 1
+        assert restarts(engine2) == 0
         assert len(records(engine)) == 1
 
     run(go)
@@ -91,8 +100,10 @@ def test_resolved_notifications_never_act() -> None:
     async def go() -> None:
         engine = make_engine(RESTART)
         summary = await deliver(engine, alert("resolved", value="5.0", severity="critical"))
-        assert summary["resolved"] == 1 and summary["scheduled"] == []
-        assert engine.actuator.calls == [] and records(engine) == []  # type: ignore[attr-defined]
+        assert summary["resolved"] == 1
+        assert summary["scheduled"] == []
+        assert engine.actuator.calls == []
+        assert records(engine) == []  # type: ignore[attr-defined]
 
     run(go)
 
@@ -106,7 +117,8 @@ def test_non_matching_events_are_ignored() -> None:
         info = await deliver(engine, alert(severity="info", fingerprint="f5"))
         nan = await deliver(engine, alert(value="NaN", fingerprint="f6"))
         for s in (low, other, svc, info, nan):
-            assert s["ignored"] == 1 and s["scheduled"] == []
+            assert s["ignored"] == 1
+            assert s["scheduled"] == []
         assert low["notes"] == [
             "alert 0: no enabled event policy for orders matched (latency, warning)"
         ]
@@ -120,9 +132,12 @@ def test_escalation_resend_is_not_a_duplicate_but_cooldown_holds() -> None:
         engine = make_engine(RESTART)
         await deliver(engine, alert())
         again = await deliver(engine, alert(severity="critical"))
-        assert again["duplicates"] == 0 and len(again["scheduled"]) == 1
+        assert again["duplicates"] == 0
+        assert len(again["scheduled"]) == 1
         rec = engine.store.get_action(again["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "skipped" and rec.reason == "cooldown"
+        assert rec is not None
+        assert rec.outcome == "skipped"
+        assert rec.reason == "cooldown"
         assert restarts(engine) == 1
 
     run(go)
@@ -185,7 +200,9 @@ def test_pause_skips_and_toggle_is_persisted_and_audited() -> None:
         assert engine.set_enabled(False) is False  # explicit set is idempotent
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "skipped" and rec.reason == "paused"
+        assert rec is not None
+        assert rec.outcome == "skipped"
+        assert rec.reason == "paused"
         assert restarts(engine) == 0
         toggles = records(engine, action="toggle")
         assert [t.params["enabled"] for t in reversed(toggles)] == [False, False]
@@ -206,9 +223,9 @@ def test_grace_period_protects_young_containers() -> None:
         engine = make_engine(RESTART, clock=clock, actuator=actuator)
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert (
-            rec is not None and rec.reason == "grace" and "20 s of grace left" in (rec.detail or "")
-        )
+        assert rec is not None
+        assert rec.reason == "grace"
+        assert "20 s of grace left" in (rec.detail or "")
         assert restarts(engine) == 0
 
     run(go)
@@ -219,19 +236,25 @@ def test_dry_run_global_and_per_policy() -> None:
         engine = make_engine(RESTART, dry_run=True)
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "dry_run" and rec.dry_run
-        assert "would restart relia-orders-1" in (rec.detail or "") and restarts(engine) == 0
+        assert rec is not None
+        assert rec.outcome == "dry_run"
+        assert rec.dry_run
+        assert "would restart relia-orders-1" in (rec.detail or "")
+        assert restarts(engine) == 0
         # dry-run starts the cooldown, so it shows the cadence the real thing would have
         again = await deliver(engine, alert(fingerprint="f9"))
         rec2 = engine.store.get_action(again["scheduled"][0]["id"])
-        assert rec2 is not None and rec2.reason == "cooldown"
+        assert rec2 is not None
+        assert rec2.reason == "cooldown"
 
         per_policy = make_engine(
             RESTART.replace("cooldown: 300", "cooldown: 300\n    dry_run: true")
         )
         s = await deliver(per_policy, alert())
         rec3 = per_policy.store.get_action(s["scheduled"][0]["id"])
-        assert rec3 is not None and rec3.outcome == "dry_run" and restarts(per_policy) == 0
+        assert rec3 is not None
+        assert rec3.outcome == "dry_run"
+        assert restarts(per_policy) == 0
 
     run(go)
 
@@ -243,7 +266,9 @@ def test_failed_action_sets_no_cooldown_and_counts_for_breaker() -> None:
         engine.actuator.status = "failed"  # type: ignore[attr-defined]
         first = await deliver(engine, alert(fingerprint="f1"))
         rec = engine.store.get_action(first["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "failed" and rec.verification == "failed"
+        assert rec is not None
+        assert rec.outcome == "failed"
+        assert rec.verification == "failed"
         assert rec.error == "boom"
         assert engine.store.breaker("orders").failures == 1
         clock.advance(1)
@@ -252,14 +277,16 @@ def test_failed_action_sets_no_cooldown_and_counts_for_breaker() -> None:
         # two failures (failures: 2) opened the breaker and escalated through the alert webhook
         assert engine.store.breaker("orders").state == "open"
         escalation = records(engine, policy="breaker")
-        assert len(escalation) == 1 and escalation[0].action == "alert"
+        assert len(escalation) == 1
+        assert escalation[0].action == "alert"
         # no webhook URL configured: not attempted, and the record says why
         assert (escalation[0].outcome, escalation[0].reason) == ("skipped", "no_webhook")
         assert "no receiver configured" in (escalation[0].detail or "")
         clock.advance(1)
         third = await deliver(engine, alert(fingerprint="f3"))
         rec3 = engine.store.get_action(third["scheduled"][0]["id"])
-        assert rec3 is not None and rec3.reason == "breaker_open"
+        assert rec3 is not None
+        assert rec3.reason == "breaker_open"
         assert restarts(engine) == 2
 
     run(go)
@@ -284,9 +311,8 @@ def test_verification_ineffective_then_breaker_half_open_trial_closes() -> None:
             assert records(engine, policy="orders_latency")[0].verification == "ineffective"
         assert engine.store.breaker("orders").state == "open"
         notifier: FakeNotifier = engine.notifier  # type: ignore[assignment]
-        assert (
-            len(notifier.sent) == 1 and "circuit breaker opened" in notifier.sent[0][1]["message"]
-        )
+        assert len(notifier.sent) == 1
+        assert "circuit breaker opened" in notifier.sent[0][1]["message"]
         assert engine.breaker_view("orders")["state"] == "open"
         clock.advance(601)  # open_for 10m -> half-open: one trial
         assert engine.breaker_view("orders")["state"] == "half_open"
@@ -315,7 +341,9 @@ def test_hung_docker_call_times_out_without_stalling_the_loop() -> None:
         assert loop.time() - started < 0.15
         await engine.drain(5.0)
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "failed" and rec.reason == "docker_unavailable"
+        assert rec is not None
+        assert rec.outcome == "failed"
+        assert rec.reason == "docker_unavailable"
         assert "timed out" in (rec.error or "")
         assert engine.docker_reachable is False  # the hung ping timed out in the background
 
@@ -354,8 +382,10 @@ def test_for_condition_must_hold_for_the_whole_duration() -> None:
         await engine.cycle()
         await engine.drain(5.0)
         (rec,) = records(engine)
-        assert rec.action == "scale_up" and rec.outcome == "succeeded"
-        assert rec.trigger.source == "snapshot" and rec.params["replicas_after"] == 2
+        assert rec.action == "scale_up"
+        assert rec.outcome == "succeeded"
+        assert rec.trigger.source == "snapshot"
+        assert rec.params["replicas_after"] == 2
         assert len(engine.actuator.containers["orders"]) == 2  # type: ignore[attr-defined]
 
     run(go)
@@ -373,7 +403,8 @@ def test_scale_down_when_low_for_a_while_and_silent_at_min() -> None:
             await engine.drain(5.0)
             clock.advance(10)
         (rec,) = records(engine)
-        assert rec.action == "scale_down" and rec.outcome == "succeeded"
+        assert rec.action == "scale_down"
+        assert rec.outcome == "succeeded"
         assert len(actuator.containers["orders"]) == 1
         # at min replicas a sustained low CPU is not logged as anything
         for _ in range(20):
@@ -436,11 +467,13 @@ policies:
         )
         assert len(summary["scheduled"]) == 2
         restart = records(engine, policy="nd_restart")[0]
-        assert restart.outcome == "succeeded" and restart.target == "relia-orders-2"
+        assert restart.outcome == "succeeded"
+        assert restart.target == "relia-orders-2"
         calls = [p for kind, p in actuator.calls if kind == "restart"]
         assert [c.container for c in calls] == ["relia-orders-2"]
         sent = engine.notifier.sent  # type: ignore[attr-defined]
-        assert sent[0][0] == "http://127.0.0.1:9/hook" and sent[0][1]["message"] == "orders down"
+        assert sent[0][0] == "http://127.0.0.1:9/hook"
+        assert sent[0][1]["message"] == "orders down"
         assert records(engine, policy="nd_alert")[0].outcome == "succeeded"
 
     run(go)
@@ -457,7 +490,8 @@ def test_alertmanager_alert_without_metric_label_is_mapped() -> None:
         summary = await deliver(engine, body)
         assert len(summary["scheduled"]) == 1
         rec = records(engine)[0]
-        assert rec.trigger.metric == "latency" and rec.trigger.severity == "critical"
+        assert rec.trigger.metric == "latency"
+        assert rec.trigger.severity == "critical"
 
     run(go)
 
@@ -468,7 +502,9 @@ def test_manual_action_uses_the_same_guards() -> None:
         rec = await engine.manual(
             "scale_up", "orders", {"step": 1, "min_replicas": 1, "max_replicas": 3}, "load test"
         )
-        assert rec.outcome == "succeeded" and rec.manual and rec.verification == "not_applicable"
+        assert rec.outcome == "succeeded"
+        assert rec.manual
+        assert rec.verification == "not_applicable"
         again = await engine.manual("scale_up", "orders", {"max_replicas": 3}, "again")
         assert again.reason == "cooldown"  # manual cooldown (60 s default)
         engine.set_enabled(False)
@@ -489,7 +525,8 @@ def test_invalid_edit_keeps_last_good_and_reports() -> None:
         version = engine.policies.active.version  # type: ignore[union-attr]
         engine.apply(RESTART.replace("restart_container", "nuke").encode())
         assert not engine.policies.valid
-        assert engine.policies.active is not None and engine.policies.active.version == version
+        assert engine.policies.active is not None
+        assert engine.policies.active.version == version
         assert engine.policies.errors[0].field == "action"
         assert engine.metrics.policies_valid._value.get() == 0
         await deliver(engine, alert())  # the old set still acts
@@ -513,8 +550,10 @@ def test_last_good_set_survives_a_restart_with_a_broken_file(tmp_path: Path) -> 
         engine.metrics,
     )
     engine2.start()
-    assert not engine2.policies.valid and engine2.policies.from_store
-    assert engine2.policies.active is not None and good is not None
+    assert not engine2.policies.valid
+    assert engine2.policies.from_store
+    assert engine2.policies.active is not None
+    assert good is not None
     assert engine2.policies.active.version == good.version
 
 
@@ -574,15 +613,15 @@ def test_half_open_trial_is_not_lost_to_a_noop_or_a_manual_action() -> None:
         engine.actuator.status = "noop"  # type: ignore[attr-defined]
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.reason == "noop"
+        assert rec is not None
+        assert rec.reason == "noop"
         assert engine.store.breaker("orders").trial_in_flight is False
         engine.actuator.status = "succeeded"  # type: ignore[attr-defined]
         manual = await engine.manual("restart_container", "orders", {}, "operator")
         assert manual.outcome == "succeeded"
         state = engine.store.breaker("orders")
-        assert (
-            state.trial_in_flight is False and engine.breaker_view("orders")["state"] == "half_open"
-        )
+        assert state.trial_in_flight is False
+        assert engine.breaker_view("orders")["state"] == "half_open"
 
     run(go)
 
@@ -638,8 +677,10 @@ policies:
         await engine.cycle()
         await engine.drain(5.0)
         (rec,) = records(engine)
-        assert rec.outcome == "succeeded" and rec.trigger.anomaly_id == "a-mem"
-        assert rec.trigger.source == "snapshot" and rec.verification == "pending"
+        assert rec.outcome == "succeeded"
+        assert rec.trigger.anomaly_id == "a-mem"
+        assert rec.trigger.source == "snapshot"
+        assert rec.verification == "pending"
         # later cycles (even after the cooldown) do not act again on the same anomaly
         for _ in range(10):
             clock.advance(30)
@@ -684,15 +725,20 @@ def test_docker_down_is_a_failed_action_with_a_reason() -> None:
         engine = make_engine(RESTART, clock=clock, actuator=actuator)
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "failed" and rec.reason == "docker_unavailable"
+        assert rec is not None
+        assert rec.outcome == "failed"
+        assert rec.reason == "docker_unavailable"
         assert rec.error == "Docker is not reachable: list orders: connection refused"
-        assert rec.verification == "failed" and engine.store.breaker("orders").failures == 1
+        assert rec.verification == "failed"
+        assert engine.store.breaker("orders").failures == 1
         # the daemon is back but the service has no eligible container: a skip, not a failure
         actuator.reachable = True
         clock.advance(1)
         again = await deliver(engine, alert(fingerprint="f2"))
         rec2 = engine.store.get_action(again["scheduled"][0]["id"])
-        assert rec2 is not None and rec2.outcome == "skipped" and rec2.reason == "no_targets"
+        assert rec2 is not None
+        assert rec2.outcome == "skipped"
+        assert rec2.reason == "no_targets"
 
     run(go)
 
@@ -703,7 +749,9 @@ def test_hung_restart_times_out_as_failed() -> None:
         engine.actuator.hang_actions = True  # type: ignore[attr-defined]
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "failed" and rec.reason is None
+        assert rec is not None
+        assert rec.outcome == "failed"
+        assert rec.reason is None
         assert (rec.error or "").startswith("timed out after")
         assert rec.verification == "failed"
 
@@ -767,7 +815,8 @@ def test_the_tail_of_a_load_spike_does_not_restart() -> None:
         snaps.set(series("orders", "latency", 0.05), series("orders", "cpu", 0.05))
         clock.advance(5)
         await engine.cycle()
-        assert records(engine) == [] and restarts(engine) == 0
+        assert records(engine) == []
+        assert restarts(engine) == 0
 
     run(go)
 
@@ -792,6 +841,7 @@ def test_latency_that_outlasts_the_load_is_restarted_after_the_hold() -> None:
                 acted_after = 5 * step
         assert acted_after == 25  # seen true at 5 s, held 20 s at 25 s
         (rec,) = records(engine)
-        assert rec.outcome == "succeeded" and rec.trigger.anomaly_id == "a-lat"
+        assert rec.outcome == "succeeded"
+        assert rec.trigger.anomaly_id == "a-lat"
 
     run(go)

@@ -40,7 +40,9 @@ def test_relia_alert_maps_directly() -> None:
         "critical",
         "deviation",
     )
-    assert event.value == 1.5 and event.anomaly_id == "a-7" and event.fingerprint == "abc"
+    assert event.value == 1.5
+    assert event.anomaly_id == "a-7"
+    assert event.fingerprint == "abc"
     assert event.dedupe_key == "abc|firing|2026-01-01T00:00:00Z|critical"
 
 
@@ -74,7 +76,8 @@ def test_service_label_fallbacks_and_missing_service() -> None:
 def test_fingerprint_is_computed_when_missing_and_stable() -> None:
     a = to_event(am({"alertname": "X", "service": "orders"}))
     b = to_event(am({"service": "orders", "alertname": "X"}))
-    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 16
+    assert a.fingerprint == b.fingerprint
+    assert len(a.fingerprint) == 16
 
 
 @pytest.mark.parametrize(
@@ -128,8 +131,9 @@ def test_predict_parsing_is_tolerant_and_builds_context() -> None:
     assert snap.cycle_at == 95.0  # the cycle shown: the latest valid series `ts`
     ctx = snap.context("orders")
     assert ctx.values == {"latency": 0.9, "cpu": None, "availability": None}
-    assert ctx.severity == 3 and ctx.no_data is True
+    assert ctx.severity == 3
+    assert ctx.no_data is True
     assert snap.anomaly_open("a-1", "orders", "latency")
     assert not snap.anomaly_open("a-2", "orders", "latency")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no 'series' list"):
         parse_predict({"nope": 1}, 0.0)

@@ -237,7 +237,8 @@ maintenance:
 policies: []
 """
     pset, errors = load_policies(good, "p.yml")
-    assert errors == [] and pset is not None
+    assert errors == []
+    assert pset is not None
     assert [w.name for w in pset.maintenance] == ["nightly", "migration"]
     assert pset.maintenance[1].services == ("*",)
     bad = """
@@ -252,4 +253,5 @@ policies: []
         ("maintenance[1].weekly.timezone", "unknown time zone 'Nowhere/City' (an IANA name)")
     ]
     _, errors = load_policies("maintenance: {a: 1}\npolicies: []\n", "p.yml")
-    assert errors[0].field == "maintenance" and "list" in errors[0].message
+    assert errors[0].field == "maintenance"
+    assert "list" in errors[0].message

@@ -69,9 +69,13 @@ def test_silences_lists_only_active_ones_after_a_refresh() -> None:
 
     with app_with(handler) as client:
         before = client.get("/silences").json()
-        assert before["configured"] and before["silences"] == [] and before["fresh"] is False
+        assert before["configured"]
+        assert before["silences"] == []
+        assert before["fresh"] is False
         body = client.get("/silences", params={"refresh": "true"}).json()
-        assert body["reachable"] and body["fresh"] and body["error"] is None
+        assert body["reachable"]
+        assert body["fresh"]
+        assert body["error"] is None
         assert [s["id"] for s in body["silences"]] == ["live"]
         assert body["silences"][0]["matchers"] == ['service="orders"']
         assert client.get("/status").json()["alertmanager"]["reachable"] is True
@@ -86,11 +90,14 @@ def test_alertmanager_down_or_unset_is_reported() -> None:
 
     with app_with(handler) as client:
         body = client.get("/silences", params={"refresh": "true"}).json()
-        assert body["reachable"] is False and "ConnectError" in body["error"]
+        assert body["reachable"] is False
+        assert "ConnectError" in body["error"]
         assert client.get("/status").json()["alertmanager"]["error"] == body["error"]
     with app_with(None) as client:
         body = client.get("/silences", params={"refresh": "true"}).json()
-        assert body["configured"] is False and body["url"] is None and body["silences"] == []
+        assert body["configured"] is False
+        assert body["url"] is None
+        assert body["silences"] == []
 
 
 def test_maintenance_lists_windows_with_their_state() -> None:
@@ -99,7 +106,8 @@ def test_maintenance_lists_windows_with_their_state() -> None:
         now, weekly = body["windows"]
         assert (now["name"], now["active"], now["services"]) == ("now", True, ["orders"])
         assert now["active_until"] == 4070908800.0
-        assert weekly["active"] is False and weekly["services"] == ["*"]
+        assert weekly["active"] is False
+        assert weekly["services"] == ["*"]
         assert weekly["weekly"] == {
             "days": ["sat"],
             "start": "23:00",

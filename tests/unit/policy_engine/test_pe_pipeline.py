@@ -53,9 +53,12 @@ def test_two_policies_one_incident_restart_once_and_say_which_acted() -> None:
         summary = await deliver(engine, both())
         assert restarts(engine) == 1
         first, second = (engine.store.get_action(s["id"]) for s in summary["scheduled"])
-        assert first is not None and first.outcome == "succeeded"
-        assert second is not None and second.outcome == "skipped"
-        assert second.reason == "target_cooldown" and "'orders_latency'" in (second.detail or "")
+        assert first is not None
+        assert first.outcome == "succeeded"
+        assert second is not None
+        assert second.outcome == "skipped"
+        assert second.reason == "target_cooldown"
+        assert "'orders_latency'" in (second.detail or "")
         views = {p.name: engine.policy_view(p) for p in engine.policies.active.policies}  # type: ignore[union-attr]
         assert views["orders_errors"]["target_cooldown_remaining_s"] == 300
         assert views["orders_latency"]["target_cooldown_remaining_s"] == 0
@@ -63,12 +66,16 @@ def test_two_policies_one_incident_restart_once_and_say_which_acted() -> None:
         clock.advance(50)
         later = await deliver(engine, alert(metric="error_rate", value="0.5", fingerprint="fp-e2"))
         rec = engine.store.get_action(later["scheduled"][0]["id"])
-        assert rec is not None and rec.reason == "target_cooldown" and restarts(engine) == 1
+        assert rec is not None
+        assert rec.reason == "target_cooldown"
+        assert restarts(engine) == 1
         # after the window the other policy may act
         clock.advance(300)
         late = await deliver(engine, alert(metric="error_rate", value="0.5", fingerprint="fp-e3"))
         rec = engine.store.get_action(late["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "succeeded" and restarts(engine) == 2
+        assert rec is not None
+        assert rec.outcome == "succeeded"
+        assert restarts(engine) == 2
 
     asyncio.run(go())
 
@@ -111,7 +118,8 @@ def test_the_record_is_pending_before_docker_is_called() -> None:
         summary = await deliver(engine, alert())
         assert actuator.seen == [[("pending", "relia-orders-1")]]
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "succeeded"
+        assert rec is not None
+        assert rec.outcome == "succeeded"
 
     asyncio.run(go())
 
@@ -177,11 +185,14 @@ def test_start_up_settles_pending_records_from_the_real_world() -> None:
         assert settled(engine, down).outcome == "interrupted"  # still 2
         assert settled(engine, sent).outcome == "interrupted"
         assert settled(engine, dry).outcome == "dry_run"
-        assert store.pending_actions() == [] and restarts(engine) == 0
+        assert store.pending_actions() == []
+        assert restarts(engine) == 0
         # both kinds count: the policy is in cooldown and its budget holds the attempts
         summary = await deliver(engine, alert())
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.reason == "cooldown" and restarts(engine) == 0
+        assert rec is not None
+        assert rec.reason == "cooldown"
+        assert restarts(engine) == 0
         times = store.attempt_times(0.0, service="orders")
         assert len(times) == 5
 
@@ -221,7 +232,8 @@ def test_min_replicas_zero_needs_the_file_to_allow_it() -> None:
     assert [(e.policy, e.field) for e in errors] == [("down", "params.min_replicas")]
     assert "allow_scale_to_zero" in errors[0].message
     active, errors = load_policies(SCALE.format(allow="true"), "p.yml")
-    assert active is not None and active.policies[0].params["min_replicas"] == 0
+    assert active is not None
+    assert active.policies[0].params["min_replicas"] == 0
     _, errors = load_policies(SCALE.format(allow="maybe"), "p.yml")
     assert errors[0].field == "settings.allow_scale_to_zero"
 
@@ -261,12 +273,15 @@ def test_no_data_right_after_the_engines_own_restart_is_that_restarts_gap() -> N
         clock.advance(10)
         early = await deliver(engine, no_data("nd1"))
         rec = engine.store.get_action(early["scheduled"][0]["id"])
-        assert rec is not None and rec.outcome == "skipped" and rec.reason == "settling"
+        assert rec is not None
+        assert rec.outcome == "skipped"
+        assert rec.reason == "settling"
         assert "restart_container by 'orders_latency' 10 s ago" in (rec.detail or "")
         clock.advance(40)  # 50 s after the restart: the service should be back by now
         late = await deliver(engine, no_data("nd2"))
         rec = engine.store.get_action(late["scheduled"][0]["id"])
-        assert rec is not None and rec.reason != "settling"
+        assert rec is not None
+        assert rec.reason != "settling"
 
     asyncio.run(go())
 
@@ -276,6 +291,7 @@ def test_no_data_without_a_recent_action_is_not_held() -> None:
         engine = make_engine(SETTLING)
         summary = await deliver(engine, no_data("nd1"))
         rec = engine.store.get_action(summary["scheduled"][0]["id"])
-        assert rec is not None and rec.reason != "settling"
+        assert rec is not None
+        assert rec.reason != "settling"
 
     asyncio.run(go())

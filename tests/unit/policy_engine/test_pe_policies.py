@@ -42,7 +42,8 @@ def one_policy(**fields: object) -> str:
 
 def test_original_format_loads_verbatim() -> None:
     active, errors = load_policies(ORIGINAL, "p.yml")
-    assert errors == [] and active is not None
+    assert errors == []
+    assert active is not None
     (policy,) = active.policies
     assert (policy.name, policy.action, policy.service, policy.cooldown_s, policy.enabled) == (
         "orders_high_latency_restart",
@@ -51,9 +52,12 @@ def test_original_format_loads_verbatim() -> None:
         300.0,
         True,
     )
-    assert policy.for_s == 0 and policy.dry_run is False and policy.budget is None
+    assert policy.for_s == 0
+    assert policy.dry_run is False
+    assert policy.budget is None
     assert active.version == version_of(ORIGINAL.encode())
-    assert active.version.startswith("sha256-") and len(active.version) == len("sha256-") + 12
+    assert active.version.startswith("sha256-")
+    assert len(active.version) == len("sha256-") + 12
 
 
 def test_extended_fields_and_settings() -> None:
@@ -82,19 +86,27 @@ policies:
     params: {url: "https://example.invalid/x", message: hi}
 """
     active, errors = load_policies(text, "p.yml")
-    assert errors == [] and active is not None
+    assert errors == []
+    assert active is not None
     gs = active.settings
-    assert gs.per_service_budget is not None and gs.per_service_budget.max_actions == 4
+    assert gs.per_service_budget is not None
+    assert gs.per_service_budget.max_actions == 4
     assert gs.per_service_budget.window_s == 1800
-    assert gs.global_budget is not None and gs.global_budget.window_s == 7200
+    assert gs.global_budget is not None
+    assert gs.global_budget.window_s == 7200
     assert (gs.verification_window_s, gs.grace_period_s, gs.dry_run) == (90, 60, True)
     assert (gs.breaker.failures, gs.breaker.open_for_s) == (2, 600)
     scale = active.by_name("scale")
-    assert scale is not None and scale.for_s == 30 and scale.cooldown_s == 120 and scale.dry_run
+    assert scale is not None
+    assert scale.for_s == 30
+    assert scale.cooldown_s == 120
+    assert scale.dry_run
     assert scale.params == {"step": 2, "min_replicas": 1, "max_replicas": 4}
-    assert scale.budget is not None and scale.budget.max_actions == 3
+    assert scale.budget is not None
+    assert scale.budget.max_actions == 3
     page = active.by_name("page")
-    assert page is not None and page.params["url"] == "https://example.invalid/x"
+    assert page is not None
+    assert page.params["url"] == "https://example.invalid/x"
 
 
 @pytest.mark.parametrize(
@@ -232,7 +244,8 @@ def test_durations(raw: object, seconds: float) -> None:
 def test_shipped_policies_file_is_valid_and_covers_every_service() -> None:
     text = (REPO / "policy_engine" / "policies.yml").read_bytes()
     active, errors = load_policies(text, "policies.yml")
-    assert errors == [] and active is not None
+    assert errors == []
+    assert active is not None
     for service in ("orders", "users", "payments"):
         mine = [p for p in active.policies if p.service == service]
         covered = {m for p in mine for m in p.metrics}

@@ -94,7 +94,8 @@ def test_plan_says_who_will_act_who_is_blocked_and_why() -> None:
         await engine.cycle()
         before = plan_of(engine)
         (row,) = before["policies"]
-        assert row["condition_holds"] is True and row["would_act"] is True
+        assert row["condition_holds"] is True
+        assert row["would_act"] is True
         assert (
             before["summary"]
             == "orders_errors (restart_container): will act on the next alert or re-check"

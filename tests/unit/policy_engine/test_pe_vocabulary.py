@@ -89,9 +89,11 @@ def test_a_signal_added_to_the_catalog_is_usable_with_no_code_change() -> None:
     vocabulary = Vocabulary(store, "http://anomaly", fetch=anomaly_service_models("queue_depth"))
     vocabulary.restore()
     assert asyncio.run(vocabulary.refresh(123.0)) is True
-    assert vocabulary.names == ["latency", "queue_depth"] and vocabulary.source == "catalog"
+    assert vocabulary.names == ["latency", "queue_depth"]
+    assert vocabulary.source == "catalog"
     active, errors = load_policies(QUEUE_POLICY, "policies.yml")
-    assert errors == [] and active is not None
+    assert errors == []
+    assert active is not None
     # the snapshot carries the new signal into the condition
     snap = Snapshot(
         0.0,
@@ -103,9 +105,9 @@ def test_a_signal_added_to_the_catalog_is_usable_with_no_code_change() -> None:
     assert evaluate(active.policies[0].ast, snap.context("orders")) is True
     # a name the catalog dropped is now unknown, and the error lists the catalog's names
     gone, errors = load_policies(QUEUE_POLICY.replace("queue_depth", "cpu"), "p.yml")
+    assert gone is None
     assert (
-        gone is None
-        and "(known: latency, queue_depth, severity, no_data, caused_by_dependency, caused_by_load)"
+        "(known: latency, queue_depth, severity, no_data, caused_by_dependency, caused_by_load)"
         in errors[0].message
     )
     # unchanged catalog: nothing to do
@@ -150,7 +152,8 @@ def test_a_bad_catalog_is_refused_and_the_last_good_kept(payload: Any, why: str)
 
     vocabulary._fetch = bad
     assert asyncio.run(vocabulary.refresh()) is False
-    assert "queue_depth" in METRICS and why in (vocabulary.last_error or "")
+    assert "queue_depth" in METRICS
+    assert why in (vocabulary.last_error or "")
 
 
 def test_the_policies_file_is_validated_again_when_the_vocabulary_changes(
@@ -172,10 +175,13 @@ def test_the_policies_file_is_validated_again_when_the_vocabulary_changes(
         vocabulary=vocabulary,
     )
     engine: Engine = app.state.engine
-    assert engine.policies.active is None and not engine.policies.valid
+    assert engine.policies.active is None
+    assert not engine.policies.valid
     assert asyncio.run(refresh_vocabulary(engine, vocabulary)) is True
-    assert engine.policies.valid and engine.policies.active is not None
+    assert engine.policies.valid
+    assert engine.policies.active is not None
     assert engine.policies.active.policies[0].name == "orders_queue"
     with TestClient(app) as client:
         shown = client.get("/status").json()["vocabulary"]
-    assert shown["names"] == ["latency", "queue_depth"] and shown["source"] == "catalog"
+    assert shown["names"] == ["latency", "queue_depth"]
+    assert shown["source"] == "catalog"

@@ -64,7 +64,8 @@ def test_hostile_file_is_refused_fast_with_a_bounded_message(name: str) -> None:
     elapsed = time.perf_counter() - started
     assert active is None
     assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
-    assert len(errors) == 1 and errors[0].field == "file"
+    assert len(errors) == 1
+    assert errors[0].field == "file"
     assert needle in errors[0].message
     assert len(errors[0].message) <= 400
 
@@ -116,7 +117,8 @@ def test_engine_starts_on_last_good_set_when_the_file_is_hostile(name: str, tmp_
     file.write_text(GOOD)
     first = _engine(store, file)
     first.start()
-    assert first.policies.active is not None and store.get(LAST_GOOD_KEY) is not None
+    assert first.policies.active is not None
+    assert store.get(LAST_GOOD_KEY) is not None
     good_version = first.policies.active.version
 
     file.write_text(HOSTILE[name][0])
@@ -163,7 +165,8 @@ def test_cycle_reloads_off_the_event_loop(tmp_path: Path) -> None:
         return ticks
 
     ticks = asyncio.run(main())
-    assert engine.policies.active is not None and len(engine.policies.active.policies) == 1500
+    assert engine.policies.active is not None
+    assert len(engine.policies.active.policies) == 1500
     assert ticks > 3
 
 
@@ -187,4 +190,5 @@ def test_reloads_off_the_loop_never_overlap() -> None:
         await asyncio.gather(*(reload_off_loop(engine, force=i % 2 == 0) for i in range(6)))
 
     asyncio.run(main())
-    assert engine.most == 1 and len(engine.calls) == 6
+    assert engine.most == 1
+    assert len(engine.calls) == 6

@@ -35,13 +35,17 @@ def test_users_domain(users_app, serving) -> None:
     async def main() -> None:
         async with serving(users_app()) as client:
             page = (await client.get("/users", params={"limit": 10, "offset": 45})).json()
-            assert page["total"] == 50 and page["limit"] == 10 and page["offset"] == 45
+            assert page["total"] == 50
+            assert page["limit"] == 10
+            assert page["offset"] == 45
             assert [u["id"] for u in page["items"]] == [f"u-{i}" for i in range(46, 51)]
             assert (await client.get("/users/u-50")).json()["tier"] == "gold"
             missing = await client.get("/users/u-51")
-            assert missing.status_code == 404 and "u-51" in missing.json()["detail"]
+            assert missing.status_code == 404
+            assert "u-51" in missing.json()["detail"]
             made = await client.post("/users", json={"name": " Lin ", "email": "lin@example.org"})
-            assert made.status_code == 201 and made.json()["id"] == "u-51"
+            assert made.status_code == 201
+            assert made.json()["id"] == "u-51"
             assert made.json()["name"] == "Lin"
             for bad in (
                 {"name": "", "email": "a@b.c"},
@@ -66,7 +70,8 @@ def test_users_store_is_bounded(users_app, serving) -> None:
             assert page["total"] == 60
             ids = {u["id"] for u in page["items"]}
             assert {f"u-{i}" for i in range(1, 51)} <= ids  # seeds are never evicted
-            assert "u-80" in ids and "u-51" not in ids
+            assert "u-80" in ids
+            assert "u-51" not in ids
 
     asyncio.run(main())
 
@@ -96,7 +101,8 @@ def test_payments_domain(serving) -> None:
             )
             assert ok.status_code == 200
             body = ok.json()
-            assert body["status"] == "approved" and 0 <= body["fraud_score"] < 0.8
+            assert body["status"] == "approved"
+            assert 0 <= body["fraud_score"] < 0.8
             got = await client.get(f"/payments/{body['payment_id']}")
             assert got.json() == body
             assert (await client.get("/payments/p-none")).status_code == 404
@@ -158,13 +164,16 @@ def test_order_flow_across_three_apps(users_app, serving) -> None:
             made = await client.post("/orders", json=ORDER)
             assert made.status_code == 201, made.text
             order = made.json()
-            assert order["status"] == "confirmed" and order["payment_id"].startswith("p-")
+            assert order["status"] == "confirmed"
+            assert order["payment_id"].startswith("p-")
             assert order["subtotal"] == 25.0
             assert (await client.get(f"/orders/{order['id']}")).json() == order
             listed = (await client.get("/orders")).json()
-            assert listed["total"] == 1 and listed["items"][0]["id"] == order["id"]
+            assert listed["total"] == 1
+            assert listed["items"][0]["id"] == order["id"]
             unknown = await client.post("/orders", json={**ORDER, "customer_id": "u-999"})
-            assert unknown.status_code == 422 and "unknown customer" in unknown.json()["detail"]
+            assert unknown.status_code == 422
+            assert "unknown customer" in unknown.json()["detail"]
             for bad in (
                 {"customer_id": "u-1", "items": []},
                 {"customer_id": "u-1", "items": [{"sku": "a", "qty": 0, "unit_price": 1}]},
@@ -175,7 +184,8 @@ def test_order_flow_across_three_apps(users_app, serving) -> None:
             # A fault on users shows up at orders as a clear downstream error.
             await users_client_post(users, {"kind": "errors", "rate": 1})
             failed = await client.post("/orders", json=ORDER)
-            assert failed.status_code == 502 and "users" in failed.json()["detail"]
+            assert failed.status_code == 502
+            assert "users" in failed.json()["detail"]
             text = (await client.get("/metrics")).text
             assert 'orders_created_total{status="confirmed"} 1.0' in text
             assert 'orders_failed_total{reason="users_failed"} 1.0' in text
@@ -228,9 +238,11 @@ def test_orders_downstream_failures(serving, handler, status, fragment, client_l
     async def main() -> None:
         async with serving(orders) as client:
             resp = await client.post("/orders", json=ORDER)
-            assert resp.status_code == status and fragment in resp.json()["detail"]
+            assert resp.status_code == status
+            assert fragment in resp.json()["detail"]
             ready = await client.get("/ready")
-            assert ready.status_code == 503 and ready.json()["ready"] is False
+            assert ready.status_code == 503
+            assert ready.json()["ready"] is False
             assert (await client.get("/health")).status_code == 200
             # One outbound sample, labelled with why it failed; readiness probes are not counted.
             counts = _client_counts((await client.get("/metrics")).text)
@@ -248,7 +260,8 @@ def test_payments_failure_is_a_clear_502(serving) -> None:
     async def main() -> None:
         async with serving(_orders(httpx.MockTransport(handler))) as client:
             resp = await client.post("/orders", json=ORDER)
-            assert resp.status_code == 502 and "payments answered 500" in resp.json()["detail"]
+            assert resp.status_code == 502
+            assert "payments answered 500" in resp.json()["detail"]
             # The edge to the culprit carries the 500; the healthy edge to users does not.
             assert _client_counts((await client.get("/metrics")).text) == {
                 'error_type="",method="GET",peer_service="users",status_code="200"': 1.0,

@@ -120,12 +120,16 @@ def test_add_gives_ids_and_lifetimes() -> None:
     faults = FaultSet()
     a = faults.add(parse_fault({"kind": "latency", "ms": 10}), now=100.0)
     b = faults.add(parse_fault({"kind": "errors", "rate": 1, "duration_s": 5}), now=101.0)
-    assert a.id != b.id and a.id.startswith("f-") and b.id.startswith("f-")
+    assert a.id != b.id
+    assert a.id.startswith("f-")
+    assert b.id.startswith("f-")
     assert a.expires_at is None
     assert b.expires_at == 106.0
     d = b.to_dict()
-    assert d["kind"] == "errors" and d["params"] == {"rate": 1.0, "status": 500}
-    assert d["started_at"] == 101.0 and d["expires_at"] == 106.0
+    assert d["kind"] == "errors"
+    assert d["params"] == {"rate": 1.0, "status": 500}
+    assert d["started_at"] == 101.0
+    assert d["expires_at"] == 106.0
 
 
 def test_expiry_by_duration() -> None:
@@ -176,7 +180,8 @@ def test_latency_with_probability_and_jitter() -> None:
     decisions = _decide_many(faults)
     delayed = [d.delay_s for d in decisions if d.delay_s > 0]
     assert 0.45 < len(delayed) / len(decisions) < 0.55
-    assert min(delayed) >= 0.08 and max(delayed) <= 0.12
+    assert min(delayed) >= 0.08
+    assert max(delayed) <= 0.12
     assert max(delayed) - min(delayed) > 0.03  # jitter really varies
     assert all(d.error_status is None and not d.hang for d in decisions)
 
@@ -241,7 +246,8 @@ def test_noise_is_low_and_bounded() -> None:
     spikes = [d.delay_s for d in decisions if d.delay_s > 0]
     assert 0.005 < errors < 0.015
     assert 0.015 < len(spikes) / len(decisions) < 0.025
-    assert min(spikes) >= 0.1 and max(spikes) <= 0.2
+    assert min(spikes) >= 0.1
+    assert max(spikes) <= 0.2
 
 
 def test_kinds_listed() -> None:

@@ -35,9 +35,11 @@ def test_chaos_api_roundtrip(users_app, serving) -> None:
             created = await client.post("/chaos", json={"kind": "latency", "ms": 1})
             assert created.status_code == 201
             body = created.json()
-            assert body["id"].startswith("f-") and body["kind"] == "latency"
+            assert body["id"].startswith("f-")
+            assert body["kind"] == "latency"
             assert body["params"] == {"ms": 1.0, "jitter_ms": 0.0, "probability": 1.0}
-            assert body["expires_at"] is None and body["started_at"] > 0
+            assert body["expires_at"] is None
+            assert body["started_at"] > 0
             second = (await client.post("/chaos", json={"kind": "errors", "rate": 0.0})).json()
             faults = (await client.get("/chaos")).json()["faults"]
             assert {f["id"] for f in faults} == {body["id"], second["id"]}
@@ -70,7 +72,8 @@ def test_bad_fault_requests_are_422_with_a_message(users_app, serving) -> None:
                 assert resp.status_code == 422, body
                 assert fragment in resp.json()["detail"], resp.text
             resp = await client.post("/chaos", content=b"{not json", headers=JSON)
-            assert resp.status_code == 422 and "not valid JSON" in resp.json()["detail"]
+            assert resp.status_code == 422
+            assert "not valid JSON" in resp.json()["detail"]
             # Nothing was activated by the bad requests.
             assert (await client.get("/chaos")).json()["faults"] == []
 
@@ -161,7 +164,8 @@ def test_hung_requests_exhaust_the_service(users_app, serving) -> None:
             assert await _eventually(parked)
             # Every slot is held: a new request waits its queue time, then gets 503.
             resp = await client.get("/users/u-6")
-            assert resp.status_code == 503 and "saturated" in resp.json()["detail"]
+            assert resp.status_code == 503
+            assert "saturated" in resp.json()["detail"]
             assert (await client.get("/health")).status_code == 200
             await client.delete("/chaos")
             assert [r.status_code for r in await asyncio.gather(*hung)] == [200, 200]
@@ -188,7 +192,8 @@ def test_crash_responds_then_exits(users_app, serving, exit_recorder) -> None:
     async def main() -> None:
         async with serving(users_app()) as client:
             resp = await client.post("/chaos", json={"kind": "crash", "exit_code": 7})
-            assert resp.status_code == 201 and resp.json()["params"] == {"exit_code": 7}
+            assert resp.status_code == 201
+            assert resp.json()["params"] == {"exit_code": 7}
 
             async def exited() -> bool:
                 return exit_recorder.codes == [7]
@@ -273,7 +278,8 @@ def test_background_noise_settings(users_app, serving) -> None:
     defaults = UsersSettings()
     assert defaults.chaos_enabled is True
     assert defaults.failure_rate == 0.0  # error noise is opt-in (docs/services.md)
-    assert 0 < defaults.latency_spike_rate <= 0.01 and defaults.latency_spike_ms <= 250
+    assert 0 < defaults.latency_spike_rate <= 0.01
+    assert defaults.latency_spike_ms <= 250
     for field, value in (
         ("failure_rate", 0.5),
         ("latency_spike_rate", 0.1),
@@ -307,7 +313,10 @@ def test_env_settings_are_read(monkeypatch) -> None:
     monkeypatch.setenv("USERS_URL", "http://127.0.0.1:1")
     monkeypatch.setenv("PORT", "9123")
     settings = OrdersSettings()
-    assert settings.chaos_enabled is False and settings.failure_rate == 0.01
-    assert settings.latency_spike_rate == 0 and settings.port == 9123
-    assert settings.users_url == "http://127.0.0.1:1" and settings.service_name == "orders"
+    assert settings.chaos_enabled is False
+    assert settings.failure_rate == 0.01
+    assert settings.latency_spike_rate == 0
+    assert settings.port == 9123
+    assert settings.users_url == "http://127.0.0.1:1"
+    assert settings.service_name == "orders"
     assert isinstance(httpx.URL(settings.payments_url), httpx.URL)

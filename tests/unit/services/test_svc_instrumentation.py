@@ -65,7 +65,8 @@ def test_route_template_labels_and_exclusions(users_app, serving) -> None:
 def test_buckets_resolve_20ms_to_800ms() -> None:
     inside = [b for b in DURATION_BUCKETS if 0.02 <= b <= 0.8]
     assert len(inside) >= 15
-    assert 0.02 in DURATION_BUCKETS and 0.8 in DURATION_BUCKETS
+    assert 0.02 in DURATION_BUCKETS
+    assert 0.8 in DURATION_BUCKETS
 
 
 def test_operational_paths() -> None:
@@ -126,23 +127,30 @@ def test_request_logs_are_json_with_the_callers_trace(users_app, serving) -> Non
     for entry in traced:
         assert {"ts", "level", "service", "message", "trace_id", "span_id"} <= entry.keys()
         assert entry["service"] == "users"
-        assert len(entry["span_id"]) == 16 and entry["span_id"] != "00f067aa0ba902b7"
+        assert len(entry["span_id"]) == 16
+        assert entry["span_id"] != "00f067aa0ba902b7"
         assert isinstance(entry["ts"], float)
     request_line = next(x for x in traced if x["message"] == "POST /users 201")
-    assert request_line["level"] == "info" and request_line["status_code"] == 201
-    assert request_line["route"] == "/users" and request_line["duration_ms"] > 0
+    assert request_line["level"] == "info"
+    assert request_line["status_code"] == 201
+    assert request_line["route"] == "/users"
+    assert request_line["duration_ms"] > 0
     # Outside a request there is no span: ids are null, not made up.
     started = next(x for x in lines if x["message"] == "service started")
-    assert started["trace_id"] is None and started["span_id"] is None
+    assert started["trace_id"] is None
+    assert started["span_id"] is None
 
 
 def test_formatter_outside_spans_and_with_extras() -> None:
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello %s", ("w",), None)
     record.fault_id = "f-1"
     entry = json.loads(JsonFormatter("payments").format(record))
-    assert entry["message"] == "hello w" and entry["level"] == "warning"
-    assert entry["service"] == "payments" and entry["fault_id"] == "f-1"
-    assert entry["trace_id"] is None and current_trace_ids() == (None, None)
+    assert entry["message"] == "hello w"
+    assert entry["level"] == "warning"
+    assert entry["service"] == "payments"
+    assert entry["fault_id"] == "f-1"
+    assert entry["trace_id"] is None
+    assert current_trace_ids() == (None, None)
 
 
 def test_operational_paths_are_not_traced() -> None:
@@ -186,7 +194,8 @@ def test_openmetrics_exposition_carries_trace_exemplars(users_app, serving) -> N
         for line in open_metrics.text.splitlines()
         if line.startswith("http_server_request_duration_seconds_bucket") and "# {" in line
     ]
-    assert len(bucket_lines) == 1 and f'trace_id="{trace_id}"' in bucket_lines[0]
+    assert len(bucket_lines) == 1
+    assert f'trace_id="{trace_id}"' in bucket_lines[0]
     assert open_metrics.text.rstrip().endswith("# EOF")
     assert plain.headers["content-type"].startswith("text/plain")
     assert trace_id not in plain.text
