@@ -1,6 +1,6 @@
 """Load as a root cause (pure, no I/O): a service's latency, errors or unanswered probes that
-start while its own traffic is above its normal band are the load's doing, not a fault a restart
-cures (docs/root-cause.md, "Load")."""
+start while its traffic and its CPU are both above their normal bands are the load's doing, not
+a fault a restart cures (docs/root-cause.md, "Load")."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from anomaly_service.lifecycle import Tracker
 
-# The signal that says "more traffic than usual", and the signals load passes on.
-LOAD_SIGNAL = "request_rate"
+# The signals that together say "more work than usual", and the signals load passes on. More
+# traffic alone is not load (a chaos run's background traffic doubles a quiet service's rate
+# and costs it nothing); more traffic that burns CPU is.
+LOAD_SIGNALS = ("request_rate", "cpu")
 LOAD_EFFECTS = frozenset({"latency", "error_rate", "probe_success", "probe_unanswered"})
 
 
 @dataclass(frozen=True)
-class RateReading:
-    """One cycle's request rate of a service against the top of its normal band."""
+class Reading:
+    """One cycle's value of one load signal of a service against the top of its normal band."""
 
     service: str
+    signal: str
     ts: float
     value: float | None
     upper: float | None
@@ -38,18 +41,23 @@ class RateReading:
 
 @dataclass
 class LoadWatch:
-    """When each service's traffic was last above its band; an anomaly is load-driven when that
-    happened from `lookback_s` before it opened until now. Once load-driven, an anomaly stays
-    so until it closes: at the end of a spike the p99's window still counts the slow requests
-    while the rate is already back in its band."""
+    """When each service's traffic and CPU were last above their bands together; an anomaly is
+    load-driven when that happened from `lookback_s` before it opened until now. Once
+    load-driven, an anomaly stays so until it closes: at the end of a spike the p99's window
+    still counts the slow requests while the rate is already back in its band."""
 
     lookback_s: float = 30.0
     above_at: dict[str, float] = field(default_factory=dict)
 
-    def observe(self, readings: Iterable[RateReading]) -> None:
+    def observe(self, readings: Iterable[Reading]) -> None:
+        """One cycle's readings: a service is under load when every load signal is above."""
+        above: dict[tuple[str, float], set[str]] = {}
         for r in readings:
             if r.above:
-                self.above_at[r.service] = max(r.ts, self.above_at.get(r.service, r.ts))
+                above.setdefault((r.service, r.ts), set()).add(r.signal)
+        for (service, ts), signals in above.items():
+            if signals >= set(LOAD_SIGNALS):
+                self.above_at[service] = max(ts, self.above_at.get(service, ts))
 
     def driven(self, service: str, metric: str, kind: str, opened_at: float) -> bool:
         if metric not in LOAD_EFFECTS or kind != "deviation":
@@ -58,13 +66,13 @@ class LoadWatch:
         return at is not None and at >= opened_at - self.lookback_s
 
 
-def readings(tracker: Tracker, ts: float) -> list[RateReading]:
-    """This cycle's request-rate readings, one per series of the load signal."""
+def readings(tracker: Tracker, ts: float) -> list[Reading]:
+    """This cycle's readings of the load signals, one per series."""
     out = []
     for state in tracker.series.values():
-        obs = state.last
-        if state.spec.name == LOAD_SIGNAL and obs is not None and state.last_ts == ts:
-            out.append(RateReading(state.service, ts, obs.value, obs.upper, obs.warming))
+        obs, name = state.last, state.spec.name
+        if name in LOAD_SIGNALS and obs is not None and state.last_ts == ts:
+            out.append(Reading(state.service, name, ts, obs.value, obs.upper, obs.warming))
     return out
 
 

@@ -163,7 +163,7 @@ class SeverityCompare:
 # Words that are true or false on their own, read from the Context field of the same name:
 # no_data (a series of the service is gone), caused_by_dependency (the service's trouble is a
 # dependency's, per the anomaly service's attribution: docs/root-cause.md), caused_by_load (it
-# started while the service's own traffic was above its band: docs/root-cause.md, "Load").
+# started while the service's traffic and CPU were above their bands: docs/root-cause.md).
 FLAGS = ("no_data", "caused_by_dependency", "caused_by_load")
 
 

@@ -68,7 +68,7 @@ class Event:
     starts_at: str
     # Callees the anomaly service blamed (annotation `caused_by`, comma-separated): a victim.
     caused_by: tuple[str, ...] = ()
-    # It started while the service's own traffic was above its band (annotation caused_by_load).
+    # It started while the service's traffic and CPU were above their bands (caused_by_load).
     caused_by_load: bool = False
     labels: tuple[tuple[str, str], ...] = ()  # the alert's own labels (alert: policies, silences)
 

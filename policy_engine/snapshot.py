@@ -20,7 +20,7 @@ class Series:
     kind: str | None
     anomaly_id: str | None
     caused_by: tuple[str, ...] = ()  # callees the anomaly service blames for this series
-    caused_by_load: bool = False  # started while the service's traffic was above its band
+    caused_by_load: bool = False  # started while its traffic and CPU were above their bands
 
     @property
     def level(self) -> int:

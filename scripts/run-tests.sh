@@ -37,13 +37,17 @@ stop_all() {
 trap stop_all INT TERM
 
 echo "== lane 1: lint, then unit, integration and browser tests (lane 2, e2e, logs to $E2E_LOG)"
+# Lane 1 runs niced: the e2e stack learns its baselines while lane 1 runs, and a service starved
+# of CPU by lane 1's bursts learns a p99 "normal" of 0.5 s, under which an 800 ms fault is no
+# anomaly (seen in CI with lane 1 at normal priority on 3 workers: load 10, orders' baseline
+# 0.53 s, scenario 1 undetected). Niced, lane 1 takes the CPU the stack leaves.
 lint_rc=0
-make --no-print-directory lint || lint_rc=$?
+nice -n 10 make --no-print-directory lint || lint_rc=$?
 rest_rc=0
 # Lane 1 mostly waits (processes starting, scrapes, Docker): 7 CPU-minutes in 23 wall-minutes
 # when run on one worker. Its files run on LANE1_WORKERS workers (whole files per worker:
 # module fixtures start real processes once); every test uses free ports and names of its own.
-"$VPY" -m pytest -q --durations=30 -n "${LANE1_WORKERS:-3}" --dist loadfile \
+nice -n 10 "$VPY" -m pytest -q --durations=30 -n "${LANE1_WORKERS:-2}" --dist loadfile \
   --ignore=tests/e2e --ignore=tests/e2e_swarm -m "not swarm" "${extra[@]}" || rest_rc=$?
 rest_done=$(date +%s)
 

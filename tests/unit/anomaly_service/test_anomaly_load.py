@@ -1,35 +1,55 @@
-"""Load as a root cause: a latency anomaly that starts with the service's traffic above its band
-is marked load-driven (anomaly, event, /predict) and stays so until it closes; a fault under
-usual traffic is not."""
+"""Load as a root cause: a latency anomaly that starts with the service's traffic and CPU above
+their bands is marked load-driven (anomaly, event, /predict) and stays so until it closes; a
+fault under usual traffic, or under more traffic that costs no CPU, is not."""
 
 from __future__ import annotations
 
+import pytest
 from anomaly_fakes import FakePrometheus, spec, steady
 from test_anomaly_lifecycle import cycle, make
 
 from anomaly_service.api.views import predict
-from anomaly_service.load import LoadWatch, RateReading
+from anomaly_service.load import LoadWatch, Reading
 
 RATE = "q_rate"
+CPU = "q_cpu"
+
+
+def rate(ts: float, value: float, service: str = "orders") -> Reading:
+    return Reading(service, "request_rate", ts, value, 12.0)
+
+
+def cpu(ts: float, value: float, service: str = "orders") -> Reading:
+    return Reading(service, "cpu", ts, value, 0.2)
 
 
 def test_a_reading_is_above_only_past_warm_up_with_a_value_over_the_band() -> None:
-    assert RateReading("orders", 1.0, 40.0, 12.0).above
-    assert not RateReading("orders", 1.0, 11.0, 12.0).above
-    assert not RateReading("orders", 1.0, 40.0, 12.0, warming=True).above
-    assert not RateReading("orders", 1.0, None, 12.0).above
+    assert rate(1.0, 40.0).above
+    assert not rate(1.0, 11.0).above
+    assert not Reading("orders", "request_rate", 1.0, 40.0, 12.0, warming=True).above
+    assert not Reading("orders", "request_rate", 1.0, None, 12.0).above
+
+
+def test_load_is_traffic_and_cpu_above_their_bands_in_the_same_cycle() -> None:
+    watch = LoadWatch()
+    watch.observe([rate(100.0, 40.0), cpu(100.0, 0.1)])  # more traffic, no more work
+    watch.observe([rate(105.0, 5.0), cpu(105.0, 0.9)])  # a CPU fault, usual traffic
+    watch.observe([rate(110.0, 40.0), cpu(110.0, 0.9, service="users")])  # another's CPU
+    assert watch.above_at == {}
+    watch.observe([rate(115.0, 40.0), cpu(115.0, 0.9)])
+    assert watch.above_at == {"orders": 115.0}
 
 
 def test_driven_looks_back_from_the_opening_and_forward_to_now() -> None:
     watch = LoadWatch(lookback_s=30.0)
-    watch.observe([RateReading("orders", 100.0, 40.0, 12.0)])
+    watch.observe([rate(100.0, 40.0), cpu(100.0, 0.9)])
     assert watch.driven("orders", "latency", "deviation", opened_at=120.0)  # 20 s before
     assert not watch.driven("orders", "latency", "deviation", opened_at=140.0)  # 40 s before
     assert not watch.driven("users", "latency", "deviation", opened_at=120.0)  # its own rate
     # load explains what it passes on, not CPU (its own signal) nor a missing series
     assert not watch.driven("orders", "cpu", "deviation", opened_at=120.0)
     assert not watch.driven("orders", "latency", "no_data", opened_at=120.0)
-    watch.observe([RateReading("orders", 90.0, 40.0, 12.0)])  # an older reading: no step back
+    watch.observe([rate(90.0, 40.0), cpu(90.0, 0.9)])  # an older reading: no step back
     assert watch.above_at["orders"] == 100.0
 
 
@@ -37,8 +57,10 @@ def rate_and_latency() -> tuple[FakePrometheus, list]:  # type: ignore[type-arg]
     prom = FakePrometheus()
     prom.history["q_latency"] = {"orders": steady(80, 0.05, 0.005)}
     prom.history[RATE] = {"orders": steady(80, 5.0, 0.5, seed=3)}
+    prom.history[CPU] = {"orders": steady(80, 0.03, 0.005, seed=4)}
     specs = [spec(), spec("request_rate", RATE, direction="both", floor=None, unit="req/s",
-                          min_spread=1.0)]  # fmt: skip
+                          min_spread=1.0),
+             spec("cpu", CPU, floor=0.8, unit="cores", min_spread=0.05)]  # fmt: skip
     return prom, specs
 
 
@@ -47,9 +69,9 @@ def test_a_latency_anomaly_that_starts_with_a_traffic_surge_is_load_driven_until
 ):
     prom, specs = rate_and_latency()
     engine, notes, clock = make(prom, *specs)
-    prom.values = {"q_latency": {"orders": 0.05}, RATE: {"orders": 5.0}}
+    prom.values = {"q_latency": {"orders": 0.05}, RATE: {"orders": 5.0}, CPU: {"orders": 0.03}}
     cycle(engine, clock)
-    prom.values = {"q_latency": {"orders": 3.0}, RATE: {"orders": 40.0}}
+    prom.values = {"q_latency": {"orders": 3.0}, RATE: {"orders": 40.0}, CPU: {"orders": 0.4}}
     opened = cycle(engine, clock) + cycle(engine, clock)
     latency = next(t.anomaly for t in opened if t.anomaly["metric"] == "latency")
     assert latency["caused_by_load"] is True
@@ -58,7 +80,7 @@ def test_a_latency_anomaly_that_starts_with_a_traffic_surge_is_load_driven_until
     ]
     assert fired[0]["annotations"]["caused_by_load"] == "true"
     # the surge ends, the p99's window still counts slow requests: still the load's
-    prom.values = {"q_latency": {"orders": 2.0}, RATE: {"orders": 5.0}}
+    prom.values = {"q_latency": {"orders": 2.0}, RATE: {"orders": 5.0}, CPU: {"orders": 0.03}}
     for _ in range(8):  # 40 s: past the look-back
         cycle(engine, clock)
     rows = {r["metric"]: r for r in predict(engine)["series"]}
@@ -67,10 +89,15 @@ def test_a_latency_anomaly_that_starts_with_a_traffic_surge_is_load_driven_until
     assert rows["request_rate"]["caused_by_load"] is False
 
 
-def test_a_latency_fault_under_usual_traffic_is_not_load_driven() -> None:
+@pytest.mark.parametrize("extra_rate", [0.2, 35.0])  # usual traffic; more traffic, no more CPU
+def test_a_latency_fault_without_load_is_not_load_driven(extra_rate: float) -> None:
     prom, specs = rate_and_latency()
     engine, notes, clock = make(prom, *specs)
-    prom.values = {"q_latency": {"orders": 3.0}, RATE: {"orders": 5.2}}
+    prom.values = {
+        "q_latency": {"orders": 3.0},
+        RATE: {"orders": 5.0 + extra_rate},
+        CPU: {"orders": 0.04},
+    }
     opened = cycle(engine, clock) + cycle(engine, clock)
     latency = next(t.anomaly for t in opened if t.anomaly["metric"] == "latency")
     assert latency["caused_by_load"] is False
