@@ -17,6 +17,7 @@ from policy_engine.actuator.types import (
 from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
+from policy_engine.models import AMWebhook
 from policy_engine.snapshot import Series, Snapshot, SnapshotClient
 from policy_engine.store import Store
 
@@ -249,3 +250,24 @@ def alert(
         "truncatedAlerts": 0,
         "alerts": [one],
     }
+
+
+async def engine_seeing(policies: str, row: Series) -> Engine:
+    """An engine with these policies whose last cycle read a snapshot of this one series."""
+    engine = make_engine(policies)
+    snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
+    snaps.set(row)
+    await engine.cycle()
+    return engine
+
+
+def scheduled_for(policies: str, row: Series, body: dict[str, Any]) -> int:
+    """How many actions one webhook delivery schedules, the snapshot showing `row`."""
+
+    async def go() -> int:
+        engine = await engine_seeing(policies, row)
+        summary = engine.handle_webhook(AMWebhook.model_validate(body), engine.clock())
+        await engine.drain(5.0)
+        return len(summary["scheduled"])
+
+    return asyncio.run(go())

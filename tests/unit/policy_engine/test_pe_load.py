@@ -8,10 +8,10 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from pe_fakes import FakeSnapshots, alert, make_engine, series
+from pe_fakes import alert, engine_seeing, scheduled_for, series
 
 from policy_engine.events import to_event
-from policy_engine.models import AMAlert, AMWebhook
+from policy_engine.models import AMAlert
 from policy_engine.plan import plan
 from policy_engine.snapshot import parse_predict
 
@@ -33,18 +33,9 @@ def latency_alert(load: str | None) -> dict[str, Any]:
 
 
 def scheduled(load_annotation: str | None, load_row: bool = False) -> int:
-    async def go() -> int:
-        engine = make_engine(LEAVE_LOAD)
-        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
-        row = series("orders", "latency", 4.9, "critical", anomaly_id="a-1")
-        snaps.set(dataclasses.replace(row, caused_by_load=load_row))
-        await engine.cycle()
-        body = latency_alert(load_annotation)
-        summary = engine.handle_webhook(AMWebhook.model_validate(body), engine.clock())
-        await engine.drain(5.0)
-        return len(summary["scheduled"])
-
-    return asyncio.run(go())
+    row = series("orders", "latency", 4.9, "critical", anomaly_id="a-1")
+    row = dataclasses.replace(row, caused_by_load=load_row)
+    return scheduled_for(LEAVE_LOAD, row, latency_alert(load_annotation))
 
 
 def test_load_by_its_alert_or_its_snapshot_is_not_restarted() -> None:
@@ -78,11 +69,8 @@ def test_caused_by_load_is_read_from_alerts_and_predict() -> None:
 
 def test_plan_says_load_holds_the_restart_back() -> None:
     async def go() -> None:
-        engine = make_engine(LEAVE_LOAD)
-        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
         row = series("orders", "latency", 4.9, "critical", anomaly_id="a-1")
-        snaps.set(dataclasses.replace(row, caused_by_load=True))
-        await engine.cycle()
+        engine = await engine_seeing(LEAVE_LOAD, dataclasses.replace(row, caused_by_load=True))
         verdict = plan(engine, "orders", engine.clock())["policies"][0]["verdict"]
         assert (
             verdict == "waits: orders is under load (its trouble started with traffic above normal)"

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from pe_fakes import FakeSnapshots, alert, make_engine, series
+from pe_fakes import FakeSnapshots, alert, make_engine, scheduled_for, series
 
 from policy_engine.events import to_event
 from policy_engine.models import AMAlert, AMWebhook
@@ -32,18 +32,9 @@ def errors_alert(fingerprint: str, caused_by: str | None) -> dict[str, Any]:
 
 
 def scheduled(caused_by: str | None, predict_blames: tuple[str, ...] = ()) -> int:
-    async def go() -> int:
-        engine = make_engine(LEAVE_VICTIMS)
-        snaps: FakeSnapshots = engine.snapshots  # type: ignore[assignment]
-        row = series("orders", "error_rate", 0.6, "critical", anomaly_id="a-1")
-        snaps.set(dataclasses.replace(row, caused_by=predict_blames))
-        await engine.cycle()
-        body = errors_alert("fp-rc", caused_by)
-        summary = engine.handle_webhook(AMWebhook.model_validate(body), engine.clock())
-        await engine.drain(5.0)
-        return len(summary["scheduled"])
-
-    return asyncio.run(go())
+    row = series("orders", "error_rate", 0.6, "critical", anomaly_id="a-1")
+    row = dataclasses.replace(row, caused_by=predict_blames)
+    return scheduled_for(LEAVE_VICTIMS, row, errors_alert("fp-rc", caused_by))
 
 
 def test_a_victim_by_its_alert_is_left_alone() -> None:
