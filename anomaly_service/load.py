@@ -41,12 +41,14 @@ class Reading:
 
 @dataclass
 class LoadWatch:
-    """When each service's traffic and CPU were last above their bands together; an anomaly is
-    load-driven when that happened from `lookback_s` before it opened until now. Once
-    load-driven, an anomaly stays so until it closes: at the end of a spike the p99's window
-    still counts the slow requests while the rate is already back in its band."""
+    """When each service's traffic and CPU were last above their bands together. An anomaly is
+    load-driven while that happened at most `lookback_s` before it opened and at most `hold_s`
+    ago: the p99's 15 s window lags the load by up to 15 s at both ends (at the end of a spike
+    it still counts slow requests while the rate is back in its band), and trouble that
+    outlives the load by more than that is not the load's."""
 
-    lookback_s: float = 30.0
+    lookback_s: float = 20.0
+    hold_s: float = 30.0
     above_at: dict[str, float] = field(default_factory=dict)
 
     def observe(self, readings: Iterable[Reading]) -> None:
@@ -59,11 +61,11 @@ class LoadWatch:
             if signals >= set(LOAD_SIGNALS):
                 self.above_at[service] = max(ts, self.above_at.get(service, ts))
 
-    def driven(self, service: str, metric: str, kind: str, opened_at: float) -> bool:
+    def driven(self, service: str, metric: str, kind: str, opened_at: float, now: float) -> bool:
         if metric not in LOAD_EFFECTS or kind != "deviation":
             return False
         at = self.above_at.get(service)
-        return at is not None and at >= opened_at - self.lookback_s
+        return at is not None and at >= opened_at - self.lookback_s and now - at <= self.hold_s
 
 
 def readings(tracker: Tracker, ts: float) -> list[Reading]:
@@ -77,10 +79,9 @@ def readings(tracker: Tracker, ts: float) -> list[Reading]:
 
 
 def stamp(watch: LoadWatch, tracker: Tracker, ts: float) -> None:
-    """Learn this cycle's readings, then mark the open anomalies the load explains."""
+    """Learn this cycle's readings, then mark the open anomalies the load explains now."""
     watch.observe(readings(tracker, ts))
     for anomaly in tracker.active.values():
-        if not anomaly.load_driven:
-            anomaly.load_driven = watch.driven(
-                anomaly.service, anomaly.metric, anomaly.kind, anomaly.opened_at
-            )
+        anomaly.load_driven = watch.driven(
+            anomaly.service, anomaly.metric, anomaly.kind, anomaly.opened_at, ts
+        )

@@ -40,15 +40,18 @@ def test_load_is_traffic_and_cpu_above_their_bands_in_the_same_cycle() -> None:
     assert watch.above_at == {"orders": 115.0}
 
 
-def test_driven_looks_back_from_the_opening_and_forward_to_now() -> None:
-    watch = LoadWatch(lookback_s=30.0)
+def test_driven_looks_back_from_the_opening_and_holds_a_while_after_the_load() -> None:
+    watch = LoadWatch(lookback_s=20.0, hold_s=30.0)
     watch.observe([rate(100.0, 40.0), cpu(100.0, 0.9)])
-    assert watch.driven("orders", "latency", "deviation", opened_at=120.0)  # 20 s before
-    assert not watch.driven("orders", "latency", "deviation", opened_at=140.0)  # 40 s before
-    assert not watch.driven("users", "latency", "deviation", opened_at=120.0)  # its own rate
+    assert watch.driven("orders", "latency", "deviation", opened_at=115.0, now=120.0)
+    assert not watch.driven("orders", "latency", "deviation", opened_at=125.0, now=125.0)
+    # opened during the load, but the load ended 31 s ago: what is left is not the load's
+    assert watch.driven("orders", "latency", "deviation", opened_at=95.0, now=130.0)
+    assert not watch.driven("orders", "latency", "deviation", opened_at=95.0, now=131.0)
+    assert not watch.driven("users", "latency", "deviation", opened_at=100.0, now=100.0)
     # load explains what it passes on, not CPU (its own signal) nor a missing series
-    assert not watch.driven("orders", "cpu", "deviation", opened_at=120.0)
-    assert not watch.driven("orders", "latency", "no_data", opened_at=120.0)
+    assert not watch.driven("orders", "cpu", "deviation", opened_at=100.0, now=100.0)
+    assert not watch.driven("orders", "latency", "no_data", opened_at=100.0, now=100.0)
     watch.observe([rate(90.0, 40.0), cpu(90.0, 0.9)])  # an older reading: no step back
     assert watch.above_at["orders"] == 100.0
 
@@ -64,9 +67,7 @@ def rate_and_latency() -> tuple[FakePrometheus, list]:  # type: ignore[type-arg]
     return prom, specs
 
 
-def test_a_latency_anomaly_that_starts_with_a_traffic_surge_is_load_driven_until_it_closes() -> (
-    None
-):
+def test_a_latency_anomaly_from_a_surge_is_load_driven_until_the_load_is_long_gone() -> None:
     prom, specs = rate_and_latency()
     engine, notes, clock = make(prom, *specs)
     prom.values = {"q_latency": {"orders": 0.05}, RATE: {"orders": 5.0}, CPU: {"orders": 0.03}}
@@ -81,12 +82,17 @@ def test_a_latency_anomaly_that_starts_with_a_traffic_surge_is_load_driven_until
     assert fired[0]["annotations"]["caused_by_load"] == "true"
     # the surge ends, the p99's window still counts slow requests: still the load's
     prom.values = {"q_latency": {"orders": 2.0}, RATE: {"orders": 5.0}, CPU: {"orders": 0.03}}
-    for _ in range(8):  # 40 s: past the look-back
+    for _ in range(6):  # 30 s
         cycle(engine, clock)
     rows = {r["metric"]: r for r in predict(engine)["series"]}
     assert rows["latency"]["severity"] != "normal"
     assert rows["latency"]["caused_by_load"] is True
     assert rows["request_rate"]["caused_by_load"] is False
+    # p99 still at 2 s more than half a minute after the load: not the load's any more
+    cycle(engine, clock)
+    rows = {r["metric"]: r for r in predict(engine)["series"]}
+    assert rows["latency"]["severity"] != "normal"
+    assert rows["latency"]["caused_by_load"] is False
 
 
 @pytest.mark.parametrize("extra_rate", [0.2, 35.0])  # usual traffic; more traffic, no more CPU
