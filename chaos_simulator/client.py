@@ -202,6 +202,13 @@ class PolicyApi(ListingApi):
                 self.name, 200, f"GET /status: not a status: {str(body)[:120]}"
             ) from None
 
+    async def plan(self, service: str, timeout_s: float = 5.0) -> Record:
+        """`GET /plan?service=`: what the engine would do about the service now, and why not."""
+        body = await self.get_json("/plan", params={"service": service}, timeout_s=timeout_s)
+        if not isinstance(body, dict):
+            raise ApiError(self.name, 200, f"GET /plan is not an object: {str(body)[:120]}")
+        return dict(body)
+
     async def policies(self, timeout_s: float = 5.0) -> list[Record]:
         """The policy views (`items` of `GET /policies`), with cooldowns and budgets."""
         return await self.listing("/policies", timeout_s)

@@ -59,6 +59,15 @@ async def _check_platform(
     return 0.0
 
 
+async def plan_says(clients: PlatformClient, service: str) -> str:
+    """The engine's own answer to "why nothing?": its plan's summary for the service."""
+    try:
+        planned = await clients.policy.plan(service)
+    except (TargetUnreachable, ApiError) as exc:
+        return f"; the engine's plan could not be read: {exc}"
+    return f"; the engine's plan now: {planned.get('summary')}"
+
+
 async def _not_warm_because(clients: PlatformClient, scenario: Scenario) -> str | None:
     """Why the scenario's series is not ready for a fault yet (None: it is)."""
     where = f"{scenario.service}/{scenario.metric}"
@@ -241,6 +250,7 @@ class LoopWatch:
                 f"no {'/'.join(sc.actions)} on {sc.service} within "
                 f"{opts.act_timeout_s:g}s of detection"
                 + (f" (seen: {', '.join(seen)})" if seen else "")
+                + await plan_says(self.clients, sc.service)
             )
             return False
         tl.action = action

@@ -1,3 +1,7 @@
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
 from chaos_simulator.scenario import (
     SCENARIOS,
     Timeline,
@@ -5,6 +9,8 @@ from chaos_simulator.scenario import (
     match_action,
     match_anomaly,
 )
+from chaos_simulator.scenarios import plan_says
+from chaos_simulator.targets import TargetUnreachable
 
 
 def test_scenarios_cover_the_issue() -> None:
@@ -103,3 +109,20 @@ def test_an_anomaly_settled_below_warning_counts_as_recovered_after_the_settle_t
     assert watch.see("normal", 115.0 + SETTLED_S - 1) is None
     assert watch.see("info", 115.0 + SETTLED_S) == 115.0  # recovered since it went below
     assert Settling().see("garbage", 1.0) is None
+
+
+def test_a_missing_action_is_explained_by_the_engines_plan() -> None:
+    async def plan(service: str) -> dict[str, str]:
+        assert service == "payments"
+        return {"summary": "none will act now: p waits: payments is under load"}
+
+    async def down(service: str) -> dict[str, str]:
+        raise TargetUnreachable("policy engine", "http://127.0.0.1:1", "connection refused")
+
+    def clients(answer: Any) -> Any:
+        return SimpleNamespace(policy=SimpleNamespace(plan=answer))
+
+    said = asyncio.run(plan_says(clients(plan), "payments"))
+    assert said == "; the engine's plan now: none will act now: p waits: payments is under load"
+    unread = asyncio.run(plan_says(clients(down), "payments"))
+    assert unread.startswith("; the engine's plan could not be read:")
