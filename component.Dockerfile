@@ -16,8 +16,12 @@ ARG RUN_AS=relia
 RUN test -n "$COMPONENT" && test -n "$EXTRA" && test -n "$PORT" \
  || { echo "build args COMPONENT, EXTRA and PORT are required" >&2; exit 1; }
 
+# MALLOC_ARENA_MAX: glibc gives each thread that allocates an arena of its own (up to 8 per
+# core); uvicorn's thread pool and the exporters' threads made RSS grow with them. Two arenas
+# hold that down (the stack has a memory bar, SPEC 4: < 400 MiB; docs/stack.md).
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MALLOC_ARENA_MAX=2 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOST=0.0.0.0 \
