@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from relia_contracts.severity import SEVERITY_RANK
+
 RESTART = ("restart_container",)
 SCALE_UP = ("scale_up",)
 
@@ -153,7 +155,6 @@ def match_action(
 # band learned on a quiet one, poking out at info for many minutes (seen in CI), while nothing
 # acts on it or pages for it any more.
 SETTLED_S = 30.0
-_BELOW_WARNING = ("normal", "info")
 
 
 @dataclass
@@ -164,7 +165,8 @@ class Settling:
     below_since: float | None = None
 
     def see(self, severity: str, now: float) -> float | None:
-        if severity not in _BELOW_WARNING:
+        rank = SEVERITY_RANK.get(severity)
+        if rank is None or rank >= SEVERITY_RANK["warning"]:
             self.below_since = None
             return None
         if self.below_since is None:
