@@ -37,12 +37,6 @@ if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" == inact
 fi
 leave_swarm() { ((swarm_made)) && docker swarm leave --force >/dev/null 2>&1; swarm_made=0; }
 
-# Lane 1 starts once the e2e stack has learned its baselines (the e2e fixture writes this file):
-# a stack learning while lane 1 bursts learns a noisy "normal" (seen in CI: orders' p99 baseline
-# 0.34-0.53 s instead of 0.065 s, and scenario 1's 800 ms fault was no anomaly). Lane 1 (about
-# 11 minutes) still ends well before the e2e lane (about 18).
-export RELIA_E2E_WARM_FILE=$PWD/$ARTIFACTS/e2e-baselines-warm
-rm -f "$RELIA_E2E_WARM_FILE"
 "$VPY" -m pytest -q --durations=15 -p no:cacheprovider tests/e2e "${extra[@]}" >"$E2E_LOG" 2>&1 &
 e2e_pid=$!
 
@@ -55,13 +49,7 @@ stop_all() {
 }
 trap stop_all INT TERM
 
-for _ in $(seq 1 600); do  # bounded: at most 10 minutes, or until the e2e lane has ended
-  [[ -e $RELIA_E2E_WARM_FILE ]] && break
-  kill -0 "$e2e_pid" 2>/dev/null || break
-  sleep 1
-done
-echo "== lane 1 (from $(( $(date +%s) - started ))s, once the e2e baselines were learned): lint," \
-  "then unit, integration, browser and swarm tests (lane 2, e2e, logs to $E2E_LOG)"
+echo "== lane 1: lint, then unit, integration and browser tests (lane 2, e2e, logs to $E2E_LOG)"
 # Lane 1 runs niced: the e2e stack learns its baselines while lane 1 runs, and a service starved
 # of CPU by lane 1's bursts learns a p99 "normal" of 0.5 s, under which an 800 ms fault is no
 # anomaly (seen in CI with lane 1 at normal priority on 3 workers: load 10, orders' baseline

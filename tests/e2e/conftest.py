@@ -9,7 +9,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -106,10 +105,6 @@ def stack() -> Iterator[Stack]:
         wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 120, 2)
         wait_baselines_warm(api)  # once per stack: every scenario needs learned baselines
         REPORT.facts["up to baselines learned (s)"] = round(time.monotonic() - started, 1)
-        # make test starts its other lane now (scripts/run-tests.sh): not while baselines learn
-        warm_flag = os.environ.get("RELIA_E2E_WARM_FILE")
-        if warm_flag:
-            Path(warm_flag).write_text(f"{time.time()}\n")
         yield Stack(
             compose=compose, offline=offline, api=api, traffic=traffic, policy_dir=policy_dir
         )
