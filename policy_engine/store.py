@@ -144,13 +144,8 @@ class Store:
     def last_on_target(self, service: str, action: str) -> tuple[str, float] | None:
         """(policy, time) of the latest action of this kind on `service` that starts a cooldown,
         whichever policy (or operator) took it: the target cooldown across policies."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT policy, created_at FROM actions WHERE service = ? AND action = ? "
-                f"AND outcome IN {_ACTED} ORDER BY created_at DESC LIMIT 1",
-                (service, action),
-            ).fetchone()
-        return None if row is None else (str(row[0]), float(row[1]))
+        found = self.last_of(service, (action,))
+        return None if found is None else (found[1], found[2])
 
     def last_of(self, service: str, actions: Iterable[str]) -> tuple[str, str, float] | None:
         """(action, policy, time) of the latest of these actions on `service` that took effect
