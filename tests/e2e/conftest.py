@@ -103,7 +103,13 @@ def stack() -> Iterator[Stack]:
     traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=3600).start()
     try:
         wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 120, 2)
-        wait_baselines_warm(api)  # once per stack: every scenario needs learned baselines
+        try:  # once per stack: every scenario needs learned baselines
+            wait_baselines_warm(api)
+        except AssertionError as exc:
+            # CI shows the tail of its output: make test prints this file last.
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / "diagnosis.txt").write_text(f"{exc}\ntraffic: {traffic.stats}\n")
+            raise
         REPORT.facts["up to baselines learned (s)"] = round(time.monotonic() - started, 1)
         yield Stack(
             compose=compose, offline=offline, api=api, traffic=traffic, policy_dir=policy_dir

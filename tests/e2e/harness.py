@@ -519,19 +519,41 @@ def warm_series(api: Api) -> set[tuple[str, str]]:
     }
 
 
-def wait_baselines_warm(api: Api, timeout_s: float = 300.0) -> None:
+def wait_baselines_warm(api: Api, timeout_s: float = 480.0) -> None:
     """Until the signals the scenarios fault are past warm-up on every service (verdicts are
-    held at normal before; latency warms later than memory, as it needs requests)."""
+    held at normal before; latency warms later than memory, as it needs requests). On timeout
+    the message says which series were still cold and why they might be (their last rows, the
+    Prometheus targets' health, the traffic's outcome), since CI shows only its tail."""
+    wanted = {(s, m) for s in ("orders", "users", "payments") for m in WARM_METRICS}
 
     def warmed_up() -> bool:
-        warm = warm_series(api)
-        return all(
-            (service, metric) in warm
-            for service in ("orders", "users", "payments")
-            for metric in WARM_METRICS
-        )
+        return wanted <= warm_series(api)
 
-    wait_until("baselines to warm up", warmed_up, timeout_s, 5)
+    try:
+        wait_until("baselines to warm up", warmed_up, timeout_s, 5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{cold_series_report(api, wanted)}") from None
+
+
+def cold_series_report(api: Api, wanted: set[tuple[str, str]]) -> str:
+    """What the anomaly service and Prometheus say about the series still warming up."""
+    lines = []
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+        rows = api.get(ANOMALY + "/predict")["series"]
+        cold = sorted(wanted - warm_series(api))
+        lines.append(f"still warming: {cold}")
+        for row in rows:
+            if (row["service"], row["metric"]) in cold:
+                keep = ("service", "metric", "value", "warming_up", "missing_cycles", "ts")
+                lines.append(f"  {dict((k, row.get(k)) for k in keep)}")
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+        targets = api.get(PROMETHEUS + "/api/v1/targets")["data"]["activeTargets"]
+        lines.append("prometheus targets: " + "; ".join(
+            f"{t['labels'].get('job')}/{t['labels'].get('instance')}={t['health']}"
+            f"{' (' + t['lastError'] + ')' if t.get('lastError') else ''}"
+            for t in targets
+        ))  # fmt: skip
+    return "\n".join(lines)
 
 
 def signal_left_its_band(api: Api, anomaly: dict[str, Any]) -> str | None:
