@@ -215,7 +215,7 @@ class Engine:
         self.scrapes.track(ts, scraped, new_targets, prom_started, self._services)
         unchanged, behind = self.scrapes.unchanged(scraped)
         transitions = self._classify(ts, results, unchanged, behind)
-        load.stamp(self.load, self.tracker, ts)  # before: the events carry its verdict
+        load.stamp(self.load, self.tracker, ts, self.dependencies.graph.edges())  # before: events
         self.dependencies.update(ts, edges, self.tracker, transitions)
         self.state.prometheus_ok = True
         self.state.prometheus_error = None

@@ -1,10 +1,11 @@
 """Load as a root cause (pure, no I/O): a service's latency, errors or unanswered probes that
 start while its traffic and its CPU are both above their normal bands are the load's doing, not
-a fault a restart cures (docs/root-cause.md, "Load")."""
+a fault a restart cures; so is a slowdown that starts together with one on a service it does not
+call and is not called by: that is the host's (docs/root-cause.md, "Load")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 # and costs it nothing); more traffic that burns CPU is.
 LOAD_SIGNALS = ("request_rate", "cpu")
 LOAD_EFFECTS = frozenset({"latency", "error_rate", "probe_success", "probe_unanswered"})
+# The signal a busy host moves on every service at once.
+HOST_EFFECT = "latency"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,14 @@ class LoadWatch:
 
     lookback_s: float = 20.0
     hold_s: float = 30.0
+    # Slowdowns that open this close together on services with no call between them (two
+    # cycles and a scrape) are one host's, not two faults.
+    together_s: float = 15.0
     above_at: dict[str, float] = field(default_factory=dict)
+    # Latency deviations seen open: anomaly id -> (service, opened_at, last cycle seen open).
+    slowdowns: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    # caller -> callee edges of the call graph (either direction rules a pair out).
+    edges: Collection[tuple[str, str]] = ()
 
     def observe(self, readings: Iterable[Reading]) -> None:
         """One cycle's readings: a service is under load when every load signal is above."""
@@ -61,11 +71,36 @@ class LoadWatch:
             if signals >= set(LOAD_SIGNALS):
                 self.above_at[service] = max(ts, self.above_at.get(service, ts))
 
+    def observe_slowdowns(self, open_latency: Iterable[tuple[str, str, float]], now: float) -> None:
+        """This cycle's open latency deviations as (id, service, opened_at); an entry is kept
+        `hold_s` after its anomaly closed, as the p99 window lags the host as much as the load."""
+        for anomaly_id, service, opened_at in open_latency:
+            self.slowdowns[anomaly_id] = (service, opened_at, now)
+        for anomaly_id, (_, _, last) in list(self.slowdowns.items()):
+            if now - last > self.hold_s:
+                del self.slowdowns[anomaly_id]
+
+    def host_wide(self, service: str, opened_at: float) -> list[str]:
+        """The services with no call to or from `service` whose slowdown opened together with
+        the one that opened at `opened_at` on it."""
+        return sorted(
+            {
+                other
+                for other, other_opened, _ in self.slowdowns.values()
+                if other != service
+                and abs(other_opened - opened_at) <= self.together_s
+                and (service, other) not in self.edges
+                and (other, service) not in self.edges
+            }
+        )
+
     def driven(self, service: str, metric: str, kind: str, opened_at: float, now: float) -> bool:
         if metric not in LOAD_EFFECTS or kind != "deviation":
             return False
         at = self.above_at.get(service)
-        return at is not None and at >= opened_at - self.lookback_s and now - at <= self.hold_s
+        if at is not None and at >= opened_at - self.lookback_s and now - at <= self.hold_s:
+            return True
+        return metric == HOST_EFFECT and bool(self.host_wide(service, opened_at))
 
 
 def readings(tracker: Tracker, ts: float) -> list[Reading]:
@@ -78,9 +113,21 @@ def readings(tracker: Tracker, ts: float) -> list[Reading]:
     return out
 
 
-def stamp(watch: LoadWatch, tracker: Tracker, ts: float) -> None:
-    """Learn this cycle's readings, then mark the open anomalies the load explains now."""
+def stamp(
+    watch: LoadWatch, tracker: Tracker, ts: float, edges: Collection[tuple[str, str]] = ()
+) -> None:
+    """Learn this cycle's readings and slowdowns, then mark the open anomalies the load (the
+    service's own or the host's) explains now."""
     watch.observe(readings(tracker, ts))
+    watch.edges = edges
+    watch.observe_slowdowns(
+        (
+            (a.id, a.service, a.opened_at)
+            for a in tracker.active.values()
+            if a.metric == HOST_EFFECT and a.kind == "deviation"
+        ),
+        ts,
+    )
     for anomaly in tracker.active.values():
         anomaly.load_driven = watch.driven(
             anomaly.service, anomaly.metric, anomaly.kind, anomaly.opened_at, ts

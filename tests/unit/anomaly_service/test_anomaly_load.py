@@ -108,3 +108,78 @@ def test_a_latency_fault_without_load_is_not_load_driven(extra_rate: float) -> N
     latency = next(t.anomaly for t in opened if t.anomaly["metric"] == "latency")
     assert latency["caused_by_load"] is False
     assert all("caused_by_load" not in p["alerts"][0]["annotations"] for p in notes.payloads)
+
+
+# ---- the host's load: slowdowns together on services with no call between them ---------------
+
+CALLS = {("orders", "users"), ("orders", "payments")}
+
+
+def slowed(watch: LoadWatch, now: float, *open_: tuple[str, str, float]) -> None:
+    watch.edges = CALLS
+    watch.observe_slowdowns(open_, now)
+
+
+def test_slowdowns_together_on_unrelated_services_are_the_hosts() -> None:
+    watch = LoadWatch(together_s=15.0, hold_s=30.0)
+    slowed(watch, 100.0, ("a1", "users", 95.0), ("a2", "payments", 100.0))
+    assert watch.host_wide("users", 95.0) == ["payments"]
+    assert watch.driven("payments", "latency", "deviation", opened_at=100.0, now=100.0)
+    assert watch.driven("users", "latency", "deviation", opened_at=95.0, now=100.0)
+    # latency only: a host slows services, it does not make them fail
+    assert not watch.driven("users", "error_rate", "deviation", opened_at=95.0, now=100.0)
+
+
+def test_a_caller_slowed_with_its_callee_is_no_host_sign() -> None:
+    """orders calls users: the two slow together when users is at fault (attribution's case)."""
+    watch = LoadWatch()
+    slowed(watch, 100.0, ("a1", "users", 95.0), ("a2", "orders", 100.0))
+    assert watch.host_wide("orders", 100.0) == []
+    assert not watch.driven("users", "latency", "deviation", opened_at=95.0, now=100.0)
+    watch.edges = {("users", "orders")}  # the other direction rules the pair out as well
+    assert watch.host_wide("orders", 100.0) == []
+
+
+def test_slowdowns_far_apart_are_two_stories() -> None:
+    watch = LoadWatch(together_s=15.0)
+    slowed(watch, 200.0, ("a1", "users", 100.0), ("a2", "payments", 116.0))
+    assert watch.host_wide("payments", 116.0) == []
+    assert watch.host_wide("payments", 115.0) == ["users"]
+
+
+def test_a_peers_slowdown_counts_until_hold_s_after_it_closed() -> None:
+    watch = LoadWatch(together_s=15.0, hold_s=30.0)
+    slowed(watch, 100.0, ("a1", "users", 95.0), ("a2", "payments", 100.0))
+    slowed(watch, 130.0, ("a2", "payments", 100.0))  # users' anomaly closed after 100
+    assert watch.driven("payments", "latency", "deviation", opened_at=100.0, now=130.0)
+    slowed(watch, 131.0, ("a2", "payments", 100.0))
+    assert "a1" not in watch.slowdowns
+    assert not watch.driven("payments", "latency", "deviation", opened_at=100.0, now=131.0)
+
+
+def test_two_anomalies_of_one_service_are_not_each_others_peer() -> None:
+    watch = LoadWatch()
+    slowed(watch, 100.0, ("a1", "users", 95.0), ("a2", "users", 100.0))
+    assert watch.host_wide("users", 100.0) == []
+
+
+def test_the_engine_marks_two_unrelated_services_slowed_together_as_the_hosts() -> None:
+    prom = FakePrometheus()
+    prom.history["q_latency"] = {
+        "users": steady(80, 0.05, 0.005),
+        "payments": steady(80, 0.05, 0.005, seed=5),
+    }
+    engine, _, clock = make(prom, spec())
+    prom.values = {"q_latency": {"users": 0.05, "payments": 0.05}}
+    cycle(engine, clock)
+    prom.values = {"q_latency": {"users": 3.0, "payments": 0.05}}
+    users_alone = cycle(engine, clock) + cycle(engine, clock)
+    assert [t.anomaly["caused_by_load"] for t in users_alone] == [False]
+    prom.values = {"q_latency": {"users": 3.0, "payments": 2.5}}
+    both = cycle(engine, clock) + cycle(engine, clock)
+    assert [(t.anomaly["service"], t.anomaly["caused_by_load"]) for t in both] == [
+        ("payments", True)
+    ]
+    rows = {r["service"]: r for r in predict(engine)["series"]}
+    assert rows["users"]["caused_by_load"] is True
+    assert rows["payments"]["caused_by_load"] is True
