@@ -79,6 +79,7 @@ _INT_FIELDS = (
     "normal_run",
     "below_run",
     "out_run",
+    "breach_run",  # consecutive points beyond the floor while the baseline is inside it
 )
 
 
@@ -334,6 +335,31 @@ class SeriesBank:
                 self._cbuf[s] = buf
         return rules.report(c, f, i, q, ready, live, self._gate_decay), q
 
+    def _sustained_breach(
+        self,
+        level: np.ndarray,
+        impact: np.ndarray,
+        valid: np.ndarray,
+        warming: np.ndarray,
+        m: np.ndarray,
+        floor: np.ndarray,
+        direction: np.ndarray,
+        i: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Count the points in a row beyond the floor/SLO while the baseline is on its good side,
+        and lift those past escalate_after to info at least: an SLO breach held that long is
+        news whatever the spread (a busy host's p99 band can be wider than the SLO's margin)."""
+        n = self.config.escalate_after
+        inside = np.where(
+            direction == _UP, m < floor, np.where(direction == _DOWN, m > floor, False)
+        )
+        run = i["breach_run"]
+        breach = np.where(valid, np.where(~warming & impact & inside, run + 1, 0), run)
+        i["breach_run"] = breach
+        if not n:
+            return level, breach
+        return np.where(breach >= n, np.maximum(level, _INFO), level).astype(np.int8), breach
+
     def _write_back(
         self, s: np.ndarray, f: dict[str, np.ndarray], i: dict[str, np.ndarray]
     ) -> None:
@@ -392,12 +418,17 @@ class SeriesBank:
             np.where(impact, _CRITICAL, _WARNING),
             np.where(d >= c.z_info * widen, _INFO, _NORMAL),
         ).astype(np.int8)
+        level, breach = self._sustained_breach(
+            level, impact, valid, warming, m, floor, direction, i
+        )
 
         # ---- learning: the first few points learn everything (there is no spread yet);
         # afterwards, warm-up included, only points inside z_learn. A fault or a load spike
         # in the first minutes after start must not become the normal it is judged against.
         boot = n < _BOOTSTRAP_POINTS
-        learn = valid & (boot | (np.abs(z) < c.z_learn))
+        # Nor a sustained breach of the floor, however close to the baseline it lies.
+        in_breach = (breach >= c.escalate_after) if c.escalate_after else np.zeros_like(valid)
+        learn = valid & (boot | (np.abs(z) < c.z_learn)) & ~in_breach
         lim = c.huber_k * spread
         rc = np.where(boot, r, np.clip(r, -lim, lim))
         a = np.maximum(c.alpha, 1.0 / (n + 1.0))
@@ -513,7 +544,7 @@ class SeriesBank:
             np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
         ).astype(np.int8)
         if c.escalate_after:
-            held = (runs[0] >= c.escalate_after) & impact
+            held = ((runs[0] >= c.escalate_after) | (breach >= c.escalate_after)) & impact
             cand = np.where(held, _CRITICAL, cand).astype(np.int8)
         normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
         below_run = np.where(

@@ -382,6 +382,48 @@ def test_a_short_excursion_between_info_and_warning_stays_info() -> None:
     assert res.severity.max() == Severity.INFO
 
 
+def test_a_breach_of_the_floor_held_within_a_wide_band_is_critical() -> None:
+    """A busy host's p99: sd 3 around 100 (band top ~115) and an SLO at 103. A fault that holds
+    the signal at 108 sits at z ~2.5, inside the band, but 30 s beyond the SLO is impact."""
+    x = noise(400, sd=3.0)
+    x[250:] = 108.0
+    res = score_series(x, direction=Direction.UP, floor=103.0)
+    assert (res.level[250 : 250 + CFG.escalate_after - 1] == Severity.NORMAL).all()
+    assert not res.open[250 + CFG.escalate_after - 2]
+    assert res.severity[250 + CFG.escalate_after - 1] == Severity.CRITICAL
+    assert res.open[250 + CFG.escalate_after - 1 :].all()
+    off = score_series(x, DetectorConfig(escalate_after=0), Direction.UP, floor=103.0)
+    assert not off.open[250:].any()
+
+
+def test_a_breach_ends_with_the_first_point_back_inside_the_floor() -> None:
+    x = noise(400, sd=3.0)
+    for start in (250, 262, 274):  # 5 points beyond the SLO, then one back inside: no anomaly
+        x[start - 1] = 100.0  # the noise itself crosses 103 one point in six
+        x[start : start + CFG.escalate_after - 1] = 108.0
+        x[start + CFG.escalate_after - 1] = 100.0
+    res = score_series(x, direction=Direction.UP, floor=103.0)
+    assert not res.open[250:].any()
+    x[300:] = 108.0
+    res = score_series(x, direction=Direction.UP, floor=103.0)
+    assert res.open[300 + CFG.escalate_after - 1 :].all()
+    closed = first_open(~res.open, 300 + CFG.escalate_after)
+    assert closed is None
+
+
+def test_no_breach_when_the_baseline_itself_is_beyond_the_floor_or_there_is_none() -> None:
+    """A service whose normal already sits above its SLO is the wide band's business alone;
+    a down-going floor (availability) breaches below it."""
+    x = noise(400, sd=3.0)
+    x[250:] = 108.0
+    for floor in (None, 98.0):
+        assert not score_series(x, direction=Direction.UP, floor=floor).open[250:].any()
+    y = noise(400, sd=3.0)
+    y[250:] = 92.0
+    res = score_series(y, direction=Direction.DOWN, floor=97.0)
+    assert res.severity[250 + CFG.escalate_after - 1] == Severity.CRITICAL
+
+
 def test_escalation_can_be_turned_off_and_is_validated() -> None:
     off = DetectorConfig(escalate_after=0)
     res = score_series(held_shift(400, 250, 5.0), off, Direction.UP, floor=103.0)
