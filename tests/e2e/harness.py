@@ -559,7 +559,9 @@ def cold_series_report(api: Api, wanted: set[tuple[str, str]]) -> str:
 def signal_left_its_band(api: Api, anomaly: dict[str, Any]) -> str | None:
     """Read the anomaly's signal back from Prometheus, independently of the anomaly service, over
     the cycles before it opened; None when no point lay outside the band the anomaly reports
-    (the detector then raised it on a signal that did not deviate), else what was seen."""
+    and the signal did not stay beyond its floor/SLO for the 30 s before (a sustained breach:
+    docs/detector.md) -- the detector then raised it on a signal that did not deviate --,
+    else what was seen."""
     detail = api.get(ANOMALY + f"/anomalies/{anomaly['id']}")
     spec = next(
         (m for m in api.get(ANOMALY + "/models")["catalog"] if m["name"] == anomaly["metric"]), None
@@ -569,7 +571,7 @@ def signal_left_its_band(api: Api, anomaly: dict[str, Any]) -> str | None:
         return None
     opened = float(anomaly["opened_at"])
     series = api.get(
-        PROMETHEUS + "/api/v1/query_range", query=spec["query"], start=opened - 20,
+        PROMETHEUS + "/api/v1/query_range", query=spec["query"], start=opened - 30,
         end=opened + 5, step=5,
     )["data"]["result"]  # fmt: skip
     values = next(
@@ -585,7 +587,21 @@ def signal_left_its_band(api: Api, anomaly: dict[str, Any]) -> str | None:
         below = spec["direction"] in ("down", "both") and lower is not None and value < lower
         if above or below:
             return f"{value:.4g} outside [{lower:.4g}, {upper:.4g}] at {at - opened:+.0f}s"
-    return None
+    return beyond_floor_throughout(spec, [(at, v) for at, v in values if at <= opened], opened)
+
+
+def beyond_floor_throughout(
+    spec: dict[str, Any], values: list[tuple[float, float]], opened: float
+) -> str | None:
+    """What was seen when every point of the 30 s before `opened` lay beyond the floor."""
+    floor, direction = spec.get("floor"), spec["direction"]
+    if floor is None or direction not in ("up", "down") or len(values) < 6:
+        return None
+    beyond = [v >= floor if direction == "up" else v <= floor for _, v in values[-6:]]
+    if not all(beyond):
+        return None
+    low, high = min(v for _, v in values[-6:]), max(v for _, v in values[-6:])
+    return f"{low:.4g}-{high:.4g} beyond the floor {floor:.4g} for 30 s before {opened:.0f}"
 
 
 CPU_QUERY = 'avg(rate(process_cpu_seconds_total{{job="services",service="{service}"}}[15s]))'
