@@ -1,7 +1,9 @@
 """Load as a root cause (pure, no I/O): a service's latency, errors or unanswered probes that
 start while its traffic and its CPU are both above their normal bands are the load's doing, not
-a fault a restart cures; so is a slowdown that starts together with one on a service it does not
-call and is not called by: that is the host's (docs/root-cause.md, "Load")."""
+a fault a restart cures. So is the host's load: a slowdown that starts while the service waits
+for a CPU (its run-queue delay, `cpu_wait`, above its band or a quarter of each second), or
+together with one on a service it does not call and is not called by (docs/root-cause.md,
+"Load")."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ LOAD_SIGNALS = ("request_rate", "cpu")
 LOAD_EFFECTS = frozenset({"latency", "error_rate", "probe_success", "probe_unanswered"})
 # The signal a busy host moves on every service at once.
 HOST_EFFECT = "latency"
+# Run-queue delay: the service was ready to run and the host had no CPU for it.
+STARVATION_SIGNAL = "cpu_wait"
+READ_SIGNALS = frozenset({*LOAD_SIGNALS, STARVATION_SIGNAL})
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,10 @@ class LoadWatch:
     # Slowdowns that open this close together on services with no call between them (two
     # cycles and a scrape) are one host's, not two faults.
     together_s: float = 15.0
+    # A service waits this long for a CPU per second, or more than its band allows: starved.
+    starved_wait_s: float = 0.25
     above_at: dict[str, float] = field(default_factory=dict)
+    starved_at: dict[str, float] = field(default_factory=dict)
     # Latency deviations seen open: anomaly id -> (service, opened_at, last cycle seen open).
     slowdowns: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     # caller -> callee edges of the call graph (either direction rules a pair out).
@@ -70,6 +78,13 @@ class LoadWatch:
         for (service, ts), signals in above.items():
             if signals >= set(LOAD_SIGNALS):
                 self.above_at[service] = max(ts, self.above_at.get(service, ts))
+        for r in readings:
+            if r.signal == STARVATION_SIGNAL and self.starved(r):
+                self.starved_at[r.service] = max(r.ts, self.starved_at.get(r.service, r.ts))
+
+    def starved(self, reading: Reading) -> bool:
+        """The service waited for a CPU far more than usual, or a large share of the time."""
+        return reading.above or (reading.value is not None and reading.value >= self.starved_wait_s)
 
     def observe_slowdowns(self, open_latency: Iterable[tuple[str, str, float]], now: float) -> None:
         """This cycle's open latency deviations as (id, service, opened_at); an entry is kept
@@ -97,10 +112,17 @@ class LoadWatch:
     def driven(self, service: str, metric: str, kind: str, opened_at: float, now: float) -> bool:
         if metric not in LOAD_EFFECTS or kind != "deviation":
             return False
-        at = self.above_at.get(service)
-        if at is not None and at >= opened_at - self.lookback_s and now - at <= self.hold_s:
+        if metric == HOST_EFFECT and (
+            self.host_wide(service, opened_at)
+            or self._recent(self.starved_at, service, opened_at, now)
+        ):
             return True
-        return metric == HOST_EFFECT and bool(self.host_wide(service, opened_at))
+        return self._recent(self.above_at, service, opened_at, now)
+
+    def _recent(self, marks: dict[str, float], service: str, opened_at: float, now: float) -> bool:
+        """A mark at most lookback_s before the opening and at most hold_s ago."""
+        at = marks.get(service)
+        return at is not None and at >= opened_at - self.lookback_s and now - at <= self.hold_s
 
 
 def readings(tracker: Tracker, ts: float) -> list[Reading]:
@@ -108,7 +130,7 @@ def readings(tracker: Tracker, ts: float) -> list[Reading]:
     out = []
     for state in tracker.series.values():
         obs, name = state.last, state.spec.name
-        if name in LOAD_SIGNALS and obs is not None and state.last_ts == ts:
+        if name in READ_SIGNALS and obs is not None and state.last_ts == ts:
             out.append(Reading(state.service, name, ts, obs.value, obs.upper, obs.warming))
     return out
 

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logs import current_trace_ids
+from services.common.runqueue import RunQueueWaitCollector
 
 # Fine enough between 5 ms and 1 s to see a p99 move from 20 ms to 800 ms.
 DURATION_BUCKETS = (
@@ -92,6 +93,7 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
     registry = registry or CollectorRegistry()
     # process_cpu_seconds_total, process_resident_memory_bytes, ... measured from /proc.
     ProcessCollector(registry=registry)
+    registry.register(RunQueueWaitCollector())  # process_cpu_wait_seconds_total
     return ServiceMetrics(
         registry=registry,
         request_duration=Histogram(

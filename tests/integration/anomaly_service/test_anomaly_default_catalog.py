@@ -39,10 +39,10 @@ def test_default_catalog_on_a_real_service(tmp_path: Path, users: Proc) -> None:
     target = ScrapeTarget("services", f"127.0.0.1:{users.port}", {"service": "users"})
     with watched(tmp_path, [target]) as (_, receiver, svc), Load([users.url + "/users"]):
         seen = poll(
-            "all six signals with values, warmed up",
+            "all six signals and cpu_wait with values, warmed up",
             lambda: (
                 (s := signals(svc.url, "users"))
-                and set(s) == WORDS
+                and set(s) == WORDS | {"cpu_wait"}
                 and all(x["value"] is not None and not x["warming_up"] for x in s.values())
                 and s
             ),
@@ -54,6 +54,8 @@ def test_default_catalog_on_a_real_service(tmp_path: Path, users: Proc) -> None:
         assert seen["error_rate"]["value"] == 0.0
         assert seen["memory"]["value"] > 10e6
         assert seen["cpu"]["value"] >= 0.0
+        # the real run-queue delay of the real process, a share of one second
+        assert 0.0 <= seen["cpu_wait"]["value"] < 1.0
         models = get(svc.url + "/models")
         assert all(m["error"] is None for m in models["catalog"]), models["catalog"]
         health = get(svc.url + "/services/health")["services"]

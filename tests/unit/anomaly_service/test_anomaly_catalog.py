@@ -12,7 +12,7 @@ from anomaly_service.config import DEFAULT_CATALOG
 
 POLICY_WORDS = ["latency", "error_rate", "cpu", "memory", "request_rate", "availability"]
 # Signals beyond the spec's six, each documented where it is defined.
-EXTRA_SIGNALS = ["probe_success", "probe_unanswered"]  # docs/root-cause.md
+EXTRA_SIGNALS = ["cpu_wait", "probe_success", "probe_unanswered"]  # docs/root-cause.md
 
 
 def test_default_catalog_has_the_words_policies_use() -> None:
@@ -29,6 +29,8 @@ def test_default_catalog_has_the_words_policies_use() -> None:
     assert by_name["probe_success"].on_missing == "ignore"  # no probes job: not a no_data
     assert "probe_http_status_code" in by_name["probe_unanswered"].query
     assert by_name["probe_unanswered"].on_missing == "ignore"
+    assert "process_cpu_wait_seconds_total" in by_name["cpu_wait"].query
+    assert by_name["cpu_wait"].on_missing == "ignore"  # an image without the metric: no outage
     for s in specs:
         assert "service" in s.query
         assert s.floor is not None

@@ -183,3 +183,50 @@ def test_the_engine_marks_two_unrelated_services_slowed_together_as_the_hosts() 
     rows = {r["service"]: r for r in predict(engine)["series"]}
     assert rows["users"]["caused_by_load"] is True
     assert rows["payments"]["caused_by_load"] is True
+
+
+# ---- the host's load: a service starved of CPU -------------------------------------------------
+
+
+def wait(ts: float, value: float, upper: float = 0.3, service: str = "orders") -> Reading:
+    return Reading(service, "cpu_wait", ts, value, upper)
+
+
+def test_a_slowdown_while_the_service_waits_for_a_cpu_is_the_hosts() -> None:
+    watch = LoadWatch(starved_wait_s=0.25, lookback_s=20.0, hold_s=30.0)
+    watch.observe([wait(100.0, 0.1), wait(100.0, 0.9, service="users")])
+    assert watch.starved_at == {"users": 100.0}
+    assert not watch.driven("orders", "latency", "deviation", opened_at=100.0, now=100.0)
+    assert watch.driven("users", "latency", "deviation", opened_at=110.0, now=110.0)
+    # a starved service is slow, not failing: its errors are its own
+    assert not watch.driven("users", "error_rate", "deviation", opened_at=110.0, now=110.0)
+    # the wait long gone, or only after the slowdown began: not the host's
+    assert not watch.driven("users", "latency", "deviation", opened_at=110.0, now=131.0)
+    assert not watch.driven("users", "latency", "deviation", opened_at=121.0, now=121.0)
+
+
+def test_starved_is_a_wait_above_the_band_or_above_the_fixed_share() -> None:
+    watch = LoadWatch(starved_wait_s=0.25)
+    assert watch.starved(wait(1.0, 0.2, upper=0.1))  # far more than usual for this service
+    assert watch.starved(wait(1.0, 0.3, upper=0.5))  # a wide band, but a third of each second
+    assert not watch.starved(wait(1.0, 0.2, upper=0.3))
+    assert not watch.starved(Reading("orders", "cpu_wait", 1.0, None, 0.3))
+    warming = Reading("orders", "cpu_wait", 1.0, 0.2, 0.1, warming=True)
+    assert not watch.starved(warming)
+
+
+@pytest.mark.parametrize(("cpu_wait", "host_s"), [(0.6, True), (0.02, False)])
+def test_the_engine_reads_the_run_queue_wait_of_the_slowed_service(
+    cpu_wait: float, host_s: bool
+) -> None:
+    prom = FakePrometheus()
+    prom.history["q_latency"] = {"orders": steady(80, 0.05, 0.005)}
+    prom.history["q_wait"] = {"orders": steady(80, 0.02, 0.005, seed=6)}
+    wait_spec = spec("cpu_wait", "q_wait", floor=0.5, unit="s/s", min_spread=0.05)
+    engine, _, clock = make(prom, spec(), wait_spec)
+    prom.values = {"q_latency": {"orders": 0.05}, "q_wait": {"orders": 0.02}}
+    cycle(engine, clock)
+    prom.values = {"q_latency": {"orders": 3.0}, "q_wait": {"orders": cpu_wait}}
+    opened = cycle(engine, clock) + cycle(engine, clock)
+    latency = next(t.anomaly for t in opened if t.anomaly["metric"] == "latency")
+    assert latency["caused_by_load"] is host_s

@@ -76,6 +76,7 @@ def test_query_window_comes_from_the_catalog_queries() -> None:
         "memory": 0.0,
         "request_rate": 15.0,
         "availability": 30.0,
+        "cpu_wait": 15.0,
         "probe_success": 0.0,  # instant vectors: the newest probe
         "probe_unanswered": 0.0,
     }
