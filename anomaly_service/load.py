@@ -1,7 +1,7 @@
 """Load as a root cause (pure, no I/O): a service's latency, errors or unanswered probes that
 start while its traffic and its CPU are both above their normal bands are the load's doing, not
 a fault a restart cures. So is the host's load: a slowdown that starts while the service waits
-for a CPU (its run-queue delay, `cpu_wait`, above its band or a quarter of each second), or
+for a CPU (its run-queue delay, `cpu_wait`, above its band or half of each second), or
 together with one on a service it does not call and is not called by (docs/root-cause.md,
 "Load")."""
 
@@ -61,7 +61,7 @@ class LoadWatch:
     # cycles and a scrape) are one host's, not two faults.
     together_s: float = 15.0
     # A service waits this long for a CPU per second, or more than its band allows: starved.
-    starved_wait_s: float = 0.25
+    starved_wait_s: float = 0.5
     above_at: dict[str, float] = field(default_factory=dict)
     starved_at: dict[str, float] = field(default_factory=dict)
     # Latency deviations seen open: anomaly id -> (service, opened_at, last cycle seen open).
@@ -70,17 +70,23 @@ class LoadWatch:
     edges: Collection[tuple[str, str]] = ()
 
     def observe(self, readings: Iterable[Reading]) -> None:
-        """One cycle's readings: a service is under load when every load signal is above."""
+        """One cycle's readings: a service is under load when every load signal is above, and
+        starved when it waits for a CPU while its own CPU use is within its band (a service
+        that burns more CPU than usual makes its own threads wait: that is its load, not the
+        host's)."""
         above: dict[tuple[str, float], set[str]] = {}
+        starved: set[tuple[str, float]] = set()
         for r in readings:
             if r.above:
                 above.setdefault((r.service, r.ts), set()).add(r.signal)
+            if r.signal == STARVATION_SIGNAL and self.starved(r):
+                starved.add((r.service, r.ts))
         for (service, ts), signals in above.items():
             if signals >= set(LOAD_SIGNALS):
                 self.above_at[service] = max(ts, self.above_at.get(service, ts))
-        for r in readings:
-            if r.signal == STARVATION_SIGNAL and self.starved(r):
-                self.starved_at[r.service] = max(r.ts, self.starved_at.get(r.service, r.ts))
+        for service, ts in starved:
+            if "cpu" not in above.get((service, ts), ()):
+                self.starved_at[service] = max(ts, self.starved_at.get(service, ts))
 
     def starved(self, reading: Reading) -> bool:
         """The service waited for a CPU far more than usual, or a large share of the time."""

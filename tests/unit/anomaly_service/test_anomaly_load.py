@@ -193,7 +193,7 @@ def wait(ts: float, value: float, upper: float = 0.3, service: str = "orders") -
 
 
 def test_a_slowdown_while_the_service_waits_for_a_cpu_is_the_hosts() -> None:
-    watch = LoadWatch(starved_wait_s=0.25, lookback_s=20.0, hold_s=30.0)
+    watch = LoadWatch(starved_wait_s=0.5, lookback_s=20.0, hold_s=30.0)
     watch.observe([wait(100.0, 0.1), wait(100.0, 0.9, service="users")])
     assert watch.starved_at == {"users": 100.0}
     assert not watch.driven("orders", "latency", "deviation", opened_at=100.0, now=100.0)
@@ -206,10 +206,10 @@ def test_a_slowdown_while_the_service_waits_for_a_cpu_is_the_hosts() -> None:
 
 
 def test_starved_is_a_wait_above_the_band_or_above_the_fixed_share() -> None:
-    watch = LoadWatch(starved_wait_s=0.25)
+    watch = LoadWatch(starved_wait_s=0.5)
     assert watch.starved(wait(1.0, 0.2, upper=0.1))  # far more than usual for this service
-    assert watch.starved(wait(1.0, 0.3, upper=0.5))  # a wide band, but a third of each second
-    assert not watch.starved(wait(1.0, 0.2, upper=0.3))
+    assert watch.starved(wait(1.0, 0.6, upper=0.8))  # a wide band, but most of each second
+    assert not watch.starved(wait(1.0, 0.45, upper=0.5))
     assert not watch.starved(Reading("orders", "cpu_wait", 1.0, None, 0.3))
     warming = Reading("orders", "cpu_wait", 1.0, 0.2, 0.1, warming=True)
     assert not watch.starved(warming)
@@ -230,3 +230,11 @@ def test_the_engine_reads_the_run_queue_wait_of_the_slowed_service(
     opened = cycle(engine, clock) + cycle(engine, clock)
     latency = next(t.anomaly for t in opened if t.anomaly["metric"] == "latency")
     assert latency["caused_by_load"] is host_s
+
+
+def test_a_service_burning_more_cpu_than_usual_is_not_starved_by_the_host() -> None:
+    """Its own threads wait for the CPU it burns (the e2e CPU fault: 0.8 s/s)."""
+    watch = LoadWatch()
+    watch.observe([wait(100.0, 0.9), cpu(100.0, 0.9), wait(100.0, 0.9, service="users"),
+                   cpu(100.0, 0.1, service="users")])  # fmt: skip
+    assert watch.starved_at == {"users": 100.0}
