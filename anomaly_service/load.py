@@ -23,7 +23,7 @@ LOAD_EFFECTS = frozenset({"latency", "error_rate", "probe_success", "probe_unans
 HOST_EFFECT = "latency"
 # Run-queue delay: the service was ready to run and the host had no CPU for it.
 STARVATION_SIGNAL = "cpu_wait"
-READ_SIGNALS = frozenset({*LOAD_SIGNALS, STARVATION_SIGNAL})
+READ_SIGNALS = frozenset({*LOAD_SIGNALS, STARVATION_SIGNAL, HOST_EFFECT})
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,17 @@ class LoadWatch:
 
     lookback_s: float = 20.0
     hold_s: float = 30.0
-    # Slowdowns that open this close together on services with no call between them (two
+    # Slowdowns that start this close together on services with no call between them (two
     # cycles and a scrape) are one host's, not two faults.
     together_s: float = 15.0
+    # A run of slow cycles survives one cycle back inside the band.
+    run_gap_s: float = 10.0
     # A service waits this long for a CPU per second, or more than its band allows: starved.
     starved_wait_s: float = 0.5
     above_at: dict[str, float] = field(default_factory=dict)
     starved_at: dict[str, float] = field(default_factory=dict)
-    # Latency deviations seen open: anomaly id -> (service, opened_at, last cycle seen open).
-    slowdowns: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    # The latest run of cycles with each service's latency above its band: (first, last).
+    slow_runs: dict[str, tuple[float, float]] = field(default_factory=dict)
     # caller -> callee edges of the call graph (either direction rules a pair out).
     edges: Collection[tuple[str, str]] = ()
 
@@ -81,6 +83,8 @@ class LoadWatch:
                 above.setdefault((r.service, r.ts), set()).add(r.signal)
             if r.signal == STARVATION_SIGNAL and self.starved(r):
                 starved.add((r.service, r.ts))
+            if r.signal == HOST_EFFECT and r.above:
+                self._slow(r.service, r.ts)
         for (service, ts), signals in above.items():
             if signals >= set(LOAD_SIGNALS):
                 self.above_at[service] = max(ts, self.above_at.get(service, ts))
@@ -92,34 +96,32 @@ class LoadWatch:
         """The service waited for a CPU far more than usual, or a large share of the time."""
         return reading.above or (reading.value is not None and reading.value >= self.starved_wait_s)
 
-    def observe_slowdowns(self, open_latency: Iterable[tuple[str, str, float]], now: float) -> None:
-        """This cycle's open latency deviations as (id, service, opened_at); an entry is kept
-        `hold_s` after its anomaly closed, as the p99 window lags the host as much as the load."""
-        for anomaly_id, service, opened_at in open_latency:
-            self.slowdowns[anomaly_id] = (service, opened_at, now)
-        for anomaly_id, (_, _, last) in list(self.slowdowns.items()):
-            if now - last > self.hold_s:
-                del self.slowdowns[anomaly_id]
+    def _slow(self, service: str, ts: float) -> None:
+        first, last = self.slow_runs.get(service, (ts, ts))
+        if ts - last > self.run_gap_s:
+            first = ts
+        self.slow_runs[service] = (first, max(last, ts))
 
-    def host_wide(self, service: str, opened_at: float) -> list[str]:
-        """The services with no call to or from `service` whose slowdown opened together with
-        the one that opened at `opened_at` on it."""
+    def host_wide(self, service: str, opened_at: float, now: float) -> list[str]:
+        """The services with no call to or from `service` whose latency left its band within
+        `together_s` of the slowdown that opened at `opened_at` on it, and was out of it at
+        most `hold_s` ago (a peer's reading, not its anomaly: a host's hiccup of two cycles
+        lifts one service past its open threshold and another only past its band)."""
         return sorted(
-            {
-                other
-                for other, other_opened, _ in self.slowdowns.values()
-                if other != service
-                and abs(other_opened - opened_at) <= self.together_s
-                and (service, other) not in self.edges
-                and (other, service) not in self.edges
-            }
+            other
+            for other, (first, last) in self.slow_runs.items()
+            if other != service
+            and abs(first - opened_at) <= self.together_s
+            and now - last <= self.hold_s
+            and (service, other) not in self.edges
+            and (other, service) not in self.edges
         )
 
     def driven(self, service: str, metric: str, kind: str, opened_at: float, now: float) -> bool:
         if metric not in LOAD_EFFECTS or kind != "deviation":
             return False
         if metric == HOST_EFFECT and (
-            self.host_wide(service, opened_at)
+            self.host_wide(service, opened_at, now)
             or self._recent(self.starved_at, service, opened_at, now)
         ):
             return True
@@ -144,18 +146,10 @@ def readings(tracker: Tracker, ts: float) -> list[Reading]:
 def stamp(
     watch: LoadWatch, tracker: Tracker, ts: float, edges: Collection[tuple[str, str]] = ()
 ) -> None:
-    """Learn this cycle's readings and slowdowns, then mark the open anomalies the load (the
-    service's own or the host's) explains now."""
-    watch.observe(readings(tracker, ts))
+    """Learn this cycle's readings, then mark the open anomalies the load (the service's own
+    or the host's) explains now."""
     watch.edges = edges
-    watch.observe_slowdowns(
-        (
-            (a.id, a.service, a.opened_at)
-            for a in tracker.active.values()
-            if a.metric == HOST_EFFECT and a.kind == "deviation"
-        ),
-        ts,
-    )
+    watch.observe(readings(tracker, ts))
     for anomaly in tracker.active.values():
         anomaly.load_driven = watch.driven(
             anomaly.service, anomaly.metric, anomaly.kind, anomaly.opened_at, ts
