@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from anomaly_service.api.deps import engine, page, require_token
 from anomaly_service.lifecycle import series_key
+from relia_contracts.anomalies import FeedbackAnswer
 
 router = APIRouter(tags=["feedback"])
 MAX_REASON = 500
@@ -57,8 +57,9 @@ class FeedbackBody(BaseModel):
     "/anomalies/{anomaly_id}/feedback",
     status_code=201,
     dependencies=[Depends(require_token)],
+    response_model=FeedbackAnswer,
 )
-async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -> JSONResponse:
+async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -> dict[str, Any]:
     """Label an anomaly. `noise` widens its series' thresholds (bounded) and may mute it;
     `confirmed` steps back toward the detector's own thresholds. Stored before it applies."""
     eng = engine(request)
@@ -76,9 +77,7 @@ async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -
     async with eng.feedback_lock:
         record, after = await eng.history.label(anomaly, body.label, reason, mute, now)
         eng.apply_sensitivity(series_key(anomaly.metric, anomaly.labels))
-    return JSONResponse(
-        {"feedback": record.as_dict(), "sensitivity": after.view(now)}, status_code=201
-    )
+    return {"feedback": record.as_dict(), "sensitivity": after.view(now)}
 
 
 @router.get("/feedback")
