@@ -9,25 +9,39 @@ renames, nulls or converts anything shows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 RAW = "/__raw"
+
+
+def api_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """(full path, route) of every API route, also of included routers (FastAPI >= 0.13x keeps
+    those as one entry that wraps the router)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from api_routes(inner.routes, prefix + getattr(context, "prefix", ""))
 
 
 def add_raw_twins(app: FastAPI) -> dict[str, type[Any]]:
     """Twin every GET route that has a response model; return {path: model}."""
     modelled: dict[str, type[Any]] = {}
-    for route in list(app.router.routes):
-        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+    for path, route in list(api_routes(app.router.routes)):
+        if "GET" not in route.methods:
             continue
         if route.response_model is None:
             continue
-        modelled[route.path] = route.response_model
+        modelled[path] = route.response_model
         app.add_api_route(
-            RAW + route.path,
+            RAW + path,
             route.endpoint,
             methods=["GET"],
             response_model=None,
