@@ -95,7 +95,8 @@ def every_route(client: TestClient) -> dict[str, Any]:
 
 def test_openapi_names_the_model_of_every_route(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
-    for path, model in (("/status", EngineStatus), ("/policies", PoliciesView), ("/plan", PlanView)):
+    models = {"/status": EngineStatus, "/policies": PoliciesView, "/plan": PlanView}
+    for path, model in models.items():
         assert schema_ref(doc, path) == {"$ref": f"#/components/schemas/{model.__name__}"}, path
     policies_ref = {"$ref": "#/components/schemas/PoliciesView"}
     assert schema_ref(doc, "/policies/reload", "post") == policies_ref
