@@ -77,7 +77,7 @@ class VocabularyView(BaseModel):
     error: str | None
 
 
-class EngineStatus(BaseModel):
+class PolicyEngineStatus(BaseModel):
     """`GET /status`."""
 
     enabled: bool

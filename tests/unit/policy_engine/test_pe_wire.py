@@ -17,7 +17,7 @@ from policy_engine.app import create_app
 from policy_engine.engine import Engine
 from policy_engine.guards import BreakerState
 from policy_engine.store import Store
-from relia_contracts.policy_views import EngineStatus, PlanView, PoliciesView
+from relia_contracts.policy_views import PlanView, PoliciesView, PolicyEngineStatus
 from tests.support.wire import RAW, add_raw_twins, differences, schema_ref
 
 TOKEN = "s3cret"
@@ -84,7 +84,7 @@ def same(client: TestClient, path: str, **params: str) -> Any:
 
 
 def every_route(client: TestClient) -> dict[str, Any]:
-    status = EngineStatus.model_validate(same(client, "/status"))
+    status = PolicyEngineStatus.model_validate(same(client, "/status"))
     PoliciesView.model_validate(same(client, "/policies"))
     plans = {s: same(client, "/plan", service=s) for s in SERVICES}
     for plan in plans.values():
@@ -95,7 +95,7 @@ def every_route(client: TestClient) -> dict[str, Any]:
 
 def test_openapi_names_the_model_of_every_route(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
-    models = {"/status": EngineStatus, "/policies": PoliciesView, "/plan": PlanView}
+    models = {"/status": PolicyEngineStatus, "/policies": PoliciesView, "/plan": PlanView}
     for path, model in models.items():
         assert schema_ref(doc, path) == {"$ref": f"#/components/schemas/{model.__name__}"}, path
     policies_ref = {"$ref": "#/components/schemas/PoliciesView"}
