@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from relia_contracts.severity import SeverityWord
 
@@ -74,7 +74,9 @@ class AnomalyPage(BaseModel):
 
 
 class FeedbackRecord(BaseModel):
-    """One stored operator label."""
+    """One stored operator label (the anomaly service keeps its labels as these)."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     at: float

@@ -77,7 +77,7 @@ async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -
     async with eng.feedback_lock:
         record, after = await eng.history.label(anomaly, body.label, reason, mute, now)
         eng.apply_sensitivity(series_key(anomaly.metric, anomaly.labels))
-    return {"feedback": record.as_dict(), "sensitivity": after.view(now)}
+    return {"feedback": record.model_dump(), "sensitivity": after.view(now)}
 
 
 @router.get("/feedback")
@@ -89,7 +89,7 @@ def list_feedback(
 ) -> dict[str, Any]:
     """Every stored label, newest first."""
     records = engine(request).history.records
-    chosen = [r.as_dict() for r in reversed(records) if anomaly_id in (None, r.anomaly_id)]
+    chosen = [r.model_dump() for r in reversed(records) if anomaly_id in (None, r.anomaly_id)]
     return page(chosen, limit, offset)
 
 
