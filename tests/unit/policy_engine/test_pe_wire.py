@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, alert, series, settings
+from pe_fakes import FakeSnapshots, alert, fake_app, series
 
-from policy_engine.app import create_app
 from policy_engine.engine import Engine
 from policy_engine.guards import BreakerState
-from policy_engine.store import Store
 from relia_contracts.policy_views import PlanView, PoliciesView, PolicyEngineStatus
 from tests.support.wire import RAW, add_raw_twins, differences, schema_ref
 
@@ -53,18 +51,9 @@ SERVICES = ("orders", "users", "nobody")
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    clock = FakeClock()
     policies_file = tmp_path / "policies.yml"
     policies_file.write_text(POLICIES)
-    app = create_app(
-        settings(policy_engine_token=TOKEN, policies_file=policies_file),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
+    app = fake_app(policy_engine_token=TOKEN, policies_file=policies_file)
     assert set(add_raw_twins(app)) >= {"/status", "/policies", "/plan"}
     with TestClient(app, headers={"Content-Type": "application/json"}) as c:
         yield c
