@@ -276,9 +276,11 @@ def scheduled_for(policies: str, row: Series, body: dict[str, Any]) -> int:
     return asyncio.run(go())
 
 
-def fake_app(**overrides: Any) -> FastAPI:
+def fake_app(
+    *, clock: FakeClock | None = None, alertmanager: Any = None, **overrides: Any
+) -> FastAPI:
     """The engine's app from its factory with every adapter a test double, the loop off."""
-    clock = FakeClock()
+    clock = clock or FakeClock()
     return create_app(
         settings(**overrides),
         FakeActuator(clock),
@@ -287,4 +289,5 @@ def fake_app(**overrides: Any) -> FastAPI:
         notifier=FakeNotifier(),  # type: ignore[arg-type]
         clock=clock,
         run_loop=False,
+        alertmanager=alertmanager,
     )
