@@ -131,3 +131,47 @@ class FeedbackAnswer(BaseModel):
 
     feedback: FeedbackRecord
     sensitivity: Sensitivity
+
+
+class FeedbackPage(BaseModel):
+    """`GET /feedback`: every stored label, newest first."""
+
+    items: list[FeedbackRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class PrecisionCounts(BaseModel):
+    confirmed: int
+    noise: int
+    precision: float | None  # confirmed / (confirmed + noise); null: no label yet
+
+
+class SignalPrecision(BaseModel):
+    service: str
+    metric: str
+    confirmed: int
+    noise: int
+    precision: float
+
+
+class Precision(BaseModel):
+    """`GET /feedback/precision`: per signal and overall, each anomaly counted once by its
+    latest label."""
+
+    signals: list[SignalPrecision]
+    overall: PrecisionCounts
+
+
+class SensitivityLimits(BaseModel):
+    step: float  # each noise label multiplies the thresholds by this
+    max_factor: float
+    max_mute_s: float
+
+
+class SensitivityList(BaseModel):
+    """`GET /sensitivity`: the series an operator changed, and the bounds of a change."""
+
+    items: list[Sensitivity]
+    limits: SensitivityLimits

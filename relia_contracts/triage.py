@@ -80,11 +80,11 @@ class SuspectedCause(BaseModel):
 
 class NextStep(BaseModel):
     runbook: str | None
-    summary: str
     remediation: str | None = None  # absent once the anomaly is resolved
     # the policy engine's `GET /plan` answer, passed through as it came
     policy_plan: dict[str, Any] | None = None
     plan_unavailable: str | None = None
+    summary: str
 
 
 class TriagePacket(BaseModel):

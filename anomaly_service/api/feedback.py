@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from anomaly_service.api.deps import engine, page, require_token
 from anomaly_service.lifecycle import series_key
-from relia_contracts.anomalies import FeedbackAnswer
+from relia_contracts.anomalies import (
+    FeedbackAnswer,
+    FeedbackPage,
+    Precision,
+    Sensitivity,
+    SensitivityList,
+)
 
 router = APIRouter(tags=["feedback"])
 MAX_REASON = 500
@@ -80,7 +86,7 @@ async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -
     return {"feedback": record.model_dump(), "sensitivity": after.view(now)}
 
 
-@router.get("/feedback")
+@router.get("/feedback", response_model=FeedbackPage)
 def list_feedback(
     request: Request,
     anomaly_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -93,13 +99,13 @@ def list_feedback(
     return page(chosen, limit, offset)
 
 
-@router.get("/feedback/precision")
+@router.get("/feedback/precision", response_model=Precision)
 def feedback_precision(request: Request) -> dict[str, Any]:
     """Per signal: confirmed / (confirmed + noise), each anomaly counted once (latest label)."""
     return engine(request).history.precision()
 
 
-@router.get("/sensitivity")
+@router.get("/sensitivity", response_model=SensitivityList)
 def list_sensitivity(request: Request) -> dict[str, Any]:
     """Series whose sensitivity an operator changed: factor, mute, label counts, and limits."""
     eng = engine(request)
@@ -119,7 +125,9 @@ def list_sensitivity(request: Request) -> dict[str, Any]:
     }
 
 
-@router.delete("/sensitivity/{series_id}", dependencies=[Depends(require_token)])
+@router.delete(
+    "/sensitivity/{series_id}", dependencies=[Depends(require_token)], response_model=Sensitivity
+)
 async def reset_sensitivity(request: Request, series_id: str) -> dict[str, Any]:
     """Back to the detector's own thresholds and no mute (the label counts stay)."""
     eng = engine(request)

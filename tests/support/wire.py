@@ -31,11 +31,11 @@ def api_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str,
             yield from api_routes(inner.routes, prefix + getattr(context, "prefix", ""))
 
 
-def add_raw_twins(app: FastAPI) -> dict[str, type[Any]]:
-    """Twin every GET route that has a response model; return {path: model}."""
+def add_raw_twins(app: FastAPI, method: str = "GET") -> dict[str, type[Any]]:
+    """Twin every route of `method` that has a response model; return {path: model}."""
     modelled: dict[str, type[Any]] = {}
     for path, route in list(api_routes(app.router.routes)):
-        if "GET" not in route.methods:
+        if method not in route.methods:
             continue
         if route.response_model is None:
             continue
@@ -43,7 +43,7 @@ def add_raw_twins(app: FastAPI) -> dict[str, type[Any]]:
         app.add_api_route(
             RAW + path,
             route.endpoint,
-            methods=["GET"],
+            methods=[method],
             response_model=None,
             include_in_schema=False,
         )

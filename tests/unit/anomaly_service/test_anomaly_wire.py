@@ -13,10 +13,19 @@ import pytest
 from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
 from fastapi.testclient import TestClient
 
+from anomaly_service.api.detect import DetectAnswer
 from anomaly_service.app import create_app
 from anomaly_service.config import Settings
 from anomaly_service.engine import Engine
-from relia_contracts.anomalies import AnomalyDetail, AnomalyPage, FeedbackAnswer
+from relia_contracts.anomalies import (
+    AnomalyDetail,
+    AnomalyPage,
+    FeedbackAnswer,
+    FeedbackPage,
+    Precision,
+    Sensitivity,
+    SensitivityList,
+)
 from relia_contracts.anomaly_stats import AnomalyServiceStats
 from relia_contracts.classification import PredictSnapshot, ServicesHealth
 from relia_contracts.triage import TriagePacket
@@ -30,6 +39,9 @@ MODELS = {
     "/anomalies": AnomalyPage,
     "/anomalies/{anomaly_id}": AnomalyDetail,
     "/anomalies/{anomaly_id}/triage": TriagePacket,
+    "/feedback": FeedbackPage,
+    "/feedback/precision": Precision,
+    "/sensitivity": SensitivityList,
 }
 
 
@@ -55,7 +67,9 @@ class Wire:
 
     def every_route(self) -> int:
         """Every modelled GET route, with each filter of the list; returns the anomalies seen."""
-        for path in ("/predict", "/services/health", "/stats"):
+        for path in ("/predict", "/services/health", "/stats", "/feedback", "/sensitivity"):
+            self.same(path)
+        for path in ("/feedback?limit=1", "/feedback/precision"):
             self.same(path)
         for query in ("", "?status=active&limit=500", "?status=resolved", "?limit=1&offset=1"):
             self.same("/anomalies" + query)
@@ -95,6 +109,9 @@ def test_openapi_names_the_model_of_every_route(wire: Wire) -> None:
         assert schema_ref(doc, path) == ref, path
     post = "/anomalies/{anomaly_id}/feedback"
     assert schema_ref(doc, post, "post", "201") == {"$ref": "#/components/schemas/FeedbackAnswer"}
+    assert schema_ref(doc, "/detect", "post") == {"$ref": "#/components/schemas/DetectAnswer"}
+    reset = schema_ref(doc, "/sensitivity/{series_id}", "delete")
+    assert reset == {"$ref": "#/components/schemas/Sensitivity"}
     series = doc["components"]["schemas"]["SeriesView"]["properties"]
     assert series["severity"]["enum"] == ["normal", "info", "warning", "critical"]
     assert RAW not in str(doc["paths"])  # the twins are the test's, not the document's
@@ -140,3 +157,47 @@ def test_feedback_answer_is_the_stored_record(wire: Wire) -> None:
     detail = wire.same(f"/anomalies/{anomaly['id']}")
     assert differences(answer.json()["sensitivity"], detail["sensitivity"]) == []
     assert detail["feedback"] == "noise"
+    assert wire.every_route() == 1  # /feedback, /feedback/precision, /sensitivity not empty now
+    assert wire.same("/feedback/precision")["overall"] == {
+        "confirmed": 0,
+        "noise": 1,
+        "precision": 0.0,
+    }
+
+
+def test_a_reset_answers_the_series_sensitivity(wire: Wire) -> None:
+    wire.cycle({"orders": 0.02, "users": 0.02}, {"orders": 0.1, "users": 0.1})
+    for _ in range(3):
+        wire.cycle({"orders": 0.9, "users": 0.02}, {"orders": 0.1, "users": 0.1})
+    (anomaly,) = wire.same("/anomalies")["items"]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"label": "noise", "reason": "deploy noise"}
+    wire.client.post(f"/anomalies/{anomaly['id']}/feedback", json=body, headers=auth)
+    series_id = wire.same(f"/anomalies/{anomaly['id']}")["series_id"]
+    answer = wire.client.delete(f"/sensitivity/{series_id}", headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert Sensitivity.model_validate(answer.json()).factor == 1.0
+    (listed,) = wire.same("/sensitivity")["items"]  # the label counts stay
+    assert differences(answer.json(), listed) == []
+    assert wire.client.delete("/sensitivity/nope", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"values": [1, 2, 3]},
+        {"values": [0.02] * 40 + [0.9, 0.9, None, 0.02], "direction": "up", "floor": 0.5},
+        {"values": [5.0] * 30 + [0.1] * 5, "direction": "down", "floor": 1},
+        {"values": [None, 1.5, 2] * 20, "direction": "both", "floor": None},
+    ],
+)
+def test_detect_answers_exactly_what_the_core_scored(wire: Wire, body: dict[str, Any]) -> None:
+    add_raw_twins(wire.client.app, "POST")  # type: ignore[arg-type]
+    typed, raw = (
+        wire.client.post("/detect", json=body),
+        wire.client.post(RAW + "/detect", json=body),
+    )
+    assert typed.status_code == raw.status_code == 200, typed.text
+    assert differences(typed.json(), raw.json()) == []
+    answer = DetectAnswer.model_validate(typed.json())
+    assert answer.points == len(body["values"])
