@@ -191,3 +191,45 @@ class PlanView(BaseModel):
     version: str | None = None
     policies: list[PlanRow]
     summary: str
+
+
+class ScheduledAction(BaseModel):
+    id: str
+    policy: str
+    action: str
+    service: str
+
+
+class AlertIntake(BaseModel):
+    """`POST /alerts`: what became of each alert of one webhook delivery."""
+
+    received: int
+    duplicates: int
+    resolved: int
+    ignored: int
+    scheduled: list[ScheduledAction]
+    notes: list[str]  # "alert N: why it was ignored"
+
+
+class Toggled(BaseModel):
+    """`POST /toggle`: automatic remediation on or off, now."""
+
+    enabled: bool
+
+
+class ContainerChange(BaseModel):
+    """One lifecycle event of a container, as the Docker events stream reports it."""
+
+    at: float
+    action: str  # create | start | restart | die | kill | oom | stop | destroy
+    container: str
+    image: str = ""
+    exit_code: int | None = None
+
+
+class ContainerChanges(BaseModel):
+    """`GET /changes?service=&since=`: the service's container events, oldest first."""
+
+    service: str
+    since: float
+    items: list[ContainerChange]

@@ -13,9 +13,18 @@ import pytest
 from fastapi.testclient import TestClient
 from pe_fakes import FakeSnapshots, alert, fake_app, series
 
+from policy_engine.actuator.types import ContainerChange
+from policy_engine.api.breakers import BreakerReset
 from policy_engine.engine import Engine
 from policy_engine.guards import BreakerState
-from relia_contracts.policy_views import PlanView, PoliciesView, PolicyEngineStatus
+from relia_contracts.policy_views import (
+    AlertIntake,
+    ContainerChanges,
+    PlanView,
+    PoliciesView,
+    PolicyEngineStatus,
+    Toggled,
+)
 from tests.support.wire import RAW, add_raw_twins, differences, schema_ref
 
 TOKEN = "s3cret"
@@ -76,6 +85,8 @@ def every_route(client: TestClient) -> dict[str, Any]:
     status = PolicyEngineStatus.model_validate(same(client, "/status"))
     PoliciesView.model_validate(same(client, "/policies"))
     plans = {s: same(client, "/plan", service=s) for s in SERVICES}
+    for service in SERVICES:
+        ContainerChanges.model_validate(same(client, "/changes", service=service))
     for plan in plans.values():
         PlanView.model_validate(plan)
     assert status.policies.count == 3
@@ -84,9 +95,18 @@ def every_route(client: TestClient) -> dict[str, Any]:
 
 def test_openapi_names_the_model_of_every_route(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
-    models = {"/status": PolicyEngineStatus, "/policies": PoliciesView, "/plan": PlanView}
-    for path, model in models.items():
-        assert schema_ref(doc, path) == {"$ref": f"#/components/schemas/{model.__name__}"}, path
+    models = {
+        ("/status", "get"): PolicyEngineStatus,
+        ("/policies", "get"): PoliciesView,
+        ("/plan", "get"): PlanView,
+        ("/changes", "get"): ContainerChanges,
+        ("/alerts", "post"): AlertIntake,
+        ("/toggle", "post"): Toggled,
+        ("/breakers/{target}/reset", "post"): BreakerReset,
+    }
+    for (path, method), model in models.items():
+        ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+        assert schema_ref(doc, path, method) == ref, path
     policies_ref = {"$ref": "#/components/schemas/PoliciesView"}
     assert schema_ref(doc, "/policies/reload", "post") == policies_ref
     assert schema_ref(doc, "/policies/reload", "post", "422") == policies_ref
@@ -107,8 +127,15 @@ def test_the_models_change_nothing_in_any_state(client: TestClient) -> None:
         series("orders", "cpu", 0.9),
         series("users", "latency", 0.1),
     )
+    actuator = engine.actuator
+    change = ContainerChange(at=engine.clock() - 5, action="die", container="o-1", exit_code=137)
+    actuator.events.append(("orders", change))  # type: ignore[attr-defined]
     answer = client.post("/alerts", json=alert(), headers=AUTH)
     assert answer.status_code == 200, answer.text
+    intake = AlertIntake.model_validate(answer.json())
+    assert [s.policy for s in intake.scheduled] == ["orders_latency"]
+    again = AlertIntake.model_validate(client.post("/alerts", json=alert(), headers=AUTH).json())
+    assert (again.duplicates, again.scheduled) == (1, [])
     client.portal.call(engine.drain, 5.0)  # type: ignore[union-attr]
     client.portal.call(engine.cycle)  # type: ignore[union-attr]
     plans = every_route(client)  # acted: cooldown, budgets used, a fresh snapshot
@@ -116,10 +143,19 @@ def test_the_models_change_nothing_in_any_state(client: TestClient) -> None:
     assert rows["orders_latency"]["would_act"] is False
     assert rows["orders_latency"]["verdict"] == "blocked: cooldown"
     assert plans["nobody"]["summary"] == "no enabled policy for nobody"
+    assert same(client, "/changes", service="orders")["items"][0]["exit_code"] == 137
     engine.store.set_breaker("orders", BreakerState("open", 3, engine.clock(), False))
     assert same(client, "/status")["breakers"]["orders"]["state"] == "open"
     every_route(client)
-    client.post("/toggle", json={"enabled": False}, headers=AUTH)
+    reset = client.post("/breakers/orders/reset", json={"reason": "fixed"}, headers=AUTH)
+    assert reset.status_code == 200, reset.text
+    audit = BreakerReset.model_validate(reset.json()).action
+    (listed,) = client.get("/actions", params={"action": "breaker_reset"}).json()["items"]
+    assert differences(reset.json()["action"], listed) == []  # the record as GET /actions has it
+    assert audit.trigger.reason == "fixed"
+    assert differences(reset.json()["breaker"], same(client, "/status")["breakers"]["orders"]) == []
+    toggled = client.post("/toggle", json={"enabled": False}, headers=AUTH)
+    assert toggled.json() == {"enabled": False}
     assert same(client, "/status")["enabled"] is False
     every_route(client)
 
