@@ -12,9 +12,11 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, get_args
 
-LABELS = ("noise", "confirmed")
+from relia_contracts.anomalies import FeedbackLabel, FeedbackRecord
+
+LABELS: tuple[str, ...] = get_args(FeedbackLabel)
 
 
 def series_id(metric: str, labels: dict[str, str]) -> str:
@@ -60,24 +62,6 @@ class Sensitivity:
         return body
 
 
-@dataclass(frozen=True)
-class FeedbackRecord:
-    id: str
-    at: float
-    anomaly_id: str
-    series_id: str
-    service: str
-    metric: str
-    label: str
-    reason: str
-    mute_for_s: float | None
-    factor_after: float
-    muted_until: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def apply_label(
     current: Sensitivity, label: str, mute_for_s: float | None, now: float, limits: Limits
 ) -> Sensitivity:
@@ -114,7 +98,7 @@ def reset(current: Sensitivity, now: float) -> Sensitivity:
 def new_record(
     anomaly: dict[str, Any],
     sid: str,
-    label: str,
+    label: FeedbackLabel,
     reason: str,
     mute_for_s: float | None,
     after: Sensitivity,

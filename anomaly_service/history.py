@@ -22,7 +22,6 @@ import numpy as np
 
 from anomaly_service.catalog import MetricSpec
 from anomaly_service.feedback import (
-    FeedbackRecord,
     Limits,
     Sensitivity,
     apply_label,
@@ -40,6 +39,7 @@ from anomaly_service.lifecycle import (
     series_key,
 )
 from anomaly_service.store import AnomalyRow, HistoryStore
+from relia_contracts.anomalies import FeedbackLabel, FeedbackRecord
 
 log = logging.getLogger("anomaly_service.history")
 _TRANSIENT = {"frozen_evidence", "restored", "calm"}
@@ -149,7 +149,12 @@ class History:
 
     # ---- operators -----------------------------------------------------------------------
     async def label(
-        self, anomaly: Anomaly, label: str, reason: str, mute_for_s: float | None, now: float
+        self,
+        anomaly: Anomaly,
+        label: FeedbackLabel,
+        reason: str,
+        mute_for_s: float | None,
+        now: float,
     ) -> tuple[FeedbackRecord, Sensitivity]:
         key = series_key(anomaly.metric, anomaly.labels)
         sid = series_id(anomaly.metric, anomaly.labels)
@@ -159,7 +164,7 @@ class History:
         after = apply_label(current, label, mute_for_s, now, self.limits)
         record = new_record(anomaly.to_dict(), sid, label, reason, mute_for_s, after, now)
         if self.store is not None:  # stored before it takes effect: a 201 means it is kept
-            await asyncio.to_thread(self.store.add_feedback, record.as_dict(), asdict(after))
+            await asyncio.to_thread(self.store.add_feedback, record.model_dump(), asdict(after))
         self.records.append(record)
         del self.records[: max(0, len(self.records) - self.keep_feedback)]
         self.by_key[key] = after
@@ -176,7 +181,7 @@ class History:
         return after
 
     def for_anomaly(self, anomaly_id: str) -> list[dict[str, Any]]:
-        return [r.as_dict() for r in self.records if r.anomaly_id == anomaly_id]
+        return [r.model_dump() for r in self.records if r.anomaly_id == anomaly_id]
 
     def precision(self) -> dict[str, Any]:
         return precision(self.records)

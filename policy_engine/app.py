@@ -40,7 +40,9 @@ OPENAPI_EXTRA: dict[str, dict[int, str | dict[str, Any]]] = {
     "POST /policies/reload": {
         422: {
             "description": "The file is invalid: the last good set keeps running (see errors)",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PoliciesView"}}
+            },
         }
     },
 }

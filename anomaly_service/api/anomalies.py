@@ -9,12 +9,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from anomaly_service.api.deps import engine, page
 from anomaly_service.engine import Engine
 from anomaly_service.feedback import series_id
+from relia_contracts.anomalies import AnomalyDetail, AnomalyPage
 from relia_contracts.severity import SEVERITY_RANK, SeverityWord
 
 router = APIRouter(tags=["anomalies"])
 
 
-@router.get("/anomalies")
+@router.get("/anomalies", response_model=AnomalyPage)
 def list_anomalies(
     request: Request,
     service: str | None = None,
@@ -56,7 +57,7 @@ def _latest_labels(eng: Engine) -> dict[str, str]:
     return {r.anomaly_id: r.label for r in eng.history.records}
 
 
-@router.get("/anomalies/{anomaly_id}")
+@router.get("/anomalies/{anomaly_id}", response_model=AnomalyDetail)
 def get_anomaly(request: Request, anomaly_id: str) -> dict[str, Any]:
     """One anomaly with its evidence: the series around it and its baseline band."""
     eng = engine(request)

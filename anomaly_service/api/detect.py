@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
 
 from anomaly_service.api.deps import engine
 from anomaly_service.detector import Direction, score_series
-from relia_contracts.severity import SEVERITIES
+from relia_contracts.severity import SEVERITIES, SeverityWord
 
 router = APIRouter(tags=["detect"])
 
@@ -71,6 +71,23 @@ class DetectRequest(BaseModel):
         return v
 
 
+class DetectAnswer(BaseModel):
+    """`POST /detect`: per point (null: not scored, e.g. warming up), and where anomalies open."""
+
+    points: int
+    direction: Literal["up", "down", "both"]
+    floor: float | int | None  # as sent
+    baseline: list[float | None]
+    lower: list[float | None]
+    upper: list[float | None]
+    score: list[float | None]
+    severity: list[SeverityWord]
+    open: list[bool]
+    warming: list[bool]
+    anomalous_indices: list[int]
+    max_severity: SeverityWord
+
+
 def _clean(array: Any) -> list[Any]:
     out: list[Any] = []
     for v in np.asarray(array).tolist():
@@ -78,7 +95,7 @@ def _clean(array: Any) -> list[Any]:
     return out
 
 
-@router.post("/detect")
+@router.post("/detect", response_model=DetectAnswer)
 def detect(request: Request, body: DetectRequest) -> dict[str, Any]:
     """Per-point baseline, band, score and severity, plus the indices where an anomaly is open."""
     config = engine(request).config

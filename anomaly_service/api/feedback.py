@@ -6,11 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from anomaly_service.api.deps import engine, page, require_token
 from anomaly_service.lifecycle import series_key
+from relia_contracts.anomalies import (
+    FeedbackAnswer,
+    FeedbackPage,
+    Precision,
+    Sensitivity,
+    SensitivityList,
+)
 
 router = APIRouter(tags=["feedback"])
 MAX_REASON = 500
@@ -57,8 +63,9 @@ class FeedbackBody(BaseModel):
     "/anomalies/{anomaly_id}/feedback",
     status_code=201,
     dependencies=[Depends(require_token)],
+    response_model=FeedbackAnswer,
 )
-async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -> JSONResponse:
+async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -> dict[str, Any]:
     """Label an anomaly. `noise` widens its series' thresholds (bounded) and may mute it;
     `confirmed` steps back toward the detector's own thresholds. Stored before it applies."""
     eng = engine(request)
@@ -76,12 +83,10 @@ async def post_feedback(request: Request, anomaly_id: str, body: FeedbackBody) -
     async with eng.feedback_lock:
         record, after = await eng.history.label(anomaly, body.label, reason, mute, now)
         eng.apply_sensitivity(series_key(anomaly.metric, anomaly.labels))
-    return JSONResponse(
-        {"feedback": record.as_dict(), "sensitivity": after.view(now)}, status_code=201
-    )
+    return {"feedback": record.model_dump(), "sensitivity": after.view(now)}
 
 
-@router.get("/feedback")
+@router.get("/feedback", response_model=FeedbackPage)
 def list_feedback(
     request: Request,
     anomaly_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -90,17 +95,17 @@ def list_feedback(
 ) -> dict[str, Any]:
     """Every stored label, newest first."""
     records = engine(request).history.records
-    chosen = [r.as_dict() for r in reversed(records) if anomaly_id in (None, r.anomaly_id)]
+    chosen = [r.model_dump() for r in reversed(records) if anomaly_id in (None, r.anomaly_id)]
     return page(chosen, limit, offset)
 
 
-@router.get("/feedback/precision")
+@router.get("/feedback/precision", response_model=Precision)
 def feedback_precision(request: Request) -> dict[str, Any]:
     """Per signal: confirmed / (confirmed + noise), each anomaly counted once (latest label)."""
     return engine(request).history.precision()
 
 
-@router.get("/sensitivity")
+@router.get("/sensitivity", response_model=SensitivityList)
 def list_sensitivity(request: Request) -> dict[str, Any]:
     """Series whose sensitivity an operator changed: factor, mute, label counts, and limits."""
     eng = engine(request)
@@ -120,7 +125,9 @@ def list_sensitivity(request: Request) -> dict[str, Any]:
     }
 
 
-@router.delete("/sensitivity/{series_id}", dependencies=[Depends(require_token)])
+@router.delete(
+    "/sensitivity/{series_id}", dependencies=[Depends(require_token)], response_model=Sensitivity
+)
 async def reset_sensitivity(request: Request, series_id: str) -> dict[str, Any]:
     """Back to the detector's own thresholds and no mute (the label counts stay)."""
     eng = engine(request)

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
 from anomaly_service.api.deps import engine
+from relia_contracts.anomaly_stats import AnomalyServiceStats
 from relia_contracts.catalog import CatalogSignal
 from relia_contracts.severity import SEVERITIES
 
@@ -88,7 +89,7 @@ def models(request: Request) -> ModelsView:
     )
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=AnomalyServiceStats)
 def stats(request: Request) -> dict[str, Any]:
     eng = engine(request)
     s = eng.state

@@ -13,6 +13,7 @@ from anomaly_service.api.deps import engine
 from anomaly_service.engine import Engine
 from anomaly_service.prometheus import PrometheusUnavailable, QueryRejected
 from anomaly_service.triage import Part
+from relia_contracts.triage import TriagePacket
 
 router = APIRouter(tags=["anomalies"])
 
@@ -41,7 +42,11 @@ async def _starts(eng: Engine, service: str, at: float) -> Part:
     return Part({r.labels.get("container", "?"): r.value for r in rows if math.isfinite(r.value)})
 
 
-@router.get("/anomalies/{anomaly_id}/triage")
+@router.get(
+    "/anomalies/{anomaly_id}/triage",
+    response_model=TriagePacket,
+    response_model_exclude_unset=True,
+)
 async def get_triage(request: Request, anomaly_id: str) -> dict[str, Any]:
     """What, when, where, impact, recent changes, suspected cause and next step."""
     eng = engine(request)

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from policy_engine.params import RestartArgs, ScaleArgs
 
+# the wire model of `GET /changes` items is the contracts' own
+from relia_contracts.policy_views import ContainerChange as ContainerChange
+
 # Defaults come from the policy parameters (params.py): one value each, defined once.
 _RESTART, _SCALE = RestartArgs(), ScaleArgs()
 
@@ -49,16 +52,6 @@ class ContainerInfo(BaseModel):
     health: str | None = None
     started_at: float | None = None
     created_at: float
-
-
-class ContainerChange(BaseModel):
-    """One lifecycle event of a container, as the Docker events stream reports it."""
-
-    at: float
-    action: str  # create | start | restart | die | kill | oom | stop | destroy
-    container: str
-    image: str = ""
-    exit_code: int | None = None
 
 
 class ActionOutcome(BaseModel):

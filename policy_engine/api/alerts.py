@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from policy_engine.actuator.selection import parse_rfc3339
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
 from policy_engine.models import AMWebhook
+from relia_contracts.policy_views import AlertIntake
 from relia_web.openapi import json_body
 
 router = APIRouter()
@@ -34,6 +35,7 @@ def webhook_schema() -> dict[str, Any]:
     "/alerts",
     dependencies=[Depends(require_token)],
     openapi_extra=json_body(webhook_schema()),
+    response_model=AlertIntake,
 )
 async def receive_alerts(request: Request) -> dict[str, Any]:
     engine = get_engine(request)

@@ -9,12 +9,17 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from policy_engine.actuator.calls import ActionFailed
 from policy_engine.api.deps import get_engine
 from policy_engine.policies import NAME_RE
+from relia_contracts.policy_views import ContainerChanges
 
 router = APIRouter()
 MAX_LOOKBACK_S = 86_400.0
 
 
-@router.get("/changes", responses={503: {"description": "the Docker daemon did not answer"}})
+@router.get(
+    "/changes",
+    responses={503: {"description": "the Docker daemon did not answer"}},
+    response_model=ContainerChanges,
+)
 async def list_changes(
     request: Request,
     service: str = Query(max_length=200, pattern=NAME_RE.pattern),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response
 
 from policy_engine.api.deps import get_engine, require_token
 from policy_engine.api.status import policies_block
 from policy_engine.engine import Engine
 from policy_engine.reload_thread import reload_off_loop
+from relia_contracts.policy_views import PoliciesView
 
 router = APIRouter()
 
@@ -39,15 +39,15 @@ def _settings(engine: Engine) -> dict[str, Any]:
     }
 
 
-@router.get("/policies")
+@router.get("/policies", response_model=PoliciesView)
 async def list_policies(request: Request) -> dict[str, Any]:
     return policies_body(get_engine(request))
 
 
-@router.post("/policies/reload", dependencies=[Depends(require_token)])
-async def reload_policies(request: Request) -> JSONResponse:
+@router.post("/policies/reload", dependencies=[Depends(require_token)], response_model=PoliciesView)
+async def reload_policies(request: Request, response: Response) -> dict[str, Any]:
     """Re-read the file now; 422 when it is invalid (the last good set keeps running)."""
     engine = get_engine(request)
     await reload_off_loop(engine, force=True)  # parse off the event loop, one at a time
-    body = policies_body(engine)
-    return JSONResponse(body, status_code=200 if engine.policies.valid else 422)
+    response.status_code = 200 if engine.policies.valid else 422
+    return policies_body(engine)

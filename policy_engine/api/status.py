@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from policy_engine.api.deps import get_engine
 from policy_engine.engine import Engine
+from relia_contracts.policy_views import PolicyEngineStatus
 
 router = APIRouter()
 
@@ -32,7 +33,7 @@ def policies_block(engine: Engine) -> dict[str, Any]:
     }
 
 
-@router.get("/status")
+@router.get("/status", response_model=PolicyEngineStatus)
 async def status(request: Request) -> dict[str, Any]:
     engine = get_engine(request)
     now = engine.clock()

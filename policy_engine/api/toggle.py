@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from policy_engine.api.deps import get_engine, parse_json, read_body, require_token, validate_model
 from policy_engine.models import ToggleBody
+from relia_contracts.policy_views import Toggled
 from relia_web.openapi import json_body
 
 router = APIRouter()
@@ -15,6 +16,7 @@ router = APIRouter()
     "/toggle",
     dependencies=[Depends(require_token)],
     openapi_extra=json_body(ToggleBody.model_json_schema(), required=False),
+    response_model=Toggled,
 )
 async def toggle(request: Request) -> dict[str, bool]:
     """`{"enabled": bool}` sets; an empty body flips."""

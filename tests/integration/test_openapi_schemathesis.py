@@ -26,8 +26,6 @@ from anomaly_service.app import create_app as create_anomaly_service
 from anomaly_service.config import Settings as AnomalySettings
 from dashboard.app import create_app as create_dashboard
 from dashboard.config import Settings as DashboardSettings
-from policy_engine.app import create_app as create_policy_engine
-from policy_engine.store import Store
 from services.orders.app import create_app as create_orders
 from services.orders.config import OrdersSettings
 from services.payments.app import create_app as create_payments
@@ -44,13 +42,7 @@ from tests.unit.dashboard.dashboard_fakes import (
     action,
     anomaly,
 )
-from tests.unit.policy_engine.pe_fakes import (
-    FakeActuator,
-    FakeClock,
-    FakeNotifier,
-    FakeSnapshots,
-)
-from tests.unit.policy_engine.pe_fakes import settings as engine_settings
+from tests.unit.policy_engine.pe_fakes import fake_app
 
 MAX_EXAMPLES = 25
 BOUNDED = settings(
@@ -70,19 +62,9 @@ policies:
 
 
 def policy_engine_app() -> FastAPI:
-    clock = FakeClock()
     policies_file = Path(tempfile.mkdtemp(prefix="relia-openapi-")) / "policies.yml"
     policies_file.write_bytes(POLICIES)
-    app = create_policy_engine(
-        engine_settings(policies_file=policies_file),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
-    return app
+    return fake_app(policies_file=policies_file)
 
 
 def anomaly_service_app() -> FastAPI:

@@ -3,34 +3,18 @@ tests/integration/test_openapi_schemathesis.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from policy_engine.app import create_app
-from policy_engine.store import Store
 from relia_web.openapi import AllowHeader
 from tests.unit.policy_engine.pe_fakes import (
-    FakeActuator,
-    FakeClock,
-    FakeNotifier,
-    FakeSnapshots,
-    settings,
+    fake_app,
 )
 
 
 def _engine_openapi() -> tuple[TestClient, dict[str, Any]]:
-    clock = FakeClock()
-    app = create_app(
-        settings(),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
+    app = fake_app()
     client = TestClient(app)
     return client, client.get("/openapi.json").json()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,17 +21,11 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from dashboard.app import create_app as create_dashboard
 from dashboard.config import Settings as DashboardSettings
-from policy_engine.app import create_app as create_engine
-from policy_engine.store import Store
 from relia_web.guard import json_depth
 from services.users.app import create_app as create_users
 from services.users.config import UsersSettings
 from tests.unit.policy_engine.pe_fakes import (
-    FakeActuator,
-    FakeClock,
-    FakeNotifier,
-    FakeSnapshots,
-    settings,
+    fake_app,
 )
 
 POLICIES = b"""
@@ -73,16 +66,7 @@ CROSS_SITE = {
 
 @pytest.fixture
 def engine_client() -> Iterator[TestClient]:
-    clock = FakeClock()
-    app = create_engine(
-        settings(),  # no token: the default, and the case the probes abused
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
+    app = fake_app()  # no token: the default, and the case the probes abused
     app.state.engine.apply(POLICIES)
     with TestClient(app) as client:
         yield client

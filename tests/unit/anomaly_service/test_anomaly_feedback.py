@@ -9,7 +9,6 @@ from anomaly_fakes import spec
 
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.feedback import (
-    FeedbackRecord,
     Limits,
     Sensitivity,
     apply_label,
@@ -18,6 +17,7 @@ from anomaly_service.feedback import (
     series_id,
 )
 from anomaly_service.lifecycle import Anomaly, Observation, Tracker
+from relia_contracts.anomalies import FeedbackRecord
 
 LIMITS = Limits(step=1.5, max_factor=3.0, max_mute_s=3600.0)
 
@@ -73,8 +73,20 @@ def test_reset_restores_the_detectors_own_sensitivity_and_keeps_counts() -> None
 
 
 def record(anomaly: str, label: str, at: float, metric: str = "latency") -> FeedbackRecord:
-    return FeedbackRecord(
-        f"f-{anomaly}-{at}", at, anomaly, "sid", "orders", metric, label, "r", None, 1.0, None
+    return FeedbackRecord.model_validate(
+        {
+            "id": f"f-{anomaly}-{at}",
+            "at": at,
+            "anomaly_id": anomaly,
+            "series_id": "sid",
+            "service": "orders",
+            "metric": metric,
+            "label": label,
+            "reason": "r",
+            "mute_for_s": None,
+            "factor_after": 1.0,
+            "muted_until": None,
+        }
     )
 
 

@@ -24,6 +24,8 @@ from anomaly_service.triage import (
     impact_window,
     restarts_query,
 )
+from relia_contracts.triage import TriagePacket
+from tests.support.wire import RAW, add_raw_twins, differences
 
 
 @dataclass
@@ -73,6 +75,18 @@ class Rig:
         engine = self.client.app.state.engine  # type: ignore[attr-defined]
         self.client.portal.call(engine.run_cycle)  # type: ignore[union-attr]
 
+    def packet(self, anomaly_id: str) -> Any:
+        """The packet; through its response model exactly as the handler built it."""
+        path = f"/anomalies/{anomaly_id}/triage"
+        asked = len(self.reader.asked)
+        raw = self.client.get(RAW + path)
+        del self.reader.asked[asked:]  # the twin's questions are the test's, not the route's
+        typed = self.client.get(path)
+        assert typed.status_code == raw.status_code == 200, typed.text
+        assert differences(typed.json(), raw.json()) == []
+        TriagePacket.model_validate(typed.json())
+        return typed.json()
+
 
 @pytest.fixture
 def rig() -> Iterator[Rig]:
@@ -92,6 +106,7 @@ def rig() -> Iterator[Rig]:
         run_loop=False,
         platform_reader=reader,
     )
+    add_raw_twins(app)
     with TestClient(app) as client:
         yield Rig(client, prom, clock, reader)
 
@@ -131,7 +146,7 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
         "enabled": True,
         "policies": {"version": "v7", "loaded_at": rig.clock.now - 300},
     }
-    packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
+    packet = rig.packet(anomaly["id"])
 
     assert packet["what"]["signal"] == "error_rate"
     assert packet["what"]["severity"] == "critical"
@@ -185,7 +200,7 @@ def test_docker_events_are_the_changes_when_the_policy_engine_has_them(rig: Rig)
     rig.prom.labelled[restarts_query("orders")] = [
         Sample({"container": "relia-orders-1"}, now - 89)
     ]
-    packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
+    packet = rig.packet(anomaly["id"])
     changes = [(c["source"], c["what"]) for c in packet["changes"]["items"]]
     assert changes == [
         ("docker", "relia-orders-1 start, image relia-services:2"),
@@ -203,7 +218,7 @@ def test_sources_down_are_named_not_guessed(rig: Rig) -> None:
     rig.reader.down = True
     total_q, _ = impact_queries("orders", impact_window(anomaly["opened_at"], rig.clock.now))
     rig.prom.rejected[total_q] = "bad_data (fake)"
-    packet = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()
+    packet = rig.packet(anomaly["id"])
     assert "requests" not in packet["impact"]
     assert "bad_data (fake)" in packet["impact"]["unavailable"]
     assert packet["changes"]["unavailable"] == {
@@ -225,7 +240,7 @@ def test_the_next_step_of_an_own_fault_is_the_policy_engines_plan(rig: Rig) -> N
         "summary": "orders_errors (restart_container): will act on the next alert or re-check",
         "policies": [{"policy": "orders_errors", "verdict": "will act on the next alert"}],
     }
-    step = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()["next_step"]
+    step = rig.packet(anomaly["id"])["next_step"]
     assert step["summary"] == rig.reader.plan_body["summary"]
     assert step["policy_plan"]["service"] == "orders"
     assert step["policy_plan"]["policies"][0]["policy"] == "orders_errors"
@@ -233,7 +248,7 @@ def test_the_next_step_of_an_own_fault_is_the_policy_engines_plan(rig: Rig) -> N
 
 def test_no_request_series_is_unknown_impact_not_zero(rig: Rig) -> None:
     anomaly = open_incident(rig)  # the fake has no answer for the impact queries
-    impact = rig.client.get(f"/anomalies/{anomaly['id']}/triage").json()["impact"]
+    impact = rig.packet(anomaly["id"])["impact"]
     assert "requests" not in impact
     assert impact["unavailable"] == "no request series for orders in the last 30 s"
 

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+
 from policy_engine.actuator.calls import ActionFailed
 from policy_engine.actuator.types import (
     ActionOutcome,
@@ -14,6 +16,7 @@ from policy_engine.actuator.types import (
     RestartParams,
     ScaleParams,
 )
+from policy_engine.app import create_app
 from policy_engine.config import Settings
 from policy_engine.engine import Engine
 from policy_engine.metrics import EngineMetrics
@@ -271,3 +274,20 @@ def scheduled_for(policies: str, row: Series, body: dict[str, Any]) -> int:
         return len(summary["scheduled"])
 
     return asyncio.run(go())
+
+
+def fake_app(
+    *, clock: FakeClock | None = None, alertmanager: Any = None, **overrides: Any
+) -> FastAPI:
+    """The engine's app from its factory with every adapter a test double, the loop off."""
+    clock = clock or FakeClock()
+    return create_app(
+        settings(**overrides),
+        FakeActuator(clock),
+        store=Store(Path(":memory:")),
+        snapshots=FakeSnapshots(),
+        notifier=FakeNotifier(),  # type: ignore[arg-type]
+        clock=clock,
+        run_loop=False,
+        alertmanager=alertmanager,
+    )

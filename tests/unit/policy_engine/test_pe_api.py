@@ -11,19 +11,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pe_fakes import (
-    FakeActuator,
-    FakeClock,
-    FakeNotifier,
     FakeSnapshots,
     alert,
+    fake_app,
     series,
-    settings,
 )
 
 from policy_engine.actuator.selection import parse_rfc3339
-from policy_engine.app import create_app
 from policy_engine.engine import Engine
-from policy_engine.store import Store
 
 POLICIES = """
 policies:
@@ -39,16 +34,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    clock = FakeClock()
-    app = create_app(
-        settings(policy_engine_token=TOKEN, max_body_bytes=100_000),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
+    app = fake_app(policy_engine_token=TOKEN, max_body_bytes=100_000)
     app.state.engine.apply(POLICIES.encode())
     # every mutating endpoint takes JSON only (relia_web.guard): say so on every request
     with TestClient(app, headers={"Content-Type": "application/json"}) as c:

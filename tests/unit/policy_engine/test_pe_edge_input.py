@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, settings
+from pe_fakes import fake_app
 
-from policy_engine.app import create_app, prune_actions
+from policy_engine.app import prune_actions
 from policy_engine.engine import Engine
 from policy_engine.models import ActionRecord
 from policy_engine.store import Store
@@ -28,16 +28,7 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    clock = FakeClock()
-    app = create_app(
-        settings(),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-    )
+    app = fake_app()
     app.state.engine.apply(POLICIES)
     with TestClient(app, headers=JSON) as c:
         yield c

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 from fastapi.testclient import TestClient
-from pe_fakes import FakeActuator, FakeClock, FakeNotifier, FakeSnapshots, settings
+from pe_fakes import FakeClock, fake_app
 
 from policy_engine.alertmanager import AlertmanagerClient
-from policy_engine.app import create_app
-from policy_engine.store import Store
 
 POLICIES = """
 policies: []
@@ -45,16 +41,7 @@ def app_with(handler: object | None) -> TestClient:
     if handler is not None:
         transport = httpx.MockTransport(handler)  # type: ignore[arg-type]
         am = AlertmanagerClient("http://am.test:9093", attempts=1, transport=transport)
-    app = create_app(
-        settings(),
-        FakeActuator(clock),
-        store=Store(Path(":memory:")),
-        snapshots=FakeSnapshots(),
-        notifier=FakeNotifier(),  # type: ignore[arg-type]
-        clock=clock,
-        run_loop=False,
-        alertmanager=am,
-    )
+    app = fake_app(clock=clock, alertmanager=am)
     app.state.engine.apply(POLICIES.encode())
     return TestClient(app)
 
