@@ -6,7 +6,7 @@ checks them, keeps the last good copy in the state store (so a restart while the
 is down still knows them), and, when they change, the policies file is validated again against
 the new names. Until the anomaly service has ever answered, the shipped catalog file's names are
 used (conditions.DEFAULT_METRICS, read by relia_contracts/catalog.py). A name a condition uses
-that is not in the vocabulary is an error that lists the known ones (conditions.py).
+that is not in the vocabulary is an error that lists the known ones (conditions/parser.py).
 """
 
 from __future__ import annotations

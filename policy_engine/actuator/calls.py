@@ -11,18 +11,17 @@ import asyncio
 import contextlib
 import functools
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import docker
 import docker.errors
 import requests.exceptions
 
+from policy_engine.actuator.outcomes import short
 from policy_engine.actuator.selection import self_ids_from_proc
-from policy_engine.actuator.types import ActionOutcome
 
 T = TypeVar("T")
 
@@ -59,6 +58,19 @@ def default_client_factory(
     return make
 
 
+class CallOptions(TypedDict, total=False):
+    """The keyword options of every backend's constructor (defaults: `DockerCalls`)."""
+
+    docker_host: str | None
+    client_factory: Callable[[], docker.DockerClient] | None
+    call_timeout_s: float
+    ready_timeout_s: float
+    poll_interval_s: float
+    self_ids: Iterable[str] | None
+    hostname: str | None
+    max_workers: int
+
+
 class DockerCalls:
     """A lazily made SDK client, its own thread pool, bounded calls and per-service locks."""
 
@@ -71,11 +83,16 @@ class DockerCalls:
         docker_host: str | None = None,
         client_factory: Callable[[], docker.DockerClient] | None = None,
         call_timeout_s: float = 10.0,
+        ready_timeout_s: float = 30.0,
+        poll_interval_s: float = 0.5,
         self_ids: Iterable[str] | None = None,
         hostname: str | None = None,
         max_workers: int = 4,
     ) -> None:
         self.call_timeout_s = call_timeout_s
+        # how long an action waits for its replicas/tasks to run, and how often it looks
+        self.ready_timeout_s = ready_timeout_s
+        self.poll_interval_s = poll_interval_s
         self._factory = client_factory or default_client_factory(docker_host, call_timeout_s)
         self._self_ids = set(detect_self_ids() if self_ids is None else self_ids)
         self._hostname = hostname
@@ -141,7 +158,7 @@ class DockerCalls:
             OSError,
         ) as exc:
             self._drop_client()
-            raise ActionFailed(f"Docker daemon unreachable ({step}): {_short(exc)}") from None
+            raise ActionFailed(f"Docker daemon unreachable ({step}): {short(exc)}") from None
 
     def close(self) -> None:
         """Release the thread pool and the client (hung calls are abandoned, not awaited)."""
@@ -156,42 +173,3 @@ class DockerCalls:
             return await self._call("ping", self._ping, limit_s=self.call_timeout_s)
         except ActionFailed:
             return False
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _outcome(
-    started: float,
-    status: str,
-    targets: list[str],
-    detail: str,
-    error: str | None = None,
-    before: int | None = None,
-    after: int | None = None,
-) -> ActionOutcome:
-    return ActionOutcome.model_validate(
-        {
-            "status": status,
-            "targets": targets,
-            "detail": detail,
-            "error": error,
-            "replicas_before": before,
-            "replicas_after": after,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        }
-    )
-
-
-def _failed(
-    started: float,
-    done: list[str],
-    service: str,
-    error: str,
-    before: int | None,
-    after: int | None = None,
-) -> ActionOutcome:
-    partial = f" after acting on {', '.join(done)}" if done else ""
-    return _outcome(started, "failed", done, f"{service}: failed{partial}", error, before, after)

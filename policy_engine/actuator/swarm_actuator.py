@@ -7,37 +7,29 @@ Semantics (docs/swarm.md):
 - restart of the whole service: `docker service update --force`, a rolling replacement that
   follows the service's own update_config (works on any node).
 - scale: the service's replica count, within the policy's bounds.
-Verification reads task state (current tasks, running, new ids), never container state.
+Verification reads task state (current tasks, running, new ids), never container state. The
+blocking calls themselves are in swarm_calls.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
-import itertools
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
-import docker
-import docker.errors
-
-from policy_engine.actuator.calls import ActionFailed, DockerCalls, _failed, _outcome, _short
-from policy_engine.actuator.docker_actuator import CHANGE_ACTIONS, MAX_CHANGES, MAX_EVENTS_READ
+from policy_engine.actuator.calls import ActionFailed
+from policy_engine.actuator.outcomes import at_bound, failed, outcome, short
 from policy_engine.actuator.selection import scale_target
+from policy_engine.actuator.swarm_calls import ServiceState, SwarmCalls
 from policy_engine.actuator.swarm_selection import (
-    SWARM_SERVICE_LABEL,
     TaskView,
     all_replaced,
-    current_tasks,
     full_name,
     match_task,
     replicas_of,
     restart_condition,
     running_count,
-    service_ineligibility,
     task_name,
 )
 from policy_engine.actuator.types import (
@@ -49,120 +41,8 @@ from policy_engine.actuator.types import (
 )
 
 
-@dataclass
-class ServiceState:
-    """One read of a service: its spec, version, current tasks and why it is off-limits."""
-
-    id: str
-    name: str
-    version: int
-    spec: dict[str, Any]
-    tasks: list[TaskView]
-    reason: str | None
-
-
-class SwarmActuator(DockerCalls):
+class SwarmActuator(SwarmCalls):
     """Replace tasks of, and scale, one stack's opted-in Swarm services."""
-
-    gone_noun = "service or task"
-
-    def __init__(
-        self,
-        stack: str,
-        *,
-        docker_host: str | None = None,
-        client_factory: Callable[[], docker.DockerClient] | None = None,
-        call_timeout_s: float = 10.0,
-        ready_timeout_s: float = 60.0,
-        poll_interval_s: float = 0.5,
-        self_ids: Iterable[str] | None = None,
-        hostname: str | None = None,
-        max_workers: int = 4,
-    ) -> None:
-        if not stack:
-            raise ValueError("SwarmActuator needs the stack name")
-        super().__init__(
-            docker_host=docker_host,
-            client_factory=client_factory,
-            call_timeout_s=call_timeout_s,
-            self_ids=self_ids,
-            hostname=hostname,
-            max_workers=max_workers,
-        )
-        self.stack = stack
-        self.ready_timeout_s = ready_timeout_s
-        self.poll_interval_s = poll_interval_s
-
-    # ---- blocking primitives (run on the pool) --------------------------------------------
-
-    def _read(self, service: str) -> ServiceState | None:
-        """The stack's service `service` (None when there is none), with its current tasks."""
-        api = self._client().api
-        name = full_name(self.stack, service)
-        # The name filter matches prefixes: keep the exact name only.
-        found = [s for s in api.services(filters={"name": name}) if s["Spec"].get("Name") == name]
-        if not found:
-            return None
-        svc = found[0]
-        tasks = current_tasks(api.tasks(filters={"service": svc["ID"]}))
-        own = [t.container_id for t in tasks]
-        # A 12-hex HOSTNAME is the engine's own container id (Docker's default hostname).
-        ids = [*self._self_ids, *([self._hostname] if self._hostname else [])]
-        reason = service_ineligibility(svc["Spec"], self.stack, service, own, ids)
-        return ServiceState(
-            id=str(svc["ID"]),
-            name=name,
-            version=int(svc["Version"]["Index"]),
-            spec=svc["Spec"],
-            tasks=tasks,
-            reason=reason,
-        )
-
-    def _tasks(self, service_id: str) -> list[TaskView]:
-        return current_tasks(self._client().api.tasks(filters={"service": service_id}))
-
-    def _local_node(self) -> str:
-        return str(((self._client().api.info().get("Swarm") or {}).get("NodeID")) or "")
-
-    def _stop(self, container_id: str, stop_timeout_s: float) -> None:
-        # already gone: the orchestrator replaces the task either way
-        with contextlib.suppress(docker.errors.NotFound):
-            self._client().api.stop(container_id, timeout=round(stop_timeout_s))
-
-    def _update(self, state: ServiceState, task_template: Any = None, mode: Any = None) -> None:
-        # fetch_current_spec: every field not passed keeps its current value.
-        self._client().api.update_service(
-            state.id,
-            state.version,
-            task_template=task_template,
-            mode=mode,
-            fetch_current_spec=True,
-        )
-
-    def _events(self, name: str, since: float, until: float) -> list[ContainerChange]:
-        stream = self._client().api.events(
-            since=int(since),
-            until=int(until) + 1,
-            filters={"type": "container", "label": [f"{SWARM_SERVICE_LABEL}={name}"]},
-            decode=True,
-        )
-        out: list[ContainerChange] = []
-        for event in itertools.islice(stream, MAX_EVENTS_READ):
-            attrs = (event.get("Actor") or {}).get("Attributes") or {}
-            action = str(event.get("Action") or event.get("status") or "")
-            if attrs.get(SWARM_SERVICE_LABEL) != name or action not in CHANGE_ACTIONS:
-                continue
-            code = attrs.get("exitCode")
-            out.append(
-                ContainerChange(
-                    at=event.get("timeNano", 0) / 1e9 or float(event.get("time", 0)),
-                    action=action,
-                    container=str(attrs.get("name", "")),
-                    image=str(attrs.get("image", "")),
-                    exit_code=int(code) if isinstance(code, str) and code.isdigit() else None,
-                )
-            )
-        return out[-MAX_CHANGES:]
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -235,7 +115,7 @@ class SwarmActuator(DockerCalls):
                 before = len(state.tasks)
                 if params.container:
                     name = await self._replace_one(state, params)
-                    return _outcome(
+                    return outcome(
                         started,
                         "succeeded",
                         [name],
@@ -244,7 +124,7 @@ class SwarmActuator(DockerCalls):
                         after=before,
                     )
                 names = await self._replace_all(state)
-            return _outcome(
+            return outcome(
                 started,
                 "succeeded",
                 names,
@@ -253,9 +133,9 @@ class SwarmActuator(DockerCalls):
                 after=before,
             )
         except ActionFailed as exc:
-            return _failed(started, [], params.service, str(exc), before, before)
+            return failed(started, [], params.service, str(exc), before, before)
         except Exception as exc:  # the contract: never let an exception escape
-            return _failed(started, [], params.service, f"unexpected: {_short(exc)}", before)
+            return failed(started, [], params.service, f"unexpected: {short(exc)}", before)
 
     async def _replace_one(self, state: ServiceState, params: RestartParams) -> str:
         ref = str(params.container)
@@ -319,16 +199,7 @@ class SwarmActuator(DockerCalls):
                     before, params.direction, params.step, params.min_replicas, params.max_replicas
                 )
                 if target == before:
-                    bound = "max_replicas" if params.direction == "up" else "min_replicas"
-                    limit = params.max_replicas if params.direction == "up" else params.min_replicas
-                    return _outcome(
-                        started,
-                        "noop",
-                        [],
-                        f"{params.service} already at {bound}={limit} ({before} replicas)",
-                        before=before,
-                        after=before,
-                    )
+                    return at_bound(started, params, before)
                 old = {t.slot: task_name(state.name, t) for t in state.tasks}
                 mode = {"Replicated": {"Replicas": target}}
                 await self._call(
@@ -352,7 +223,7 @@ class SwarmActuator(DockerCalls):
                 else (v for k, v in old.items() if k not in new)
             )
             verb = "added" if target > before else "removed"
-            return _outcome(
+            return outcome(
                 started,
                 "succeeded",
                 changed,
@@ -364,7 +235,7 @@ class SwarmActuator(DockerCalls):
             return await self._scale_failed(started, params.service, str(exc), before)
         except Exception as exc:
             return await self._scale_failed(
-                started, params.service, f"unexpected: {_short(exc)}", before
+                started, params.service, f"unexpected: {short(exc)}", before
             )
 
     async def _scale_failed(
@@ -375,4 +246,4 @@ class SwarmActuator(DockerCalls):
             after = len((await self._state(service)).tasks)
         except Exception:
             after = None
-        return _failed(started, [], service, error, before, after)
+        return failed(started, [], service, error, before, after)

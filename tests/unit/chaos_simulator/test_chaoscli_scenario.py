@@ -2,6 +2,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from chaos_simulator.loop_watch import plan_says
 from chaos_simulator.scenario import (
     SCENARIOS,
     Timeline,
@@ -9,7 +10,6 @@ from chaos_simulator.scenario import (
     match_action,
     match_anomaly,
 )
-from chaos_simulator.scenarios import plan_says
 from chaos_simulator.targets import TargetUnreachable
 
 

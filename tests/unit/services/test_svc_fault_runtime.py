@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from services.common.chaos import CpuBurner, MemoryHog
+from services.common.fault_workers import CpuBurner, MemoryHog
 
 JSON = {"content-type": "application/json"}
 
