@@ -314,7 +314,11 @@ def test_ctrl_c_during_a_scenario_clears_its_fault_and_reports(platform: Platfor
 
 
 def test_healthy_load_is_watched_and_triggers_nothing(platform: Platform) -> None:
-    """`chaos load` (make chaos-load) reports what the platform did meanwhile: nothing."""
+    """`chaos load` (make chaos-load) reports what the platform did meanwhile: nothing. The
+    report lists every anomaly that overlapped the run; one still open from an earlier test
+    (seen on a busy host: users' request_rate drop after the previous test's load, resolved
+    150 s later) is not this load's doing, so only the ones opened during the run count."""
+    started = time.time()
     result = subprocess.run(
         [*CLI, "load", "--service", "users", "--duration", "6", "--rate", "10", "--json"],
         env=platform.env, capture_output=True, text=True, timeout=60,
@@ -322,6 +326,7 @@ def test_healthy_load_is_watched_and_triggers_nothing(platform: Platform) -> Non
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["summary"]["failed"] == 0
-    assert report["platform"] == {
-        "services": ["users"], "unreachable": [], "anomalies": [], "actions": [],
-    }  # fmt: skip
+    seen = report["platform"]
+    assert (seen["services"], seen["unreachable"], seen["actions"]) == (["users"], [], [])
+    opened_here = [a for a in seen["anomalies"] if a["opened_at"] >= started - 1.0]
+    assert opened_here == [], seen["anomalies"]
