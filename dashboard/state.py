@@ -15,89 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.fetched import BACKENDS as BACKENDS
+from dashboard.fetched import Resource as Resource
+from dashboard.fetched import SignalHistory as SignalHistory
+from dashboard.fetched import Store as Store
 from dashboard.links import PublicLinks
+from dashboard.shapes import num, obj, seq
 from relia_contracts.severity import SEVERITIES
 
-BACKENDS = ("anomaly", "policy")
 BACKEND_TITLES = {"anomaly": "Anomaly service", "policy": "Policy engine"}
-
-
-@dataclass
-class Resource:
-    """The latest known answer of one backend endpoint, and how the latest attempt went."""
-
-    data: Any = None
-    fetched_at: float | None = None
-    attempted_at: float | None = None
-    error: str | None = None
-
-    def record_ok(self, data: Any, now: float) -> None:
-        self.data = data
-        self.fetched_at = now
-        self.attempted_at = now
-        self.error = None
-
-    def record_error(self, message: str, now: float) -> None:
-        # Keep the last good data: the snapshot shows it with its age, flagged as not current.
-        self.attempted_at = now
-        self.error = message
-
-
-@dataclass
-class SignalHistory:
-    """Recent real samples per (service, metric), from the anomaly service's /predict."""
-
-    maxlen: int = 120
-    points: dict[tuple[str, str], deque[tuple[float, float | None]]] = field(default_factory=dict)
-
-    def add_predict(self, predict: dict[str, Any]) -> None:
-        """Append each series' point once (keyed by its own timestamp, so no duplicates)."""
-        for series in _l(predict.get("series")):
-            series = _d(series)
-            service, metric, ts = series.get("service"), series.get("metric"), series.get("ts")
-            if not isinstance(service, str) or not isinstance(metric, str):
-                continue
-            ts = _num(ts) if _num(ts) is not None else _num(predict.get("generated_at"))
-            if ts is None:
-                continue
-            value = _num(series.get("value"))
-            buf = self.points.setdefault((service, metric), deque(maxlen=self.maxlen))
-            if buf and ts <= buf[-1][0]:
-                continue
-            buf.append((ts, value))
-
-    def get(self, service: str, metric: str) -> list[list[float | None]]:
-        return [[ts, v] for ts, v in self.points.get((service, metric), ())]
-
-
-@dataclass
-class Store:
-    """Everything fetched so far. Keys are endpoint names used by the poller."""
-
-    resources: dict[str, dict[str, Resource]] = field(
-        default_factory=lambda: {name: {} for name in BACKENDS}
-    )
-    history: SignalHistory = field(default_factory=SignalHistory)
-
-    def resource(self, backend: str, name: str) -> Resource:
-        return self.resources[backend].setdefault(name, Resource())
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _d(value: Any) -> dict[str, Any]:
-    """A backend's nested object, or {} when it sent something else (never raise on shapes)."""
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _summarize_errors(errors: list[str]) -> str | None:
@@ -155,14 +83,14 @@ def backend_state(
 
 def _anomaly_lists(store: Store, links: PublicLinks) -> dict[str, Any]:
     """Merge the active list and the recent history into one newest-first list."""
-    active = _d(store.resource("anomaly", "anomalies_active").data)
-    recent = _d(store.resource("anomaly", "anomalies_recent").data)
+    active = obj(store.resource("anomaly", "anomalies_active").data)
+    recent = obj(store.resource("anomaly", "anomalies_recent").data)
     merged: dict[str, dict[str, Any]] = {}
     for source in (recent, active):  # active last: its copy is the freshest for open anomalies
-        for item in _l(source.get("items")):
+        for item in seq(source.get("items")):
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 merged[item["id"]] = {**item, "links": links.for_anomaly(item)}
-    items = sorted(merged.values(), key=lambda a: _num(a.get("opened_at")) or 0.0, reverse=True)
+    items = sorted(merged.values(), key=lambda a: num(a.get("opened_at")) or 0.0, reverse=True)
     return {
         "items": items,
         "active_total": active.get("total") if active else None,
@@ -172,17 +100,17 @@ def _anomaly_lists(store: Store, links: PublicLinks) -> dict[str, Any]:
 
 def _services(store: Store, links: PublicLinks) -> list[dict[str, Any]]:
     """Per-service health from /services/health, with sparkline history per signal."""
-    health = _d(store.resource("anomaly", "services_health").data)
+    health = obj(store.resource("anomaly", "services_health").data)
     out = []
-    for svc in _l(health.get("services")):
+    for svc in seq(health.get("services")):
         if not isinstance(svc, dict) or not isinstance(svc.get("service"), str):
             continue
         name = svc["service"]
         signals = {}
-        for metric, sig in _d(svc.get("signals")).items():
-            sig = _d(sig)
+        for metric, sig in obj(svc.get("signals")).items():
+            sig = obj(sig)
             signals[metric] = {
-                "value": _num(sig.get("value")),
+                "value": num(sig.get("value")),
                 "severity": sig.get("severity"),
                 "unit": sig.get("unit"),
                 "history": store.history.get(name, metric),
@@ -205,13 +133,13 @@ def _remediation(store: Store) -> dict[str, Any] | None:
     status = store.resource("policy", "status").data
     if not isinstance(status, dict):
         return None
-    policies = _d(status.get("policies"))
-    actions = _d(status.get("actions"))
+    policies = obj(status.get("policies"))
+    actions = obj(status.get("actions"))
     return {
         "enabled": status.get("enabled"),
         "dry_run": status.get("dry_run"),
         "ready": status.get("ready"),
-        "docker_reachable": _d(status.get("docker")).get("reachable"),
+        "docker_reachable": obj(status.get("docker")).get("reachable"),
         "policies_valid": policies.get("valid"),
         "policies_version": policies.get("version"),
         "policies_count": policies.get("count"),
@@ -237,11 +165,11 @@ def build_snapshot(
     # /stats, /predict's generation time is the best it says.
     anomaly_time, anomaly_empty, upstream_error = None, False, None
     if isinstance(stats, dict) and "last_success_at" in stats:
-        anomaly_time = _num(stats.get("last_success_at"))
+        anomaly_time = num(stats.get("last_success_at"))
         anomaly_empty = anomaly_time is None
-        upstream_error = _d(stats.get("prometheus")).get("error")
+        upstream_error = obj(stats.get("prometheus")).get("error")
     elif isinstance(predict, dict):
-        anomaly_time = _num(predict.get("generated_at"))
+        anomaly_time = num(predict.get("generated_at"))
     backends = {
         "anomaly": backend_state(
             "anomaly",
@@ -263,10 +191,10 @@ def build_snapshot(
     backends["policy"]["upstream_error"] = None
     if isinstance(status, dict):
         backends["policy"]["ready"] = status.get("ready")
-    actions = _d(store.resource("policy", "actions").data)
+    actions = obj(store.resource("policy", "actions").data)
     merged_actions: dict[str, dict[str, Any]] = {}
     for name in ("actions_succeeded", "actions_failed", "actions_dry_run", "actions"):
-        for item in _l(_d(store.resource("policy", name).data).get("items")):
+        for item in seq(obj(store.resource("policy", name).data).get("items")):
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 merged_actions[item["id"]] = item
     policies = store.resource("policy", "policies").data
@@ -281,7 +209,7 @@ def build_snapshot(
         "actions": {
             "items": sorted(
                 merged_actions.values(),
-                key=lambda a: _num(a.get("created_at")) or 0.0,
+                key=lambda a: num(a.get("created_at")) or 0.0,
                 reverse=True,
             ),
             "total": actions.get("total"),
@@ -317,6 +245,6 @@ def actions_for_anomaly(actions: list[dict[str, Any]], anomaly_id: str) -> list[
     hits = [
         a
         for a in actions
-        if isinstance(a, dict) and _d(a.get("trigger")).get("anomaly_id") == anomaly_id
+        if isinstance(a, dict) and obj(a.get("trigger")).get("anomaly_id") == anomaly_id
     ]
-    return sorted(hits, key=lambda a: _num(a.get("created_at")) or 0.0)
+    return sorted(hits, key=lambda a: num(a.get("created_at")) or 0.0)

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SkipValidation, TypeAdapter
-from pydantic import Field as PydanticField
+from pydantic import TypeAdapter
 
-from policy_engine.alert_match import ALERT_DEFAULT_CONDITION, AlertMatch, parse_alert_match
-from policy_engine.conditions import ConditionError, Node, metrics_of, parse
+from policy_engine.alert_match import ALERT_DEFAULT_CONDITION, parse_alert_match
+from policy_engine.conditions import ConditionError, Node, parse
 from policy_engine.maintenance import MAX_WINDOWS, Window, parse_window
-from policy_engine.params import DEFAULTS, AlertArgs, RestartArgs, ScaleArgs
 from policy_engine.policy_fields import Collector, kind
 from policy_engine.policy_fields import FieldError as FieldError
 from policy_engine.policy_fields import parse_duration as parse_duration
 from policy_engine.policy_fields import validate_params as validate_params
+from policy_engine.policy_model import ACTIONS as ACTIONS
+from policy_engine.policy_model import DEFAULT_COOLDOWN_S as DEFAULT_COOLDOWN_S
+from policy_engine.policy_model import DOCKER_ACTIONS as DOCKER_ACTIONS
+from policy_engine.policy_model import NAME_RE as NAME_RE
+from policy_engine.policy_model import NAME_RULE as NAME_RULE
+from policy_engine.policy_model import AlertPolicy as AlertPolicy
+from policy_engine.policy_model import Policy as Policy
+from policy_engine.policy_model import PolicySet as PolicySet
+from policy_engine.policy_model import RestartPolicy as RestartPolicy
+from policy_engine.policy_model import ScalePolicy as ScalePolicy
+from policy_engine.policy_model import version_of as version_of
 from policy_engine.policy_settings import BreakerConfig as BreakerConfig
 from policy_engine.policy_settings import Budget as Budget
 from policy_engine.policy_settings import GlobalSettings as GlobalSettings
@@ -26,9 +32,6 @@ from policy_engine.policy_settings import parse_budget, parse_settings
 from policy_engine.yaml_load import MAX_FILE_BYTES as MAX_FILE_BYTES
 from policy_engine.yaml_load import YamlRejected, load_yaml
 
-ACTIONS = ("restart_container", "scale_up", "scale_down", "alert")
-DOCKER_ACTIONS = ("restart_container", "scale_up", "scale_down")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 POLICY_KEYS = {
     "name",
     "condition",
@@ -43,91 +46,8 @@ POLICY_KEYS = {
     "description",
     "alert",
 }
-DEFAULT_COOLDOWN_S = 300.0
-assert set(DEFAULTS) == set(ACTIONS)
-NAME_RULE = "must be 1-100 letters, digits, '_', '.', '-' starting with a letter or digit"
 T = TypeVar("T")
-
-
-class _PolicyBase(BaseModel):
-    """A validated policy; `action` picks the subclass and the type of its `args`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    condition: str
-    ast: SkipValidation[Node] = PydanticField(exclude=True, repr=False)
-    action: str
-    args: RestartArgs | ScaleArgs | AlertArgs
-    service: str
-    cooldown_s: float = DEFAULT_COOLDOWN_S
-    enabled: bool = True
-    for_s: float = 0.0
-    dry_run: bool = False
-    budget: Budget | None = None
-    description: str = ""
-    alert: AlertMatch | None = None  # external Alertmanager alerts this policy acts on
-
-    @property
-    def metrics(self) -> set[str]:
-        return metrics_of(self.ast)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        """The typed args as the audit log records them."""
-        return self.args.as_params()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "condition": self.condition,
-            "action": self.action,
-            "service": self.service,
-            "cooldown": self.cooldown_s,
-            "enabled": self.enabled,
-            "for": self.for_s,
-            "dry_run": self.dry_run,
-            "params": dict(self.params),
-            "budget": self.budget.as_dict() if self.budget else None,
-            "description": self.description,
-            "alert": self.alert.as_dict() if self.alert else None,
-        }
-
-
-class RestartPolicy(_PolicyBase):
-    action: Literal["restart_container"]
-    args: RestartArgs = RestartArgs()
-
-
-class ScalePolicy(_PolicyBase):
-    action: Literal["scale_up", "scale_down"]
-    args: ScaleArgs = ScaleArgs()
-
-
-class AlertPolicy(_PolicyBase):
-    action: Literal["alert"]
-    args: AlertArgs = AlertArgs()
-
-
-Policy = Annotated[RestartPolicy | ScalePolicy | AlertPolicy, PydanticField(discriminator="action")]
 _POLICY: TypeAdapter[Policy] = TypeAdapter(Policy)
-
-
-@dataclass(frozen=True)
-class PolicySet:
-    policies: tuple[Policy, ...]
-    settings: GlobalSettings
-    version: str
-    file: str
-    maintenance: tuple[Window, ...] = ()
-
-    def by_name(self, name: str) -> Policy | None:
-        return next((p for p in self.policies if p.name == name), None)
-
-
-def version_of(text: bytes) -> str:
-    """Policy version: a short hash of the file's bytes."""
-    return "sha256-" + hashlib.sha256(text).hexdigest()[:12]
 
 
 class _PolicyReader:
