@@ -346,19 +346,18 @@ class SeriesBank:
         direction: np.ndarray,
         i: dict[str, np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Count the points in a row beyond the floor/SLO while the baseline is on its good side,
-        and lift those past escalate_after to info at least: an SLO breach held that long is
-        news whatever the spread (a busy host's p99 band can be wider than the SLO's margin)."""
-        n = self.config.escalate_after
+        """Count the points in a row beyond the floor/SLO while the baseline is on its good side;
+        those past escalate_after are in a sustained breach (returned as a mask) and lifted to
+        info at least: an SLO breach held that long is news whatever the spread (a busy host's
+        p99 band can be wider than the SLO's margin)."""
         inside = np.where(
             direction == _UP, m < floor, np.where(direction == _DOWN, m > floor, False)
         )
         run = i["breach_run"]
-        breach = np.where(valid, np.where(~warming & impact & inside, run + 1, 0), run)
-        i["breach_run"] = breach
-        if not n:
-            return level, breach
-        return np.where(breach >= n, np.maximum(level, _INFO), level).astype(np.int8), breach
+        i["breach_run"] = np.where(valid, np.where(~warming & impact & inside, run + 1, 0), run)
+        n = self.config.escalate_after
+        in_breach = (i["breach_run"] >= n) if n else np.zeros_like(valid)
+        return np.where(in_breach, np.maximum(level, _INFO), level).astype(np.int8), in_breach
 
     def _write_back(
         self, s: np.ndarray, f: dict[str, np.ndarray], i: dict[str, np.ndarray]
@@ -418,7 +417,7 @@ class SeriesBank:
             np.where(impact, _CRITICAL, _WARNING),
             np.where(d >= c.z_info * widen, _INFO, _NORMAL),
         ).astype(np.int8)
-        level, breach = self._sustained_breach(
+        level, in_breach = self._sustained_breach(
             level, impact, valid, warming, m, floor, direction, i
         )
 
@@ -427,7 +426,6 @@ class SeriesBank:
         # in the first minutes after start must not become the normal it is judged against.
         boot = n < _BOOTSTRAP_POINTS
         # Nor a sustained breach of the floor, however close to the baseline it lies.
-        in_breach = (breach >= c.escalate_after) if c.escalate_after else np.zeros_like(valid)
         learn = valid & (boot | (np.abs(z) < c.z_learn)) & ~in_breach
         lim = c.huber_k * spread
         rc = np.where(boot, r, np.clip(r, -lim, lim))
@@ -544,7 +542,7 @@ class SeriesBank:
             np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
         ).astype(np.int8)
         if c.escalate_after:
-            held = ((runs[0] >= c.escalate_after) | (breach >= c.escalate_after)) & impact
+            held = ((runs[0] >= c.escalate_after) | in_breach) & impact
             cand = np.where(held, _CRITICAL, cand).astype(np.int8)
         normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
         below_run = np.where(
