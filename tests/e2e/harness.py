@@ -512,11 +512,12 @@ WARM_METRICS = ("latency", "error_rate", "cpu", "request_rate")
 
 def warm_series(api: Api) -> set[tuple[str, str]]:
     """(service, metric) of every series the anomaly service judges (past its warm-up)."""
-    return {
-        (s["service"], s["metric"])
-        for s in api.get(ANOMALY + "/predict")["series"]
-        if not s.get("warming_up")
-    }
+    return warm_of(api.get(ANOMALY + "/predict")["series"])
+
+
+def warm_of(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(service, metric) of the `/predict` rows past their warm-up."""
+    return {(s["service"], s["metric"]) for s in rows if not s.get("warming_up")}
 
 
 def wait_baselines_warm(api: Api, timeout_s: float = 480.0) -> None:
@@ -540,7 +541,7 @@ def cold_series_report(api: Api, wanted: set[tuple[str, str]]) -> str:
     lines = []
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         rows = api.get(ANOMALY + "/predict")["series"]
-        cold = sorted(wanted - warm_series(api))
+        cold = sorted(wanted - warm_of(rows))
         lines.append(f"still warming: {cold}")
         for row in rows:
             if (row["service"], row["metric"]) in cold:
@@ -597,10 +598,10 @@ def beyond_floor_throughout(
     floor, direction = spec.get("floor"), spec["direction"]
     if floor is None or direction not in ("up", "down") or len(values) < 6:
         return None
-    beyond = [v >= floor if direction == "up" else v <= floor for _, v in values[-6:]]
-    if not all(beyond):
+    last = [v for _, v in values[-6:]]
+    if not all(v >= floor if direction == "up" else v <= floor for v in last):
         return None
-    low, high = min(v for _, v in values[-6:]), max(v for _, v in values[-6:])
+    low, high = min(last), max(last)
     return f"{low:.4g}-{high:.4g} beyond the floor {floor:.4g} for 30 s before {opened:.0f}"
 
 
