@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--onset-rule",
         choices=("peak", "rest", "conformal"),
-        default="peak",
-        help="the onset rule to score",
+        default=DetectorConfig().onset_rule,
+        help="the onset rule to score (default: the detector's)",
     )
     p.set_defaults(func=_nab)
     p = sub.add_parser("stress", help="write the seeded synthetic NAB-layout stress corpus")
@@ -236,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rule",
         choices=("peak", "rest", "conformal", "all"),
-        default="peak",
-        help="onset rule to time",
+        default=DetectorConfig().onset_rule,
+        help="onset rule to time (default: the detector's)",
     )
     p.set_defaults(func=_throughput)
     args = parser.parse_args(argv)

@@ -80,12 +80,14 @@ class DetectorConfig:
     seq_order: int = 0
     alpha_seq: float = 0.001
     seq_weight: float = 1.0
-    # Onset score (NAB's anomaly_score), rule "peak" (default): onset = likelihood minus its
-    # recent peak, forgotten with a half-life of onset_memory points, counted after
-    # onset_warmup judged points.
+    # Onset score (NAB's anomaly_score), rule "peak" (the default until 2026-11-30): onset =
+    # likelihood minus its recent peak, forgotten with a half-life of onset_memory points,
+    # counted after onset_warmup judged points.
     onset_memory: float = 1000.0
     onset_warmup: int = 200
-    onset_rule: str = "peak"  # "peak", "rest" or "conformal" (options: see docs/detector.md)
+    # "conformal" (default: calibrated, it transfers to data it was not tuned on), "peak" or
+    # "rest"; see docs/detector.md
+    onset_rule: str = "conformal"
     # Rule "rest": the likelihood is calibrated per series into a tail probability p (an
     # exponential tail fitted above tail_u: the share of values above it and their mean
     # excess, clipped at tail_clip mean excesses, memory ~1/alpha_cal points), q = -log10 p.

@@ -120,4 +120,4 @@ def test_nab_scores_the_conformal_rule_and_cross_validates_it_alone(
     assert len(folds) == 2 * 3
     assert all(x.rstrip().endswith("default") for x in folds)
     assert nab.cv_settings(nab.DetectorConfig(), fixed=True) == {"default": nab.DetectorConfig()}
-    assert set(nab.cv_settings(nab.DetectorConfig())) == {"default", "rest", "conformal", "seq 3"}
+    assert set(nab.cv_settings(nab.DetectorConfig())) == {"default", "peak", "rest", "seq 3"}

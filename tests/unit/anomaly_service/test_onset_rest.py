@@ -25,8 +25,8 @@ def q_of(likelihood: np.ndarray) -> np.ndarray:
     return REST.likelihood_scale * likelihood / (1.0 - likelihood)
 
 
-def test_default_rule_is_peak_and_rest_is_validated() -> None:
-    assert DetectorConfig().onset_rule == "peak"
+def test_default_rule_is_conformal_and_the_rule_is_validated() -> None:
+    assert DetectorConfig().onset_rule == "conformal"
     with pytest.raises(ValueError, match="onset_rule must be 'peak', 'rest' or 'conformal'"):
         DetectorConfig(onset_rule="sometimes")
     assert not REST.rest_gate  # the recurrence gate is an option (it lowers nab-dev LOCO)
@@ -102,7 +102,8 @@ def bursty(seed: int) -> np.ndarray:
 @pytest.mark.parametrize("seed", [3, 4])
 def test_calibration_learns_a_series_ordinary_bursts(seed: int) -> None:
     x = bursty(seed)
-    raw = score_series(x)  # rule peak: likelihood = lq / (lq + 5), the uncalibrated tail
+    # rule peak: likelihood = lq / (lq + 5), the uncalibrated tail
+    raw = score_series(x, DetectorConfig(onset_rule="peak"))
     cal = score_series(x, REST)
     lq, q = q_of(raw.likelihood[1000:3450]), q_of(cal.likelihood[1000:3450])
     # Bursts of a size the series shows every few hours reach p <= 0.001 far less often
