@@ -150,13 +150,13 @@ def test_novelty_changes_nothing_the_service_alerts_on() -> None:
 
 def test_bad_settings_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ValueError, match="novelty needs a calibrated onset rule"):
-        DetectorConfig(novelty=True)
+        DetectorConfig(onset_rule="peak", novelty=True)
     with pytest.raises(ValueError, match="nov_q <= alarm_q"):
         replace(NOV, nov_q=4.0)
     with pytest.raises(ValueError, match="nov_window"):
         replace(NOV, nov_window=0)
     with pytest.raises(SystemExit):
-        main(["throughput", "--series", "5", "--cycles", "1", "--novelty"])  # rule peak
+        main(["throughput", "--series", "5", "--cycles", "1", "--rule", "peak", "--novelty"])
     assert "--novelty needs a calibrated onset rule" in capsys.readouterr().err
     assert (
         main(["throughput", "--series", "20", "--cycles", "2", "--rule", "conformal", "--novelty"])
