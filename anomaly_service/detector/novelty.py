@@ -58,8 +58,8 @@ def confirm(
     must agree). Within nov_match of a stored window it is not new: q loses nov_penalty
     times (1 - distance / nov_match), so a close repeat loses the whole penalty. A window
     matching none is new: a borderline q (below alarm_q) gains nov_boost, and the window is
-    stored (judged first, learned after), overwriting the oldest; a
-    matched one is not, so a shape that recurs is stored once. `fc` counts the valid points
+    stored (judged first, learned after), overwriting the oldest; a matched one is not, so
+    a shape that recurs is stored once. `fc` counts the valid points
     including this one (indexed like `q`); `ring`, `book` and `nvc` (windows stored per
     series) are the bank's arrays, indexed by slot (`rows`), and are updated in place."""
     cand = np.flatnonzero(live & (q >= c.nov_q))
