@@ -15,7 +15,7 @@ from anomaly_service.detector import DetectorConfig
 def _nab(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        config = DetectorConfig(onset_rule=args.onset_rule)
+        config = DetectorConfig(onset_rule=args.onset_rule, novelty=args.novelty)
         results, n_files, n_windows, cv = nab.run(
             Path(args.data),
             Path(args.windows),
@@ -170,11 +170,11 @@ def _synthetic(args: argparse.Namespace) -> int:
 def _throughput(args: argparse.Namespace) -> int:
     rules = ("peak", "rest", "conformal") if args.rule == "all" else (args.rule,)
     for rule in rules:
-        r = throughput.run(
-            series=args.series, cycles=args.cycles, config=DetectorConfig(onset_rule=rule)
-        )
+        config = DetectorConfig(onset_rule=rule, novelty=args.novelty)
+        r = throughput.run(series=args.series, cycles=args.cycles, config=config)
+        name = f"{rule}, novelty" if args.novelty else rule
         print(
-            f"throughput (onset rule {rule}): {r.series} series x {r.cycles} cycles in "
+            f"throughput (onset rule {name}): {r.series} series x {r.cycles} cycles in "
             f"{r.seconds:.2f} s = {r.updates_per_second:,.0f} series-updates/s "
             f"({r.ms_per_cycle:.1f} ms per cycle of {r.series}; per CPU second "
             f"{r.updates_per_cpu_second:,.0f}); state "
@@ -182,6 +182,14 @@ def _throughput(args: argparse.Namespace) -> int:
             f"({r.bytes_per_series * r.series / 2**20:.1f} MiB for {r.series})"
         )
     return 0
+
+
+def _novelty_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--novelty",
+        action="store_true",
+        help="with a calibrated rule (rest, conformal): the sequence-novelty confirmation on",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DetectorConfig().onset_rule,
         help="the onset rule to score (default: the detector's)",
     )
+    _novelty_flag(p)
     p.set_defaults(func=_nab)
     p = sub.add_parser("stress", help="write the seeded synthetic NAB-layout stress corpus")
     p.add_argument("--out", required=True, help="directory to write data/ and windows.json to")
@@ -239,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         default=DetectorConfig().onset_rule,
         help="onset rule to time (default: the detector's)",
     )
+    _novelty_flag(p)
     p.set_defaults(func=_throughput)
     args = parser.parse_args(argv)
+    rule = getattr(args, "onset_rule", None) or getattr(args, "rule", None)
+    if getattr(args, "novelty", False) and rule not in ("rest", "conformal"):
+        parser.error("--novelty needs a calibrated onset rule: rest or conformal")
     if getattr(args, "holdout_data", None) and not args.holdout_windows:
         parser.error("--holdout-data needs --holdout-windows")
     for name in ("series", "cycles", "noise_series"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anomaly_service.detector import novelty
 from anomaly_service.detector import onset as rules
 from anomaly_service.detector.config import DetectorConfig, Direction, Severity
 from anomaly_service.detector.stats import neg_log10_tail
@@ -106,6 +107,12 @@ class SeriesBank:
         self._conformal = config.onset_rule == "conformal"
         # Rule "conformal": a ring buffer of the likelihood's last block maxima per slot.
         self._cbuf = np.zeros((0, config.conf_blocks if self._conformal else 0), np.float32)
+        # Option novelty: a ring of the last fast z-scores and a codebook of new windows.
+        self._novelty = config.novelty
+        nw = config.nov_window if self._novelty else 0
+        self._nring = np.zeros((0, nw), np.float32)
+        self._nbook = np.zeros((0, config.nov_codes if self._novelty else 0, nw), np.int8)
+        self._nvc = np.zeros(0, np.int32)  # windows stored so far
         self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
         self._seq = np.zeros((0, self._seq_codes))
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
@@ -145,6 +152,14 @@ class SeriesBank:
         cbuf = np.full((cap, self._cbuf.shape[1]), -np.inf, dtype=np.float32)
         cbuf[:old] = self._cbuf
         self._cbuf = cbuf
+        nring = np.zeros((cap, self._nring.shape[1]), np.float32)
+        nring[:old] = self._nring
+        self._nring = nring
+        nbook = np.zeros((cap, *self._nbook.shape[1:]), np.int8)
+        nbook[:old] = self._nbook
+        self._nbook = nbook
+        if self._novelty:
+            self._nvc = np.concatenate([self._nvc, np.zeros(cap - old, np.int32)])
         self._free.extend(range(cap - 1, old - 1, -1))
         self._cap = cap
 
@@ -182,6 +197,10 @@ class SeriesBank:
         self._hist[idx] = 1.0 / self.config.rarity_bins
         self._seq[idx] = 1.0 / max(self._seq_codes, 1)
         self._cbuf[idx] = -np.inf
+        self._nring[idx] = 0.0
+        self._nbook[idx] = 0
+        if self._novelty:
+            self._nvc[idx] = 0
 
     def release(self, key: Hashable) -> None:
         """Forget a series; its slot is reused by the next new key."""
@@ -199,6 +218,8 @@ class SeriesBank:
         per += self._hist.shape[1] * self._hist.itemsize
         per += self._seq.shape[1] * self._seq.itemsize
         per += self._cbuf.shape[1] * self._cbuf.itemsize
+        if self._novelty:
+            per += self._nring[:1].nbytes + self._nbook[:1].nbytes + self._nvc.itemsize
         return int(per)
 
     def set_widen(self, slot: int, factor: float) -> None:
@@ -275,6 +296,8 @@ class SeriesBank:
         out["open"] = bool(self._open[slot])
         out["severity"] = int(self._sev[slot])
         out["direction"] = int(self._dir[slot])
+        if self._novelty:
+            out["novelty_windows"] = int(self._nvc[slot])  # candidate windows stored so far
         return out
 
     def _seq_rarity(
@@ -322,7 +345,8 @@ class SeriesBank:
         live: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rules "rest" and "conformal" (detector/onset.py): calibrate the likelihood `lq`
-        into q = -log10 p, then report it once per onset. Returns (onset, q)."""
+        into q = -log10 p, confirm it by sequence novelty (option, detector/novelty.py),
+        then report it once per onset. Returns (onset, q)."""
         c = self.config
         ready = live & (i["cn"] >= c.rest_warmup)
         q = rules.tail_q(c, f, i, lq, live)
@@ -333,6 +357,8 @@ class SeriesBank:
             rules.push_block(c, f, i, buf, lq, live)
             if not self._all:
                 self._cbuf[s] = buf
+        if self._novelty:
+            q = novelty.confirm(c, self._nring, self._nbook, self._nvc, s, i["fc"], q, live)
         return rules.report(c, f, i, q, ready, live, self._gate_decay), q
 
     def _sustained_breach(
@@ -473,6 +499,8 @@ class SeriesBank:
         fr = xv - fm
         fz = np.where(valid & (fc > 0), fr / fspread, 0.0)
         fd = np.where(direction == _UP, fz, np.where(direction == _DOWN, -fz, np.abs(fz)))
+        if self._novelty:
+            novelty.push_point(self._nring, s, fc, fz, valid)
         u = np.log1p(np.maximum(fd, 0.0))
         # Value rarity: -log of how often values fell in this bin of fz (bins rarity_width
         # spreads wide) over ~1/alpha_rarity points; multimodal series learn all modes.

@@ -115,6 +115,21 @@ class DetectorConfig:
     conf_blocks: int = 32
     conf_block: int = 16
     conf_min_blocks: int = 8
+    # Sequence-novelty confirmation (rules "rest" and "conformal"; off: see docs/detector.md).
+    # Only where q >= nov_q (a would-be report), the last nov_window fast z-scores, coded as
+    # the log of their excess over nov_dead fast spreads, are compared with a codebook of the
+    # series' last nov_codes new candidate windows (int8 codes): a window within nov_match
+    # (log units, at every point) of one of them is not new and its q loses nov_penalty;
+    # one that matches none is stored (a recurring shape is stored once) and, if borderline
+    # (q < alarm_q), gains nov_boost.
+    novelty: bool = False
+    nov_window: int = 6
+    nov_codes: int = 16
+    nov_q: float = 2.0
+    nov_dead: float = 3.0
+    nov_match: float = 0.5
+    nov_penalty: float = 1.0
+    nov_boost: float = 0.5
 
     def __post_init__(self) -> None:
         for name in _RATES:
@@ -175,6 +190,23 @@ _RULES: tuple[tuple[Callable[[DetectorConfig], bool], str], ...] = (
         "need conf_block >= 1 and 1 <= conf_min_blocks <= conf_blocks",
     ),
     (lambda c: c.gate_memory > 0, "gate_memory must be > 0"),
+    (
+        lambda c: not c.novelty or c.onset_rule in ("rest", "conformal"),
+        "novelty needs a calibrated onset rule ('rest' or 'conformal')",
+    ),
+    (
+        lambda c: 1 <= c.nov_window <= 64 and 1 <= c.nov_codes <= 256,
+        "need 1 <= nov_window <= 64 and 1 <= nov_codes <= 256",
+    ),
+    (
+        lambda c: (
+            0 < c.nov_q <= c.alarm_q
+            and c.nov_dead >= 0
+            and c.nov_match > 0
+            and min(c.nov_penalty, c.nov_boost) >= 0
+        ),
+        "need 0 < nov_q <= alarm_q, nov_dead >= 0, nov_match > 0, nov_penalty and nov_boost >= 0",
+    ),
     (
         lambda c: c.tail_u > 0 and c.tail_clip > 0 and c.rest_points >= 0,
         "need tail_u > 0, tail_clip > 0 and rest_points >= 0",

@@ -57,7 +57,16 @@ def test_nab_accepts_a_clock_stepping_back(
     wfile = tmp_path / "windows.json"
     wfile.write_text(json.dumps({"cat/dst.csv": [[_stamp(ts[280]), _stamp(ts[320])]]}))
     out = tmp_path / "out"
-    argv = ["nab", "--data", str(tmp_path / "data"), "--windows", str(wfile)]
+    # the figure below is rule peak's (the default until 2026-11-30)
+    argv = [
+        "nab",
+        "--data",
+        str(tmp_path / "data"),
+        "--windows",
+        str(wfile),
+        "--onset-rule",
+        "peak",
+    ]
     assert main([*argv, "--results-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     lines = {line.split()[0]: line.split() for line in printed.splitlines() if line.strip()}

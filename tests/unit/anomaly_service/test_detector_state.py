@@ -8,9 +8,18 @@ import pytest
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank, score_series
 
 
-@pytest.mark.parametrize(("rule", "seq"), [("peak", 0), ("rest", 0), ("conformal", 0), ("peak", 3)])
-def test_updating_every_slot_equals_updating_a_subset(rule: str, seq: int) -> None:
-    cfg = DetectorConfig(onset_rule=rule, seq_order=seq)
+@pytest.mark.parametrize(
+    ("rule", "seq", "novelty"),
+    [
+        ("peak", 0, False),
+        ("rest", 0, False),
+        ("conformal", 0, False),
+        ("peak", 3, False),
+        ("conformal", 0, True),
+    ],
+)
+def test_updating_every_slot_equals_updating_a_subset(rule: str, seq: int, novelty: bool) -> None:
+    cfg = DetectorConfig(onset_rule=rule, seq_order=seq, novelty=novelty)
     rng = np.random.default_rng(3)
     data = 50.0 + rng.normal(0.0, 1.0, (3, 400))
     data[1, 300:320] += 12.0
