@@ -18,13 +18,7 @@ from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.events import alertmanager_payload
 from anomaly_service.history import History
-from anomaly_service.lifecycle import (
-    Observation,
-    SeriesKey,
-    SeriesState,
-    Tracker,
-    Transition,
-)
+from anomaly_service.lifecycle import Tracker
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.notifier import Notifier
 from anomaly_service.prometheus import (
@@ -33,6 +27,7 @@ from anomaly_service.prometheus import (
     QueryRejected,
     Sample,
 )
+from anomaly_service.records import Observation, SeriesKey, SeriesState, Transition
 from anomaly_service.scrapes import ScrapeWatch
 from relia_contracts.severity import SEVERITIES
 
