@@ -27,6 +27,7 @@ from anomaly_service.prometheus import (
     QueryRejected,
     Sample,
 )
+from anomaly_service.queries import Batch, CatalogQueries, clean_labels
 from anomaly_service.records import Observation, SeriesKey, SeriesState, Transition
 from anomaly_service.scrapes import ScrapeWatch
 from relia_contracts.severity import SEVERITIES
@@ -35,16 +36,6 @@ log = logging.getLogger("anomaly_service.engine")
 
 DIRECTIONS = {"up": Direction.UP, "down": Direction.DOWN, "both": Direction.BOTH}
 Clock = Callable[[], float]
-
-
-@dataclass
-class MetricStatus:
-    """Per catalog entry: Prometheus' verdict on its query and what it returned."""
-
-    error: str | None = None
-    series: int = 0
-    skipped: int = 0  # samples without a service label or with a non-finite value
-    last_ok_at: float | None = None
 
 
 @dataclass
@@ -103,7 +94,8 @@ class Engine:
             options.history_size, options.evidence_points, options.no_data_cycles, rejudge
         )
         self.history = history or History(None)
-        self.status: dict[str, MetricStatus] = {spec.name: MetricStatus() for spec in catalog}
+        self.queries = CatalogQueries(catalog, source, self.tracker, metrics)
+        self.status = self.queries.status  # per metric, shown by the API's catalog view
         self.state = CycleState()
         self._lock = asyncio.Lock()
         self.feedback_lock = asyncio.Lock()  # one label or reset at a time
@@ -136,10 +128,10 @@ class Engine:
             try:
                 result = await self.source.query_range(spec.query, end - window, end, step)
             except QueryRejected as exc:
-                self._reject(spec, exc.reason)
+                self.queries.reject(spec, exc.reason)
                 continue
             for series in result:
-                labels = _clean(series.labels)
+                labels = clean_labels(series.labels)
                 if "service" not in labels:
                     continue
                 pairs = [
@@ -184,7 +176,7 @@ class Engine:
             # One evaluation time for every query, so the scrape times below describe exactly
             # the samples the catalog queries read.
             gathered = await asyncio.gather(
-                *(self._query(spec, ts) for spec in self.catalog),
+                *(self.queries.query(spec, ts) for spec in self.catalog),
                 self._targets(ts),
                 self._start_time(),
                 return_exceptions=True,  # every query finishes; no stray exceptions left behind
@@ -224,24 +216,6 @@ class Engine:
         self._export(ts, duration)
         return transitions
 
-    async def _query(self, spec: MetricSpec, at: float) -> list[Sample] | None:
-        try:
-            samples = await self.source.query(spec.query, at)
-        except QueryRejected as exc:
-            self._reject(spec, exc.reason)
-            return None
-        status = self.status[spec.name]
-        status.error = None
-        self.metrics.query_errors.labels(spec.name).set(0)
-        return samples
-
-    def _reject(self, spec: MetricSpec, reason: str) -> None:
-        status = self.status[spec.name]
-        if status.error != reason:
-            log.error("metric %r: Prometheus rejected the query: %s", spec.name, reason)
-        status.error = reason
-        self.metrics.query_errors.labels(spec.name).set(1)
-
     async def _start_time(self) -> str | None:
         """Prometheus' process start time, where the source can tell it (None otherwise)."""
         probe = getattr(self.source, "start_time", None)
@@ -274,7 +248,7 @@ class Engine:
             if not service or not math.isfinite(sample.value):
                 continue
             newest[service] = max(sample.value, newest.get(service, -math.inf))
-            target = tuple(sorted(_clean(sample.labels).items()))
+            target = tuple(sorted(clean_labels(sample.labels).items()))
             seen.add(target)
             if self._targets_seen is not None and target not in self._targets_seen:
                 new[service] = max(sample.value, new.get(service, -math.inf))
@@ -288,70 +262,17 @@ class Engine:
         unchanged: set[str],
         behind: set[str] | None = None,
     ) -> list[Transition]:
-        batch = _Batch()
+        batch = Batch()
         for spec, samples in zip(self.catalog, results, strict=True):
             if samples is None:
                 continue  # rejected query: its series are unknown, not missing
-            self._read_query(spec, samples, ts, batch, unchanged, behind or set())
+            self.queries.read(spec, samples, ts, batch, unchanged, behind or set())
         transitions = self._missing(ts, batch)
         if batch.present:
             transitions.extend(self._detect(ts, batch.present, batch.values))
         return transitions
 
-    def _read_query(
-        self,
-        spec: MetricSpec,
-        samples: list[Sample],
-        ts: float,
-        batch: _Batch,
-        unchanged: set[str],
-        behind: set[str],
-    ) -> None:
-        """One query's answer: its series are seen, those with a new usable value go on."""
-        batch.answered.add(spec.name)
-        status = self.status[spec.name]
-        status.last_ok_at, status.skipped, status.series = ts, 0, 0
-        for sample in samples:
-            labels = _clean(sample.labels)
-            if "service" not in labels:
-                status.skipped += 1
-                continue
-            state = self.tracker.state(spec, labels)
-            if state.key in batch.seen:
-                status.skipped += 1  # duplicate label set (query not grouped as documented)
-                continue
-            batch.seen.add(state.key)
-            status.series += 1
-            if self._new_value(state, sample.value, ts, status, unchanged, behind):
-                batch.present.append(state)
-                batch.values.append(sample.value)
-
-    def _new_value(
-        self,
-        state: SeriesState,
-        value: float,
-        ts: float,
-        status: MetricStatus,
-        unchanged: set[str],
-        behind: set[str],
-    ) -> bool:
-        """Whether a present series' value goes to the detector this cycle."""
-        if not math.isfinite(value):
-            # NaN/Inf from Prometheus: the series exists, its value is unusable.
-            status.skipped += 1
-            return False
-        if state.service in unchanged:
-            if state.service in behind:
-                self.metrics.out_of_order.inc()
-            return False  # present, but no new scrape: the detector saw this value already
-        if state.last_ts is not None and ts < state.last_ts:
-            # Older than the series' last point (the clock stepped back): skipped, so
-            # the detector and the evidence only ever move forward in time.
-            self.metrics.out_of_order.inc()
-            return False
-        return True
-
-    def _missing(self, ts: float, batch: _Batch) -> list[Transition]:
+    def _missing(self, ts: float, batch: Batch) -> list[Transition]:
         """One pass over known series: absent from a query that answered means missing."""
         transitions: list[Transition] = []
         held = 0
@@ -458,10 +379,6 @@ class Engine:
             await sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
-def _clean(labels: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if k != "__name__"}
-
-
 def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, float]:
     """Keep the band inside the range the signal can take (no negative seconds or cores)."""
     if spec.min_value is not None:
@@ -469,13 +386,3 @@ def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, floa
     if spec.max_value is not None:
         upper = min(upper, spec.max_value)
     return lower, upper
-
-
-@dataclass
-class _Batch:
-    """A cycle's query answers: series seen, metrics answered, and the new values."""
-
-    present: list[SeriesState] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    seen: set[Any] = field(default_factory=set)
-    answered: set[str] = field(default_factory=set)
