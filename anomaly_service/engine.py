@@ -30,6 +30,7 @@ from anomaly_service.prometheus import (
 from anomaly_service.queries import Batch, CatalogQueries, clean_labels
 from anomaly_service.records import Observation, SeriesKey, SeriesState, Transition
 from anomaly_service.scrapes import ScrapeWatch
+from anomaly_service.targets import TargetWatch, start_time
 from relia_contracts.severity import SEVERITIES
 
 log = logging.getLogger("anomaly_service.engine")
@@ -102,7 +103,7 @@ class Engine:
         self._backfilled: set[str] = set()
         windows = {spec.name: query_window_s(spec.query) for spec in catalog}
         self.scrapes = ScrapeWatch(metrics, windows, options.check_interval)
-        self._targets_seen: set[tuple[tuple[str, str], ...]] | None = None
+        self.targets = TargetWatch(options.up_selector)
 
     # ---- readiness -------------------------------------------------------------------------
     def fresh(self) -> bool:
@@ -178,7 +179,7 @@ class Engine:
             gathered = await asyncio.gather(
                 *(self.queries.query(spec, ts) for spec in self.catalog),
                 self._targets(ts),
-                self._start_time(),
+                start_time(self.source),
                 return_exceptions=True,  # every query finishes; no stray exceptions left behind
             )
             for outcome in gathered:
@@ -216,43 +217,12 @@ class Engine:
         self._export(ts, duration)
         return transitions
 
-    async def _start_time(self) -> str | None:
-        """Prometheus' process start time, where the source can tell it (None otherwise)."""
-        probe = getattr(self.source, "start_time", None)
-        if probe is None:
-            return None
-        started = await probe()
-        return started if isinstance(started, str) else None
-
     async def _targets(self, at: float) -> tuple[dict[str, float], dict[str, float]]:
-        """Replicas up/total per service, the time of each service's newest scrape, and the
-        targets Prometheus did not have in the previous cycle (service -> their scrape time)."""
-        selector = self.options.up_selector
-        try:
-            up = await self.source.query(f"sum by (service) ({selector})", at)
-            total = await self.source.query(f"count by (service) ({selector})", at)
-            scrapes = await self.source.query(f"timestamp({selector})", at)
-        except QueryRejected as exc:
-            log.error("replica query rejected: %s", exc.reason)
+        """Each service's newest scrape and its new targets; the replicas go to the state."""
+        read = await self.targets.read(self.source, at)
+        if read is None:
             return {}, {}
-        counts = {
-            s.labels.get("service", ""): int(s.value) for s in total if math.isfinite(s.value)
-        }
-        ups = {s.labels.get("service", ""): int(s.value) for s in up if math.isfinite(s.value)}
-        self.state.replicas = {svc: (ups.get(svc, 0), n) for svc, n in counts.items() if svc}
-        newest: dict[str, float] = {}
-        new: dict[str, float] = {}
-        seen = set()
-        for sample in scrapes:
-            service = sample.labels.get("service")
-            if not service or not math.isfinite(sample.value):
-                continue
-            newest[service] = max(sample.value, newest.get(service, -math.inf))
-            target = tuple(sorted(clean_labels(sample.labels).items()))
-            seen.add(target)
-            if self._targets_seen is not None and target not in self._targets_seen:
-                new[service] = max(sample.value, new.get(service, -math.inf))
-        self._targets_seen = seen
+        self.state.replicas, newest, new = read
         return newest, new
 
     def _classify(
