@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from anomaly_service import load
+from anomaly_service import load, publish
 from anomaly_service.catalog import MetricSpec, query_window_s
 from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
-from anomaly_service.events import alertmanager_payload
 from anomaly_service.history import History
 from anomaly_service.lifecycle import Tracker
 from anomaly_service.metrics import ServiceMetrics
@@ -31,7 +30,6 @@ from anomaly_service.queries import Batch, CatalogQueries, clean_labels
 from anomaly_service.records import Observation, SeriesKey, SeriesState, Transition
 from anomaly_service.scrapes import ScrapeWatch
 from anomaly_service.targets import TargetWatch, start_time
-from relia_contracts.severity import SEVERITIES
 
 log = logging.getLogger("anomaly_service.engine")
 
@@ -213,8 +211,8 @@ class Engine:
         if self.history.carry:  # closed at restore: announced with this cycle's events
             transitions = self.history.carry + transitions
             self.history.carry = []
-        self._emit(transitions)
-        self._export(ts, duration)
+        publish.emit(transitions, self.metrics, self.notifier, self.options.external_url)
+        publish.export(self.metrics, self.catalog, self.tracker, ts, duration)
         return transitions
 
     async def _targets(self, at: float) -> tuple[dict[str, float], dict[str, float]]:
@@ -306,34 +304,6 @@ class Engine:
         slot = self.bank.key_slot(key)
         if slot is not None:
             self.bank.set_widen(slot, self.history.factor(key))
-
-    def _emit(self, transitions: list[Transition]) -> None:
-        for t in transitions:
-            self.metrics.events_emitted.labels(t.status).inc()
-            if t.reason == "open":
-                a = t.anomaly
-                self.metrics.opened.labels(a["metric"], a["severity"], a["kind"]).inc()
-            self.notifier.submit(
-                alertmanager_payload(t.anomaly, t.status, self.options.external_url)
-            )
-
-    def _export(self, ts: float, duration: float) -> None:
-        m = self.metrics
-        m.cycle_duration.observe(duration)
-        m.cycles.labels("ok").inc()
-        m.last_success.set(ts)
-        m.prometheus_up.set(1)
-        m.series_tracked.set(len(self.tracker.series))
-        counts: dict[tuple[str, str, str], int] = {}
-        for a in self.tracker.active.values():
-            key = (a.metric, SEVERITIES[a.severity], a.kind)
-            counts[key] = counts.get(key, 0) + 1
-        m.active.clear()
-        for spec in self.catalog:
-            for word in SEVERITIES[1:]:
-                m.active.labels(spec.name, word, "deviation").set(0)
-        for (metric, sev, kind), n in counts.items():
-            m.active.labels(metric, sev, kind).set(n)
 
     # ---- background loop -------------------------------------------------------------------
     async def run_forever(self, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
