@@ -7,7 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from anomaly_service import load, publish
 from anomaly_service.catalog import MetricSpec, query_window_s
 from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
+from anomaly_service.engine_state import CycleState, EngineOptions
 from anomaly_service.history import History
 from anomaly_service.lifecycle import Tracker
 from anomaly_service.metrics import ServiceMetrics
@@ -35,33 +36,6 @@ log = logging.getLogger("anomaly_service.engine")
 
 DIRECTIONS = {"up": Direction.UP, "down": Direction.DOWN, "both": Direction.BOTH}
 Clock = Callable[[], float]
-
-
-@dataclass
-class EngineOptions:
-    check_interval: float = 5.0
-    backfill_window_s: float = 900.0
-    backfill_step_s: float = 0.0
-    no_data_cycles: int = 2
-    up_selector: str = 'up{job="services"}'
-    external_url: str = "http://anomaly-service:8080"
-    history_size: int = 1000
-    evidence_points: int = 360
-    series_capacity: int = 256
-    series_ttl_s: float = 3600.0
-
-
-@dataclass
-class CycleState:
-    cycle: int = 0
-    last_cycle_at: float | None = None
-    last_success_at: float | None = None
-    last_duration_s: float | None = None
-    prometheus_ok: bool = False
-    prometheus_error: str | None = "no cycle has run yet"
-    backfilled: bool = False
-    backfill_points: int = 0
-    replicas: dict[str, tuple[int, int]] = field(default_factory=dict)  # service -> (up, total)
 
 
 class Engine:

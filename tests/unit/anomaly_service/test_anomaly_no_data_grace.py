@@ -13,7 +13,8 @@ from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec
 from anomaly_service.catalog import load_catalog, query_window_s
 from anomaly_service.config import DEFAULT_CATALOG
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.records import Transition
 
