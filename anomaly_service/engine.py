@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from anomaly_service import load, publish
-from anomaly_service.catalog import MetricSpec, query_window_s
+from anomaly_service.catalog import MetricSpec, clip_band, query_window_s
 from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
 from anomaly_service.engine_state import CycleState, EngineOptions
@@ -291,12 +291,3 @@ class Engine:
             except Exception:  # a bug in one cycle must not stop detection for good
                 log.exception("detection cycle %d failed", self.state.cycle)
             await sleep(max(0.0, interval - (time.monotonic() - started)))
-
-
-def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, float]:
-    """Keep the band inside the range the signal can take (no negative seconds or cores)."""
-    if spec.min_value is not None:
-        lower = max(lower, spec.min_value)
-    if spec.max_value is not None:
-        upper = min(upper, spec.max_value)
-    return lower, upper
