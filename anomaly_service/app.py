@@ -16,7 +16,8 @@ from anomaly_service.api import anomalies, detect, feedback, ops, read, triage
 from anomaly_service.catalog import MetricSpec, load_catalog
 from anomaly_service.config import Settings
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.feedback import Limits
 from anomaly_service.history import History
 from anomaly_service.metrics import ServiceMetrics

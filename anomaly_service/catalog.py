@@ -70,6 +70,15 @@ class MetricSpec:
         return asdict(self)
 
 
+def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, float]:
+    """Keep the band inside the range the signal can take (no negative seconds or cores)."""
+    if spec.min_value is not None:
+        lower = max(lower, spec.min_value)
+    if spec.max_value is not None:
+        upper = min(upper, spec.max_value)
+    return lower, upper
+
+
 def duration_s(text: str) -> float:
     """A PromQL duration (`1m30s`) in seconds."""
     return sum(float(n) * _UNIT_S[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text))

@@ -15,7 +15,8 @@ from typing import Any
 
 from anomaly_service.catalog import MetricSpec
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.prometheus import RangeSeries, Sample
 

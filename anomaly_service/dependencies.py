@@ -11,13 +11,14 @@ from anomaly_service.attribution import (
     PROPAGATING,
     Attribution,
     AttributionConfig,
-    CallGraph,
     EdgeSample,
     ServiceHealth,
     attribute,
 )
-from anomaly_service.lifecycle import Tracker, Transition
+from anomaly_service.callgraph import CallGraph
+from anomaly_service.lifecycle import Tracker
 from anomaly_service.prometheus import PrometheusSource, QueryRejected, Sample
+from anomaly_service.records import Transition
 
 log = logging.getLogger("anomaly_service.dependencies")
 

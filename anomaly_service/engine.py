@@ -7,24 +7,18 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from anomaly_service import load
-from anomaly_service.catalog import MetricSpec, query_window_s
+from anomaly_service import load, publish
+from anomaly_service.catalog import MetricSpec, clip_band, query_window_s
 from anomaly_service.dependencies import Dependencies
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank
-from anomaly_service.events import alertmanager_payload
+from anomaly_service.engine_state import CycleState, EngineOptions
 from anomaly_service.history import History
-from anomaly_service.lifecycle import (
-    Observation,
-    SeriesKey,
-    SeriesState,
-    Tracker,
-    Transition,
-)
+from anomaly_service.lifecycle import Tracker
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.notifier import Notifier
 from anomaly_service.prometheus import (
@@ -33,50 +27,15 @@ from anomaly_service.prometheus import (
     QueryRejected,
     Sample,
 )
+from anomaly_service.queries import Batch, CatalogQueries, clean_labels
+from anomaly_service.records import Observation, SeriesKey, SeriesState, Transition
 from anomaly_service.scrapes import ScrapeWatch
-from relia_contracts.severity import SEVERITIES
+from anomaly_service.targets import TargetWatch, start_time
 
 log = logging.getLogger("anomaly_service.engine")
 
 DIRECTIONS = {"up": Direction.UP, "down": Direction.DOWN, "both": Direction.BOTH}
 Clock = Callable[[], float]
-
-
-@dataclass
-class MetricStatus:
-    """Per catalog entry: Prometheus' verdict on its query and what it returned."""
-
-    error: str | None = None
-    series: int = 0
-    skipped: int = 0  # samples without a service label or with a non-finite value
-    last_ok_at: float | None = None
-
-
-@dataclass
-class EngineOptions:
-    check_interval: float = 5.0
-    backfill_window_s: float = 900.0
-    backfill_step_s: float = 0.0
-    no_data_cycles: int = 2
-    up_selector: str = 'up{job="services"}'
-    external_url: str = "http://anomaly-service:8080"
-    history_size: int = 1000
-    evidence_points: int = 360
-    series_capacity: int = 256
-    series_ttl_s: float = 3600.0
-
-
-@dataclass
-class CycleState:
-    cycle: int = 0
-    last_cycle_at: float | None = None
-    last_success_at: float | None = None
-    last_duration_s: float | None = None
-    prometheus_ok: bool = False
-    prometheus_error: str | None = "no cycle has run yet"
-    backfilled: bool = False
-    backfill_points: int = 0
-    replicas: dict[str, tuple[int, int]] = field(default_factory=dict)  # service -> (up, total)
 
 
 class Engine:
@@ -108,14 +67,15 @@ class Engine:
             options.history_size, options.evidence_points, options.no_data_cycles, rejudge
         )
         self.history = history or History(None)
-        self.status: dict[str, MetricStatus] = {spec.name: MetricStatus() for spec in catalog}
+        self.queries = CatalogQueries(catalog, source, self.tracker, metrics)
+        self.status = self.queries.status  # per metric, shown by the API's catalog view
         self.state = CycleState()
         self._lock = asyncio.Lock()
         self.feedback_lock = asyncio.Lock()  # one label or reset at a time
         self._backfilled: set[str] = set()
         windows = {spec.name: query_window_s(spec.query) for spec in catalog}
         self.scrapes = ScrapeWatch(metrics, windows, options.check_interval)
-        self._targets_seen: set[tuple[tuple[str, str], ...]] | None = None
+        self.targets = TargetWatch(options.up_selector)
 
     # ---- readiness -------------------------------------------------------------------------
     def fresh(self) -> bool:
@@ -141,10 +101,10 @@ class Engine:
             try:
                 result = await self.source.query_range(spec.query, end - window, end, step)
             except QueryRejected as exc:
-                self._reject(spec, exc.reason)
+                self.queries.reject(spec, exc.reason)
                 continue
             for series in result:
-                labels = _clean(series.labels)
+                labels = clean_labels(series.labels)
                 if "service" not in labels:
                     continue
                 pairs = [
@@ -189,9 +149,9 @@ class Engine:
             # One evaluation time for every query, so the scrape times below describe exactly
             # the samples the catalog queries read.
             gathered = await asyncio.gather(
-                *(self._query(spec, ts) for spec in self.catalog),
+                *(self.queries.query(spec, ts) for spec in self.catalog),
                 self._targets(ts),
-                self._start_time(),
+                start_time(self.source),
                 return_exceptions=True,  # every query finishes; no stray exceptions left behind
             )
             for outcome in gathered:
@@ -225,65 +185,16 @@ class Engine:
         if self.history.carry:  # closed at restore: announced with this cycle's events
             transitions = self.history.carry + transitions
             self.history.carry = []
-        self._emit(transitions)
-        self._export(ts, duration)
+        publish.emit(transitions, self.metrics, self.notifier, self.options.external_url)
+        publish.export(self.metrics, self.catalog, self.tracker, ts, duration)
         return transitions
 
-    async def _query(self, spec: MetricSpec, at: float) -> list[Sample] | None:
-        try:
-            samples = await self.source.query(spec.query, at)
-        except QueryRejected as exc:
-            self._reject(spec, exc.reason)
-            return None
-        status = self.status[spec.name]
-        status.error = None
-        self.metrics.query_errors.labels(spec.name).set(0)
-        return samples
-
-    def _reject(self, spec: MetricSpec, reason: str) -> None:
-        status = self.status[spec.name]
-        if status.error != reason:
-            log.error("metric %r: Prometheus rejected the query: %s", spec.name, reason)
-        status.error = reason
-        self.metrics.query_errors.labels(spec.name).set(1)
-
-    async def _start_time(self) -> str | None:
-        """Prometheus' process start time, where the source can tell it (None otherwise)."""
-        probe = getattr(self.source, "start_time", None)
-        if probe is None:
-            return None
-        started = await probe()
-        return started if isinstance(started, str) else None
-
     async def _targets(self, at: float) -> tuple[dict[str, float], dict[str, float]]:
-        """Replicas up/total per service, the time of each service's newest scrape, and the
-        targets Prometheus did not have in the previous cycle (service -> their scrape time)."""
-        selector = self.options.up_selector
-        try:
-            up = await self.source.query(f"sum by (service) ({selector})", at)
-            total = await self.source.query(f"count by (service) ({selector})", at)
-            scrapes = await self.source.query(f"timestamp({selector})", at)
-        except QueryRejected as exc:
-            log.error("replica query rejected: %s", exc.reason)
+        """Each service's newest scrape and its new targets; the replicas go to the state."""
+        read = await self.targets.read(self.source, at)
+        if read is None:
             return {}, {}
-        counts = {
-            s.labels.get("service", ""): int(s.value) for s in total if math.isfinite(s.value)
-        }
-        ups = {s.labels.get("service", ""): int(s.value) for s in up if math.isfinite(s.value)}
-        self.state.replicas = {svc: (ups.get(svc, 0), n) for svc, n in counts.items() if svc}
-        newest: dict[str, float] = {}
-        new: dict[str, float] = {}
-        seen = set()
-        for sample in scrapes:
-            service = sample.labels.get("service")
-            if not service or not math.isfinite(sample.value):
-                continue
-            newest[service] = max(sample.value, newest.get(service, -math.inf))
-            target = tuple(sorted(_clean(sample.labels).items()))
-            seen.add(target)
-            if self._targets_seen is not None and target not in self._targets_seen:
-                new[service] = max(sample.value, new.get(service, -math.inf))
-        self._targets_seen = seen
+        self.state.replicas, newest, new = read
         return newest, new
 
     def _classify(
@@ -293,70 +204,17 @@ class Engine:
         unchanged: set[str],
         behind: set[str] | None = None,
     ) -> list[Transition]:
-        batch = _Batch()
+        batch = Batch()
         for spec, samples in zip(self.catalog, results, strict=True):
             if samples is None:
                 continue  # rejected query: its series are unknown, not missing
-            self._read_query(spec, samples, ts, batch, unchanged, behind or set())
+            self.queries.read(spec, samples, ts, batch, unchanged, behind or set())
         transitions = self._missing(ts, batch)
         if batch.present:
             transitions.extend(self._detect(ts, batch.present, batch.values))
         return transitions
 
-    def _read_query(
-        self,
-        spec: MetricSpec,
-        samples: list[Sample],
-        ts: float,
-        batch: _Batch,
-        unchanged: set[str],
-        behind: set[str],
-    ) -> None:
-        """One query's answer: its series are seen, those with a new usable value go on."""
-        batch.answered.add(spec.name)
-        status = self.status[spec.name]
-        status.last_ok_at, status.skipped, status.series = ts, 0, 0
-        for sample in samples:
-            labels = _clean(sample.labels)
-            if "service" not in labels:
-                status.skipped += 1
-                continue
-            state = self.tracker.state(spec, labels)
-            if state.key in batch.seen:
-                status.skipped += 1  # duplicate label set (query not grouped as documented)
-                continue
-            batch.seen.add(state.key)
-            status.series += 1
-            if self._new_value(state, sample.value, ts, status, unchanged, behind):
-                batch.present.append(state)
-                batch.values.append(sample.value)
-
-    def _new_value(
-        self,
-        state: SeriesState,
-        value: float,
-        ts: float,
-        status: MetricStatus,
-        unchanged: set[str],
-        behind: set[str],
-    ) -> bool:
-        """Whether a present series' value goes to the detector this cycle."""
-        if not math.isfinite(value):
-            # NaN/Inf from Prometheus: the series exists, its value is unusable.
-            status.skipped += 1
-            return False
-        if state.service in unchanged:
-            if state.service in behind:
-                self.metrics.out_of_order.inc()
-            return False  # present, but no new scrape: the detector saw this value already
-        if state.last_ts is not None and ts < state.last_ts:
-            # Older than the series' last point (the clock stepped back): skipped, so
-            # the detector and the evidence only ever move forward in time.
-            self.metrics.out_of_order.inc()
-            return False
-        return True
-
-    def _missing(self, ts: float, batch: _Batch) -> list[Transition]:
+    def _missing(self, ts: float, batch: Batch) -> list[Transition]:
         """One pass over known series: absent from a query that answered means missing."""
         transitions: list[Transition] = []
         held = 0
@@ -421,34 +279,6 @@ class Engine:
         if slot is not None:
             self.bank.set_widen(slot, self.history.factor(key))
 
-    def _emit(self, transitions: list[Transition]) -> None:
-        for t in transitions:
-            self.metrics.events_emitted.labels(t.status).inc()
-            if t.reason == "open":
-                a = t.anomaly
-                self.metrics.opened.labels(a["metric"], a["severity"], a["kind"]).inc()
-            self.notifier.submit(
-                alertmanager_payload(t.anomaly, t.status, self.options.external_url)
-            )
-
-    def _export(self, ts: float, duration: float) -> None:
-        m = self.metrics
-        m.cycle_duration.observe(duration)
-        m.cycles.labels("ok").inc()
-        m.last_success.set(ts)
-        m.prometheus_up.set(1)
-        m.series_tracked.set(len(self.tracker.series))
-        counts: dict[tuple[str, str, str], int] = {}
-        for a in self.tracker.active.values():
-            key = (a.metric, SEVERITIES[a.severity], a.kind)
-            counts[key] = counts.get(key, 0) + 1
-        m.active.clear()
-        for spec in self.catalog:
-            for word in SEVERITIES[1:]:
-                m.active.labels(spec.name, word, "deviation").set(0)
-        for (metric, sev, kind), n in counts.items():
-            m.active.labels(metric, sev, kind).set(n)
-
     # ---- background loop -------------------------------------------------------------------
     async def run_forever(self, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         interval = self.options.check_interval
@@ -461,26 +291,3 @@ class Engine:
             except Exception:  # a bug in one cycle must not stop detection for good
                 log.exception("detection cycle %d failed", self.state.cycle)
             await sleep(max(0.0, interval - (time.monotonic() - started)))
-
-
-def _clean(labels: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if k != "__name__"}
-
-
-def clip_band(lower: float, upper: float, spec: MetricSpec) -> tuple[float, float]:
-    """Keep the band inside the range the signal can take (no negative seconds or cores)."""
-    if spec.min_value is not None:
-        lower = max(lower, spec.min_value)
-    if spec.max_value is not None:
-        upper = min(upper, spec.max_value)
-    return lower, upper
-
-
-@dataclass
-class _Batch:
-    """A cycle's query answers: series seen, metrics answered, and the new values."""
-
-    present: list[SeriesState] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    seen: set[Any] = field(default_factory=set)
-    answered: set[str] = field(default_factory=set)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from anomaly_service.lifecycle import fmt
+from anomaly_service.records import fmt
 
 ALERTNAME = "ReliaAnomaly"
 RECEIVER = "relia-policy-engine"

@@ -30,11 +30,11 @@ from anomaly_service.feedback import (
     reset,
     series_id,
 )
-from anomaly_service.lifecycle import (
+from anomaly_service.lifecycle import Tracker
+from anomaly_service.records import (
     EVIDENCE_FIELDS,
     Anomaly,
     SeriesKey,
-    Tracker,
     Transition,
     series_key,
 )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from anomaly_service.api.deps import engine, page, require_token
-from anomaly_service.lifecycle import series_key
+from anomaly_service.records import series_key
 from relia_contracts.anomalies import (
     FeedbackAnswer,
     FeedbackPage,

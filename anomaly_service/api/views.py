@@ -6,7 +6,7 @@ from typing import Any
 
 from anomaly_service.engine import Engine
 from anomaly_service.feedback import series_id
-from anomaly_service.lifecycle import SeriesState
+from anomaly_service.records import SeriesState
 from relia_contracts.severity import SEVERITIES
 
 

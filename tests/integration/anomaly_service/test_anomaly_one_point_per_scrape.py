@@ -13,7 +13,8 @@ from anomaly_it_support import GaugeExporter
 from anomaly_service.catalog import MetricSpec
 from anomaly_service.cyclebench import NullNotifier
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.prometheus import PrometheusAdapter
 from tests.support.prometheus import PrometheusServer, ScrapeTarget

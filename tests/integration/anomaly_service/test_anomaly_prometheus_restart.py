@@ -17,7 +17,8 @@ from anomaly_it_support import Load
 
 from anomaly_service.catalog import MetricSpec, query_window_s
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.metrics import ServiceMetrics
 from anomaly_service.prometheus import PrometheusAdapter
 from tests.support.procs import Proc, start_module

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anomaly_service.events import alertmanager_payload, iso
-from anomaly_service.lifecycle import Anomaly, fingerprint
+from anomaly_service.records import Anomaly, fingerprint
 
 TOP_KEYS = {
     "version",

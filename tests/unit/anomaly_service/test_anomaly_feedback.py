@@ -16,7 +16,8 @@ from anomaly_service.feedback import (
     reset,
     series_id,
 )
-from anomaly_service.lifecycle import Anomaly, Observation, Tracker
+from anomaly_service.lifecycle import Tracker
+from anomaly_service.records import Anomaly, Observation
 from relia_contracts.anomalies import FeedbackRecord
 
 LIMITS = Limits(step=1.5, max_factor=3.0, max_mute_s=3600.0)

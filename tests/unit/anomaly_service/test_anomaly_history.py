@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from anomaly_service.app import create_app
 from anomaly_service.config import Settings
 from anomaly_service.history import anomaly_from_row, anomaly_row
-from anomaly_service.lifecycle import Anomaly
+from anomaly_service.records import Anomaly
 from anomaly_service.store import HistoryStore
 
 TOKEN = "s3cret"

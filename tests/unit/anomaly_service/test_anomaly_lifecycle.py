@@ -7,11 +7,12 @@ from typing import Any
 
 from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec, steady
 
-from anomaly_service.catalog import MetricSpec
+from anomaly_service.catalog import MetricSpec, clip_band
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions, clip_band
-from anomaly_service.lifecycle import Evidence, Transition, thaw
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.metrics import ServiceMetrics
+from anomaly_service.records import Evidence, Transition, thaw
 
 
 def make(

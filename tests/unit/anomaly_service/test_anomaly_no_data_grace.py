@@ -13,9 +13,10 @@ from anomaly_fakes import FakeClock, FakePrometheus, ListNotifier, spec
 from anomaly_service.catalog import load_catalog, query_window_s
 from anomaly_service.config import DEFAULT_CATALOG
 from anomaly_service.detector import DetectorConfig
-from anomaly_service.engine import Engine, EngineOptions
-from anomaly_service.lifecycle import Transition
+from anomaly_service.engine import Engine
+from anomaly_service.engine_state import EngineOptions
 from anomaly_service.metrics import ServiceMetrics
+from anomaly_service.records import Transition
 
 RATE = "sum by (service) (rate(requests_total[15s]))"  # a 15 s window
 LEVEL = "max by (service) (level)"  # no window: an instant selector

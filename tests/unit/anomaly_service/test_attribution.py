@@ -5,11 +5,11 @@ from __future__ import annotations
 from anomaly_service.attribution import (
     Attribution,
     AttributionConfig,
-    CallGraph,
     EdgeSample,
     ServiceHealth,
     attribute,
 )
+from anomaly_service.callgraph import CallGraph
 
 T0 = 1_000.0
 
