@@ -10,8 +10,8 @@ import numpy as np
 from anomaly_service.detector import novelty
 from anomaly_service.detector import onset as rules
 from anomaly_service.detector.config import DetectorConfig, Direction, Severity
+from anomaly_service.detector.likelihood import channel, seq_rarity, value_rarity
 from anomaly_service.detector.state import BankState
-from anomaly_service.detector.stats import neg_log10_tail
 
 # Mean absolute deviation -> standard deviation for a normal distribution (sqrt(pi/2)).
 MAD_TO_SIGMA = 1.2533141373155003
@@ -113,42 +113,6 @@ class SeriesBank(BankState):
         if self._novelty:
             out["novelty_windows"] = int(self._nvc[slot])  # candidate windows stored so far
         return out
-
-    def _seq_rarity(
-        self,
-        s: np.ndarray,
-        f: dict[str, np.ndarray],
-        i: dict[str, np.ndarray],
-        fz: np.ndarray,
-        valid: np.ndarray,
-        scored: np.ndarray,
-        jn: np.ndarray,
-    ) -> np.ndarray:
-        """Sequence rarity: -log of how often the last seq_order coarse levels (fz rounded,
-        clipped to +-2: 5 levels) occurred, from an exponentially weighted table of the
-        5^seq_order codes; its likelihood as for the value rarity."""
-        c = self.config
-        codes = self._seq_codes
-        level = np.clip(np.rint(fz), -2, 2).astype(np.int64) + 2
-        code = np.where(valid, (i["seq"] * 5 + level) % codes, i["seq"])
-        table = self._seq[s] if not self._all else self._seq
-        rows = np.arange(s.size)
-        rare = np.where(scored, -np.log(table[rows, code] + 1e-6), 0.0)
-        table[valid] *= 1.0 - c.alpha_seq
-        table[np.flatnonzero(valid), code[valid]] += c.alpha_seq
-        if not self._all:
-            self._seq[s] = table
-        i["seq"] = code
-        short3 = np.where(scored, f["short3"] + c.alpha_short * (rare - f["short3"]), f["short3"])
-        lmean3, lvar3 = f["lmean3"], f["lvar3"]
-        zl3 = (short3 - lmean3) / np.sqrt(np.maximum(lvar3, c.likelihood_min_var))
-        lq3 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl3), 0.0)
-        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
-        delta3 = short3 - lmean3
-        f["lmean3"] = np.where(scored, lmean3 + a_l * delta3, lmean3)
-        f["lvar3"] = np.where(scored, (1 - a_l) * (lvar3 + a_l * delta3 * delta3), lvar3)
-        f["short3"] = short3
-        return np.asarray(lq3 * c.seq_weight)
 
     def _onset_calibrated(
         self,
@@ -316,17 +280,7 @@ class SeriesBank(BankState):
         if self._novelty:
             novelty.push_point(self._nring, s, fc, fz, valid)
         u = np.log1p(np.maximum(fd, 0.0))
-        # Value rarity: -log of how often values fell in this bin of fz (bins rarity_width
-        # spreads wide) over ~1/alpha_rarity points; multimodal series learn all modes.
-        nb = c.rarity_bins
-        b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
-        hist = self._hist[sel]
-        in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
-        rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
-        hist *= np.where(valid, 1.0 - c.alpha_rarity, 1.0)[:, None]  # in place, no gather
-        hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
-        if not self._all:
-            self._hist[s] = hist
+        rare = value_rarity(c, self._hist, s, self._all, fz, direction, valid, scored)
         flim = c.huber_fast * fspread
         fboot = fc < _BOOTSTRAP_POINTS
         frc = np.where(fboot, fr, np.clip(fr, -flim, flim))
@@ -335,21 +289,18 @@ class SeriesBank(BankState):
         f["fm"] = np.where(valid, np.where(fc == 0, xv, fm + af * frc), fm)
         f["fmad"] = np.where(valid & (fc > 0), fmad + afs * (np.abs(frc) - fmad), fmad)
         i["fc"] = np.where(valid, fc + 1, fc)
-        short = np.where(scored, f["short"] + c.alpha_short * (u - f["short"]), f["short"])
-        lmean, lvar, jn = f["lmean"], f["lvar"], i["jn"]
-        lsd = np.sqrt(np.maximum(lvar, c.likelihood_min_var))
-        zl = (short - lmean) / lsd
+        jn = i["jn"]
         # The likelihood has its own warm-up: min_points scored points.
-        lq = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl), 0.0)
-        short2 = np.where(scored, f["short2"] + c.alpha_short * (rare - f["short2"]), f["short2"])
-        lmean2, lvar2 = f["lmean2"], f["lvar2"]
-        zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
-        lq2 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
+        live = scored & (jn >= c.likelihood_warmup)
+        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
+        lq = channel(c, f, "", u, scored, live, a_l)
+        lq2 = channel(c, f, "2", rare, scored, live, a_l)
         if self._seq_codes:
-            lq2 = np.maximum(lq2, self._seq_rarity(s, f, i, fz, valid, scored, jn))
+            rare3 = seq_rarity(c, self._seq, s, self._all, i, fz, valid, scored)
+            lq2 = np.maximum(lq2, channel(c, f, "3", rare3, scored, live, a_l) * c.seq_weight)
+        i["jn"] = np.where(scored, jn + 1, jn)
         # The likelihood follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
-        live = scored & (jn >= c.likelihood_warmup)
         if self._rest_rule or self._conformal:
             onset, q = self._onset_calibrated(s, f, i, lq, live)
             likelihood = q / (q + c.likelihood_scale)
@@ -361,16 +312,6 @@ class SeriesBank(BankState):
             onset = np.maximum(likelihood - peak, 0.0)
             # Early likelihoods rest on few points; they must not mute the first real onsets.
             f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
-        delta = short - lmean
-        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
-        f["lmean"] = np.where(scored, lmean + a_l * delta, lmean)
-        f["lvar"] = np.where(scored, (1 - a_l) * (lvar + a_l * delta * delta), lvar)
-        f["short"] = short
-        delta2 = short2 - lmean2
-        f["lmean2"] = np.where(scored, lmean2 + a_l * delta2, lmean2)
-        f["lvar2"] = np.where(scored, (1 - a_l) * (lvar2 + a_l * delta2 * delta2), lvar2)
-        f["short2"] = short2
-        i["jn"] = np.where(scored, jn + 1, jn)
 
         # ---- hysteresis: runs of consecutive points at or above each level.
         runs = []
