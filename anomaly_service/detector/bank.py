@@ -1,4 +1,4 @@
-"""Streaming, vectorised state for many series: baselines, severity and hysteresis."""
+"""SeriesBank: one vectorised step of many series (baselines, onset score, severity)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 
 from anomaly_service.detector import novelty
 from anomaly_service.detector import onset as rules
-from anomaly_service.detector.config import DetectorConfig, Direction, Severity
+from anomaly_service.detector.config import DetectorConfig, Direction
 from anomaly_service.detector.likelihood import channel, seq_rarity, value_rarity
+from anomaly_service.detector.severity import hysteresis, raw_level
 from anomaly_service.detector.state import BankState
 
 # Mean absolute deviation -> standard deviation for a normal distribution (sqrt(pi/2)).
@@ -19,7 +20,6 @@ MAD_TO_SIGMA = 1.2533141373155003
 _BOOTSTRAP_POINTS = 5
 # Plain ints: enum attribute access is slow in the per-update hot path.
 _UP, _DOWN = int(Direction.UP), int(Direction.DOWN)
-_NORMAL, _INFO, _WARNING, _CRITICAL = (int(s) for s in Severity)
 
 
 @dataclass
@@ -139,30 +139,6 @@ class SeriesBank(BankState):
             q = novelty.confirm(c, self._nring, self._nbook, self._nvc, s, i["fc"], q, live)
         return rules.report(c, f, i, q, ready, live, self._gate_decay), q
 
-    def _sustained_breach(
-        self,
-        level: np.ndarray,
-        impact: np.ndarray,
-        valid: np.ndarray,
-        warming: np.ndarray,
-        m: np.ndarray,
-        floor: np.ndarray,
-        direction: np.ndarray,
-        i: dict[str, np.ndarray],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Count the points in a row beyond the floor/SLO while the baseline is on its good side;
-        those past escalate_after are in a sustained breach (returned as a mask) and lifted to
-        info at least: an SLO breach held that long is news whatever the spread (a busy host's
-        p99 band can be wider than the SLO's margin)."""
-        inside = np.where(
-            direction == _UP, m < floor, np.where(direction == _DOWN, m > floor, False)
-        )
-        run = i["breach_run"]
-        i["breach_run"] = np.where(valid, np.where(~warming & impact & inside, run + 1, 0), run)
-        n = self.config.escalate_after
-        in_breach = (i["breach_run"] >= n) if n else np.zeros_like(valid)
-        return np.where(in_breach, np.maximum(level, _INFO), level).astype(np.int8), in_breach
-
     def _write_back(
         self, s: np.ndarray, f: dict[str, np.ndarray], i: dict[str, np.ndarray]
     ) -> None:
@@ -204,25 +180,9 @@ class SeriesBank(BankState):
         judged = valid & ~warming
         d = np.where(judged, d, 0.0)
 
-        floor = f["floor"]
-        has_floor = np.isfinite(floor)
-        above = xv >= floor
-        below = xv <= floor
-        # BOTH: the floor is a limit on whichever side of the baseline it lies.
-        impact_both = np.where(floor >= m, above & (z > 0), below & (z < 0))
-        impact = has_floor & np.where(
-            direction == _UP,
-            above,
-            np.where(direction == _DOWN, below, impact_both),
-        )
         widen = self._widen[sel]
-        level = np.where(
-            d >= c.z_warning * widen,
-            np.where(impact, _CRITICAL, _WARNING),
-            np.where(d >= c.z_info * widen, _INFO, _NORMAL),
-        ).astype(np.int8)
-        level, in_breach = self._sustained_breach(
-            level, impact, valid, warming, m, floor, direction, i
+        level, impact, in_breach = raw_level(
+            c, i, d, z, xv, m, f["floor"], direction, widen, valid, warming
         )
 
         # ---- learning: the first few points learn everything (there is no spread yet);
@@ -313,34 +273,7 @@ class SeriesBank(BankState):
             # Early likelihoods rest on few points; they must not mute the first real onsets.
             f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
 
-        # ---- hysteresis: runs of consecutive points at or above each level.
-        runs = []
-        for k, name in ((1, "run1"), (2, "run2"), (3, "run3")):
-            run = np.where(valid, np.where(level >= k, i[name] + 1, 0), i[name])
-            i[name] = run
-            runs.append(run)
-        cand = np.where(
-            runs[2] >= c.open_after,
-            3,
-            np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
-        ).astype(np.int8)
-        if c.escalate_after:
-            held = ((runs[0] >= c.escalate_after) | in_breach) & impact
-            cand = np.where(held, _CRITICAL, cand).astype(np.int8)
-        normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
-        below_run = np.where(
-            valid, np.where(level < prev_sev, i["below_run"] + 1, 0), i["below_run"]
-        )
-        is_open = was_open | (cand > 0)
-        sev = np.where(cand > prev_sev, cand, prev_sev)
-        # De-escalate an open anomaly only after close_after points below its severity.
-        sev = np.where(is_open & (below_run >= c.close_after), np.maximum(cand, 1), sev)
-        close = is_open & (normal_run >= c.close_after)
-        is_open = is_open & ~close
-        sev = np.where(is_open, sev, 0).astype(np.int8)
-        below_run = np.where(sev != prev_sev, 0, below_run)
-        i["normal_run"] = normal_run
-        i["below_run"] = below_run
+        is_open, sev = hysteresis(c, i, level, valid, impact, in_breach, was_open, prev_sev)
 
         self._write_back(s, f, i)
         self._open[sel] = is_open
