@@ -51,14 +51,8 @@ def value_rarity(
     the rows `s` of `hist_all` (all of it, in place, when `whole`)."""
     nb = c.rarity_bins
     b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
-    hist = hist_all if whole else hist_all[s]
     in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
-    rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
-    hist *= np.where(valid, 1.0 - c.alpha_rarity, 1.0)[:, None]  # in place, no gather
-    hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
-    if not whole:
-        hist_all[s] = hist
-    return np.asarray(rare)
+    return _rarity(hist_all, s, whole, b, valid, scored & in_dir, c.alpha_rarity)
 
 
 def seq_rarity(
@@ -78,12 +72,26 @@ def seq_rarity(
     codes = table_all.shape[1]
     level = np.clip(np.rint(fz), -2, 2).astype(np.int64) + 2
     code = np.where(valid, (i["seq"] * 5 + level) % codes, i["seq"])
-    table = table_all[s] if not whole else table_all
-    rows = np.arange(s.size)
-    rare = np.where(scored, -np.log(table[rows, code] + 1e-6), 0.0)
-    table[valid] *= 1.0 - c.alpha_seq
-    table[np.flatnonzero(valid), code[valid]] += c.alpha_seq
+    i["seq"] = code
+    return _rarity(table_all, s, whole, code, valid, scored, c.alpha_seq)
+
+
+def _rarity(
+    table_all: np.ndarray,
+    s: np.ndarray,
+    whole: bool,
+    idx: np.ndarray,
+    valid: np.ndarray,
+    judged: np.ndarray,
+    alpha: float,
+) -> np.ndarray:
+    """-log of the learned frequency of entry `idx` in each slot's row (0 where not
+    `judged`), then learn `idx` at rate `alpha` where `valid`: the rows `s` of `table_all`
+    (all of it, in place, when `whole`)."""
+    table = table_all if whole else table_all[s]
+    rare = np.where(judged, -np.log(table[np.arange(s.size), idx] + 1e-6), 0.0)
+    table *= np.where(valid, 1.0 - alpha, 1.0)[:, None]  # in place, no gather
+    table[np.flatnonzero(valid), idx[valid]] += alpha
     if not whole:
         table_all[s] = table
-    i["seq"] = code
     return np.asarray(rare)
