@@ -1,4 +1,4 @@
-"""Streaming, vectorised state for many series: baselines, severity and hysteresis."""
+"""SeriesBank: one vectorised step of many series (baselines, onset score, severity)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 
 from anomaly_service.detector import novelty
 from anomaly_service.detector import onset as rules
-from anomaly_service.detector.config import DetectorConfig, Direction, Severity
-from anomaly_service.detector.stats import neg_log10_tail
+from anomaly_service.detector.config import DetectorConfig, Direction
+from anomaly_service.detector.likelihood import channel, seq_rarity, value_rarity
+from anomaly_service.detector.severity import hysteresis, raw_level
+from anomaly_service.detector.state import BankState
 
 # Mean absolute deviation -> standard deviation for a normal distribution (sqrt(pi/2)).
 MAD_TO_SIGMA = 1.2533141373155003
@@ -18,7 +20,6 @@ MAD_TO_SIGMA = 1.2533141373155003
 _BOOTSTRAP_POINTS = 5
 # Plain ints: enum attribute access is slow in the per-update hot path.
 _UP, _DOWN = int(Direction.UP), int(Direction.DOWN)
-_NORMAL, _INFO, _WARNING, _CRITICAL = (int(s) for s in Severity)
 
 
 @dataclass
@@ -39,201 +40,14 @@ class Verdicts:
     missing: np.ndarray  # the value was NaN/Inf (never learned)
 
 
-_FLOAT_FIELDS = (
-    "m",  # baseline level
-    "mad",  # mean absolute deviation of one-step residuals around their bias
-    "bias",  # running mean of the residuals: a lagging baseline (drift) shows here
-    "sm",  # shadow level: learns every valid point (the "new normal" candidate)
-    "smad",
-    "fm",  # fast level and spread for the onset score
-    "fmad",
-    "short",  # short mean of the log deviation
-    "lmean",  # long mean / variance of `short`
-    "lvar",
-    "short2",  # the same likelihood statistics for the value-rarity surprise
-    "lmean2",
-    "lvar2",
-    "short3",  # the same for the sequence-rarity surprise (option seq_order > 0)
-    "lmean3",
-    "lvar3",
-    "peak",  # decaying peak of the likelihood (onset rule "peak")
-    "alarm",  # q of the last reported onset (onset rule "rest": the breakthrough reference)
-    "gate",  # recurrence gate (onset rule "rest"): the recent alarms' q, decaying
-    "trate",  # calibration (rule "rest"): share of likelihoods above tail_u, EW
-    "tbeta",  # calibration: mean excess of the likelihood above tail_u (exponential tail)
-    "cmax",  # rule "conformal": maximum of the likelihood in the current block
-    "floor",  # impact floor/SLO (NaN = none)
-    "minspread",
-)
-_INT_FIELDS = (
-    "n",
-    "jn",
-    "fc",
-    "seq",  # code of the last seq_order coarse levels (sequence rarity)
-    "cn",  # points learned by the calibration survival function
-    "rest",  # points left in the rest period after a reported onset
-    "cbc",  # rule "conformal": live points in the current block
-    "cnb",  # rule "conformal": blocks stored so far (the ring buffer's write position)
-    "run1",
-    "run2",
-    "run3",
-    "normal_run",
-    "below_run",
-    "out_run",
-    "breach_run",  # consecutive points beyond the floor while the baseline is inside it
-)
-
-
-class SeriesBank:
+class SeriesBank(BankState):
     """Struct-of-arrays state for many series; `update` is one numpy pass over all slots."""
 
     def __init__(self, config: DetectorConfig, capacity: int = 256) -> None:
-        self.config = config
-        self._cap = 0
-        self._keys: dict[Hashable, int] = {}
-        self._free: list[int] = []
-        self._pending: dict[int, np.ndarray] = {}  # queued seeds by slot
-        self._all = False  # the current step updates every slot, in order
-        self._f: dict[str, np.ndarray] = {}
-        self._i: dict[str, np.ndarray] = {}
-        self._dir = np.zeros(0, dtype=np.int8)
-        self._open = np.zeros(0, dtype=bool)
-        self._sev = np.zeros(0, dtype=np.int8)
-        # Operator feedback: a factor >= 1 on the severity thresholds and band of each slot.
-        self._widen = np.ones(0)
-        # Slowly learned histogram of where values fall relative to the fast level.
-        self._hist = np.zeros((0, config.rarity_bins))
+        super().__init__(config, capacity)
         self._rest_rule = config.onset_rule == "rest"
-        self._conformal = config.onset_rule == "conformal"
-        # Rule "conformal": a ring buffer of the likelihood's last block maxima per slot.
-        self._cbuf = np.zeros((0, config.conf_blocks if self._conformal else 0), np.float32)
-        # Option novelty: a ring of the last fast z-scores and a codebook of new windows.
-        self._novelty = config.novelty
-        nw = config.nov_window if self._novelty else 0
-        self._nring = np.zeros((0, nw), np.float32)
-        self._nbook = np.zeros((0, config.nov_codes if self._novelty else 0, nw), np.int8)
-        self._nvc = np.zeros(0, np.int32)  # windows stored so far
-        self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
-        self._seq = np.zeros((0, self._seq_codes))
         self._peak_decay = 0.5 ** (1.0 / config.onset_memory)
         self._gate_decay = 0.5 ** (1.0 / config.gate_memory)
-        self._grow(max(1, capacity))
-
-    # ------------------------------------------------------------------ slots
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._keys
-
-    def _grow(self, cap: int) -> None:
-        old = self._cap
-
-        def grow(a: np.ndarray, fill: float | int | bool) -> np.ndarray:
-            b = np.full(cap, fill, dtype=a.dtype if a.size else type(fill))
-            b[:old] = a
-            return b
-
-        for name in _FLOAT_FIELDS:
-            self._f[name] = grow(self._f.get(name, np.zeros(0)), 0.0)
-        for name in _INT_FIELDS:
-            self._i[name] = grow(self._i.get(name, np.zeros(0, dtype=np.int64)), 0)
-        self._i = {k: v.astype(np.int64) for k, v in self._i.items()}
-        self._dir = grow(self._dir, 0).astype(np.int8)
-        self._open = grow(self._open, False).astype(bool)
-        self._sev = grow(self._sev, 0).astype(np.int8)
-        self._widen = grow(self._widen, 1.0).astype(float)
-        hist = np.full((cap, self.config.rarity_bins), 1.0 / self.config.rarity_bins)
-        hist[:old] = self._hist
-        self._hist = hist
-        seq = np.full((cap, self._seq_codes), 1.0 / max(self._seq_codes, 1))
-        seq[:old] = self._seq
-        self._seq = seq
-        cbuf = np.full((cap, self._cbuf.shape[1]), -np.inf, dtype=np.float32)
-        cbuf[:old] = self._cbuf
-        self._cbuf = cbuf
-        nring = np.zeros((cap, self._nring.shape[1]), np.float32)
-        nring[:old] = self._nring
-        self._nring = nring
-        nbook = np.zeros((cap, *self._nbook.shape[1:]), np.int8)
-        nbook[:old] = self._nbook
-        self._nbook = nbook
-        if self._novelty:
-            self._nvc = np.concatenate([self._nvc, np.zeros(cap - old, np.int32)])
-        self._free.extend(range(cap - 1, old - 1, -1))
-        self._cap = cap
-
-    def slot(
-        self,
-        key: Hashable,
-        direction: Direction,
-        floor: float | None,
-        min_spread: float | None = None,
-    ) -> int:
-        """Slot of `key`, created fresh if new; direction/floor are updated if it exists."""
-        idx = self._keys.get(key)
-        if idx is None:
-            if not self._free:
-                self._grow(self._cap * 2)
-            idx = self._free.pop()
-            self._keys[key] = idx
-            self._reset(idx)
-        self._dir[idx] = int(Direction(direction))
-        self._f["floor"][idx] = np.nan if floor is None else float(floor)
-        spread = self.config.min_spread_abs if min_spread is None else float(min_spread)
-        if not spread > 0 or not np.isfinite(spread):
-            raise ValueError(f"min_spread must be a positive number, got {min_spread!r}")
-        self._f["minspread"][idx] = spread
-        return idx
-
-    def _reset(self, idx: int) -> None:
-        for arr in self._f.values():
-            arr[idx] = 0.0
-        for arr in self._i.values():
-            arr[idx] = 0
-        self._open[idx] = False
-        self._sev[idx] = 0
-        self._widen[idx] = 1.0
-        self._hist[idx] = 1.0 / self.config.rarity_bins
-        self._seq[idx] = 1.0 / max(self._seq_codes, 1)
-        self._cbuf[idx] = -np.inf
-        self._nring[idx] = 0.0
-        self._nbook[idx] = 0
-        if self._novelty:
-            self._nvc[idx] = 0
-
-    def release(self, key: Hashable) -> None:
-        """Forget a series; its slot is reused by the next new key."""
-        idx = self._keys.pop(key, None)
-        if idx is not None:
-            self._pending.pop(idx, None)
-            self._reset(idx)
-            self._free.append(idx)
-
-    def bytes_per_series(self) -> int:
-        """Bytes of streaming state kept per series slot (every per-slot array); the
-        working arrays of one update are extra and proportional to the series updated."""
-        per = sum(a.itemsize for a in self._f.values()) + sum(a.itemsize for a in self._i.values())
-        per += self._dir.itemsize + self._open.itemsize + self._sev.itemsize + self._widen.itemsize
-        per += self._hist.shape[1] * self._hist.itemsize
-        per += self._seq.shape[1] * self._seq.itemsize
-        per += self._cbuf.shape[1] * self._cbuf.itemsize
-        if self._novelty:
-            per += self._nring[:1].nbytes + self._nbook[:1].nbytes + self._nvc.itemsize
-        return int(per)
-
-    def set_widen(self, slot: int, factor: float) -> None:
-        """Severity channel only: z_info, z_warning and the band of `slot` times `factor`
-        (>= 1; operator noise feedback). Learning and the onset channel are untouched."""
-        if not (np.isfinite(factor) and factor >= 1.0):
-            raise ValueError(f"widen factor must be a finite number >= 1, got {factor!r}")
-        self._widen[slot] = float(factor)
-
-    def widen(self, slot: int) -> float:
-        return float(self._widen[slot])
-
-    def key_slot(self, key: Hashable) -> int | None:
-        return self._keys.get(key)
 
     # ----------------------------------------------------------------- update
     def update(self, slots: np.ndarray, values: np.ndarray) -> Verdicts:
@@ -300,42 +114,6 @@ class SeriesBank:
             out["novelty_windows"] = int(self._nvc[slot])  # candidate windows stored so far
         return out
 
-    def _seq_rarity(
-        self,
-        s: np.ndarray,
-        f: dict[str, np.ndarray],
-        i: dict[str, np.ndarray],
-        fz: np.ndarray,
-        valid: np.ndarray,
-        scored: np.ndarray,
-        jn: np.ndarray,
-    ) -> np.ndarray:
-        """Sequence rarity: -log of how often the last seq_order coarse levels (fz rounded,
-        clipped to +-2: 5 levels) occurred, from an exponentially weighted table of the
-        5^seq_order codes; its likelihood as for the value rarity."""
-        c = self.config
-        codes = self._seq_codes
-        level = np.clip(np.rint(fz), -2, 2).astype(np.int64) + 2
-        code = np.where(valid, (i["seq"] * 5 + level) % codes, i["seq"])
-        table = self._seq[s] if not self._all else self._seq
-        rows = np.arange(s.size)
-        rare = np.where(scored, -np.log(table[rows, code] + 1e-6), 0.0)
-        table[valid] *= 1.0 - c.alpha_seq
-        table[np.flatnonzero(valid), code[valid]] += c.alpha_seq
-        if not self._all:
-            self._seq[s] = table
-        i["seq"] = code
-        short3 = np.where(scored, f["short3"] + c.alpha_short * (rare - f["short3"]), f["short3"])
-        lmean3, lvar3 = f["lmean3"], f["lvar3"]
-        zl3 = (short3 - lmean3) / np.sqrt(np.maximum(lvar3, c.likelihood_min_var))
-        lq3 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl3), 0.0)
-        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
-        delta3 = short3 - lmean3
-        f["lmean3"] = np.where(scored, lmean3 + a_l * delta3, lmean3)
-        f["lvar3"] = np.where(scored, (1 - a_l) * (lvar3 + a_l * delta3 * delta3), lvar3)
-        f["short3"] = short3
-        return np.asarray(lq3 * c.seq_weight)
-
     def _onset_calibrated(
         self,
         s: np.ndarray,
@@ -360,30 +138,6 @@ class SeriesBank:
         if self._novelty:
             q = novelty.confirm(c, self._nring, self._nbook, self._nvc, s, i["fc"], q, live)
         return rules.report(c, f, i, q, ready, live, self._gate_decay), q
-
-    def _sustained_breach(
-        self,
-        level: np.ndarray,
-        impact: np.ndarray,
-        valid: np.ndarray,
-        warming: np.ndarray,
-        m: np.ndarray,
-        floor: np.ndarray,
-        direction: np.ndarray,
-        i: dict[str, np.ndarray],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Count the points in a row beyond the floor/SLO while the baseline is on its good side;
-        those past escalate_after are in a sustained breach (returned as a mask) and lifted to
-        info at least: an SLO breach held that long is news whatever the spread (a busy host's
-        p99 band can be wider than the SLO's margin)."""
-        inside = np.where(
-            direction == _UP, m < floor, np.where(direction == _DOWN, m > floor, False)
-        )
-        run = i["breach_run"]
-        i["breach_run"] = np.where(valid, np.where(~warming & impact & inside, run + 1, 0), run)
-        n = self.config.escalate_after
-        in_breach = (i["breach_run"] >= n) if n else np.zeros_like(valid)
-        return np.where(in_breach, np.maximum(level, _INFO), level).astype(np.int8), in_breach
 
     def _write_back(
         self, s: np.ndarray, f: dict[str, np.ndarray], i: dict[str, np.ndarray]
@@ -426,25 +180,9 @@ class SeriesBank:
         judged = valid & ~warming
         d = np.where(judged, d, 0.0)
 
-        floor = f["floor"]
-        has_floor = np.isfinite(floor)
-        above = xv >= floor
-        below = xv <= floor
-        # BOTH: the floor is a limit on whichever side of the baseline it lies.
-        impact_both = np.where(floor >= m, above & (z > 0), below & (z < 0))
-        impact = has_floor & np.where(
-            direction == _UP,
-            above,
-            np.where(direction == _DOWN, below, impact_both),
-        )
         widen = self._widen[sel]
-        level = np.where(
-            d >= c.z_warning * widen,
-            np.where(impact, _CRITICAL, _WARNING),
-            np.where(d >= c.z_info * widen, _INFO, _NORMAL),
-        ).astype(np.int8)
-        level, in_breach = self._sustained_breach(
-            level, impact, valid, warming, m, floor, direction, i
+        level, impact, in_breach = raw_level(
+            c, i, d, z, xv, m, f["floor"], direction, widen, valid, warming
         )
 
         # ---- learning: the first few points learn everything (there is no spread yet);
@@ -502,17 +240,7 @@ class SeriesBank:
         if self._novelty:
             novelty.push_point(self._nring, s, fc, fz, valid)
         u = np.log1p(np.maximum(fd, 0.0))
-        # Value rarity: -log of how often values fell in this bin of fz (bins rarity_width
-        # spreads wide) over ~1/alpha_rarity points; multimodal series learn all modes.
-        nb = c.rarity_bins
-        b = np.clip(np.floor(fz / c.rarity_width) + nb // 2, 0, nb - 1).astype(np.intp)
-        hist = self._hist[sel]
-        in_dir = np.where(direction == _UP, fz > 0, np.where(direction == _DOWN, fz < 0, True))
-        rare = np.where(scored & in_dir, -np.log(hist[np.arange(s.size), b] + 1e-6), 0.0)
-        hist *= np.where(valid, 1.0 - c.alpha_rarity, 1.0)[:, None]  # in place, no gather
-        hist[np.flatnonzero(valid), b[valid]] += c.alpha_rarity
-        if not self._all:
-            self._hist[s] = hist
+        rare = value_rarity(c, self._hist, s, self._all, fz, direction, valid, scored)
         flim = c.huber_fast * fspread
         fboot = fc < _BOOTSTRAP_POINTS
         frc = np.where(fboot, fr, np.clip(fr, -flim, flim))
@@ -521,21 +249,18 @@ class SeriesBank:
         f["fm"] = np.where(valid, np.where(fc == 0, xv, fm + af * frc), fm)
         f["fmad"] = np.where(valid & (fc > 0), fmad + afs * (np.abs(frc) - fmad), fmad)
         i["fc"] = np.where(valid, fc + 1, fc)
-        short = np.where(scored, f["short"] + c.alpha_short * (u - f["short"]), f["short"])
-        lmean, lvar, jn = f["lmean"], f["lvar"], i["jn"]
-        lsd = np.sqrt(np.maximum(lvar, c.likelihood_min_var))
-        zl = (short - lmean) / lsd
+        jn = i["jn"]
         # The likelihood has its own warm-up: min_points scored points.
-        lq = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl), 0.0)
-        short2 = np.where(scored, f["short2"] + c.alpha_short * (rare - f["short2"]), f["short2"])
-        lmean2, lvar2 = f["lmean2"], f["lvar2"]
-        zl2 = (short2 - lmean2) / np.sqrt(np.maximum(lvar2, c.likelihood_min_var))
-        lq2 = np.where(scored & (jn >= c.likelihood_warmup), neg_log10_tail(zl2), 0.0)
+        live = scored & (jn >= c.likelihood_warmup)
+        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
+        lq = channel(c, f, "", u, scored, live, a_l)
+        lq2 = channel(c, f, "2", rare, scored, live, a_l)
         if self._seq_codes:
-            lq2 = np.maximum(lq2, self._seq_rarity(s, f, i, fz, valid, scored, jn))
+            rare3 = seq_rarity(c, self._seq, s, self._all, i, fz, valid, scored)
+            lq2 = np.maximum(lq2, channel(c, f, "3", rare3, scored, live, a_l) * c.seq_weight)
+        i["jn"] = np.where(scored, jn + 1, jn)
         # The likelihood follows whichever surprise is stronger: deviation or rarity.
         lq = np.maximum(lq, lq2)
-        live = scored & (jn >= c.likelihood_warmup)
         if self._rest_rule or self._conformal:
             onset, q = self._onset_calibrated(s, f, i, lq, live)
             likelihood = q / (q + c.likelihood_scale)
@@ -547,45 +272,8 @@ class SeriesBank:
             onset = np.maximum(likelihood - peak, 0.0)
             # Early likelihoods rest on few points; they must not mute the first real onsets.
             f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
-        delta = short - lmean
-        a_l = np.maximum(c.alpha_long, 1.0 / (jn + 1.0))
-        f["lmean"] = np.where(scored, lmean + a_l * delta, lmean)
-        f["lvar"] = np.where(scored, (1 - a_l) * (lvar + a_l * delta * delta), lvar)
-        f["short"] = short
-        delta2 = short2 - lmean2
-        f["lmean2"] = np.where(scored, lmean2 + a_l * delta2, lmean2)
-        f["lvar2"] = np.where(scored, (1 - a_l) * (lvar2 + a_l * delta2 * delta2), lvar2)
-        f["short2"] = short2
-        i["jn"] = np.where(scored, jn + 1, jn)
 
-        # ---- hysteresis: runs of consecutive points at or above each level.
-        runs = []
-        for k, name in ((1, "run1"), (2, "run2"), (3, "run3")):
-            run = np.where(valid, np.where(level >= k, i[name] + 1, 0), i[name])
-            i[name] = run
-            runs.append(run)
-        cand = np.where(
-            runs[2] >= c.open_after,
-            3,
-            np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
-        ).astype(np.int8)
-        if c.escalate_after:
-            held = ((runs[0] >= c.escalate_after) | in_breach) & impact
-            cand = np.where(held, _CRITICAL, cand).astype(np.int8)
-        normal_run = np.where(valid, np.where(level == 0, i["normal_run"] + 1, 0), i["normal_run"])
-        below_run = np.where(
-            valid, np.where(level < prev_sev, i["below_run"] + 1, 0), i["below_run"]
-        )
-        is_open = was_open | (cand > 0)
-        sev = np.where(cand > prev_sev, cand, prev_sev)
-        # De-escalate an open anomaly only after close_after points below its severity.
-        sev = np.where(is_open & (below_run >= c.close_after), np.maximum(cand, 1), sev)
-        close = is_open & (normal_run >= c.close_after)
-        is_open = is_open & ~close
-        sev = np.where(is_open, sev, 0).astype(np.int8)
-        below_run = np.where(sev != prev_sev, 0, below_run)
-        i["normal_run"] = normal_run
-        i["below_run"] = below_run
+        is_open, sev = hysteresis(c, i, level, valid, impact, in_breach, was_open, prev_sev)
 
         self._write_back(s, f, i)
         self._open[sel] = is_open
