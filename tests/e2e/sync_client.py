@@ -62,6 +62,8 @@ class SyncPlatform:
             raise
 
     def close(self) -> None:
+        if self._loop.is_closed() or not self._thread.is_alive():
+            return
         with contextlib.suppress(*PLATFORM_ERRORS, httpx.HTTPError, RuntimeError):
             self.run(self._stack.aclose())
         self._loop.call_soon_threadsafe(self._loop.stop)
