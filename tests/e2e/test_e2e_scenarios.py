@@ -118,6 +118,13 @@ def test_error_fault_on_payments_is_cured_by_restart(stack: Stack) -> None:
     # the victim's signal too: its anomaly must be one this fault opens (an earlier
     # scenario's, e.g. the hang of users, may still be closing)
     wait_quiet(api, "orders", "error_rate")
+    # and orders' other callee: users, restarted by the hang scenario just before, is a second
+    # suspect while any anomaly of its own is open (seen: its probe anomaly still open 10 s
+    # after the restart, and the triage named payments and users)
+    wait_until(
+        "no open anomaly on users, orders' other callee",
+        lambda: not api.anomalies(service="users", status="active"), 120, 2,
+    )  # fmt: skip
     timing = start_fault(
         api, "2 payments errors 60% -> restart", "payments", "errors", rate=0.6, status=500
     )
