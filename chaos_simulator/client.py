@@ -13,26 +13,32 @@ Anomalies, actions and policies are the wire records of docs/contracts.md as dic
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chaos_simulator.anomaly_api import PAGE, AnomalyApi, AnomalyStatus
 from chaos_simulator.faults import FaultError
-from chaos_simulator.http import Api, ApiError
+from chaos_simulator.http import Api, ApiError, ListingApi, Record
 from chaos_simulator.targets import Targets, TargetUnreachable
 from relia_contracts.faults import FAULT_SPEC_ADAPTER, FaultBase
 
 __all__ = [
+    "PAGE",
     "AnomalyApi",
+    "AnomalyStatus",
     "ApiError",
     "EngineStatus",
     "FaultError",
     "FaultRecord",
     "PlatformClient",
     "PolicyApi",
+    "PolicyFile",
     "Record",
     "ServiceApi",
     "TargetUnreachable",
@@ -40,10 +46,6 @@ __all__ = [
     "fault_body",
     "open_client",
 ]
-
-Record = dict[str, Any]  # an anomaly, action record or policy view (docs/contracts.md)
-AnomalyStatus = Literal["active", "resolved"]
-PAGE = 100  # newest first: the most recent page is what a watch or a scenario needs
 
 
 class FaultRecord(BaseModel):
@@ -59,6 +61,17 @@ class FaultRecord(BaseModel):
     expires_at: float | None = None
 
 
+class PolicyFile(BaseModel):
+    """`policies` of `GET /status`: is the file on disk valid, which version is in force, and
+    the file's first error (relia_contracts.policy_views.PoliciesState; the rest is kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    valid: bool
+    version: str | None = None
+    error: dict[str, Any] | None = None
+
+
 class EngineStatus(BaseModel):
     """The policy engine's `GET /status`: the switches a scenario depends on; the rest of the
     document is kept as extra fields (`model_dump()` gives it back whole)."""
@@ -68,6 +81,10 @@ class EngineStatus(BaseModel):
     enabled: bool = True
     dry_run: bool = False
     ready: bool | None = None
+    policies: PolicyFile | None = None
+
+
+GATEWAY_OUT = (502, 503, 504)  # the gateway's answers while the service behind it restarts
 
 
 def fault_body(fault: FaultBase | Mapping[str, Any]) -> dict[str, Any]:
@@ -84,20 +101,6 @@ def fault_body(fault: FaultBase | Mapping[str, Any]) -> dict[str, Any]:
         )
         raise FaultError(f"{fault.get('kind')}: {problems}") from None
     return dict(fault)
-
-
-class ListingApi(Api):
-    """A component with paged, filtered lists (`{"items": [...]}`, newest first)."""
-
-    async def listing(self, path: str, timeout_s: float, **filters: Any) -> list[Record]:
-        """The `items` of `GET path` with the filters that are set (None: not sent), or
-        ApiError naming what came instead."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        body = await self.get_json(path, params=params, timeout_s=timeout_s)
-        items = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise ApiError(self.name, 200, f"GET {path} is not a list of items: {str(body)[:120]}")
-        return [dict(i) for i in items if isinstance(i, dict)]
 
 
 class ServiceApi(Api):
@@ -130,16 +133,35 @@ class ServiceApi(Api):
             ) from None
 
     async def inject(
-        self, fault: FaultBase | Mapping[str, Any], timeout_s: float = 5.0
+        self,
+        fault: FaultBase | Mapping[str, Any],
+        timeout_s: float = 5.0,
+        retry_s: float = 0.0,
+        retry_every_s: float = 1.0,
     ) -> FaultRecord:
-        """POST /chaos; FaultError before sending when the services' model refuses it."""
-        response = await self.call("POST", "/chaos", json=fault_body(fault), timeout_s=timeout_s)
-        body = self.decode(response)
+        """POST /chaos (201 Created); FaultError before sending when the services' model refuses
+        it. With `retry_s`, retried every `retry_every_s` that long while the service is briefly out
+        (no connection, or a gateway's 502/503/504 while it restarts), never on a refusal."""
+        body = fault_body(fault)
+        deadline = time.monotonic() + retry_s
+        while True:
+            try:
+                response = await self.call("POST", "/chaos", json=body, ok=(201,),
+                                           timeout_s=timeout_s)  # fmt: skip
+                break
+            except (TargetUnreachable, ApiError) as exc:
+                passing = not isinstance(exc, ApiError) or exc.status in GATEWAY_OUT
+                if not passing or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(retry_every_s)
+        answer = self.decode(response)
         try:
-            return FaultRecord.model_validate(body)
+            return FaultRecord.model_validate(answer)
         except ValidationError:
             raise ApiError(
-                self.name, response.status_code, f"POST /chaos answered no fault id: {body!s:.120}"
+                self.name,
+                response.status_code,
+                f"POST /chaos answered no fault id: {answer!s:.120}",
             ) from None
 
     async def clear(self, fault_id: str | None = None, timeout_s: float = 5.0) -> int:
@@ -151,43 +173,6 @@ class ServiceApi(Api):
             "DELETE", f"/chaos/{fault_id}", ok=(200, 404), timeout_s=timeout_s
         )
         return 1 if response.status_code == 200 else 0
-
-
-class AnomalyApi(ListingApi):
-    """The anomaly service: anomalies, the scored snapshot."""
-
-    async def health(self, timeout_s: float = 3.0) -> None:
-        await self.get_json("/health", timeout_s=timeout_s)
-
-    async def anomalies(
-        self,
-        *,
-        service: str | None = None,
-        metric: str | None = None,
-        severity: str | None = None,
-        status: AnomalyStatus | None = None,
-        since: float | None = None,
-        limit: int = PAGE,
-        offset: int | None = None,
-        timeout_s: float = 5.0,
-    ) -> list[Record]:
-        """`GET /anomalies`, newest first; `severity` is a minimum."""
-        return await self.listing(
-            "/anomalies", timeout_s, limit=limit, service=service, metric=metric,
-            severity=severity, status=status, since=since, offset=offset,
-        )  # fmt: skip
-
-    async def anomaly(self, anomaly_id: str, timeout_s: float = 5.0) -> Record:
-        body = await self.get_json(f"/anomalies/{anomaly_id}", timeout_s=timeout_s)
-        if not isinstance(body, dict):
-            raise ApiError(self.name, 200, f"GET /anomalies/{anomaly_id}: not an anomaly")
-        return body
-
-    async def predict(self, timeout_s: float = 5.0) -> Record:
-        body = await self.get_json("/predict", timeout_s=timeout_s)
-        if not isinstance(body, dict):
-            raise ApiError(self.name, 200, f"GET /predict is not a snapshot: {str(body)[:120]}")
-        return body
 
 
 class PolicyApi(ListingApi):

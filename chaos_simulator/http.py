@@ -10,6 +10,8 @@ import httpx
 
 from chaos_simulator.targets import TargetUnreachable, describe_error
 
+Record = dict[str, Any]  # an anomaly, action record or policy view (docs/contracts.md)
+
 
 class ApiError(Exception):
     """A target answered, but not with success: status and its message."""
@@ -80,3 +82,24 @@ class Api:
             raise ApiError(
                 self.name, response.status_code, f"not JSON: {response.text[:120]!r}"
             ) from None
+
+    async def get_object(self, path: str, what: str, **kwargs: Any) -> Record:
+        """The JSON object at `GET path`, or ApiError saying it is not `what`."""
+        body = await self.get_json(path, **kwargs)
+        if not isinstance(body, dict):
+            raise ApiError(self.name, 200, f"GET {path} is not {what}: {str(body)[:120]}")
+        return body
+
+
+class ListingApi(Api):
+    """A component with paged, filtered lists (`{"items": [...]}`, newest first)."""
+
+    async def listing(self, path: str, timeout_s: float, **filters: Any) -> list[Record]:
+        """The `items` of `GET path` with the filters that are set (None: not sent), or
+        ApiError naming what came instead."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        body = await self.get_json(path, params=params, timeout_s=timeout_s)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ApiError(self.name, 200, f"GET {path} is not a list of items: {str(body)[:120]}")
+        return [dict(i) for i in items if isinstance(i, dict)]

@@ -10,16 +10,9 @@ from typing import Any
 
 from chaos_simulator.client import ApiError, PlatformClient
 from chaos_simulator.render import Ui
-from chaos_simulator.scenario import (
-    SETTLED_S,
-    Scenario,
-    ScenarioOptions,
-    Settling,
-    Timeline,
-    match_action,
-    match_anomaly,
-)
+from chaos_simulator.scenario import Scenario, ScenarioOptions, match_action, match_anomaly
 from chaos_simulator.targets import TargetUnreachable
+from chaos_simulator.timeline import SETTLED_S, Settling, Timeline
 from chaos_simulator.watch import clear_injected, poll_until
 
 

@@ -1,12 +1,13 @@
-"""Pure scenario logic: what each scenario does and how observations become a timeline."""
+"""Pure scenario logic: what each scenario does, and which anomaly, action, series and policy
+view answer it (the `chaos scenario` command and the e2e suite judge with these). The timeline
+that observations become is in timeline.py."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
-
-from relia_contracts.severity import SEVERITY_RANK
 
 RESTART = ("restart_container",)
 SCALE_UP = ("scale_up",)
@@ -107,15 +108,21 @@ def _num(value: Any) -> float | None:
 
 
 def match_anomaly(
-    anomalies: list[dict[str, Any]], service: str, metric: str, since: float
+    anomalies: list[dict[str, Any]],
+    service: str,
+    metric: str,
+    since: float,
+    caused_by: str | None = None,
 ) -> dict[str, Any] | None:
-    """The earliest anomaly on (service, metric) opened at or after `since`."""
+    """The earliest anomaly on (service, metric) opened at or after `since`; with `caused_by`,
+    only one the anomaly service attributes to that service (a victim's, named by its cause)."""
     found = [
         a
         for a in anomalies
         if a.get("service") == service
         and a.get("metric") == metric
         and (_num(a.get("opened_at")) or 0.0) >= since
+        and (caused_by is None or caused_by in (a.get("caused_by") or ()))
     ]
     return min(found, key=lambda a: _num(a.get("opened_at")) or 0.0) if found else None
 
@@ -128,123 +135,69 @@ def active_anomalies(anomalies: list[dict[str, Any]], service: str, metric: str)
     ]
 
 
-def match_action(
-    actions: list[dict[str, Any]],
-    service: str,
-    wanted: tuple[str, ...],
-    since: float,
-    expect_dry_run: bool,
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(the earliest action that closes the loop, other records for the service since then).
-    A dry_run record only counts when the engine is expected to be in dry-run."""
-    good = {"dry_run"} if expect_dry_run else {"succeeded"}
+def closing_outcomes(expect_dry_run: bool) -> frozenset[str]:
+    """The outcomes that close a loop: a real success, or a dry_run record when the engine is
+    expected to be in dry-run."""
+    return frozenset({"dry_run"} if expect_dry_run else {"succeeded"})
+
+
+def _since(actions: list[dict[str, Any]], service: str, since: float) -> list[dict[str, Any]]:
+    """The service's records created at or after `since`, oldest first."""
     recent = [
         a
         for a in actions
         if a.get("service") == service and (_num(a.get("created_at")) or 0.0) >= since
     ]
     recent.sort(key=lambda a: _num(a.get("created_at")) or 0.0)
-    for record in recent:
-        if record.get("action") in wanted and record.get("outcome") in good:
-            return record, [r for r in recent if r is not record]
-    return None, recent
+    return recent
 
 
-# An anomaly that fell below warning and stayed there this long counts as recovered although
-# it is still open at info: on a busy host a restarted service's p99 can sit a little above the
-# band learned on a quiet one, poking out at info for many minutes (seen in CI), while nothing
-# acts on it or pages for it any more.
-SETTLED_S = 30.0
+def matching_actions(
+    actions: list[dict[str, Any]],
+    service: str,
+    wanted: tuple[str, ...],
+    since: float,
+    outcomes: Collection[str],
+) -> list[dict[str, Any]]:
+    """Every record of one of the `wanted` actions on `service` since `since` whose outcome
+    is one of `outcomes`, oldest first."""
+    return [
+        r
+        for r in _since(actions, service, since)
+        if r.get("action") in wanted and r.get("outcome") in outcomes
+    ]
 
 
-@dataclass
-class Settling:
-    """Tracks an open anomaly's severity across polls: `see` returns when it went below
-    warning, once it has stayed there SETTLED_S."""
+def match_action(
+    actions: list[dict[str, Any]],
+    service: str,
+    wanted: tuple[str, ...],
+    since: float,
+    expect_dry_run: bool,
+    outcomes: Collection[str] | None = None,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(the earliest action that closes the loop, other records for the service since then).
+    The outcomes that count are `outcomes`, by default closing_outcomes(expect_dry_run)."""
+    good = closing_outcomes(expect_dry_run) if outcomes is None else outcomes
+    recent = _since(actions, service, since)
+    found = matching_actions(recent, service, wanted, since, good)
+    if not found:
+        return None, recent
+    return found[0], [r for r in recent if r is not found[0]]
 
-    below_since: float | None = None
 
-    def see(self, severity: str, now: float) -> float | None:
-        rank = SEVERITY_RANK.get(severity)
-        if rank is None or rank >= SEVERITY_RANK["warning"]:
-            self.below_since = None
-            return None
-        if self.below_since is None:
-            self.below_since = now
-        return self.below_since if now - self.below_since >= SETTLED_S else None
+def warm_series(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(service, metric) of the `/predict` rows the anomaly service judges: every row of the
+    pair past warm-up (before, it holds verdicts at normal, so a fault there goes unseen)."""
+    keys = [
+        ((str(r.get("service")), str(r.get("metric"))), bool(r.get("warming_up"))) for r in rows
+    ]
+    return {key for key, _ in keys} - {key for key, warming in keys if warming}
 
 
-@dataclass
-class Timeline:
-    """What happened when, in Unix seconds; `after_s` figures are relative to the injection."""
-
-    scenario: str
-    service: str
-    metric: str
-    injected_at: float
-    dry_run: bool
-    detected_at: float | None = None
-    anomaly: dict[str, Any] | None = None
-    acted_at: float | None = None
-    action: dict[str, Any] | None = None
-    recovered_at: float | None = None
-    recovered_via: str | None = None
-    fault_gone_at: float | None = None
-    other_actions: list[dict[str, Any]] = field(default_factory=list)
-    failed_phase: str | None = None
-    message: str = ""
-
-    def after(self, ts: float | None) -> float | None:
-        return None if ts is None else round(ts - self.injected_at, 2)
-
-    @property
-    def closed(self) -> bool:
-        return self.failed_phase is None and self.recovered_at is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        anomaly = self.anomaly or {}
-        action = self.action or {}
-        trigger = action.get("trigger") or {}
-        return {
-            "scenario": self.scenario,
-            "service": self.service,
-            "metric": self.metric,
-            "dry_run": self.dry_run,
-            "injected_at": round(self.injected_at, 3),
-            "time_to_detect_s": self.after(self.detected_at),
-            "time_to_act_s": self.after(self.acted_at),
-            "time_to_recover_s": self.after(self.recovered_at),
-            "closed": self.closed,
-            "failed_phase": self.failed_phase,
-            "message": self.message,
-            "anomaly": {
-                "id": anomaly.get("id"),
-                "severity": anomaly.get("peak_severity") or anomaly.get("severity"),
-                "kind": anomaly.get("kind"),
-                "summary": anomaly.get("summary"),
-            }
-            if self.anomaly
-            else None,
-            "action": {
-                "id": action.get("id"),
-                "action": action.get("action"),
-                "policy": action.get("policy"),
-                "target": action.get("target"),
-                "outcome": action.get("outcome"),
-                "verification": action.get("verification"),
-                "trigger_anomaly_id": trigger.get("anomaly_id"),
-            }
-            if self.action
-            else None,
-            "recovered_via": self.recovered_via,
-            "fault_gone_after_s": self.after(self.fault_gone_at),
-            "other_actions": [
-                {
-                    "action": a.get("action"),
-                    "outcome": a.get("outcome"),
-                    "reason": a.get("reason"),
-                    "policy": a.get("policy"),
-                }
-                for a in self.other_actions[:10]
-            ],
-        }
+def cooldown_left(view: dict[str, Any]) -> float:
+    """Seconds until a policy view is held back by no cooldown: its own, or its target's (one
+    restart per target per window: another policy's recent action on the target counts)."""
+    own = _num(view.get("cooldown_remaining_s")) or 0.0
+    target = _num(view.get("target_cooldown_remaining_s")) or 0.0
+    return max(own, target, 0.0)

@@ -17,12 +17,14 @@ from chaos_simulator.scenario import (
     Scenario,
     ScenarioAbort,
     ScenarioOptions,
-    Timeline,
     active_anomalies,
     check_mode,
     closing_policies,
+    cooldown_left,
+    warm_series,
 )
 from chaos_simulator.targets import TargetUnreachable
+from chaos_simulator.timeline import Timeline
 from chaos_simulator.watch import clear_injected
 
 
@@ -44,8 +46,8 @@ async def _check_platform(
             f"no enabled policy does {'/'.join(scenario.actions)} on {scenario.service} "
             f"on {scenario.metric}; the loop will probably not close"
         )
-    elif all(float(p.get("cooldown_remaining_s") or 0) > 0 for p in closing):
-        wait = min(float(p.get("cooldown_remaining_s") or 0) for p in closing)
+    elif all(cooldown_left(p) > 0 for p in closing):
+        wait = min(cooldown_left(p) for p in closing)
         ui.warn(
             f"{', '.join(str(p.get('name')) for p in closing)} cooling down for "
             f"{wait:.0f}s more: an action now would be skipped, so the fault waits"
@@ -72,7 +74,7 @@ async def _not_warm_because(clients: PlatformClient, scenario: Scenario) -> str 
     )
     if not series:
         return f"no {where} series in /predict yet"
-    if any(s.get("warming_up") for s in series):
+    if (scenario.service, scenario.metric) not in warm_series(series):
         return f"{where} baseline still warming up"
     if active:
         return f"anomaly {active[0]} already open on {where}"

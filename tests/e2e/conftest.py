@@ -13,20 +13,19 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.harness import (
-    ANOMALY,
     PROJECT,
     REPO,
-    REPORT,
-    Api,
-    Traffic,
     compose_cmd,
     docker_stats,
     image_present,
     offline_mode,
     run,
-    wait_baselines_warm,
-    wait_until,
 )
+from tests.e2e.prom import Prometheus
+from tests.e2e.report import REPORT
+from tests.e2e.steps import wait_baselines_warm
+from tests.e2e.sync_client import SyncPlatform, wait_until
+from tests.e2e.traffic import Traffic
 
 ARTIFACTS = REPO / ".artifacts" / "e2e"
 STAND_INS = (
@@ -42,7 +41,8 @@ STAND_INS = (
 class Stack:
     compose: list[str]
     offline: bool
-    api: Api
+    api: SyncPlatform  # the chaos library's client of the platform
+    prom: Prometheus
     traffic: Traffic
     policy_dir: str  # the engine reads policies.yml here (a copy: scenario 6 breaks it)
 
@@ -99,21 +99,20 @@ def stack() -> Iterator[Stack]:
         raise RuntimeError(f"stack did not become healthy:\n{up.stderr[-4000:]}")
     REPORT.facts["up_to_all_healthy_s (images present)"] = round(time.monotonic() - started, 1)
     REPORT.facts["mode"] = "offline (no Loki/Alloy/Jaeger/Grafana)" if offline else "full"
-    api = Api()
+    api, prom = SyncPlatform(), Prometheus()
     traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=3600).start()
     try:
-        wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 120, 2)
+        wait_until("the anomaly service to be ready", api.ready, 120, 2)
         try:  # once per stack: every scenario needs learned baselines
-            wait_baselines_warm(api)
+            wait_baselines_warm(api, prom)
         except AssertionError as exc:
             # CI shows the tail of its output: make test prints this file last.
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             (ARTIFACTS / "diagnosis.txt").write_text(f"{exc}\ntraffic: {traffic.stats}\n")
             raise
         REPORT.facts["up to baselines learned (s)"] = round(time.monotonic() - started, 1)
-        yield Stack(
-            compose=compose, offline=offline, api=api, traffic=traffic, policy_dir=policy_dir
-        )
+        yield Stack(compose=compose, offline=offline, api=api, prom=prom, traffic=traffic,
+                    policy_dir=policy_dir)  # fmt: skip
     finally:
         traffic.stop()
         REPORT.facts["background traffic"] = (
@@ -128,6 +127,7 @@ def stack() -> Iterator[Stack]:
             REPORT.facts["resident memory"] = f"unavailable: {exc}"
         _collect_logs(compose)
         api.close()
+        prom.close()
         run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], timeout=300,
             check=False)  # fmt: skip
         os.environ.pop("RELIA_POLICY_DIR", None)

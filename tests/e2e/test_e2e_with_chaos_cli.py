@@ -15,14 +15,9 @@ import time
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import (
-    REPORT,
-    Timing,
-    container_started_at,
-    containers,
-    cpu_hold,
-    wait_past_grace,
-)
+from tests.e2e.harness import container_started_at, containers, wait_past_grace
+from tests.e2e.prom import cpu_hold
+from tests.e2e.report import REPORT, Timing
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +82,7 @@ def test_chaos_spike_scales_orders_out_and_never_restarts_it(stack: Stack) -> No
     report = json.loads(proc.stdout)
     actions = report["platform"]["actions"]
     spike = report["phases"]["spike"]
-    held_s, peak = cpu_hold(stack.api, "orders", began, time.time(), above=0.5)
+    held_s, peak = cpu_hold(stack.prom, "orders", began, time.time(), above=0.5)
     scaled = any(a["action"] == "scale_up" and a["outcome"] == "succeeded" for a in actions)
     REPORT.facts["8 chaos spike (60 s, orders)"] = (
         f"{spike['requests']} orders at {spike['rate_rps']} req/s, p99 "

@@ -10,18 +10,19 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import ANOMALY, REPORT, run, wait_until
+from tests.e2e.harness import run
+from tests.e2e.report import REPORT
+from tests.e2e.sync_client import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def _listing(stack: Stack) -> dict[str, dict[str, Any]]:
-    body = stack.api.get(ANOMALY + "/anomalies", limit=500)
-    return {a["id"]: a for a in body["items"]}
+    return {a["id"]: a for a in stack.api.anomalies()}
 
 
 def _sensitivity(stack: Stack, series_id: str) -> float | None:
-    rows = stack.api.get(ANOMALY + "/predict")["series"]
+    rows = stack.api.series()
     return next((r.get("sensitivity") for r in rows if r.get("series_id") == series_id), None)
 
 
@@ -33,22 +34,21 @@ def test_anomaly_history_and_feedback_survive_a_restart_of_the_anomaly_service(
     resolved = [a for a in before.values() if a["status"] == "resolved" and a["kind"] != "no_data"]
     assert resolved, f"the earlier scenarios left no resolved anomaly: {list(before.values())}"
     target = max(resolved, key=lambda a: a["opened_at"])
-    answer = stack.api.http.post(
-        ANOMALY + f"/anomalies/{target['id']}/feedback",
-        json={"label": "noise", "reason": "e2e: history across a restart"},
+    # 201 Created or an ApiError naming the status and the service's reason
+    answer = stack.api.run(
+        stack.api.client.anomaly.label(target["id"], "noise", "e2e: history across a restart")
     )
-    assert answer.status_code == 201, answer.text
+    assert answer.feedback.anomaly_id == target["id"], answer
     series_id = next(
         r["series_id"]
-        for r in stack.api.get(ANOMALY + "/predict")["series"]
+        for r in stack.api.series()
         if r["service"] == target["service"] and r["metric"] == target["metric"]
     )
     widened = _sensitivity(stack, series_id)
     assert widened is not None and widened > 1.0, widened
 
     run([*stack.compose, "restart", "anomaly-service"], timeout=120)
-    wait_until("the anomaly service to be ready again", lambda: stack.api.get(ANOMALY + "/ready"),
-               120, 2)  # fmt: skip
+    wait_until("the anomaly service to be ready again", stack.api.ready, 120, 2)
     after = _listing(stack)
 
     missing = sorted(set(before) - set(after))
@@ -65,8 +65,8 @@ def test_anomaly_history_and_feedback_survive_a_restart_of_the_anomaly_service(
                 and b["status"] == "active" for b in before.values())
     ]  # fmt: skip
     assert reopened == [], f"an anomaly open before the restart was opened again: {reopened}"
-    feedback = stack.api.get(ANOMALY + "/feedback")["items"]
-    assert any(f["anomaly_id"] == target["id"] for f in feedback), feedback
+    feedback = stack.api.run(stack.api.client.anomaly.feedback()).items
+    assert any(f.anomaly_id == target["id"] for f in feedback), feedback
     assert _sensitivity(stack, series_id) == widened
     REPORT.facts["anomaly list across a restart of anomaly-service"] = (
         f"{len(before)} before, {len(after)} after, lost {len(missing)}, "

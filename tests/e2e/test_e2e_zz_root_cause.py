@@ -11,12 +11,11 @@ import time
 
 import pytest
 
+from chaos_simulator.scenario import warm_series
 from tests.e2e.conftest import Stack
-from tests.e2e.harness import (
-    ANOMALY,
-    REPORT,
-    container_started_at,
-    containers,
+from tests.e2e.harness import container_started_at, containers, wait_past_grace
+from tests.e2e.report import REPORT
+from tests.e2e.steps import (
     find_action,
     restarts_of,
     start_fault,
@@ -24,10 +23,9 @@ from tests.e2e.harness import (
     wait_detected,
     wait_fault_gone,
     wait_for,
-    wait_past_grace,
     wait_quiet,
-    wait_until,
 )
+from tests.e2e.sync_client import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -35,17 +33,12 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.timeout(600)
 def test_a_hung_users_is_restarted_and_its_caller_never(stack: Stack) -> None:
     """Scenario 9: users hangs every request -> its probe fails -> users restarted."""
-    api = stack.api
+    api, prom = stack.api, stack.prom
     wait_past_grace("users")
     wait_until(
         "users' probe signals to have learned baselines",
         lambda: (
-            {"probe_success", "probe_unanswered"}
-            <= {
-                s["metric"]
-                for s in api.get(ANOMALY + "/predict")["series"]
-                if s["service"] == "users" and not s["warming_up"]
-            }
+            {("users", "probe_success"), ("users", "probe_unanswered")} <= warm_series(api.series())
         ),
         300,
         5,
@@ -67,7 +60,7 @@ def test_a_hung_users_is_restarted_and_its_caller_never(stack: Stack) -> None:
         assert container_started_at(users["name"]) > started_before  # a real restart
 
         def probes_pass() -> bool:
-            value = api.prom_value('min(probe_success{job="probes",service="users"})')
+            value = prom.value('min(probe_success{job="probes",service="users"})')
             return value == 1.0
 
         wait_until("users' probe to pass again", probes_pass, 120, 1)

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.harness import REPO, REPORT, Api, Traffic, offline_mode, run
+from tests.e2e.harness import REPO, offline_mode, run
+from tests.e2e.prom import Prometheus
+from tests.e2e.report import REPORT
+from tests.e2e.sync_client import SyncPlatform
+from tests.e2e.traffic import Traffic
 from tests.support.requirements import require_docker
 from tests.support.swarm import single_node_swarm
 
@@ -26,7 +30,8 @@ ARTIFACTS = REPO / ".artifacts" / "e2e-swarm"
 
 @dataclass
 class SwarmStack:
-    api: Api
+    api: SyncPlatform  # the chaos library's client of the platform
+    prom: Prometheus
     traffic: Traffic
     policy_dir: str
 
@@ -69,10 +74,10 @@ def swarm_stack() -> Iterator[SwarmStack]:
         REPORT.facts["make up-swarm: deploy -> all healthy (images built)"] = (
             f"{time.monotonic() - started:.1f}s"
         )
-        api = Api()
+        api, prom = SyncPlatform(), Prometheus()
         traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=1800).start()
         try:
-            yield SwarmStack(api=api, traffic=traffic, policy_dir=policy_dir)
+            yield SwarmStack(api=api, prom=prom, traffic=traffic, policy_dir=policy_dir)
         finally:
             traffic.stop()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -81,6 +86,7 @@ def swarm_stack() -> Iterator[SwarmStack]:
                            timeout=60, check=False)  # fmt: skip
                 (ARTIFACTS / f"{service}.log").write_text(logs.stdout + logs.stderr)
             api.close()
+            prom.close()
             _down(env)
             shutil.rmtree(policy_dir, ignore_errors=True)
             REPORT.save(ARTIFACTS / "report.json")

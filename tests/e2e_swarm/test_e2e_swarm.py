@@ -12,22 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
+from chaos_simulator.scenario import warm_series
+from chaos_simulator.targets import DEFAULT_URLS
 from policy_engine.actuator.selection import parse_rfc3339
-from tests.e2e.harness import (
-    ANOMALY,
-    ORDERS,
-    POLICY,
-    REPORT,
-    find_action,
-    start_fault,
-    wait_detected,
-    wait_for,
-    wait_quiet,
-    wait_until,
-)
+from tests.e2e.report import REPORT
+from tests.e2e.steps import find_action, start_fault, wait_detected, wait_for, wait_quiet
+from tests.e2e.sync_client import wait_until
 from tests.e2e_swarm.conftest import SwarmStack
 from tests.support.swarm import running_slots, tasks
 
@@ -53,41 +47,35 @@ def past_grace(service: str) -> None:
 
 @pytest.mark.timeout(600)
 def test_discovery_and_gateway_see_the_swarm_tasks(swarm_stack: SwarmStack) -> None:
-    api = swarm_stack.api
+    api, prom = swarm_stack.api, swarm_stack.prom
     found = wait_until(
         "the three services scraped under their compose names",
-        lambda: {r["metric"].get("service") for r in api.prom('up{job="services"} == 1')}
+        lambda: {r["metric"].get("service") for r in prom.query('up{job="services"} == 1')}
         >= {"orders", "users", "payments"} or None,
         120, 2,
     )  # fmt: skip
     assert found
-    rows = api.prom('up{job="services",service="orders"}')
+    rows = prom.query('up{job="services",service="orders"}')
     assert [r["metric"]["container"] for r in rows] == ["relia_orders.1"]
-    assert api.http.get(ORDERS + "/orders?limit=1").status_code == 200
-    status = api.get(POLICY + "/status")
-    assert status["enabled"] is True
-    wait_until("the anomaly service to be ready", lambda: api.get(ANOMALY + "/ready"), 180, 2)
+    orders = httpx.get(DEFAULT_URLS["orders"] + "/orders", params={"limit": 1}, timeout=5.0)
+    assert orders.status_code == 200
+    assert api.status().enabled is True
+    wait_until("the anomaly service to be ready", api.ready, 180, 2)
 
     def warmed_up() -> bool:
-        series = api.get(ANOMALY + "/predict")["series"]
-        return {"orders", "users", "payments"} <= {
-            s["service"] for s in series if not s.get("warming_up")
-        }
+        warm = warm_series(api.series())
+        return {"orders", "users", "payments"} <= {service for service, _ in warm}
 
     wait_until("baselines to warm up", warmed_up, 300, 5)
 
 
 @pytest.mark.timeout(600)
 def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> None:
-    api = swarm_stack.api
+    api, prom = swarm_stack.api, swarm_stack.prom
     past_grace("orders")
 
     def latency_warm() -> bool:
-        series = api.get(ANOMALY + "/predict")["series"]
-        return any(
-            s["service"] == "orders" and s["metric"] == "latency" and not s.get("warming_up")
-            for s in series
-        )
+        return ("orders", "latency") in warm_series(api.series())
 
     wait_until("the orders latency baseline", latency_warm, 300, 5)
     wait_quiet(api, "orders", "latency")
@@ -107,7 +95,7 @@ def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> N
         assert len(after) == len(before) == 1 and after[1] != before[1]
 
         def normal() -> bool:
-            p99 = api.p99("orders")
+            p99 = prom.p99("orders")
             return p99 is not None and p99 < 0.3
 
         wait_until("orders p99 back under 0.3 s", normal, 120, 1)
@@ -119,7 +107,7 @@ def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> N
 
 @pytest.mark.timeout(900)
 def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> None:
-    api = swarm_stack.api
+    api, prom = swarm_stack.api, swarm_stack.prom
     past_grace("orders")
     wait_quiet(api, "orders", "cpu")
     timing = start_fault(
@@ -137,12 +125,12 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
         )
         wait_until(
             "two orders tasks scraped",
-            lambda: (api.prom_value('count(up{job="services",service="orders"} == 1)') or 0) >= 2,
+            lambda: (prom.value('count(up{job="services",service="orders"} == 1)') or 0) >= 2,
             90, 2,
         )  # fmt: skip
     finally:
         for _ in range(20):  # the VIP spreads DELETEs too: until the burning task got one
-            if api.clear_count("orders") > 0:
+            if api.clear("orders") > 0:
                 break
     stopped = time.time()
     down = wait_for(
@@ -162,7 +150,7 @@ def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
     past_grace("users")
     wait_quiet(api, "users", "latency")
     before = running_slots("relia_users")
-    assert api.toggle(False) == {"enabled": False}
+    assert api.toggle(False) is False  # the engine answers the state it is now in
     try:
         timing = start_fault(api, "swarm users latency, paused", "users", "latency", ms=800)
         started = timing.fault_at
@@ -177,11 +165,11 @@ def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
         wait_until(
             "the dry-run policy loaded",
             lambda: any(p["name"] == "users_high_latency_restart" and p.get("dry_run")
-                        for p in api.get(POLICY + "/policies")["items"]),
+                        for p in api.policies()),
             60, 2,
         )  # fmt: skip
         on_at = time.time()
-        assert api.toggle(True) == {"enabled": True}
+        assert api.toggle(True) is True
         dry: dict[str, Any] = wait_for(
             api, "users", on_at, "a dry-run restart of users",
             lambda: find_action(api, "users", "restart_container", on_at, outcome="dry_run"), 120,

@@ -134,11 +134,15 @@ def test_toggle_sets_or_flips_and_returns_the_new_state() -> None:
 
 
 def test_status_keeps_the_whole_document_and_policies_are_the_items() -> None:
-    doc = {"enabled": True, "dry_run": True, "ready": True, "policies": {"valid": True}}
+    policies = {"valid": False, "version": "v1", "error": {"message": "bad"}, "count": 3}
+    doc = {"enabled": True, "dry_run": True, "ready": True, "policies": policies}
     status = call(Recorder(200, doc), lambda p: p.policy.status())
     assert isinstance(status, EngineStatus)
     assert status.dry_run is True
     assert status.model_dump() == doc
+    assert status.policies is not None
+    assert status.policies.valid is False
+    assert (status.policies.version, status.policies.error) == ("v1", {"message": "bad"})
     views = call(
         Recorder(200, {"valid": True, "items": [{"name": "x"}]}), lambda p: p.policy.policies()
     )
@@ -175,6 +179,12 @@ CALLS: list[Callable[[PlatformClient], Awaitable[Any]]] = [
     lambda p: p.policy.policies(timeout_s=0.25),
     lambda p: p.policy.actions(timeout_s=0.25),
     lambda p: p.policy.toggle(True, timeout_s=0.25),
+    lambda p: p.anomaly.ready(timeout_s=0.25),
+    lambda p: p.anomaly.triage("a-1", timeout_s=0.25),
+    lambda p: p.anomaly.series(timeout_s=0.25),
+    lambda p: p.anomaly.catalog(timeout_s=0.25),
+    lambda p: p.anomaly.label("a-1", "noise", "why", timeout_s=0.25),
+    lambda p: p.anomaly.feedback(timeout_s=0.25),
 ]
 
 SERVICE_HEALTH = CALLS[4]

@@ -4,13 +4,18 @@ from typing import Any
 
 from chaos_simulator.loop_watch import plan_says
 from chaos_simulator.scenario import (
+    RESTART,
     SCENARIOS,
-    Timeline,
     active_anomalies,
+    closing_outcomes,
+    cooldown_left,
     match_action,
     match_anomaly,
+    matching_actions,
+    warm_series,
 )
 from chaos_simulator.targets import TargetUnreachable
+from chaos_simulator.timeline import Timeline
 
 
 def test_scenarios_cover_the_issue() -> None:
@@ -99,7 +104,7 @@ def test_timeline_reports_relative_times_and_closure() -> None:
 
 
 def test_an_anomaly_settled_below_warning_counts_as_recovered_after_the_settle_time() -> None:
-    from chaos_simulator.scenario import SETTLED_S, Settling
+    from chaos_simulator.timeline import SETTLED_S, Settling
 
     watch = Settling()
     assert watch.see("critical", 100.0) is None
@@ -126,3 +131,60 @@ def test_a_missing_action_is_explained_by_the_engines_plan() -> None:
     assert said == "; the engine's plan now: none will act now: p waits: payments is under load"
     unread = asyncio.run(plan_says(clients(down), "payments"))
     assert unread.startswith("; the engine's plan could not be read:")
+
+
+def test_match_anomaly_with_caused_by_takes_only_a_victims_attributed_one() -> None:
+    anomalies = [
+        {"id": "own", "service": "orders", "metric": "error_rate", "opened_at": 101.0,
+         "caused_by": []},
+        {"id": "none", "service": "orders", "metric": "error_rate", "opened_at": 102.0},
+        {"id": "victim", "service": "orders", "metric": "error_rate", "opened_at": 103.0,
+         "caused_by": ["payments"]},
+    ]  # fmt: skip
+    found = match_anomaly(anomalies, "orders", "error_rate", 100.0, caused_by="payments")
+    assert found is not None
+    assert found["id"] == "victim"
+    assert match_anomaly(anomalies, "orders", "error_rate", 100.0, caused_by="users") is None
+    assert match_anomaly(anomalies, "orders", "error_rate", 100.0)["id"] == "own"  # type: ignore[index]
+
+
+def test_matching_actions_and_an_explicit_outcome() -> None:
+    records = [
+        {"id": "s", "service": "users", "action": "restart_container", "outcome": "skipped",
+         "reason": "paused", "created_at": 105.0},
+        {"id": "r2", "service": "users", "action": "restart_container", "outcome": "succeeded",
+         "created_at": 130.0},
+        {"id": "r1", "service": "users", "action": "restart_container", "outcome": "succeeded",
+         "created_at": 120.0},
+        {"id": "old", "service": "users", "action": "restart_container", "outcome": "succeeded",
+         "created_at": 99.0},
+        {"id": "o", "service": "orders", "action": "restart_container", "outcome": "succeeded",
+         "created_at": 125.0},
+    ]  # fmt: skip
+    done = matching_actions(records, "users", RESTART, 100.0, closing_outcomes(False))
+    assert [r["id"] for r in done] == ["r1", "r2"]  # oldest first, none before `since`
+    skip, others = match_action(records, "users", RESTART, 100.0, False, outcomes={"skipped"})
+    assert skip is not None
+    assert skip["reason"] == "paused"
+    assert [r["id"] for r in others] == ["r1", "r2"]
+    assert closing_outcomes(True) == {"dry_run"}
+    assert match_action(records, "users", RESTART, 100.0, True) == (None, [records[0], *done])
+
+
+def test_warm_series_needs_every_row_of_a_pair_past_warm_up() -> None:
+    rows = [
+        {"service": "orders", "metric": "latency", "warming_up": False},
+        {"service": "orders", "metric": "cpu", "warming_up": True},
+        {"service": "users", "metric": "latency"},
+        {"service": "users", "metric": "cpu", "warming_up": False},
+        {"service": "users", "metric": "cpu", "warming_up": True},
+    ]
+    assert warm_series(rows) == {("orders", "latency"), ("users", "latency")}
+    assert warm_series([]) == set()
+
+
+def test_cooldown_left_counts_the_target_cooldown_too() -> None:
+    assert cooldown_left({"cooldown_remaining_s": 0, "target_cooldown_remaining_s": 0}) == 0.0
+    assert cooldown_left({"cooldown_remaining_s": 12.5, "target_cooldown_remaining_s": 40}) == 40
+    assert cooldown_left({"cooldown_remaining_s": "bad", "target_cooldown_remaining_s": None}) == 0
+    assert cooldown_left({}) == 0.0
