@@ -19,6 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policy_engine.models import ActionRecord
+from relia_contracts.severity import SEVERITIES
+
+# The severities an alert can carry: every word of the shared order but "normal".
+ALERT_SEVERITIES = SEVERITIES[1:]
 
 ALERTNAMES = {
     "policy_alert": "ReliaPolicyAlert",
@@ -60,7 +64,7 @@ def build_alert(
         **(extra_labels or {}),
         "alertname": ALERTNAMES[kind],
         "service": service,
-        "severity": severity if severity in ("critical", "warning", "info") else "warning",
+        "severity": severity if severity in ALERT_SEVERITIES else "warning",
         LOOP_LABEL: kind,
         "policy": policy,
     }
