@@ -100,6 +100,25 @@ def explain(api: SyncPlatform, service: str, since: float) -> str:
     return f"actions={actions[:12]} anomalies={anomalies[:12]}"
 
 
+def victim_report(api: SyncPlatform, service: str, since: float) -> str:
+    """`service`'s anomalies around a fault started at `since`: opening and resolution (s after
+    the fault), status and attribution (for a failed victim check)."""
+    try:
+        rows = api.anomalies(service=service, since=since - 60)
+    except PLATFORM_ERRORS as exc:
+        return f"{service}: (platform unreachable: {exc!r})"
+
+    def at(ts: Any) -> str:
+        return "-" if ts is None else f"{float(ts) - since:+.0f}s"
+
+    return f"{service}: " + "; ".join(
+        f"{a['metric']}:{a['severity']}:{a['status']} opened {at(a.get('opened_at'))} "
+        f"resolved {at(a.get('resolved_at'))} caused_by={a.get('caused_by')} "
+        f"load={a.get('caused_by_load')}"
+        for a in rows[:12]
+    )
+
+
 def wait_for(
     api: SyncPlatform,
     service: str,
@@ -143,14 +162,20 @@ def victim_triage(
     api: SyncPlatform, victim: str, culprit: str, metric: str, since: float
 ) -> Record:
     """The victim's anomaly opened by the culprit's fault, and its triage packet naming it."""
-    anomaly = wait_until(
-        f"a {metric} anomaly on {victim} attributed to {culprit}",
-        lambda: match_anomaly(
-            api.anomalies(service=victim, metric=metric, since=since - SLACK_S),
-            victim, metric, since - SLACK_S, caused_by=culprit,
-        ),
-        90, 1,
-    )  # fmt: skip
+    try:
+        anomaly = wait_until(
+            f"a {metric} anomaly on {victim} attributed to {culprit}",
+            lambda: match_anomaly(
+                api.anomalies(service=victim, metric=metric, since=since - SLACK_S),
+                victim, metric, since - SLACK_S, caused_by=culprit,
+            ),
+            90, 1,
+        )  # fmt: skip
+    except AssertionError as exc:
+        # which anomalies the victim and the culprit had, when, and what each was blamed on
+        raise AssertionError(
+            f"{exc}\n  {victim_report(api, victim, since)}\n  {victim_report(api, culprit, since)}"
+        ) from None
     packet = api.run(api.client.anomaly.triage(anomaly["id"]))
     assert packet["suspected_cause"]["caused_by"] == [culprit], packet["suspected_cause"]
     assert packet["suspected_cause"]["evidence"], packet["suspected_cause"]
