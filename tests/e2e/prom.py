@@ -52,6 +52,26 @@ class Prometheus:
             f'{{job="services",service="{service}"}}[{window}])))'
         )
 
+    def host_evidence(self, end: float, span_s: float = 90.0) -> str:
+        """Every service's p99 and CPU wait (s/s) over the `span_s` before `end`, every 5 s:
+        what a failure on a busy host needs to tell the host's slowness from a fault."""
+        queries = {
+            "p99": "histogram_quantile(0.99, sum by (service, le) "
+            '(rate(http_server_request_duration_seconds_bucket{job="services"}[15s])))',
+            "wait": 'avg by (service) (rate(process_cpu_wait_seconds_total{job="services"}[15s]))',
+        }
+        out = []
+        for name, query in queries.items():
+            try:
+                rows = self.query_range(query, end - span_s, end, 5.0)
+            except httpx.HTTPError as exc:
+                out.append(f"{name}: ({exc!r})")
+                continue
+            for row in rows:
+                values = " ".join(f"{float(v):.2f}" for _, v in row["values"])
+                out.append(f"{row['metric'].get('service')} {name} [{values}]")
+        return "; ".join(out)
+
     def error_ratio(self, service: str, window: str = "15s") -> float | None:
         sel = f'job="services",service="{service}"'
         return self.value(

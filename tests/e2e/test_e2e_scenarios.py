@@ -54,7 +54,10 @@ def test_steady_healthy_load_takes_no_action(stack: Stack) -> None:
     load: list[float] = []
     while time.monotonic() < deadline:  # watch, and fail early if anything acts
         actions = api.actions(since=started)
-        assert actions == [], f"actions on healthy traffic: {actions}"
+        assert actions == [], (
+            f"actions on healthy traffic: {actions}\n  the 90 s before (every 5 s): "
+            f"{prom.host_evidence(min(a['created_at'] for a in actions))}"
+        )
         load.append(os.getloadavg()[0])
         time.sleep(15)
     actions = api.actions(since=started)
