@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from anomaly_service.catalog import load_catalog
+from anomaly_service.config import DEFAULT_CATALOG
 from chaos_simulator.client import Record
 from tests.e2e.sync_client import SyncPlatform
 
@@ -55,13 +57,11 @@ class Prometheus:
     def host_evidence(self, end: float, span_s: float = 90.0) -> str:
         """Every service's p99 and CPU wait (s/s) over the `span_s` before `end`, every 5 s:
         what a failure on a busy host needs to tell the host's slowness from a fault."""
-        queries = {
-            "p99": "histogram_quantile(0.99, sum by (service, le) "
-            '(rate(http_server_request_duration_seconds_bucket{job="services"}[15s])))',
-            "wait": 'avg by (service) (rate(process_cpu_wait_seconds_total{job="services"}[15s]))',
-        }
+        # the anomaly service's own queries for these signals, from the shipped catalog
+        queries = {m.name: m.query for m in load_catalog(DEFAULT_CATALOG)}
         out = []
-        for name, query in queries.items():
+        for name in ("latency", "cpu_wait"):
+            query = queries[name]
             try:
                 rows = self.query_range(query, end - span_s, end, 5.0)
             except httpx.HTTPError as exc:

@@ -90,33 +90,18 @@ def explain(api: SyncPlatform, service: str, since: float) -> str:
             f"@+{a['created_at'] - since:.0f}s"
             for a in api.actions(service=service, since=since)
         ]
+        # resolution and attribution too: a failed victim check needs to see what each
+        # anomaly was blamed on and when it closed
         anomalies = [
             f"{a['metric']}:{a['severity']}:{a['kind']}:{a['status']}"
             f"@+{a['opened_at'] - since:.0f}s"
+            + (f" resolved@+{a['resolved_at'] - since:.0f}s" if a.get("resolved_at") else "")
+            + f" caused_by={a.get('caused_by')} load={a.get('caused_by_load')}"
             for a in api.anomalies(service=service, since=since)
         ]
     except PLATFORM_ERRORS as exc:
         return f"(platform unreachable: {exc!r})"
     return f"actions={actions[:12]} anomalies={anomalies[:12]}"
-
-
-def victim_report(api: SyncPlatform, service: str, since: float) -> str:
-    """`service`'s anomalies around a fault started at `since`: opening and resolution (s after
-    the fault), status and attribution (for a failed victim check)."""
-    try:
-        rows = api.anomalies(service=service, since=since - 60)
-    except PLATFORM_ERRORS as exc:
-        return f"{service}: (platform unreachable: {exc!r})"
-
-    def at(ts: Any) -> str:
-        return "-" if ts is None else f"{float(ts) - since:+.0f}s"
-
-    return f"{service}: " + "; ".join(
-        f"{a['metric']}:{a['severity']}:{a['status']} opened {at(a.get('opened_at'))} "
-        f"resolved {at(a.get('resolved_at'))} caused_by={a.get('caused_by')} "
-        f"load={a.get('caused_by_load')}"
-        for a in rows[:12]
-    )
 
 
 def wait_for(
@@ -174,7 +159,8 @@ def victim_triage(
     except AssertionError as exc:
         # which anomalies the victim and the culprit had, when, and what each was blamed on
         raise AssertionError(
-            f"{exc}\n  {victim_report(api, victim, since)}\n  {victim_report(api, culprit, since)}"
+            f"{exc}\n  {victim}: {explain(api, victim, since)}"
+            f"\n  {culprit}: {explain(api, culprit, since)}"
         ) from None
     packet = api.run(api.client.anomaly.triage(anomaly["id"]))
     assert packet["suspected_cause"]["caused_by"] == [culprit], packet["suspected_cause"]
