@@ -71,6 +71,49 @@ class GaugeExporter(_Server):
         super().__init__(Handler)
 
 
+REQUEST_DURATION = "http_server_request_duration_seconds"
+
+
+class HistogramExporter(_Server):
+    """One service's request-duration histogram: fast requests (< 50 ms) at a steady rate, and
+    slow ones (0.5-0.6 s) when the test adds them."""
+
+    def __init__(self, fast_per_s: float = 5.0) -> None:
+        self.fast_per_s = fast_per_s
+        self.buckets = ("0.05", "0.1", "0.5", "0.6", "1.0", "+Inf")
+        self.started = time.monotonic()
+        self.slow = 0
+        self.lock = threading.Lock()
+
+        class Handler(_Quiet):
+            def do_GET(self) -> None:
+                owner: HistogramExporter = self.server.owner  # type: ignore[attr-defined]
+                body = owner.exposition().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)
+
+    def add_slow(self, n: int) -> None:
+        with self.lock:
+            self.slow += n
+
+    def exposition(self) -> str:
+        fast = int(self.fast_per_s * (time.monotonic() - self.started))
+        with self.lock:
+            slow = self.slow
+        lines = [f"# TYPE {REQUEST_DURATION} histogram"]
+        for le in self.buckets:
+            count = fast + (slow if le in ("0.6", "1.0", "+Inf") else 0)
+            lines.append(f'{REQUEST_DURATION}_bucket{{le="{le}"}} {count}')
+        lines.append(f"{REQUEST_DURATION}_count {fast + slow}")
+        lines.append(f"{REQUEST_DURATION}_sum {fast * 0.02 + slow * 0.55}")
+        return "\n".join(lines) + "\n"
+
+
 class AlertReceiver(_Server):
     """Records every POST /alerts body and its Authorization header."""
 

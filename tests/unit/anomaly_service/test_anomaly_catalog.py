@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from anomaly_service.config import DEFAULT_CATALOG
 POLICY_WORDS = ["latency", "error_rate", "cpu", "memory", "request_rate", "availability"]
 # Signals beyond the spec's six, each documented where it is defined.
 EXTRA_SIGNALS = ["cpu_wait", "probe_success", "probe_unanswered"]  # docs/root-cause.md
+
+
+def test_latency_counts_slow_requests_at_its_floor() -> None:
+    """The latency signal's slow-request count (docs/root-cause.md) reads the bucket at the
+    floor: a floor changed alone would count requests against the old SLO."""
+    (latency,) = [s for s in load_catalog(DEFAULT_CATALOG) if s.name == "latency"]
+    edges = {float(v) for v in re.findall(r'le="([0-9.]+)"', latency.query)}
+    assert edges == {latency.floor}
+    assert "< 3" in latency.query  # fewer than 3 slow requests above the floor: no value
 
 
 def test_default_catalog_has_the_words_policies_use() -> None:
