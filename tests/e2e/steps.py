@@ -6,6 +6,7 @@ the code `chaos scenario` judges with; every wait is the one bounded wait_until.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,20 +34,42 @@ WARM_METRICS = ("latency", "error_rate", "cpu", "request_rate")
 SERVICES = ("orders", "users", "payments")
 
 
-def wait_quiet(api: SyncPlatform, service: str, metric: str) -> None:
+def wait_quiet(api: SyncPlatform, service: str, metric: str, calm_s: float = 0.0) -> None:
     """Start a fault from a normal, learned signal. Noise can open an anomaly just before the
     fault (seen in CI: users' p99 at 0.12 s against a 0.1 s band while payments restarted beside
     it); the fault then escalates that anomaly, which opened before the fault and reads as not
-    detected. A series still warming holds its verdicts at normal: a fault then goes unseen."""
+    detected. A series still warming holds its verdicts at normal: a fault then goes unseen.
+    `calm_s`: quiet for that long, not just now (an earlier scenario's after-effect may not
+    have opened its anomaly yet)."""
     wait_until(f"{service} {metric} past warm-up",
                lambda: (service, metric) in warm_series(api.series()), 300, 2)  # fmt: skip
     wait_until(
-        f"no open {metric} anomaly on {service} before the fault",
-        lambda: not active_anomalies(
-            api.anomalies(service=service, metric=metric, status="active"), service, metric
+        f"no open {metric} anomaly on {service} before the fault"
+        + (f" for {calm_s:.0f} s" if calm_s else ""),
+        calm_for(
+            calm_s,
+            lambda: not active_anomalies(
+                api.anomalies(service=service, metric=metric, status="active"), service, metric
+            ),
         ),
-        90, 1,
+        90 + calm_s, 1,
     )  # fmt: skip
+
+
+def calm_for(calm_s: float, quiet: Callable[[], bool]) -> Callable[[], bool]:
+    """A probe true once `quiet()` has held at every check for `calm_s` seconds in a row."""
+    since: float | None = None
+
+    def probe() -> bool:
+        nonlocal since
+        now = time.monotonic()
+        if not quiet():
+            since = None
+            return False
+        since = now if since is None else since
+        return now - since >= calm_s
+
+    return probe
 
 
 def start_fault(api: SyncPlatform, scenario: str, service: str, kind: str, **params: Any) -> Timing:
