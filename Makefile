@@ -31,7 +31,7 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 unit: $(STAMP) ## the fast unit tests only
 	$(VPY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: $(STAMP) ## lint, type-check and run the whole suite (unit, integration, e2e, browser; two lanes); swarm e2e: make e2e-swarm
+test: $(STAMP) ## lint, type-check and run the whole suite (unit, integration, browser; the compose e2e and the swarm e2e beside them: three lanes)
 	VPY=$(VPY) PYTEST_ARGS="$(PYTEST_ARGS)" bash scripts/run-tests.sh
 
 test-busy: $(STAMP) ## `make test` beside a competing CPU-bound process (a busy host changes timings, not verdicts)
@@ -125,7 +125,7 @@ clean: ## remove the stack with its volumes and built images, and local caches
 e2e: $(STAMP) ## only the end-to-end scenarios on the compose stack (real engine)
 	$(VPY) -m pytest tests/e2e -m e2e -s $(PYTEST_ARGS)
 
-e2e-swarm: $(STAMP) ## the end-to-end scenarios on `make up-swarm` (own session: the ports are the compose stack's)
+e2e-swarm: $(STAMP) ## the end-to-end scenarios on `make up-swarm` (RELIA_STACK/RELIA_PORT_OFFSET: beside a compose stack)
 	$(VPY) -m pytest tests/e2e_swarm -m e2e_swarm -q $(PYTEST_ARGS)
 
 .PHONY: up up-offline up-swarm up-swarm-offline down-swarm offline-images down build rebuild logs status health urls chaos chaos-load chaos-spike clean e2e e2e-swarm

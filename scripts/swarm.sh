@@ -2,12 +2,15 @@
 # `make up-swarm` / `make down-swarm` (docs/swarm.md): the stack on a single-node Docker Swarm.
 #   scripts/swarm.sh up   [PYTHON] : join a swarm if none is active, build, deploy, wait healthy
 #   scripts/swarm.sh down [PYTHON] : remove the stack; leave the swarm only if `up` created it
-# OFFLINE=1 adds docker-compose.offline.yml, as `make up-offline` does. STACK (relia) is fixed
-# by the compose file's service names and the policy engine's COMPOSE_PROJECT.
+# OFFLINE=1 adds docker-compose.offline.yml, as `make up-offline` does. RELIA_STACK (relia) names
+# the stack (the policy engine's COMPOSE_PROJECT follows it) and RELIA_PORT_OFFSET (0) shifts
+# every published port: a second stack beside the compose one (CI runs the swarm e2e so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${2:-python3}
-STACK=relia
+STACK=${RELIA_STACK:-relia}
+export RELIA_STACK=$STACK RELIA_PORT_OFFSET=${RELIA_PORT_OFFSET:-0}
+GEN=.swarm/$STACK   # generated files of this stack (its Prometheus config is mounted from here)
 UP_TIMEOUT=${UP_TIMEOUT:-240}
 MARK=.swarm/created-by-relia   # this checkout initialised the swarm: `down` may leave it
 FILES=(-f docker-compose.yml)
@@ -30,7 +33,7 @@ ready() {
 up() {
   local start state
   start=$(date +%s)
-  mkdir -p .swarm
+  mkdir -p "$GEN"
   read -r state _ <<<"$(swarm_state)"
   if [ "$state" = inactive ]; then
     docker swarm init --advertise-addr 127.0.0.1 >/dev/null
@@ -41,11 +44,11 @@ up() {
     exit 1
   fi
   docker compose "${FILES[@]}" build
-  "$PY" scripts/swarm_stack.py --prometheus monitoring/prometheus/prometheus.yml .swarm/prometheus.yml
+  "$PY" scripts/swarm_stack.py --prometheus monitoring/prometheus/prometheus.yml "$GEN/prometheus.yml"
   docker compose "${FILES[@]}" -f docker-compose.swarm.yml config --format json \
-    | "$PY" scripts/swarm_stack.py >.swarm/stack.json
+    | "$PY" scripts/swarm_stack.py >"$GEN/stack.json"
   # Images are local (single node): no registry lookup for their digests.
-  docker stack deploy --resolve-image never --prune -c .swarm/stack.json "$STACK"
+  docker stack deploy --resolve-image never --prune -c "$GEN/stack.json" "$STACK"
   local deadline=$((start + UP_TIMEOUT))
   until ready; do
     if [ "$(date +%s)" -ge "$deadline" ]; then

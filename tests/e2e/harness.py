@@ -49,8 +49,10 @@ def compose_cmd(offline: bool) -> list[str]:
     return cmd
 
 
-def run(cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+def run(
+    cmd: list[str], timeout: float, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
     if check and result.returncode != 0:
         raise RuntimeError(
             f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-4000:]}"

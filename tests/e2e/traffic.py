@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -23,7 +24,14 @@ class TrafficStats:
 class Traffic:
     """Healthy background traffic at a bounded rate from a few threads, until stopped."""
 
-    def __init__(self, rate_per_s: float = 8.0, threads: int = 4, max_duration_s: float = 3600):
+    def __init__(
+        self,
+        rate_per_s: float = 8.0,
+        threads: int = 4,
+        max_duration_s: float = 3600,
+        urls: Mapping[str, str] = URLS,
+    ):
+        self.urls = dict(urls)
         self.rate = rate_per_s
         self.threads = threads
         self.max_duration_s = max_duration_s
@@ -35,22 +43,22 @@ class Traffic:
     def _one(self, client: httpx.Client, rng: random.Random) -> int:
         pick = rng.random()
         if pick < 0.35:
-            return client.get(f"{URLS['users']}/users/u-{rng.randint(1, 50)}").status_code
+            return client.get(f"{self.urls['users']}/users/u-{rng.randint(1, 50)}").status_code
         if pick < 0.5:
-            return client.get(f"{URLS['users']}/users").status_code
+            return client.get(f"{self.urls['users']}/users").status_code
         if pick < 0.75:
             body = {"customer_id": f"u-{rng.randint(1, 50)}",
                     "items": [{"sku": f"sku-{rng.randint(1, 20)}", "qty": rng.randint(1, 3),
                                "unit_price": round(rng.uniform(1, 50), 2)}]}  # fmt: skip
-            return client.post(f"{URLS['orders']}/orders", json=body).status_code
+            return client.post(f"{self.urls['orders']}/orders", json=body).status_code
         if pick < 0.85:
-            return client.get(f"{URLS['orders']}/orders").status_code
+            return client.get(f"{self.urls['orders']}/orders").status_code
         payment = {
             "order_id": f"o-{rng.randint(1, 10**6)}",
             "customer_id": f"u-{rng.randint(1, 50)}",
             "amount": round(rng.uniform(1, 200), 2),
         }
-        return client.post(f"{URLS['payments']}/payments/authorize", json=payment).status_code
+        return client.post(f"{self.urls['payments']}/payments/authorize", json=payment).status_code
 
     def _worker(self, seed: int) -> None:
         rng = random.Random(seed)

@@ -1,7 +1,8 @@
 """Session fixture: `make up-swarm` (scripts/swarm.sh) on a single-node swarm, removed after.
 
 Its own directory and marker (`e2e_swarm`), run in a pytest session of its own (`make
-e2e-swarm`): the compose e2e keeps its stack on the same ports until its session ends."""
+e2e-swarm`). RELIA_STACK (relia) and RELIA_PORT_OFFSET (0) name the stack and shift its ports:
+with an offset it runs beside the compose e2e's stack (CI does, scripts/run-tests.sh)."""
 
 from __future__ import annotations
 
@@ -16,30 +17,51 @@ from dataclasses import dataclass
 
 import pytest
 
+from chaos_simulator.targets import Targets
 from tests.e2e.harness import REPO, offline_mode, run
-from tests.e2e.prom import Prometheus
+from tests.e2e.prom import PROMETHEUS, Prometheus
 from tests.e2e.report import REPORT
 from tests.e2e.sync_client import SyncPlatform
 from tests.e2e.traffic import Traffic
 from tests.support.requirements import require_docker
 from tests.support.swarm import single_node_swarm
 
-STACK = "relia"
 ARTIFACTS = REPO / ".artifacts" / "e2e-swarm"
 
 
 @dataclass
 class SwarmStack:
+    name: str  # the stack's name: its services are <name>_<service>
+    urls: dict[str, str]  # the demo services through the stack's gateway
     api: SyncPlatform  # the chaos library's client of the platform
     prom: Prometheus
     traffic: Traffic
     policy_dir: str
 
+    def service(self, service: str) -> str:
+        return f"{self.name}_{service}"
 
-def _down(env: dict[str, str]) -> None:
-    run(["bash", "scripts/swarm.sh", "down"], timeout=300, check=False)
-    names = [f"relia-swarm_{v}" for v in ("policy-state", "prometheus-data")]
-    run(["docker", "volume", "rm", *names], timeout=60, check=False)
+
+def shifted(url: str, offset: int) -> str:
+    """http://127.0.0.1:8080 -> the same URL with its port moved by `offset`."""
+    head, port = url.rsplit(":", 1)
+    return f"{head}:{int(port) + offset}"
+
+
+def _stack_settings() -> tuple[str, int]:
+    name = os.environ.get("RELIA_STACK") or "relia"
+    offset = int(os.environ.get("RELIA_PORT_OFFSET") or "0")
+    return name, offset
+
+
+def _down(env: dict[str, str], name: str) -> None:
+    run(["bash", "scripts/swarm.sh", "down"], timeout=300, check=False, env=env)
+    # every volume of the stack (scripts/swarm_stack.py names them <stack>-swarm_*)
+    listed = run(["docker", "volume", "ls", "-q", "--filter", f"name=^{name}-swarm_"],
+                 timeout=60, check=False)  # fmt: skip
+    names = listed.stdout.split()
+    if names:
+        run(["docker", "volume", "rm", *names], timeout=60, check=False)
 
 
 def _compose_stack_running() -> bool:
@@ -50,23 +72,32 @@ def _compose_stack_running() -> bool:
 @pytest.fixture(scope="session")
 def swarm_stack() -> Iterator[SwarmStack]:
     require_docker()
-    if _compose_stack_running():
+    name, offset = _stack_settings()
+    if offset == 0 and _compose_stack_running():
         pytest.fail(
-            "a compose stack `relia` runs on the stack's ports: `make down` first", pytrace=False
+            "a compose stack `relia` runs on the stack's ports: `make down` first, or set "
+            "RELIA_PORT_OFFSET (and RELIA_STACK) to run beside it",
+            pytrace=False,
         )
     policy_dir = tempfile.mkdtemp(prefix="relia-e2e-swarm-policies-")
     shutil.copy(REPO / "policy_engine" / "policies.yml", policy_dir)
     os.chmod(policy_dir, 0o755)
-    env = {**os.environ, "RELIA_POLICY_DIR": policy_dir, "OFFLINE": "1" if offline_mode() else ""}
+    env = {
+        **os.environ,
+        "RELIA_POLICY_DIR": policy_dir,
+        "OFFLINE": "1" if offline_mode() else "",
+        "RELIA_STACK": name,
+        "RELIA_PORT_OFFSET": str(offset),
+    }
     with single_node_swarm():
-        _down(env)  # fresh volumes: no cooldowns or budgets from an earlier run
+        _down(env, name)  # fresh volumes: no cooldowns or budgets from an earlier run
         started = time.monotonic()
         up = subprocess.run(
             ["bash", "scripts/swarm.sh", "up", sys.executable],
             capture_output=True, text=True, timeout=900, cwd=REPO, env=env,
         )  # fmt: skip
         if up.returncode != 0:
-            _down(env)
+            _down(env, name)
             shutil.rmtree(policy_dir, ignore_errors=True)
             raise RuntimeError(
                 f"swarm stack not healthy:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
@@ -74,20 +105,27 @@ def swarm_stack() -> Iterator[SwarmStack]:
         REPORT.facts["make up-swarm: deploy -> all healthy (images built)"] = (
             f"{time.monotonic() - started:.1f}s"
         )
-        api, prom = SyncPlatform(), Prometheus()
-        traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=1800).start()
+        defaults = Targets()
+        urls = {k: shifted(v, offset) for k, v in defaults.services.items()}
+        targets = Targets(
+            services=urls,
+            anomaly_url=shifted(defaults.anomaly_url, offset),
+            policy_url=shifted(defaults.policy_url, offset),
+        )
+        api, prom = SyncPlatform(targets), Prometheus(shifted(PROMETHEUS, offset))
+        traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=1800, urls=urls).start()
         try:
-            yield SwarmStack(api=api, prom=prom, traffic=traffic, policy_dir=policy_dir)
+            yield SwarmStack(name, urls, api, prom, traffic, policy_dir)
         finally:
             traffic.stop()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             for service in ("policy-engine", "orders", "anomaly-service"):
-                logs = run(["docker", "service", "logs", "--tail", "300", f"{STACK}_{service}"],
+                logs = run(["docker", "service", "logs", "--tail", "300", f"{name}_{service}"],
                            timeout=60, check=False)  # fmt: skip
                 (ARTIFACTS / f"{service}.log").write_text(logs.stdout + logs.stderr)
             api.close()
             prom.close()
-            _down(env)
+            _down(env, name)
             shutil.rmtree(policy_dir, ignore_errors=True)
             REPORT.save(ARTIFACTS / "report.json")
 

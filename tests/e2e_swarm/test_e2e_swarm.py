@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from chaos_simulator.scenario import warm_series
-from chaos_simulator.targets import DEFAULT_URLS
 from policy_engine.actuator.selection import parse_rfc3339
 from tests.e2e.report import REPORT
 from tests.e2e.steps import find_action, start_fault, wait_detected, wait_for, wait_quiet
@@ -29,18 +28,18 @@ pytestmark = [pytest.mark.e2e_swarm, pytest.mark.swarm]
 GRACE_S = 50.0  # the shipped grace period (45 s) and a margin
 
 
-def task_age(service: str) -> float:
-    """Seconds since the youngest running task of relia_<service> started."""
+def task_age(stack: SwarmStack, service: str) -> float:
+    """Seconds since the youngest running task of <stack>_<service> started."""
     stamps = [
         parse_rfc3339(t["Status"]["Timestamp"]) or 0.0
-        for t in tasks(f"relia_{service}")
+        for t in tasks(stack.service(service))
         if t["DesiredState"] == "running" and t["Status"]["State"] == "running"
     ]
     return time.time() - max(stamps, default=0.0)
 
 
-def past_grace(service: str) -> None:
-    age = task_age(service)
+def past_grace(stack: SwarmStack, service: str) -> None:
+    age = task_age(stack, service)
     if age < GRACE_S:
         time.sleep(GRACE_S - age)
 
@@ -56,8 +55,8 @@ def test_discovery_and_gateway_see_the_swarm_tasks(swarm_stack: SwarmStack) -> N
     )  # fmt: skip
     assert found
     rows = prom.query('up{job="services",service="orders"}')
-    assert [r["metric"]["container"] for r in rows] == ["relia_orders.1"]
-    orders = httpx.get(DEFAULT_URLS["orders"] + "/orders", params={"limit": 1}, timeout=5.0)
+    assert [r["metric"]["container"] for r in rows] == [swarm_stack.service("orders") + ".1"]
+    orders = httpx.get(swarm_stack.urls["orders"] + "/orders", params={"limit": 1}, timeout=5.0)
     assert orders.status_code == 200
     assert api.status().enabled is True
     wait_until("the anomaly service to be ready", api.ready, 180, 2)
@@ -72,14 +71,14 @@ def test_discovery_and_gateway_see_the_swarm_tasks(swarm_stack: SwarmStack) -> N
 @pytest.mark.timeout(600)
 def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> None:
     api, prom = swarm_stack.api, swarm_stack.prom
-    past_grace("orders")
+    past_grace(swarm_stack, "orders")
 
     def latency_warm() -> bool:
         return ("orders", "latency") in warm_series(api.series())
 
     wait_until("the orders latency baseline", latency_warm, 300, 5)
     wait_quiet(api, "orders", "latency")
-    before = running_slots("relia_orders")
+    before = running_slots(swarm_stack.service("orders"))
     timing = start_fault(api, "swarm orders latency -> replace task", "orders", "latency", ms=800)
     started = timing.fault_at
     try:
@@ -90,8 +89,8 @@ def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> N
         )  # fmt: skip
         timing.action_at = action["created_at"]
         assert action["policy"] == "orders_high_latency_restart"
-        assert "relia_orders" in action["detail"], action
-        after = running_slots("relia_orders")
+        assert swarm_stack.service("orders") in action["detail"], action
+        after = running_slots(swarm_stack.service("orders"))
         assert len(after) == len(before) == 1 and after[1] != before[1]
 
         def normal() -> bool:
@@ -108,7 +107,7 @@ def test_latency_fault_on_orders_replaces_its_task(swarm_stack: SwarmStack) -> N
 @pytest.mark.timeout(900)
 def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> None:
     api, prom = swarm_stack.api, swarm_stack.prom
-    past_grace("orders")
+    past_grace(swarm_stack, "orders")
     wait_quiet(api, "orders", "cpu")
     timing = start_fault(
         api, "swarm orders CPU -> scale up/down", "orders", "cpu", intensity=1.0, duration_s=300
@@ -120,9 +119,8 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
             lambda: find_action(api, "orders", "scale_up", started), 240,
         )  # fmt: skip
         timing.action_at = up["created_at"]
-        wait_until(
-            "two running orders tasks", lambda: len(running_slots("relia_orders")) == 2, 90, 2
-        )
+        orders = swarm_stack.service("orders")
+        wait_until("two running orders tasks", lambda: len(running_slots(orders)) == 2, 90, 2)
         wait_until(
             "two orders tasks scraped",
             lambda: (prom.value('count(up{job="services",service="orders"} == 1)') or 0) >= 2,
@@ -137,7 +135,8 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
         api, "orders", stopped, "a scale_down of orders",
         lambda: find_action(api, "orders", "scale_down", stopped), 360,
     )  # fmt: skip
-    wait_until("one orders task again", lambda: len(running_slots("relia_orders")) == 1, 60, 2)
+    orders = swarm_stack.service("orders")
+    wait_until("one orders task again", lambda: len(running_slots(orders)) == 1, 60, 2)
     timing.normal_at = time.time()
     timing.note = f"scale_down at +{down['created_at'] - stopped:.0f}s after the overload stopped"
 
@@ -147,9 +146,9 @@ def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
     """Paused: a users latency fault is detected, skipped, nothing touched. Dry run (set on the
     users policy by editing the engine's policy file): recorded as dry_run, nothing touched."""
     api = swarm_stack.api
-    past_grace("users")
+    past_grace(swarm_stack, "users")
     wait_quiet(api, "users", "latency")
-    before = running_slots("relia_users")
+    before = running_slots(swarm_stack.service("users"))
     assert api.toggle(False) is False  # the engine answers the state it is now in
     try:
         timing = start_fault(api, "swarm users latency, paused", "users", "latency", ms=800)
@@ -176,7 +175,7 @@ def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
         )  # fmt: skip
         timing.action_at = dry["created_at"]
         timing.note += f"; dry run at +{dry['created_at'] - started:.0f}s: {dry['detail'][:60]}"
-        assert running_slots("relia_users") == before  # neither touched a task
+        assert running_slots(swarm_stack.service("users")) == before  # neither touched a task
         assert find_action(api, "users", "restart_container", started) is None
     finally:
         api.toggle(True)

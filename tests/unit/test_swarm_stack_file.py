@@ -99,3 +99,41 @@ def test_the_stack_prometheus_finds_tasks_and_keeps_every_other_job() -> None:
     assert jobs["probes"] == next(j for j in source["scrape_configs"] if j["job_name"] == "probes")
     with pytest.raises(ValueError, match="no `services` job"):
         module.swarm_prometheus({"scrape_configs": [{"job_name": "x"}]})
+
+
+def test_a_named_stack_shifts_its_ports_and_keeps_its_own_volumes_and_tasks() -> None:
+    """A second stack beside the compose one (CI's swarm e2e): other ports, other volumes,
+    and its Prometheus keeps only its own tasks and strips its own prefix."""
+    module = load()
+    stack = module.to_stack(merged(), "relia-ci", 10000)
+    assert stack["services"]["orders"]["ports"][0]["published"] == 18001
+    assert stack["volumes"] == {"data": {"name": "relia-ci-swarm_data"}}
+    source = yaml.safe_load((REPO / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    rules = module.swarm_prometheus(source, "relia-ci")["scrape_configs"]
+    relabel = next(j for j in rules if j["job_name"] == "services")["relabel_configs"]
+    by_source = {tuple(r["source_labels"]): r["regex"] for r in relabel if "regex" in r}
+    assert by_source[("__meta_dockerswarm_service_label_com_docker_stack_namespace",)] == "relia-ci"
+    assert by_source[("__meta_dockerswarm_network_name",)] == "relia-ci_default"
+    assert by_source[("__meta_dockerswarm_service_name",)] == "relia-ci_(.+)"
+    with pytest.raises(ValueError, match="past 65535"):
+        module.to_stack(merged(), "relia-ci", 60000)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RELIA_STACK": "Relia_CI"}, "RELIA_STACK"),
+        ({"RELIA_STACK": "x" * 40}, "RELIA_STACK"),
+        ({"RELIA_PORT_OFFSET": "-5"}, "RELIA_PORT_OFFSET"),
+        ({"RELIA_PORT_OFFSET": "1e4"}, "RELIA_PORT_OFFSET"),
+    ],
+)
+def test_bad_stack_settings_are_refused_by_name(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    module = load()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(module.sys, "argv", ["swarm_stack.py"])
+    assert module.main() == 2
+    assert message in capsys.readouterr().err
