@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -10,19 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from chaos_simulator.mix import Endpoint, MixGenerator
 from chaos_simulator.targets import DEFAULT_URLS as URLS
-
-# The chaos library's endpoints and request bodies, in the shares the suite's baselines were
-# measured with: lighter on orders than `chaos load` (one line per order; pricing costs CPU
-# per line), so healthy CPU stays well under the restart and scale thresholds.
-BACKGROUND_MIX = (
-    Endpoint("users.get", "users", "GET", "/users/{user_id}", 35.0),
-    Endpoint("users.list", "users", "GET", "/users", 15.0),
-    Endpoint("orders.create", "orders", "POST", "/orders", 25.0, basket=(1, 1)),
-    Endpoint("orders.list", "orders", "GET", "/orders", 10.0),
-    Endpoint("payments.authorize", "payments", "POST", "/payments/authorize", 15.0),
-)
 
 
 @dataclass
@@ -51,20 +40,35 @@ class Traffic:
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
 
-    def _one(self, client: httpx.Client, mix: MixGenerator) -> int:
-        request = mix.next()
-        url = self.urls[request.service] + request.path
-        return client.request(request.method, url, json=request.json).status_code
+    def _one(self, client: httpx.Client, rng: random.Random) -> int:
+        pick = rng.random()
+        if pick < 0.35:
+            return client.get(f"{self.urls['users']}/users/u-{rng.randint(1, 50)}").status_code
+        if pick < 0.5:
+            return client.get(f"{self.urls['users']}/users").status_code
+        if pick < 0.75:
+            body = {"customer_id": f"u-{rng.randint(1, 50)}",
+                    "items": [{"sku": f"sku-{rng.randint(1, 20)}", "qty": rng.randint(1, 3),
+                               "unit_price": round(rng.uniform(1, 50), 2)}]}  # fmt: skip
+            return client.post(f"{self.urls['orders']}/orders", json=body).status_code
+        if pick < 0.85:
+            return client.get(f"{self.urls['orders']}/orders").status_code
+        payment = {
+            "order_id": f"o-{rng.randint(1, 10**6)}",
+            "customer_id": f"u-{rng.randint(1, 50)}",
+            "amount": round(rng.uniform(1, 200), 2),
+        }
+        return client.post(f"{self.urls['payments']}/payments/authorize", json=payment).status_code
 
     def _worker(self, seed: int) -> None:
-        mix = MixGenerator(BACKGROUND_MIX, seed)
+        rng = random.Random(seed)
         period = self.threads / self.rate
         deadline = time.monotonic() + self.max_duration_s
         with httpx.Client(timeout=10.0) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
                 try:
-                    code = self._one(client, mix)
+                    code = self._one(client, rng)
                     with self._lock:
                         self.stats.sent += 1
                         self.stats.by_status[code] = self.stats.by_status.get(code, 0) + 1
