@@ -46,48 +46,13 @@ class _Quiet(BaseHTTPRequestHandler):
         return None
 
 
-class GaugeExporter(_Server):
-    """Serves `relia_it_value <value>` on /metrics; the test sets the value."""
+class _Exporter(_Server):
+    """Serves `exposition()` on every GET, in Prometheus' text format."""
 
-    def __init__(self, value: float) -> None:
-        self.value = value
-        self.scrapes = 0
-
+    def __init__(self) -> None:
         class Handler(_Quiet):
             def do_GET(self) -> None:
-                owner: GaugeExporter = self.server.owner  # type: ignore[attr-defined]
-                owner.scrapes += 1
-                # A tiny deterministic wiggle so the baseline has a spread, like real signals.
-                wiggle = 0.1 if owner.scrapes % 2 else -0.1
-                body = (
-                    f"# TYPE relia_it_value gauge\nrelia_it_value {owner.value + wiggle}\n"
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(Handler)
-
-
-REQUEST_DURATION = "http_server_request_duration_seconds"
-
-
-class HistogramExporter(_Server):
-    """One service's request-duration histogram: fast requests (< 50 ms) at a steady rate, and
-    slow ones (0.5-0.6 s) when the test adds them."""
-
-    def __init__(self, fast_per_s: float = 5.0) -> None:
-        self.fast_per_s = fast_per_s
-        self.buckets = ("0.05", "0.1", "0.5", "0.6", "1.0", "+Inf")
-        self.started = time.monotonic()
-        self.slow = 0
-        self.lock = threading.Lock()
-
-        class Handler(_Quiet):
-            def do_GET(self) -> None:
-                owner: HistogramExporter = self.server.owner  # type: ignore[attr-defined]
+                owner: _Exporter = self.server.owner  # type: ignore[attr-defined]
                 body = owner.exposition().encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -96,6 +61,41 @@ class HistogramExporter(_Server):
                 self.wfile.write(body)
 
         super().__init__(Handler)
+
+    def exposition(self) -> str:
+        raise NotImplementedError
+
+
+class GaugeExporter(_Exporter):
+    """Serves `relia_it_value <value>` on /metrics; the test sets the value."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.scrapes = 0
+        super().__init__()
+
+    def exposition(self) -> str:
+        self.scrapes += 1
+        # A tiny deterministic wiggle so the baseline has a spread, like real signals.
+        wiggle = 0.1 if self.scrapes % 2 else -0.1
+        return f"# TYPE relia_it_value gauge\nrelia_it_value {self.value + wiggle}\n"
+
+
+REQUEST_DURATION = "http_server_request_duration_seconds"
+DURATION_BUCKETS = ("0.05", "0.1", "0.5", "0.6", "1.0", "+Inf")
+FAST_S, SLOW_S = 0.02, 0.55  # what a fast and a slow request take
+
+
+class HistogramExporter(_Exporter):
+    """One service's request-duration histogram: fast requests (< 50 ms) at a steady rate, and
+    slow ones (0.5-0.6 s) when the test adds them."""
+
+    def __init__(self, fast_per_s: float = 5.0) -> None:
+        self.fast_per_s = fast_per_s
+        self.started = time.monotonic()
+        self.slow = 0
+        self.lock = threading.Lock()
+        super().__init__()
 
     def add_slow(self, n: int) -> None:
         with self.lock:
@@ -106,11 +106,11 @@ class HistogramExporter(_Server):
         with self.lock:
             slow = self.slow
         lines = [f"# TYPE {REQUEST_DURATION} histogram"]
-        for le in self.buckets:
-            count = fast + (slow if le in ("0.6", "1.0", "+Inf") else 0)
+        for le in DURATION_BUCKETS:
+            count = fast + (slow if float(le) >= SLOW_S else 0)
             lines.append(f'{REQUEST_DURATION}_bucket{{le="{le}"}} {count}')
         lines.append(f"{REQUEST_DURATION}_count {fast + slow}")
-        lines.append(f"{REQUEST_DURATION}_sum {fast * 0.02 + slow * 0.55}")
+        lines.append(f"{REQUEST_DURATION}_sum {fast * FAST_S + slow * SLOW_S}")
         return "\n".join(lines) + "\n"
 
 
