@@ -2,7 +2,7 @@
 
 Its own directory and marker (`e2e_swarm`), run in a pytest session of its own (`make
 e2e-swarm`). RELIA_STACK (relia) and RELIA_PORT_OFFSET (0) name the stack and shift its ports:
-with an offset it runs beside the compose e2e's stack (CI does, scripts/run-tests.sh)."""
+with an offset it can run beside a compose stack (not in CI: docs/swarm.md, "Tests")."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ def _stack_settings() -> tuple[str, int]:
 
 def _down(env: dict[str, str], name: str) -> None:
     run(["bash", "scripts/swarm.sh", "down"], timeout=300, check=False, env=env)
-    # every volume of the stack (scripts/swarm_stack.py names them <stack>-swarm_*)
-    listed = run(["docker", "volume", "ls", "-q", "--filter", f"name=^{name}-swarm_"],
-                 timeout=60, check=False)  # fmt: skip
-    names = listed.stdout.split()
+    # every volume of the stack (scripts/swarm_stack.py names them <stack>-swarm_*); matched
+    # here, not by `--filter name=`, which matches a substring
+    listed = run(["docker", "volume", "ls", "-q"], timeout=60, check=False)
+    names = [v for v in listed.stdout.split() if v.startswith(f"{name}-swarm_")]
     if names:
         run(["docker", "volume", "rm", *names], timeout=60, check=False)
 
