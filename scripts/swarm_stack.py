@@ -24,6 +24,15 @@ import yaml
 # depends_on: Swarm restarts a task until its dependencies answer; restart: deploy.restart_policy).
 DROPPED = ("build", "depends_on", "restart", "pull_policy", "profiles", "container_name")
 DEFAULT_STACK = "relia"
+# `docker compose build` labels its images with these, and a container inherits its image's
+# labels: blanked on the tasks, or a compose project of the same name (its policy engine, its
+# Prometheus, `docker compose down`) takes the stack's tasks for its own containers. Seen in CI:
+# the compose engine counted a swarm task as an `orders` replica and scaled its own one away.
+COMPOSE_IMAGE_LABELS = (
+    "com.docker.compose.project",
+    "com.docker.compose.service",
+    "com.docker.compose.version",
+)
 
 
 def volume_prefix(stack: str) -> str:
@@ -58,6 +67,7 @@ def _service(spec: dict[str, Any], port_offset: int) -> dict[str, Any]:
         out["ports"] = [_port(p, port_offset) for p in out["ports"]]
     if "volumes" in out:
         out["volumes"] = [_mount(v) for v in out["volumes"]]
+    out["labels"] = {**(out.get("labels") or {}), **dict.fromkeys(COMPOSE_IMAGE_LABELS, "")}
     deploy = out.setdefault("deploy", {})
     if deploy.get("placement") == {}:
         deploy.pop("placement")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import docker
 
@@ -16,11 +16,17 @@ MAX_CHANGES = 200
 
 
 def read_changes(
-    api: docker.APIClient, labels: Mapping[str, str], since: float, until: float
+    api: docker.APIClient,
+    labels: Mapping[str, str],
+    since: float,
+    until: float,
+    without: Iterable[str] = (),
 ) -> list[ContainerChange]:
-    """The events of containers carrying every one of `labels` (blocking: run on the pool).
+    """The events of containers carrying every one of `labels` and none of the label keys
+    `without` (blocking: run on the pool).
 
     Docker keeps recent events (about its last thousand); `until` ends the stream."""
+    absent = tuple(without)
     stream = api.events(
         since=int(since),
         until=int(until) + 1,
@@ -32,6 +38,7 @@ def read_changes(
         attrs = (event.get("Actor") or {}).get("Attributes") or {}
         action = str(event.get("Action") or event.get("status") or "")
         same = all(attrs.get(k) == v for k, v in labels.items())
+        same = same and not any(attrs.get(k) for k in absent)
         if not same or action not in CHANGE_ACTIONS:
             continue
         code = attrs.get("exitCode")

@@ -14,6 +14,7 @@ from policy_engine.actuator.replica import Replica, read_replica
 from policy_engine.actuator.selection import (
     PROJECT_LABEL,
     SERVICE_LABEL,
+    SWARM_SERVICE_LABEL,
     Candidate,
     ineligibility_reason,
 )
@@ -121,4 +122,5 @@ class ComposeCalls(DockerCalls):
 
     def _events(self, service: str, since: float, until: float) -> list[ContainerChange]:
         labels = {PROJECT_LABEL: self.project, SERVICE_LABEL: service}
-        return read_changes(self._client().api, labels, since, until)
+        # a swarm task built from the project's image carries its labels too: not a replica
+        return read_changes(self._client().api, labels, since, until, (SWARM_SERVICE_LABEL,))

@@ -17,6 +17,10 @@ OPT_IN_VALUE = "enabled"
 # A container carrying this label is the engine itself (set in docker-compose.yml); never touched.
 ROLE_LABEL = "relia.role"
 SELF_ROLE = "policy-engine"
+# Set by Swarm on every task container. A task started from an image that `docker compose build`
+# made inherits that image's compose project and service labels, so the label alone does not
+# make a container a compose replica (seen: a compose engine scaled a swarm stack's task down).
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX12 = re.compile(r"[0-9a-f]{12}")
@@ -71,6 +75,8 @@ def ineligibility_reason(
         return "no compose project configured"
     if labels.get(PROJECT_LABEL) != project:
         return f"not in compose project {project!r} (project={labels.get(PROJECT_LABEL)!r})"
+    if labels.get(SWARM_SERVICE_LABEL):
+        return f"a task of Swarm service {labels[SWARM_SERVICE_LABEL]!r}: Swarm manages it"
     if labels.get(OPT_IN_LABEL) != OPT_IN_VALUE:
         return f"no opt-in label {OPT_IN_LABEL}={OPT_IN_VALUE}"
     if labels.get(ONEOFF_LABEL, "False") != "False":

@@ -10,8 +10,8 @@ import docker.errors
 
 from policy_engine.actuator.calls import CallOptions, DockerCalls
 from policy_engine.actuator.changes import read_changes
+from policy_engine.actuator.selection import SWARM_SERVICE_LABEL
 from policy_engine.actuator.swarm_selection import (
-    SWARM_SERVICE_LABEL,
     TaskView,
     current_tasks,
     full_name,

@@ -16,7 +16,6 @@ from policy_engine.actuator.selection import (
 )
 
 STACK_LABEL = "com.docker.stack.namespace"
-SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 # Task states that are over for good; a task in any other state with desired state "running" is
 # one of the service's current replicas (pending, assigned, ..., starting, running).
 ENDED = frozenset({"complete", "shutdown", "failed", "rejected", "orphaned", "remove"})

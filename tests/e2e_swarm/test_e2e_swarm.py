@@ -18,6 +18,7 @@ import yaml
 
 from chaos_simulator.scenario import warm_series
 from policy_engine.actuator.selection import parse_rfc3339
+from tests.e2e.harness import run
 from tests.e2e.report import REPORT
 from tests.e2e.steps import find_action, start_fault, wait_detected, wait_for, wait_quiet
 from tests.e2e.sync_client import wait_until
@@ -54,6 +55,14 @@ def test_discovery_and_gateway_see_the_swarm_tasks(swarm_stack: SwarmStack) -> N
         120, 2,
     )  # fmt: skip
     assert found
+    # Tasks run images `docker compose build` labelled with the compose project: blanked, so a
+    # compose project `relia` on this engine does not take the stack's tasks for its own.
+    leaked = run(
+        ["docker", "ps", "-q", "--filter", "label=com.docker.compose.project=relia",
+         "--filter", f"label=com.docker.stack.namespace={swarm_stack.name}"],
+        timeout=30,
+    ).stdout.split()  # fmt: skip
+    assert leaked == [], "swarm tasks that read as containers of compose project relia"
     rows = prom.query('up{job="services",service="orders"}')
     assert [r["metric"]["container"] for r in rows] == [swarm_stack.service("orders") + ".1"]
     orders = httpx.get(swarm_stack.urls["orders"] + "/orders", params={"limit": 1}, timeout=5.0)

@@ -66,12 +66,26 @@ def test_to_stack_drops_what_swarm_refuses_and_keeps_the_rest() -> None:
         "volumes",
     }
     orders = stack["services"]["orders"]
-    assert set(orders) == {"image", "ports", "volumes", "deploy"}
+    assert set(orders) == {"image", "ports", "volumes", "deploy", "labels"}
     assert orders["ports"] == [{"published": 8001, "target": 8001, "mode": "host"}]
     assert orders["volumes"][0] == {"type": "bind", "source": "/x", "target": "/y"}
     assert orders["deploy"] == {"replicas": 1, "endpoint_mode": "dnsrr"}
     assert stack["networks"] == {"default": {"driver": "overlay"}}
     assert stack["volumes"] == {"data": {"name": "relia-swarm_data"}}  # not compose's volumes
+
+
+def test_tasks_blank_the_compose_labels_their_images_carry_and_keep_their_own() -> None:
+    """A task inherits its image's labels, and compose-built images name the compose project:
+    the stack's containers must not read as that project's (a compose engine would act on them)."""
+    config = merged()
+    config["services"]["orders"]["labels"] = {"relia.remediation": "enabled"}
+    labels = load().to_stack(config)["services"]["orders"]["labels"]
+    assert labels == {
+        "relia.remediation": "enabled",
+        "com.docker.compose.project": "",
+        "com.docker.compose.service": "",
+        "com.docker.compose.version": "",
+    }
 
 
 def test_to_stack_refuses_a_config_without_services() -> None:

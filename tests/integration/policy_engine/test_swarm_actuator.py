@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 from pe_support import Relay
 
-from policy_engine.actuator import RestartParams, ScaleParams, SwarmActuator
+from policy_engine.actuator import DockerActuator, RestartParams, ScaleParams, SwarmActuator
 from tests.support.requirements import require_docker
 from tests.support.swarm import running_slots, sh, single_node_swarm, tasks
 
@@ -41,8 +41,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def create(name: str, stack: str, replicas: int, *labels: str) -> None:
+def create(
+    name: str, stack: str, replicas: int, *labels: str, container_labels: tuple[str, ...] = ()
+) -> None:
     args = [f"--label={label}" for label in (f"com.docker.stack.namespace={stack}", *labels)]
+    args += [f"--container-label={label}" for label in container_labels]
     sh(
         "docker", "service", "create", "--detach", "--name", name, *args,
         "--replicas", str(replicas), "--restart-condition", "any", "--restart-delay", "1s",
@@ -213,6 +216,39 @@ def relay_dir() -> Iterator[str]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_compose_engine_never_takes_a_task_with_its_projects_labels_for_a_replica(
+    stack: str,
+) -> None:
+    """A task started from an image `docker compose build` made inherits the image's compose
+    labels. Seen in CI: a compose engine of the same project name counted a swarm task as an
+    `orders` replica, scaled its own container away, then restarted the task."""
+    name = f"{stack}_lookalike"
+    compose_labels = (
+        f"com.docker.compose.project={stack}",
+        "com.docker.compose.service=lookalike",
+        "relia.remediation=enabled",
+    )
+    create(name, stack, 2, "relia.remediation=enabled", container_labels=compose_labels)
+    compose = DockerActuator(stack, call_timeout_s=30.0, ready_timeout_s=30.0)
+    try:
+        before = running_slots(name)
+        listed = sh("docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={stack}")
+        assert len(listed.split()) == 2  # Docker's own filter does see them as the project's
+        assert run(compose.list_targets("lookalike")) == []
+        restart = run(compose.restart(RestartParams(service="lookalike")))
+        down = run(compose.scale(ScaleParams(service="lookalike", direction="down")))
+        assert (restart.status, down.status) == ("failed", "failed")
+        assert "no eligible containers" in (restart.error or ""), restart
+        since = time.time() - 300
+        assert run(compose.changes("lookalike", since, time.time())) == []
+        assert running_slots(name) == before  # neither task was touched
+        # the Swarm backend of the stack does see them
+        assert len(run(actuator(stack=stack).list_targets("lookalike"))) == 2
+    finally:
+        compose.close()
+        sh("docker", "service", "rm", name, check=False)
 
 
 def test_stalled_daemon_fails_clearly_without_blocking_and_recovers(

@@ -54,6 +54,8 @@ def test_opted_in_container_of_own_project_is_eligible() -> None:
         ({"com.docker.compose.oneoff": "True"}, "one-off"),
         ({"relia.role": "policy-engine"}, "own container"),
         ({"com.docker.compose.service": "payments"}, "belongs to service"),
+        # a swarm task whose compose-built image gave it the project's labels
+        ({"com.docker.swarm.service.name": "relia-ci_orders"}, "task of Swarm service"),
     ],
 )
 def test_everything_else_is_refused_with_a_reason(overrides: dict[str, str], fragment: str) -> None:
