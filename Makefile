@@ -31,7 +31,7 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 unit: $(STAMP) ## the fast unit tests only
 	$(VPY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: $(STAMP) ## lint, type-check and run the whole suite (unit, integration, e2e, browser; two lanes); swarm e2e: make e2e-swarm
+test: $(STAMP) ## lint, type-check and run the whole suite (unit, integration, browser; the compose e2e and the swarm e2e beside them: three lanes)
 	VPY=$(VPY) PYTEST_ARGS="$(PYTEST_ARGS)" bash scripts/run-tests.sh
 
 test-busy: $(STAMP) ## `make test` beside a competing CPU-bound process (a busy host changes timings, not verdicts)

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# `make test`: lint and every test layer, in two lanes at once. The e2e suite (one compose stack
-# on the platform's fixed ports, mostly waiting on the loop's 5 s cycles) runs beside lint and the
-# other layers (which use free ports and project names of their own), so the wall time is the
-# longer lane, not the sum. The e2e lane's output is printed once the other lane has finished.
+# `make test`: lint and every test layer, in three lanes at once. The e2e suite (one compose
+# stack on the platform's fixed ports, mostly waiting on the loop's 5 s cycles) runs beside lint
+# and the other layers (which use free ports and project names of their own), so the wall time is
+# the longest lane, not the sum. The swarm e2e (lane 3, tests/e2e_swarm) starts once lint is done
+# (the compose lane has built the images by then) on a stack of its own name and ports
+# (RELIA_STACK, RELIA_PORT_OFFSET; docs/swarm.md). The e2e lanes' output is printed at the end.
 #
 # RELIA_TEST_CPU_HOG=1 adds a CPU-bound process at normal priority for the whole run: a busy host
 # may change timings, never verdicts (SPEC section 4). PYTEST_ARGS go to both lanes.
 #
-# Not here yet: the swarm e2e (tests/e2e_swarm, `make e2e-swarm`), which needs the same ports as
-# the compose e2e and about 9 more minutes (docs/swarm.md). The swarm integration tests are in
-# lane 1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VPY=${VPY:-.venv/bin/python}
 ARTIFACTS=.artifacts
 E2E_LOG=$ARTIFACTS/pytest-e2e.log
+SWARM_LOG=$ARTIFACTS/pytest-e2e-swarm.log
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS/e2e/diagnosis.txt"  # a diagnosis is of this run only
 read -r -a extra <<<"${PYTEST_ARGS:-}"
@@ -40,10 +40,13 @@ leave_swarm() { ((swarm_made)) && docker swarm leave --force >/dev/null 2>&1; sw
 
 "$VPY" -m pytest -q --durations=15 -p no:cacheprovider tests/e2e "${extra[@]}" >"$E2E_LOG" 2>&1 &
 e2e_pid=$!
+swarm_pid=""
 
 stop_all() {
   kill -INT "$e2e_pid" 2>/dev/null  # pytest tears the stack down on SIGINT
+  [[ -n $swarm_pid ]] && kill -INT "$swarm_pid" 2>/dev/null
   wait "$e2e_pid" 2>/dev/null
+  [[ -n $swarm_pid ]] && wait "$swarm_pid" 2>/dev/null
   [[ -n $hog_pid ]] && kill "$hog_pid" 2>/dev/null
   leave_swarm
   exit 130
@@ -66,6 +69,10 @@ cpus=${LANE1_CPUS:-$(( $(nproc) - 1 ))}
 if [[ $cpus != all && $(nproc) -gt 1 ]]; then lane1=(taskset -c "$cpus" "${lane1[@]}"); fi
 lint_rc=0
 "${lane1[@]}" make --no-print-directory lint || lint_rc=$?
+# Lane 3: the swarm e2e beside the compose one: its own stack name, ports shifted by 10000.
+RELIA_STACK=relia-ci RELIA_PORT_OFFSET=10000 "$VPY" -m pytest -q --durations=10 \
+  -p no:cacheprovider -m e2e_swarm tests/e2e_swarm "${extra[@]}" >"$SWARM_LOG" 2>&1 &
+swarm_pid=$!
 rest_rc=0
 # Lane 1 mostly waits (processes starting, scrapes, Docker): 7 CPU-minutes in 23 wall-minutes
 # when run on one worker. Its files run on LANE1_WORKERS workers (whole files per worker:
@@ -74,8 +81,14 @@ rest_rc=0
   --ignore=tests/e2e --ignore=tests/e2e_swarm "${extra[@]}" || rest_rc=$?
 rest_done=$(date +%s)
 
+wait "$swarm_pid"
+swarm_rc=$?
+swarm_done=$(date +%s)
 wait "$e2e_pid"
 e2e_rc=$?
+echo
+echo "== lane 3: swarm e2e (finished $((swarm_done - started))s after the start)"
+cat "$SWARM_LOG"
 echo
 echo "== lane 2: e2e (finished $(( $(date +%s) - started ))s after the start)"
 cat "$E2E_LOG"
@@ -88,5 +101,6 @@ if [[ -s $ARTIFACTS/e2e/diagnosis.txt ]]; then
 fi
 echo
 echo "== lint rc=$lint_rc; unit/integration/browser/swarm rc=$rest_rc" \
-  "(lane 1 took $((rest_done - started))s); e2e rc=$e2e_rc; wall $(( $(date +%s) - started ))s"
-(( lint_rc == 0 && rest_rc == 0 && e2e_rc == 0 ))
+  "(lane 1 took $((rest_done - started))s); swarm e2e rc=$swarm_rc" \
+  "(lane 3 ended at $((swarm_done - started))s); e2e rc=$e2e_rc; wall $(( $(date +%s) - started ))s"
+(( lint_rc == 0 && rest_rc == 0 && swarm_rc == 0 && e2e_rc == 0 ))

@@ -2,7 +2,8 @@
 
 Its own directory and marker (`e2e_swarm`), run in a pytest session of its own (`make
 e2e-swarm`). RELIA_STACK (relia) and RELIA_PORT_OFFSET (0) name the stack and shift its ports:
-with an offset it can run beside a compose stack (not in CI: docs/swarm.md, "Tests")."""
+with an offset it runs beside a compose stack (CI: `RELIA_STACK=relia-ci RELIA_PORT_OFFSET=10000`
+beside the compose e2e, docs/swarm.md "Tests")."""
 
 from __future__ import annotations
 
