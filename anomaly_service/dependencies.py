@@ -112,6 +112,9 @@ class Dependencies:
         self.graph.learn_p99(samples, self.config)
         for anomaly in tracker.active.values():
             anomaly.cause = self.cause(anomaly.service, anomaly.metric)
+            for callee in (anomaly.cause or {}).get("caused_by", []):
+                if callee not in anomaly.caused_by_seen:
+                    anomaly.caused_by_seen.append(callee)
         for t in transitions:
             active = tracker.active.get(t.anomaly["id"])
             if active is not None:

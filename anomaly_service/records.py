@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,9 @@ class Anomaly:
     frozen_evidence: np.ndarray | None = None  # compact copy taken at resolve time
     expired: bool = False  # closed because its series stayed absent past the TTL
     cause: dict[str, Any] | None = None  # set while a dependency explains it (dependencies.py)
+    # Every dependency that explained it at some cycle while open, first seen first: `cause`
+    # follows the evidence, so an anomaly that outlives it would otherwise forget its culprit.
+    caused_by_seen: list[str] = field(default_factory=list)
     load_driven: bool = False  # it started while the service's traffic was above its band (load.py)
     # Closed without a verdict: restored after a restart but its metric left the catalog.
     interrupted: bool = False
@@ -157,6 +160,7 @@ class Anomaly:
         cause = self.cause or {}
         return {
             "caused_by": list(cause.get("caused_by", [])),
+            "caused_by_seen": list(self.caused_by_seen),
             "root_causes": list(cause.get("root_causes", [])),
             "cause_evidence": list(cause.get("evidence", [])),
             "caused_by_load": self.load_driven,

@@ -158,10 +158,14 @@ def _cause(a: dict[str, Any]) -> dict[str, Any]:
         roots = a.get("root_causes") or caused_by
         if roots != caused_by:
             summary += f" (root: {', '.join(roots)})"
+    elif seen := list(a.get("caused_by_seen", [])):
+        # its culprit's evidence has passed, not its culprit: an own fault would be a guess
+        summary = f"was a victim of {', '.join(seen)} earlier; no dependency explains it now"
     else:
         summary = f"no dependency explains it: a fault of {a['service']} itself"
     return {
         "caused_by": caused_by,
+        "caused_by_seen": list(a.get("caused_by_seen", [])),
         "root_causes": list(a.get("root_causes", [])),
         "evidence": list(a.get("cause_evidence", [])),
         "summary": summary,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from relia_contracts.severity import SeverityWord
 
@@ -52,7 +52,9 @@ class Anomaly(BaseModel):
     unit: str
     summary: str
     interrupted: bool
-    caused_by: list[str]
+    caused_by: list[str]  # the dependencies that explain it now (the policies read this)
+    # every dependency that explained it at some point while open (older producers: none)
+    caused_by_seen: list[str] = Field(default_factory=list)
     root_causes: list[str]
     cause_evidence: list[CauseEvidence]
     caused_by_load: bool

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from relia_contracts.anomalies import AnomalyKind, CauseEvidence
 from relia_contracts.severity import SeverityWord
@@ -73,6 +73,7 @@ class TriageChanges(BaseModel):
 
 class SuspectedCause(BaseModel):
     caused_by: list[str]
+    caused_by_seen: list[str] = Field(default_factory=list)
     root_causes: list[str]
     evidence: list[CauseEvidence]
     summary: str

@@ -91,6 +91,12 @@ def test_the_cause_follows_the_evidence_while_the_anomaly_is_open() -> None:
     prom.labelled[TIMEOUTS] = []
     cycle(engine, clock)
     assert anomaly.cause is None
+    # the policies read `caused_by` (now); a post-mortem reads what it was blamed on while open
+    fields = anomaly.cause_fields()
+    assert (fields["caused_by"], fields["caused_by_seen"]) == ([], ["users"])
+    prom.labelled[TIMEOUTS] = [edge("orders", "users", 2.0)]
+    cycle(engine, clock)
+    assert anomaly.cause_fields()["caused_by_seen"] == ["users"]  # once, however often
 
 
 def test_rejected_edge_queries_are_reported_and_detection_goes_on() -> None:

@@ -46,11 +46,22 @@ def test_row_round_trip_keeps_every_field_and_the_evidence() -> None:
 
     a = anomaly(1, resolved_at=5.0)
     a.cause = {"caused_by": ["payments"]}
+    a.caused_by_seen = ["users", "payments"]
     a.frozen_evidence = np.arange(10, dtype=float).reshape(5, 2)
     back = anomaly_from_row(*anomaly_row(a)[4:])
     assert back.to_dict() == a.to_dict()
+    assert back.caused_by_seen == ["users", "payments"]
     assert back.frozen_evidence is not None
     assert back.frozen_evidence.tolist() == (a.frozen_evidence.tolist())
+
+
+def test_a_row_written_before_caused_by_seen_existed_loads_with_none_seen() -> None:
+    import json
+
+    row = anomaly_row(anomaly(2))
+    body = json.loads(row[4])
+    del body["caused_by_seen"]
+    assert anomaly_from_row(json.dumps(body), None).caused_by_seen == []
 
 
 def test_retention_by_age_and_count_keeps_open_anomalies(tmp_path: Path) -> None:

@@ -184,6 +184,20 @@ def test_the_packet_of_a_victim_names_its_cause_changes_and_next_step(rig: Rig) 
     assert step["plan_unavailable"] == "policy engine unreachable: ConnectError"
 
 
+def test_a_victim_whose_evidence_passed_is_not_called_an_own_fault(rig: Rig) -> None:
+    """Seen in CI: orders' errors, blamed on a restarting users, outlived the failed calls; the
+    packet then said "a fault of orders itself". It now says what it was blamed on."""
+    anomaly = open_incident(rig)
+    rig.prom.labelled[FAILURES] = []
+    rig.cycle({"orders": 0.6, "payments": 0.0005})
+    now = rig.client.get(f"/anomalies/{anomaly['id']}").json()
+    assert (now["status"], now["caused_by"], now["caused_by_seen"]) == ("active", [], ["payments"])
+    cause = rig.packet(anomaly["id"])["suspected_cause"]
+    assert cause["caused_by"] == []
+    assert cause["caused_by_seen"] == ["payments"]
+    assert cause["summary"] == "was a victim of payments earlier; no dependency explains it now"
+
+
 def test_docker_events_are_the_changes_when_the_policy_engine_has_them(rig: Rig) -> None:
     anomaly = open_incident(rig)
     now = rig.clock.now
