@@ -20,6 +20,7 @@ ANOMALY_KEYS = {
     "peak_value",
     "fingerprint",
     "caused_by",
+    "caused_by_seen",
     "root_causes",
     "cause_evidence",
     "caused_by_load",
