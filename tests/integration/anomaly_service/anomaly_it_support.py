@@ -114,6 +114,32 @@ class HistogramExporter(_Exporter):
         return "\n".join(lines) + "\n"
 
 
+class StatusExporter(_Exporter):
+    """One service's request counts by status code (the histogram's `_count`, untyped): 200s at
+    a steady rate, 500s when the test adds them. Both series exist from the start: rate() never
+    sees a series' first sample as an increase."""
+
+    def __init__(self, ok_per_s: float) -> None:
+        self.ok_per_s = ok_per_s
+        self.started = time.monotonic()
+        self.errors = 0
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def add_errors(self, n: int) -> None:
+        with self.lock:
+            self.errors += n
+
+    def exposition(self) -> str:
+        ok = int(self.ok_per_s * (time.monotonic() - self.started))
+        with self.lock:
+            errors = self.errors
+        return (
+            f'{REQUEST_DURATION}_count{{status_code="200"}} {ok}\n'
+            f'{REQUEST_DURATION}_count{{status_code="500"}} {errors}\n'
+        )
+
+
 class AlertReceiver(_Server):
     """Records every POST /alerts body and its Authorization header."""
 

@@ -25,6 +25,15 @@ def test_latency_counts_slow_requests_at_its_floor() -> None:
     assert "< 3" in latency.query  # fewer than 3 slow requests above the floor: no value
 
 
+def test_error_rate_counts_errors_only_past_its_floor() -> None:
+    """The error signal's 5xx count applies past the floor only: a floor changed alone would
+    drop sub-floor values, or let one 5xx among a few requests through again."""
+    (errors,) = [s for s in load_catalog(DEFAULT_CATALOG) if s.name == "error_rate"]
+    thresholds = {float(v) for v in re.findall(r"\) > ([0-9.]+)", errors.query)}
+    assert thresholds == {errors.floor}
+    assert "< 3" in errors.query
+
+
 def test_default_catalog_has_the_words_policies_use() -> None:
     specs = load_catalog(DEFAULT_CATALOG)
     assert [s.name for s in specs] == POLICY_WORDS + EXTRA_SIGNALS

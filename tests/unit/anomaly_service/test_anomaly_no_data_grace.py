@@ -72,7 +72,7 @@ def test_query_window_comes_from_the_catalog_queries() -> None:
     windows = {m.name: query_window_s(m.query) for m in load_catalog(DEFAULT_CATALOG)}
     assert windows == {
         "latency": 30.0,  # its slow-request count reads the counters 15 s back (offset)
-        "error_rate": 15.0,
+        "error_rate": 30.0,  # its 5xx count reads the counters 15 s back, as latency
         "cpu": 15.0,
         "memory": 0.0,
         "request_rate": 15.0,

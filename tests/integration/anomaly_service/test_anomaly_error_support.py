@@ -1,0 +1,80 @@
+"""The shipped error_rate signal on a real Prometheus: at under a request per second one 5xx is
+10-30 % of the window, a breach the shipped restart policies act on; it counts only with 3 5xx
+behind it. The counters are the demo services' own series, their counts set by the test."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from anomaly_it_support import StatusExporter, poll
+
+from anomaly_service.catalog import load_catalog
+from anomaly_service.config import DEFAULT_CATALOG
+from tests.support.prometheus import PrometheusServer, ScrapeTarget
+
+pytestmark = pytest.mark.prometheus
+
+COUNT = "http_server_request_duration_seconds_count"
+RAW_RATIO = (
+    f'sum by (service) (rate({COUNT}{{job="services",status_code=~"5.."}}[15s]))'
+    f' / sum by (service) (rate({COUNT}{{job="services"}}[15s]))'
+)
+
+
+def by_service(prom: PrometheusServer, query: str, at: float) -> dict[str, float]:
+    resp = httpx.get(f"{prom.url}/api/v1/query", params={"query": query, "time": at}, timeout=10)
+    body: dict[str, Any] = resp.json()
+    assert body["status"] == "success", body
+    return {r["metric"]["service"]: float(r["value"][1]) for r in body["data"]["result"]}
+
+
+def test_error_rate_needs_three_errors_to_pass_the_floor(tmp_path: Path) -> None:
+    (errors,) = [m for m in load_catalog(DEFAULT_CATALOG) if m.name == "error_rate"]
+    assert errors.floor == 0.05
+    exporter = StatusExporter(ok_per_s=0.6)  # 9 requests in a 15 s window
+    target = ScrapeTarget("services", f"127.0.0.1:{exporter.port}", {"service": "orders"})
+    prom = PrometheusServer(tmp_path, [target], scrape_interval="1s").start()
+    try:
+        prom.wait_for_targets_up(1, timeout_s=60)
+        healthy = poll(
+            "a healthy error rate",
+            lambda: by_service(prom, errors.query, time.time()).get("orders") == 0.0 or None,
+            60,
+        )
+        assert healthy
+        # past the first 15 s, so the count is "now minus 15 s ago", not a young series' total
+        time.sleep(max(0.0, 17 - (time.monotonic() - exporter.started)))
+
+        exporter.add_errors(1)
+
+        def one_error_seen() -> tuple[float, dict[str, float]] | None:
+            at = time.time()
+            raw = by_service(prom, RAW_RATIO, at).get("orders", 0.0)
+            return (raw, by_service(prom, errors.query, at)) if raw > 0.05 else None
+
+        raw, shipped = poll("one 5xx in the raw ratio", one_error_seen, 20)
+        assert raw > 0.05  # one 5xx among 9 requests crosses the floor...
+        assert shipped == {}, shipped  # ...and the shipped signal has no value
+
+        exporter.add_errors(2)  # three within 15 s: a breach the signal reports
+        breached = poll(
+            "the error rate past the floor",
+            lambda: (v := by_service(prom, errors.query, time.time()).get("orders")) and v > 0.05,
+            20,
+        )
+        assert breached
+
+        # Once the errors leave the window, the value is back to 0.
+        recovered = poll(
+            "the error rate back to 0",
+            lambda: by_service(prom, errors.query, time.time()).get("orders") == 0.0 or None,
+            40,
+        )
+        assert recovered
+    finally:
+        prom.stop()
+        exporter.stop()
