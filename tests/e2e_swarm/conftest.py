@@ -25,7 +25,7 @@ from tests.e2e.report import REPORT
 from tests.e2e.sync_client import SyncPlatform
 from tests.e2e.traffic import Traffic
 from tests.support.requirements import require_docker
-from tests.support.swarm import single_node_swarm
+from tests.support.swarm import single_node_swarm, tasks
 
 ARTIFACTS = REPO / ".artifacts" / "e2e-swarm"
 
@@ -38,6 +38,7 @@ class SwarmStack:
     prom: Prometheus
     traffic: Traffic
     policy_dir: str
+    first_tasks: dict[str, set[str]]  # every service's task ids once the stack was healthy
 
     def service(self, service: str) -> str:
         return f"{self.name}_{service}"
@@ -63,6 +64,12 @@ def _down(env: dict[str, str], name: str) -> None:
     names = [v for v in listed.stdout.split() if v.startswith(f"{name}-swarm_")]
     if names:
         run(["docker", "volume", "rm", *names], timeout=60, check=False)
+
+
+def task_ids(stack: str) -> dict[str, set[str]]:
+    """Every service of the stack with the ids of all its tasks, ended ones included."""
+    services = run(["docker", "stack", "services", stack, "--format", "{{.Name}}"], timeout=30)
+    return {name: {t["ID"] for t in tasks(name)} for name in services.stdout.split()}
 
 
 def _compose_stack_running() -> bool:
@@ -106,6 +113,7 @@ def swarm_stack() -> Iterator[SwarmStack]:
         REPORT.facts["make up-swarm: deploy -> all healthy (images built)"] = (
             f"{time.monotonic() - started:.1f}s"
         )
+        first_tasks = task_ids(name)
         defaults = Targets()
         urls = {k: shifted(v, offset) for k, v in defaults.services.items()}
         targets = Targets(
@@ -116,7 +124,7 @@ def swarm_stack() -> Iterator[SwarmStack]:
         api, prom = SyncPlatform(targets), Prometheus(shifted(PROMETHEUS, offset))
         traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=1800, urls=urls).start()
         try:
-            yield SwarmStack(name, urls, api, prom, traffic, policy_dir)
+            yield SwarmStack(name, urls, api, prom, traffic, policy_dir, first_tasks)
         finally:
             traffic.stop()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ one replica per service the fault lands on that task.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.e2e.harness import run
 from tests.e2e.report import REPORT
 from tests.e2e.steps import find_action, start_fault, wait_detected, wait_for, wait_quiet
 from tests.e2e.sync_client import wait_until
-from tests.e2e_swarm.conftest import SwarmStack
+from tests.e2e_swarm.conftest import SwarmStack, task_ids
 from tests.support.swarm import running_slots, tasks
 
 pytestmark = [pytest.mark.e2e_swarm, pytest.mark.swarm]
@@ -189,6 +190,53 @@ def test_pause_and_dry_run_are_honoured(swarm_stack: SwarmStack) -> None:
     finally:
         api.toggle(True)
         api.clear("users")
+
+
+@pytest.mark.timeout(120)
+def test_nothing_outside_the_opted_in_services_of_the_stack_was_touched(
+    swarm_stack: SwarmStack,
+) -> None:
+    """Issue 14's scope target: 0 actions on services without the opt-in label or outside the
+    stack, read from the engine's audit log and checked against Swarm's task history (a task
+    stopped or replaced leaves an ended task behind), not from the engine's word alone. The
+    compose stack beside it (CI) checks its own containers in its own scenarios."""
+    stack = swarm_stack.name
+    opted_in = {
+        name
+        for name in swarm_stack.first_tasks
+        if service_labels(name).get("relia.remediation") == "enabled"
+    }
+    assert opted_in == {swarm_stack.service(s) for s in ("orders", "users", "payments")}
+    acted = [
+        a
+        for a in swarm_stack.api.actions()
+        if a["action"] != "alert" and a["outcome"] in ("succeeded", "failed")
+    ]
+    assert acted, "the scenarios before acted: the audit log must show it"
+    outside = [
+        f"{a['action']} {a['service']} -> {a.get('target')}"
+        for a in acted
+        if swarm_stack.service(a["service"]) not in opted_in
+        or not (a.get("target") or swarm_stack.service(a["service"])).startswith(f"{stack}_")
+    ]
+    now = task_ids(stack)
+    replaced = {
+        name: sorted(now.get(name, set()) - ids)
+        for name, ids in swarm_stack.first_tasks.items()
+        if name not in opted_in and now.get(name, set()) != ids
+    }
+    REPORT.facts["actions outside the stack or on services without the opt-in label"] = (
+        f"{len(outside)} of {len(acted)} actions; tasks of the {len(replaced)} of "
+        f"{len(swarm_stack.first_tasks) - len(opted_in)} other services replaced"
+    )
+    assert outside == []
+    assert replaced == {}, "a service without the opt-in label had a task stopped or replaced"
+
+
+def service_labels(name: str) -> dict[str, str]:
+    out = run(["docker", "service", "inspect", "--format", "{{json .Spec.Labels}}", name],
+              timeout=30).stdout  # fmt: skip
+    return dict(json.loads(out) or {})
 
 
 def set_dry_run(path: Path, policy: str) -> None:
