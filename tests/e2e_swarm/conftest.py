@@ -72,6 +72,16 @@ def task_ids(stack: str) -> dict[str, set[str]]:
     return {name: {t["ID"] for t in tasks(name)} for name in services.stdout.split()}
 
 
+def service_logs(service: str) -> str:
+    """The service's last log lines; a note instead when the engine does not answer in time
+    (seen on a busy CI host: `docker service logs` hung past 60 s and failed the teardown)."""
+    try:
+        logs = run(["docker", "service", "logs", "--tail", "300", service], timeout=45, check=False)
+    except subprocess.TimeoutExpired:
+        return f"`docker service logs {service}` did not answer within 45 s\n"
+    return logs.stdout + logs.stderr
+
+
 def _compose_stack_running() -> bool:
     label = "label=com.docker.compose.project=relia"
     return bool(run(["docker", "ps", "-q", "--filter", label], timeout=30).stdout.strip())
@@ -129,9 +139,7 @@ def swarm_stack() -> Iterator[SwarmStack]:
             traffic.stop()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             for service in ("policy-engine", "orders", "anomaly-service"):
-                logs = run(["docker", "service", "logs", "--tail", "300", f"{name}_{service}"],
-                           timeout=60, check=False)  # fmt: skip
-                (ARTIFACTS / f"{service}.log").write_text(logs.stdout + logs.stderr)
+                (ARTIFACTS / f"{service}.log").write_text(service_logs(f"{name}_{service}"))
             api.close()
             prom.close()
             _down(env, name)

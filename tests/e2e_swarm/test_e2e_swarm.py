@@ -123,13 +123,33 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
         api, "swarm orders CPU -> scale up/down", "orders", "cpu", intensity=1.0, duration_s=300
     )
     started = timing.fault_at
+    orders = swarm_stack.service("orders")
+    cpu_seen: list[float] = []
+
+    def scaled_up() -> dict[str, Any] | None:
+        cpu = prom.value(
+            'max(rate(process_cpu_seconds_total{job="services",service="orders"}[15s]))'
+        )
+        if cpu is not None:
+            cpu_seen.append(cpu)
+        return find_action(api, "orders", "scale_up", started)
+
     try:
-        up = wait_for(
-            api, "orders", started, "a scale_up of orders",
-            lambda: find_action(api, "orders", "scale_up", started), 240,
-        )  # fmt: skip
+        try:
+            up = wait_for(api, "orders", started, "a scale_up of orders", scaled_up, 240)
+        except AssertionError as exc:
+            # what the host gave the burning task, and what Swarm did to its tasks meanwhile
+            ended = [
+                f"{t.get('Slot', '?')}:{t['Status']['State']}:"
+                f"{t['Status'].get('Err') or t['Status'].get('Message', '')}"
+                for t in tasks(orders)
+                if t["Status"]["State"] != "running"
+            ]
+            cpu = ", ".join(f"{c:.2f}" for c in cpu_seen[-24:])
+            raise AssertionError(
+                f"{exc}\n  orders CPU (cores, last): {cpu}\n  ended tasks: {ended}"
+            ) from None
         timing.action_at = up["created_at"]
-        orders = swarm_stack.service("orders")
         wait_until("two running orders tasks", lambda: len(running_slots(orders)) == 2, 90, 2)
         wait_until(
             "two orders tasks scraped",
@@ -145,10 +165,12 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
         api, "orders", stopped, "a scale_down of orders",
         lambda: find_action(api, "orders", "scale_down", stopped), 360,
     )  # fmt: skip
-    orders = swarm_stack.service("orders")
     wait_until("one orders task again", lambda: len(running_slots(orders)) == 1, 60, 2)
     timing.normal_at = time.time()
-    timing.note = f"scale_down at +{down['created_at'] - stopped:.0f}s after the overload stopped"
+    timing.note = (
+        f"CPU peak {max(cpu_seen, default=float('nan')):.2f}; "
+        f"scale_down at +{down['created_at'] - stopped:.0f}s after the overload stopped"
+    )
 
 
 @pytest.mark.timeout(600)
