@@ -132,7 +132,7 @@ def swarm_stack() -> Iterator[SwarmStack]:
             policy_url=shifted(defaults.policy_url, offset),
         )
         api, prom = SyncPlatform(targets), Prometheus(shifted(PROMETHEUS, offset))
-        traffic = Traffic(rate_per_s=8.0, threads=4, max_duration_s=1800, urls=urls).start()
+        traffic = Traffic(rate_per_s=5.0, threads=4, max_duration_s=1800, urls=urls).start()
         try:
             yield SwarmStack(name, urls, api, prom, traffic, policy_dir, first_tasks)
         finally:
