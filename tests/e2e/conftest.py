@@ -154,8 +154,10 @@ ORDER = (
     "test_latency_fault_on_orders_is_cured_by_restart",  # 1 orders
     "test_a_hung_users_is_restarted_and_its_caller_never",  # 9 users, > 300 s after 4
     "test_error_fault_on_payments_is_cured_by_restart",  # 2 payments
-    "test_cpu_overload_scales_orders_up_then_back_down",  # 3 orders (scale)
+    "test_cpu_overload_scales_orders_up",  # 3a orders (scale up, overload stopped)
+    # 6 runs while orders' `cpu < 0.2 for 120s` counts down (2-4 minutes after 3a's stop)
     "test_broken_policies_edit_is_reported_and_last_good_policies_keep_acting",  # 6 users
+    "test_orders_scales_back_down_after_the_overload",  # 3b orders (scale down)
     "test_chaos_spike_scales_orders_out_and_never_restarts_it",  # 8 orders (scale)
     "test_chaos_scenario_cli_closes_the_loop_with_a_real_restart",  # 7 payments, > 300 s after 2
     # restarts the anomaly service: last, after every scenario that needs its baselines

@@ -18,6 +18,7 @@ from tests.e2e.conftest import Stack
 from tests.e2e.harness import container_started_at, containers, wait_past_grace
 from tests.e2e.prom import cpu_hold
 from tests.e2e.report import REPORT, Timing
+from tests.e2e.steps import wait_cooldowns_over
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +34,8 @@ def test_chaos_scenario_cli_closes_the_loop_with_a_real_restart(stack: Stack) ->
     (payments,) = containers("payments")
     started_before = container_started_at(payments["name"])
     wait_past_grace("payments")
+    # scenario 2 restarted payments about 5 minutes before (tests/e2e/conftest.py, ORDER)
+    wait_cooldowns_over(stack.api, "payments_high_latency_restart")
     proc = subprocess.run(
         [sys.executable, "-m", "chaos_simulator", "scenario", "latency-restart",
          "--service", "payments", "--json", "--warmup-timeout", "120",
