@@ -47,6 +47,10 @@ up() {
   "$PY" scripts/swarm_stack.py --prometheus monitoring/prometheus/prometheus.yml "$GEN/prometheus.yml"
   docker compose "${FILES[@]}" -f docker-compose.swarm.yml config --format json \
     | "$PY" scripts/swarm_stack.py >"$GEN/stack.json"
+  # A first deploy onto ports another stack holds would leave tasks pending until the timeout.
+  if ! docker stack ls --format '{{.Name}}' | grep -qx "$STACK"; then
+    "$PY" scripts/swarm_stack.py --busy-ports "$GEN/stack.json" || exit 1
+  fi
   # Images are local (single node): no registry lookup for their digests.
   docker stack deploy --resolve-image never --prune -c "$GEN/stack.json" "$STACK"
   local deadline=$((start + UP_TIMEOUT))

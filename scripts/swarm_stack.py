@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,31 @@ def swarm_prometheus(config: dict[str, Any], stack: str = DEFAULT_STACK) -> dict
     return {**config, "scrape_configs": swapped}
 
 
+def published_ports(stack: dict[str, Any]) -> list[tuple[str, int]]:
+    """(service, port) for every port the stack file publishes on its nodes."""
+    return sorted(
+        (name, int(port["published"]))
+        for name, spec in stack.get("services", {}).items()
+        for port in spec.get("ports") or []
+        if port.get("published") not in (None, "")
+    )
+
+
+def busy_ports(ports: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The ports something on this host already holds. Swarm binds a host-mode port on every
+    interface; a taken one leaves the task pending with no error a user sees at once."""
+    busy = []
+    for service, port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # past connections in TIME_WAIT do not hold a port; a listener does, reuse or not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                busy.append((service, port))
+    return busy
+
+
 def _stack_settings() -> tuple[str, int]:
     """RELIA_STACK and RELIA_PORT_OFFSET, checked (read once, by the script's entry point)."""
     stack = os.environ.get("RELIA_STACK") or DEFAULT_STACK
@@ -196,6 +222,17 @@ def main() -> int:
     except ValueError as exc:
         print(f"swarm_stack: {exc}", file=sys.stderr)
         return 2
+    if sys.argv[1:2] == ["--busy-ports"] and len(sys.argv) == 3:
+        taken = busy_ports(published_ports(json.loads(Path(sys.argv[2]).read_text())))
+        for service, port in taken:
+            print(f"port {port} ({service}) is taken on this host", file=sys.stderr)
+        if taken:
+            print(
+                "swarm_stack: another stack holds these ports (`make up`'s compose stack?): "
+                "`make down` first, or set RELIA_PORT_OFFSET (and RELIA_STACK) to run beside it",
+                file=sys.stderr,
+            )
+        return 2 if taken else 0
     if sys.argv[1:2] == ["--prometheus"] and len(sys.argv) == 4:
         source, target = Path(sys.argv[2]), Path(sys.argv[3])
         target.parent.mkdir(parents=True, exist_ok=True)

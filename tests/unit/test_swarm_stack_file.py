@@ -4,6 +4,8 @@ accepts, and the Prometheus config gets task discovery for its `services` job.""
 from __future__ import annotations
 
 import importlib.util
+import json
+import socket
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -131,6 +133,38 @@ def test_a_named_stack_shifts_its_ports_and_keeps_its_own_volumes_and_tasks() ->
     assert by_source[("__meta_dockerswarm_service_name",)] == "relia-ci_(.+)"
     with pytest.raises(ValueError, match="past 65535"):
         module.to_stack(merged(), "relia-ci", 60000)
+
+
+def test_ports_another_stack_listens_on_are_named_before_a_deploy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`make up` then `make up-swarm` on the default ports: the compose stack's proxies listen
+    on 127.0.0.1, and Swarm's host-mode bind on every interface would leave the tasks pending
+    until the timeout. A clear refusal instead, naming the ports."""
+    module = load()
+    with socket.socket() as taken, socket.socket() as freed:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        freed.bind(("127.0.0.1", 0))
+        busy, free = taken.getsockname()[1], freed.getsockname()[1]
+        freed.close()  # bound once, free again
+        config = merged()
+        config["services"]["orders"]["ports"] = [
+            {"published": str(busy), "target": 8001},
+            {"published": str(free), "target": 8002},
+        ]
+        stack = module.to_stack(config)
+        assert module.published_ports(stack) == sorted([("orders", busy), ("orders", free)])
+        assert module.busy_ports(module.published_ports(stack)) == [("orders", busy)]
+        path = tmp_path / "stack.json"
+        path.write_text(json.dumps(stack))
+        monkeypatch.setattr(module.sys, "argv", ["swarm_stack.py", "--busy-ports", str(path)])
+        assert module.main() == 2
+        err = capsys.readouterr().err
+        assert f"port {busy} (orders) is taken" in err
+        assert str(free) not in err
+        assert "RELIA_PORT_OFFSET" in err
+    assert module.main() == 0  # the listener is gone
 
 
 @pytest.mark.parametrize(
