@@ -184,6 +184,14 @@ def poll(what: str, fn: Callable[[], Any], timeout_s: float, every_s: float = 0.
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
 
 
+def by_service(prom: PrometheusServer, query: str, at: float) -> dict[str, float]:
+    """An instant query's value per `service` label at `at`."""
+    resp = httpx.get(f"{prom.url}/api/v1/query", params={"query": query, "time": at}, timeout=10)
+    body: dict[str, Any] = resp.json()
+    assert body["status"] == "success", body
+    return {r["metric"]["service"]: float(r["value"][1]) for r in body["data"]["result"]}
+
+
 def get(url: str) -> Any:
     return httpx.get(url, timeout=5.0).json()
 

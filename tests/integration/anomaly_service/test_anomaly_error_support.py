@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from anomaly_it_support import StatusExporter, poll
+from anomaly_it_support import StatusExporter, by_service, poll
 
 from anomaly_service.catalog import load_catalog
 from anomaly_service.config import DEFAULT_CATALOG
@@ -23,13 +21,6 @@ RAW_RATIO = (
     f'sum by (service) (rate({COUNT}{{job="services",status_code=~"5.."}}[15s]))'
     f' / sum by (service) (rate({COUNT}{{job="services"}}[15s]))'
 )
-
-
-def by_service(prom: PrometheusServer, query: str, at: float) -> dict[str, float]:
-    resp = httpx.get(f"{prom.url}/api/v1/query", params={"query": query, "time": at}, timeout=10)
-    body: dict[str, Any] = resp.json()
-    assert body["status"] == "success", body
-    return {r["metric"]["service"]: float(r["value"][1]) for r in body["data"]["result"]}
 
 
 def test_error_rate_needs_three_errors_to_pass_the_floor(tmp_path: Path) -> None:

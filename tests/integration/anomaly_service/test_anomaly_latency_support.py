@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from anomaly_it_support import HistogramExporter, poll
+from anomaly_it_support import HistogramExporter, by_service, poll
 
 from anomaly_service.catalog import load_catalog
 from anomaly_service.config import DEFAULT_CATALOG
@@ -22,13 +20,6 @@ RAW_P99 = (
     "histogram_quantile(0.99, sum by (service, le) "
     '(rate(http_server_request_duration_seconds_bucket{job="services"}[15s])))'
 )
-
-
-def by_service(prom: PrometheusServer, query: str, at: float) -> dict[str, float]:
-    resp = httpx.get(f"{prom.url}/api/v1/query", params={"query": query, "time": at}, timeout=10)
-    body: dict[str, Any] = resp.json()
-    assert body["status"] == "success", body
-    return {r["metric"]["service"]: float(r["value"][1]) for r in body["data"]["result"]}
 
 
 def test_latency_needs_three_slow_requests_to_pass_the_floor(tmp_path: Path) -> None:
