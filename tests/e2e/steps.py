@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
@@ -97,6 +98,31 @@ def find_action(
     records = api.actions(service=service, action=action, since=since)
     found, _ = match_action(records, service, (action,), since, False, outcomes=(outcome,))
     return found
+
+
+@dataclass
+class ScaleUpWatch:
+    """A wait_for probe: the first scale_up of `service` since `since`, reading the service's
+    CPU (its busiest replica, cores) at every poll: the peak goes in the report, and a missing
+    scale_up can say what the host gave the service."""
+
+    api: SyncPlatform
+    prom: Prometheus
+    service: str
+    since: float
+    cpu: list[float] = field(default_factory=list)
+
+    def __call__(self) -> Record | None:
+        cpu = self.prom.value(
+            f'max(rate(process_cpu_seconds_total{{job="services",service="{self.service}"}}[15s]))'
+        )
+        if cpu is not None:
+            self.cpu.append(cpu)
+        return find_action(self.api, self.service, "scale_up", self.since)
+
+    @property
+    def peak(self) -> float:
+        return max(self.cpu, default=float("nan"))
 
 
 def restarts_of(api: SyncPlatform, service: str, since: float) -> list[Record]:

@@ -12,7 +12,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.e2e.harness import containers, wait_past_grace
 from tests.e2e.prom import signal_left_its_band
 from tests.e2e.report import REPORT, Timing
 from tests.e2e.steps import (
+    ScaleUpWatch,
     calm_for,
     find_action,
     find_anomaly,
@@ -234,22 +234,12 @@ def test_cpu_overload_scales_orders_up(stack: Stack) -> None:
         api, "3 orders CPU overload -> scale", "orders", "cpu", intensity=1.0, duration_s=300
     )
     started = timing.fault_at
-    cpu_seen: list[float] = []
-
-    def scaled_up() -> dict[str, Any] | None:
-        cpu = prom.value(
-            'max(rate(process_cpu_seconds_total{job="services",service="orders"}[15s]))'
-        )
-        if cpu is not None:
-            cpu_seen.append(cpu)
-        return find_action(api, "orders", "scale_up", started)
-
+    watch = ScaleUpWatch(api, prom, "orders", started)
     try:
         try:
-            action = wait_for(api, "orders", started, "a scale_up of orders", scaled_up, 240)
+            action = wait_for(api, "orders", started, "a scale_up of orders", watch, 240)
         except AssertionError as exc:
-            peak = max(cpu_seen, default=float("nan"))
-            raise AssertionError(f"{exc}\n  orders CPU peak {peak:.2f} cores") from None
+            raise AssertionError(f"{exc}\n  orders CPU peak {watch.peak:.2f} cores") from None
         timing.action_at = action["created_at"]
         anomaly = find_anomaly(api, "orders", "cpu", started, "info")
         timing.anomaly_at = anomaly["opened_at"] if anomaly else None
@@ -278,7 +268,7 @@ def test_cpu_overload_scales_orders_up(stack: Stack) -> None:
         for _ in range(20):
             if api.clear("orders") > 0:
                 break
-    OVERLOAD.append(Overload(time.time(), timing, max(cpu_seen, default=float("nan"))))
+    OVERLOAD.append(Overload(time.time(), timing, watch.peak))
 
 
 @pytest.mark.timeout(600)

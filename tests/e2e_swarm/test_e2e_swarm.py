@@ -22,7 +22,14 @@ from policy_engine.actuator.selection import parse_rfc3339
 from policy_engine.policy_model import DOCKER_ACTIONS
 from tests.e2e.harness import run
 from tests.e2e.report import REPORT
-from tests.e2e.steps import find_action, start_fault, wait_detected, wait_for, wait_quiet
+from tests.e2e.steps import (
+    ScaleUpWatch,
+    find_action,
+    start_fault,
+    wait_detected,
+    wait_for,
+    wait_quiet,
+)
 from tests.e2e.sync_client import wait_until
 from tests.e2e_swarm.conftest import SwarmStack, task_ids
 from tests.support.swarm import running_slots, tasks
@@ -125,19 +132,10 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
     )
     started = timing.fault_at
     orders = swarm_stack.service("orders")
-    cpu_seen: list[float] = []
-
-    def scaled_up() -> dict[str, Any] | None:
-        cpu = prom.value(
-            'max(rate(process_cpu_seconds_total{job="services",service="orders"}[15s]))'
-        )
-        if cpu is not None:
-            cpu_seen.append(cpu)
-        return find_action(api, "orders", "scale_up", started)
-
+    watch = ScaleUpWatch(api, prom, "orders", started)
     try:
         try:
-            up = wait_for(api, "orders", started, "a scale_up of orders", scaled_up, 240)
+            up = wait_for(api, "orders", started, "a scale_up of orders", watch, 240)
         except AssertionError as exc:
             # what the host gave the burning task, and what Swarm did to its tasks meanwhile
             ended = [
@@ -146,7 +144,7 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
                 for t in tasks(orders)
                 if t["Status"]["State"] != "running"
             ]
-            cpu = ", ".join(f"{c:.2f}" for c in cpu_seen[-24:])
+            cpu = ", ".join(f"{c:.2f}" for c in watch.cpu[-24:])
             raise AssertionError(
                 f"{exc}\n  orders CPU (cores, last): {cpu}\n  ended tasks: {ended}"
             ) from None
@@ -169,7 +167,7 @@ def test_cpu_overload_scales_orders_up_then_down(swarm_stack: SwarmStack) -> Non
     wait_until("one orders task again", lambda: len(running_slots(orders)) == 1, 60, 2)
     timing.normal_at = time.time()
     timing.note = (
-        f"CPU peak {max(cpu_seen, default=float('nan')):.2f}; "
+        f"CPU peak {watch.peak:.2f}; "
         f"scale_down at +{down['created_at'] - stopped:.0f}s after the overload stopped"
     )
 
