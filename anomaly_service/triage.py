@@ -153,19 +153,20 @@ def _docker_change(change: dict[str, Any]) -> dict[str, Any]:
 
 def _cause(a: dict[str, Any]) -> dict[str, Any]:
     caused_by = list(a.get("caused_by", []))
+    seen = list(a.get("caused_by_seen", []))
     if caused_by:
         summary = f"victim of {', '.join(caused_by)}"
         roots = a.get("root_causes") or caused_by
         if roots != caused_by:
             summary += f" (root: {', '.join(roots)})"
-    elif seen := list(a.get("caused_by_seen", [])):
+    elif seen:
         # its culprit's evidence has passed, not its culprit: an own fault would be a guess
         summary = f"was a victim of {', '.join(seen)} earlier; no dependency explains it now"
     else:
         summary = f"no dependency explains it: a fault of {a['service']} itself"
     return {
         "caused_by": caused_by,
-        "caused_by_seen": list(a.get("caused_by_seen", [])),
+        "caused_by_seen": seen,
         "root_causes": list(a.get("root_causes", [])),
         "evidence": list(a.get("cause_evidence", [])),
         "summary": summary,
