@@ -109,6 +109,8 @@ def create_app(
         settings.policy_engine_url, settings.policy_engine_token
     )
     overrides: dict[str, Any] = dict(settings.detector_config)
+    # one point per cycle, backfilled ones too: the onset's consensus tier counts time so
+    overrides.setdefault("cycle_s", settings.check_interval)
     detector_config = DetectorConfig(**overrides)
     history = history_for(settings)
     engine = Engine(

@@ -15,8 +15,10 @@ from anomaly_service.detector import DetectorConfig
 def _nab(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        config = DetectorConfig(onset_rule=args.onset_rule, novelty=args.novelty)
-        results, n_files, n_windows, cv = nab.run(
+        config = DetectorConfig(
+            onset_rule=args.onset_rule, novelty=args.novelty, consensus=not args.no_consensus
+        )
+        results, n_files, n_windows, cv, alone = nab.run(
             Path(args.data),
             Path(args.windows),
             Path(args.results_dir),
@@ -48,6 +50,23 @@ def _nab(args: argparse.Namespace) -> int:
             f"{r.profile:<20} {r.normalized:7.1f} {r.threshold:10.5f} {r.raw:8.2f} {r.null:7.1f} "
             f"{r.perfect:8.1f} {r.tp:4d} {r.fn:4d} {r.fp:5d}"
         )
+    for r in alone:
+        print(
+            f"{r.profile:<20} {r.normalized:7.1f}    consensus alarms alone (threshold "
+            f"{r.threshold}, chosen on nothing): TP {r.tp} FN {r.fn} FP {r.fp}"
+        )
+    if args.whole_history:
+        ref = nab.whole_history_reference(
+            Path(args.data),
+            Path(args.windows),
+            nab.load_profiles(args.profiles and Path(args.profiles)),
+            config,
+        )
+        for r in ref:
+            print(
+                f"{r.profile:<20} {r.normalized:7.1f}    whole-history reference of the "
+                f"consensus tests (binary): TP {r.tp} FN {r.fn} FP {r.fp}"
+            )
     for c in cv:
         _print_cv(c)
     if args.holdout_data:
@@ -170,9 +189,12 @@ def _synthetic(args: argparse.Namespace) -> int:
 def _throughput(args: argparse.Namespace) -> int:
     rules = ("peak", "rest", "conformal") if args.rule == "all" else (args.rule,)
     for rule in rules:
-        config = DetectorConfig(onset_rule=rule, novelty=args.novelty)
+        config = DetectorConfig(
+            onset_rule=rule, novelty=args.novelty, consensus=not args.no_consensus
+        )
         r = throughput.run(series=args.series, cycles=args.cycles, config=config)
-        name = f"{rule}, novelty" if args.novelty else rule
+        name = rule + (", novelty" if args.novelty else "")
+        name += ", no consensus tier" if args.no_consensus else ", consensus tier"
         print(
             f"throughput (onset rule {name}): {r.series} series x {r.cycles} cycles in "
             f"{r.seconds:.2f} s = {r.updates_per_second:,.0f} series-updates/s "
@@ -185,6 +207,11 @@ def _throughput(args: argparse.Namespace) -> int:
 
 
 def _novelty_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-consensus",
+        action="store_true",
+        help="the onset rule alone, without the consensus tier (detector/consensus.py)",
+    )
     p.add_argument(
         "--novelty",
         action="store_true",
@@ -217,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a second corpus, scored at the thresholds chosen on --data (needs --holdout-windows)",
     )
     p.add_argument("--holdout-windows", help="the second corpus' windows JSON")
+    p.add_argument(
+        "--whole-history",
+        action="store_true",
+        help="also score the consensus tier's tests recomputed over the whole history at every "
+        "row (the published ensemble's way; slow): how far the tier's bounded state moves it",
+    )
     p.add_argument(
         "--onset-rule",
         choices=("peak", "rest", "conformal"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anomaly_service.bench import whole_history
 from anomaly_service.bench.nab_corpus import (
     CorpusError,
     DataFile,
@@ -20,6 +21,7 @@ from anomaly_service.bench.nab_corpus import (
 from anomaly_service.bench.nab_cv import CrossValidation, Fold, cv_settings, leave_one_category_out
 from anomaly_service.bench.nab_scoring import Profile, ProfileResult, score_at, sweep
 from anomaly_service.detector import DetectorConfig, Direction, SeriesResult, score_many
+from anomaly_service.detector.consensus import ALARM_SCORE
 
 # The corpus and cross-validation names stay importable from here (tests, bench CLI).
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "run",
     "score_corpus",
     "transfer",
+    "whole_history_reference",
     "write_results",
 ]
 
@@ -47,6 +50,13 @@ __all__ = [
 def anomaly_scores(result: SeriesResult) -> np.ndarray:
     """The NAB anomaly_score: the core's onset score (0 for missing points)."""
     return np.asarray(np.nan_to_num(result.onset, nan=0.0))
+
+
+def _score(files: list[DataFile], config: DetectorConfig) -> list[SeriesResult]:
+    """Every file through the core, rows in file order, with their timestamps."""
+    return score_many(
+        [f.values for f in files], config, Direction.BOTH, times=[f.seconds() for f in files]
+    )
 
 
 def score_corpus(
@@ -66,17 +76,20 @@ def run(
     profiles_file: Path | None = None,
     config: DetectorConfig | None = None,
     cv_settings: dict[str, DetectorConfig] | None = None,
-) -> tuple[list[ProfileResult], int, int, list[CrossValidation]]:
+) -> tuple[list[ProfileResult], int, int, list[CrossValidation], list[ProfileResult]]:
     """Run the detector over the corpus, write results, score every profile.
 
     With `cv_settings` (name -> config; the first is the default run) also run the
     leave-one-category-out cross-validation of every profile over those settings.
-    Returns (profile results, number of files, number of labelled windows, cv results).
+    Returns (profile results, number of files, number of labelled windows, cv results,
+    the consensus alarms alone per profile: the score at threshold ALARM_SCORE, chosen on
+    nothing; empty without the consensus tier).
     """
+    cfg = config or DetectorConfig()
     files = load_corpus(data_dir)
     windows = load_windows(windows_file, files)
     profiles = load_profiles(profiles_file)
-    results = score_many([f.values for f in files], config or DetectorConfig(), Direction.BOTH)
+    results = _score(files, cfg)
     scores = [anomaly_scores(r) for r in results]
     if results_dir is not None:
         write_results(results_dir, files, scores)
@@ -86,10 +99,14 @@ def run(
         names = list(cv_settings)
         score_sets = {names[0]: scores}
         for name in names[1:]:
-            res = score_many([f.values for f in files], cv_settings[name], Direction.BOTH)
+            res = _score(files, cv_settings[name])
             score_sets[name] = [anomaly_scores(r) for r in res]
         cv = [leave_one_category_out(files, windows, score_sets, p, names[0]) for p in profiles]
-    return score_corpus(files, windows, scores, profiles), len(files), n_windows, cv
+    alone = []
+    if cfg.consensus:
+        rows = corpus_rows(files, windows, scores)
+        alone = [score_at(rows, p, ALARM_SCORE) for p in profiles]
+    return score_corpus(files, windows, scores, profiles), len(files), n_windows, cv, alone
 
 
 @dataclass(frozen=True)
@@ -113,10 +130,22 @@ def transfer(
     `dev` chose for that profile and at its own best one."""
     files = load_corpus(data_dir)
     windows = load_windows(windows_file, files)
-    results = score_many([f.values for f in files], config, Direction.BOTH)
+    results = _score(files, config)
     rows = corpus_rows(files, windows, [anomaly_scores(r) for r in results])
     by_name = {r.profile: r for r in dev}
     return [
         Transfer(p.name, score_at(rows, p, by_name[p.name].threshold), sweep(rows, p))
         for p in profiles
     ]
+
+
+def whole_history_reference(
+    data_dir: Path, windows_file: Path, profiles: list[Profile], config: DetectorConfig
+) -> list[ProfileResult]:
+    """The consensus tier's tests recomputed over each file's whole history at every row
+    (bench/whole_history.py; slow: O(rows^2)), scored per profile as a binary detector."""
+    files = load_corpus(data_dir)
+    windows = load_windows(windows_file, files)
+    scores = [whole_history.alarms(f.seconds(), f.values, config).astype(float) for f in files]
+    rows = corpus_rows(files, windows, scores)
+    return [score_at(rows, p, 0.5) for p in profiles]

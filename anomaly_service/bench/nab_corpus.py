@@ -31,6 +31,10 @@ class DataFile:
     raw_timestamps: list[str]
     values: np.ndarray
 
+    def seconds(self) -> np.ndarray:
+        """The timestamps as seconds since the epoch (the detector's `times`)."""
+        return np.asarray(self.timestamps.astype("datetime64[us]").astype(np.int64) / 1e6)
+
 
 def _parse_time(text: str, where: str) -> np.datetime64:
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anomaly_service.detector import novelty
+from anomaly_service.detector import consensus, novelty
 from anomaly_service.detector import onset as rules
 from anomaly_service.detector.config import DetectorConfig, Direction
 from anomaly_service.detector.likelihood import channel, seq_rarity, value_rarity
@@ -50,18 +50,26 @@ class SeriesBank(BankState):
         self._gate_decay = 0.5 ** (1.0 / config.gate_memory)
 
     # ----------------------------------------------------------------- update
-    def update(self, slots: np.ndarray, values: np.ndarray) -> Verdicts:
-        """Judge one new point per slot against its baseline, then learn it if normal."""
+    def update(
+        self, slots: np.ndarray, values: np.ndarray, times: np.ndarray | None = None
+    ) -> Verdicts:
+        """Judge one new point per slot against its baseline, then learn it if normal.
+
+        `times`: the points' timestamps in seconds (the consensus tier's expiry and day-old
+        test); without them each update is cycle_s seconds after the slot's last one."""
         s = np.asarray(slots, dtype=np.intp)
         x = np.asarray(values, dtype=float)
         if s.shape != x.shape or s.ndim != 1:
             raise ValueError("slots and values must be 1-D arrays of the same length")
+        t = None if times is None else np.asarray(times, dtype=float)
+        if t is not None and (t.shape != s.shape or not np.isfinite(t).all()):
+            raise ValueError("times must be finite and aligned with the slots")
         if s.size and (s.min() < 0 or s.max() >= self._cap):
             raise ValueError("slot index out of range")
         if s.size > 1 and np.bincount(s, minlength=self._cap).max() > 1:
             raise ValueError("a slot may appear only once per update")
         self.flush_seeds()
-        return self._step(s, x, emit=True)
+        return self._step(s, x, emit=True, times=t)
 
     def seed(self, key: Hashable, history: Sequence[float] | np.ndarray) -> None:
         """Backfill past points of one series with the same rules, producing no verdicts.
@@ -151,7 +159,9 @@ class SeriesBank(BankState):
                 else:
                     state[name][s] = value
 
-    def _step(self, s: np.ndarray, x: np.ndarray, emit: bool) -> Verdicts:
+    def _step(
+        self, s: np.ndarray, x: np.ndarray, emit: bool, times: np.ndarray | None = None
+    ) -> Verdicts:
         c = self.config
         # Every slot in order (the service's and the benchmarks' usual case): work on the
         # state arrays themselves instead of gathering and scattering copies.
@@ -272,6 +282,14 @@ class SeriesBank(BankState):
             onset = np.maximum(likelihood - peak, 0.0)
             # Early likelihoods rest on few points; they must not mute the first real onsets.
             f["peak"] = np.where(jn >= c.onset_warmup, np.maximum(peak, likelihood), peak)
+
+        if self._consensus:
+            # the clock starts at a slot's first valid point (seeds are padded in front)
+            t = np.where(i["ccnt"] > 0, f["clock"] + c.cycle_s, 0.0) if times is None else times
+            hist = self._chist if self._all else self._chist[s]
+            onset = consensus.tier(c, f, i, hist, xv, t, valid, onset)
+            if not self._all:
+                self._chist[s] = hist
 
         is_open, sev = hysteresis(c, i, level, valid, impact, in_breach, was_open, prev_sev)
 

@@ -130,6 +130,26 @@ class DetectorConfig:
     nov_match: float = 0.5
     nov_penalty: float = 1.0
     nov_boost: float = 0.5
+    # Consensus tier over the onset rule (detector/consensus.py; docs/detector.md): a point
+    # that fails cons_votes of 7 tests against its series' whole history (cons_sd standard
+    # deviations from its mean, a day-old mean, an EW mean of centre of mass cons_ewm_com
+    # and a least-squares line; cons_mad MADs from its median; a bin of cons_bins over its
+    # range holding <= cons_bin_count points) scores 0.75, then the series rests
+    # cons_expiry_s seconds, in which the rule's onset is muted; outside it, the rule's onset
+    # is halved (below 0.5). cons_lag_s: "a day ago" of the lagged test. The history's
+    # median, MAD and bins come from a range-doubling histogram of cons_hist_bins bins.
+    # Times are the points' timestamps when given, else cycle_s seconds per point.
+    consensus: bool = True
+    cons_votes: int = 5
+    cons_sd: float = 3.0
+    cons_mad: float = 6.0
+    cons_bins: int = 15
+    cons_bin_count: int = 20
+    cons_ewm_com: float = 50.0
+    cons_lag_s: float = 82800.0
+    cons_expiry_s: float = 43200.0
+    cons_hist_bins: int = 64
+    cycle_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name in _RATES:
@@ -220,4 +240,20 @@ _RULES: tuple[tuple[Callable[[DetectorConfig], bool], str], ...] = (
         "escalate_after must be 0 (off) or >= open_after",
     ),
     (lambda c: c.relearn_after >= c.open_after, "relearn_after must be >= open_after"),
+    (
+        lambda c: 1 <= c.cons_votes <= 7 and c.cons_sd > 0 and c.cons_mad > 0,
+        "need 1 <= cons_votes <= 7, cons_sd > 0 and cons_mad > 0",
+    ),
+    (
+        lambda c: c.cons_bins >= 1 and c.cons_bin_count >= 0 and c.cons_ewm_com >= 0,
+        "need cons_bins >= 1, cons_bin_count >= 0 and cons_ewm_com >= 0",
+    ),
+    (
+        lambda c: c.cons_lag_s > 0 and c.cons_expiry_s >= 0 and c.cycle_s > 0,
+        "need cons_lag_s > 0, cons_expiry_s >= 0 and cycle_s > 0",
+    ),
+    (
+        lambda c: c.cons_hist_bins >= 2 and c.cons_hist_bins % 2 == 0,
+        "cons_hist_bins must be an even number >= 2",
+    ),
 )

@@ -6,6 +6,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from anomaly_service.detector import consensus
 from anomaly_service.detector.config import DetectorConfig, Direction
 
 _FLOAT_FIELDS = (
@@ -33,6 +34,7 @@ _FLOAT_FIELDS = (
     "cmax",  # rule "conformal": maximum of the likelihood in the current block
     "floor",  # impact floor/SLO (NaN = none)
     "minspread",
+    *consensus.FLOAT_FIELDS,  # the consensus tier (detector/consensus.py)
 )
 _INT_FIELDS = (
     "n",
@@ -50,6 +52,7 @@ _INT_FIELDS = (
     "below_run",
     "out_run",
     "breach_run",  # consecutive points beyond the floor while the baseline is inside it
+    *consensus.INT_FIELDS,
 )
 
 
@@ -81,6 +84,9 @@ class BankState:
         self._nring = np.zeros((0, nw), np.float32)
         self._nbook = np.zeros((0, config.nov_codes if self._novelty else 0, nw), np.int8)
         self._nvc = np.zeros(0, np.int32)  # windows stored so far
+        # The consensus tier: a histogram of each slot's whole history.
+        self._consensus = config.consensus
+        self._chist = np.zeros((0, config.cons_hist_bins if self._consensus else 0), np.float32)
         self._seq_codes = 5**config.seq_order if config.seq_order > 0 else 0
         self._seq = np.zeros((0, self._seq_codes))
         self._grow(max(1, capacity))
@@ -118,6 +124,9 @@ class BankState:
         cbuf = np.full((cap, self._cbuf.shape[1]), -np.inf, dtype=np.float32)
         cbuf[:old] = self._cbuf
         self._cbuf = cbuf
+        chist = np.zeros((cap, self._chist.shape[1]), np.float32)
+        chist[:old] = self._chist
+        self._chist = chist
         nring = np.zeros((cap, self._nring.shape[1]), np.float32)
         nring[:old] = self._nring
         self._nring = nring
@@ -163,6 +172,7 @@ class BankState:
         self._hist[idx] = 1.0 / self.config.rarity_bins
         self._seq[idx] = 1.0 / max(self._seq_codes, 1)
         self._cbuf[idx] = -np.inf
+        self._chist[idx] = 0.0
         self._nring[idx] = 0.0
         self._nbook[idx] = 0
         if self._novelty:
@@ -184,6 +194,7 @@ class BankState:
         per += self._hist.shape[1] * self._hist.itemsize
         per += self._seq.shape[1] * self._seq.itemsize
         per += self._cbuf.shape[1] * self._cbuf.itemsize
+        per += self._chist.shape[1] * self._chist.itemsize
         if self._novelty:
             per += self._nring[:1].nbytes + self._nbook[:1].nbytes + self._nvc.itemsize
         return int(per)

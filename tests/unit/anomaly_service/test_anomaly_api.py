@@ -237,6 +237,7 @@ def test_models_and_stats_report_a_rejected_metric(h: Harness) -> None:
     h.cycle({"orders": 0.02, "users": 0.02})
     models = h.client.get("/models").json()
     assert models["detector"]["min_points"] >= 2
+    assert models["detector"]["consensus"] is True
     cat = {m["name"]: m for m in models["catalog"]}
     assert "unexpected right parenthesis" in cat["cpu"]["error"]
     assert cat["latency"]["error"] is None
@@ -305,3 +306,29 @@ def test_detect_rejects_nan_only_and_infinite_values(h: Harness) -> None:
     )
     assert inf.status_code == 422
     assert "infinite" in inf.text
+
+
+def test_the_detector_counts_one_check_interval_per_point() -> None:
+    # the onset's consensus tier counts its expiry in time: one point per check
+    settings = Settings(check_interval=2.0, policy_engine_url="")
+    app = create_app(
+        settings,
+        prometheus_client_adapter=FakePrometheus(),
+        notifier=ListNotifier(),
+        clock=FakeClock(),
+        catalog=[spec()],
+        run_loop=False,
+    )
+    with TestClient(app) as client:
+        assert client.get("/models").json()["detector"]["cycle_s"] == 2.0
+    pinned = Settings(check_interval=2.0, policy_engine_url="", detector_config={"cycle_s": 7})
+    app = create_app(
+        pinned,
+        prometheus_client_adapter=FakePrometheus(),
+        notifier=ListNotifier(),
+        clock=FakeClock(),
+        catalog=[spec()],
+        run_loop=False,
+    )
+    with TestClient(app) as client:
+        assert client.get("/models").json()["detector"]["cycle_s"] == 7

@@ -93,7 +93,7 @@ def test_leave_one_category_out_reports_every_fold(
     wfile = tmp_path / "windows.json"
     wfile.write_text(json.dumps(windows))
     files = nab.load_corpus(tmp_path / "data")
-    _, n_files, n_windows, cv = nab.run(
+    _, n_files, n_windows, cv, _ = nab.run(
         tmp_path / "data", wfile, None, cv_settings=nab.cv_settings(nab.DetectorConfig())
     )
     assert (n_files, n_windows) == (len(files), 2)

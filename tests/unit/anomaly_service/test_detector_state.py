@@ -41,13 +41,16 @@ def test_updating_every_slot_equals_updating_a_subset(rule: str, seq: int, novel
 
 
 def test_state_bytes_per_series_is_bounded() -> None:
-    # 643 bytes per series under the default (conformal: its 32-entry float32 ring buffer is
-    # 128 of them), 515 under peak and rest: about 6 MiB for 10,000 series
-    assert SeriesBank(DetectorConfig()).bytes_per_series() < 656
-    assert SeriesBank(DetectorConfig(onset_rule="peak")).bytes_per_series() < 528
-    assert SeriesBank(DetectorConfig(onset_rule="rest")).bytes_per_series() < 528
+    # 1091 bytes per series under the default (conformal: its 32-entry float32 ring buffer is
+    # 128 of them; the consensus tier: 24 scalars and a 64-bin float32 histogram, 448):
+    # about 10.4 MiB for 10,000 series; 963 under peak and rest
+    assert SeriesBank(DetectorConfig()).bytes_per_series() < 1104
+    assert SeriesBank(DetectorConfig(onset_rule="peak")).bytes_per_series() < 976
+    assert SeriesBank(DetectorConfig(onset_rule="rest")).bytes_per_series() < 976
+    without = SeriesBank(DetectorConfig(consensus=False)).bytes_per_series()
+    assert SeriesBank(DetectorConfig()).bytes_per_series() - without == 64 * 4
     # the optional sequence rarity adds a 125-code table (5 levels, order 3)
-    assert SeriesBank(DetectorConfig(seq_order=3)).bytes_per_series() < 1664
+    assert SeriesBank(DetectorConfig(seq_order=3)).bytes_per_series() < 2104
 
 
 def test_sequence_rarity_finds_a_new_pattern_of_known_values() -> None:

@@ -11,7 +11,7 @@ import pytest
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank, score_many, score_series
 from anomaly_service.detector.onset import conformal_p, push_block
 
-CONF = DetectorConfig(onset_rule="conformal")
+CONF = DetectorConfig(onset_rule="conformal", consensus=False)  # the rule alone
 
 
 def q_of(likelihood: np.ndarray) -> np.ndarray:
@@ -87,12 +87,13 @@ def test_ring_buffer_is_bounded_and_overwrites_the_oldest_block() -> None:
 
 
 def test_state_per_series_is_stated_and_bounded() -> None:
-    peak = SeriesBank(DetectorConfig(onset_rule="peak")).bytes_per_series()
+    peak = SeriesBank(DetectorConfig(onset_rule="peak", consensus=False)).bytes_per_series()
     conf = SeriesBank(CONF).bytes_per_series()
     # the ring buffer: 32 float32 block maxima, 128 bytes (the running block maximum and
-    # its two counters are scalars every rule keeps); 643 bytes in all: 6.1 MiB for 10,000
+    # its two counters are scalars every rule keeps); 835 bytes in all without the consensus
+    # tier (its 24 scalars are kept by every rule)
     assert conf - peak == 32 * 4
-    assert conf < 700
+    assert conf < 848
 
 
 def test_bank_false_positive_rate_on_noise_matches_the_threshold() -> None:
@@ -162,7 +163,8 @@ def test_the_onset_rule_changes_nothing_the_service_alerts_on() -> None:
     x[400:406] += 9.0
     x[700] = np.nan
     x[900:] -= 20.0
-    runs = score_many([x], DetectorConfig(onset_rule="peak")) + score_many([x], CONF)
+    peak = DetectorConfig(onset_rule="peak", consensus=False)
+    runs = score_many([x], peak) + score_many([x], CONF)
     for name in ("severity", "level", "open", "score", "baseline", "upper", "warming"):
         assert np.array_equal(getattr(runs[0], name), getattr(runs[1], name)), name
     assert not np.array_equal(runs[0].onset, runs[1].onset)

@@ -12,7 +12,7 @@ from anomaly_service.bench.__main__ import main
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank, score_many
 from anomaly_service.detector import novelty as nov
 
-CONF = DetectorConfig(onset_rule="conformal")
+CONF = DetectorConfig(onset_rule="conformal", consensus=False)  # the rule alone
 NOV = replace(CONF, novelty=True)
 
 

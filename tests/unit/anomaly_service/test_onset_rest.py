@@ -9,8 +9,9 @@ import pytest
 
 from anomaly_service.detector import DetectorConfig, Direction, SeriesBank, score_series
 
-REST = DetectorConfig(onset_rule="rest")
-CONF = DetectorConfig(onset_rule="conformal")  # same rest and breakthrough on a rank p-value
+REST = DetectorConfig(onset_rule="rest", consensus=False)  # the rule alone
+# the same rest and breakthrough on a rank p-value
+CONF = DetectorConfig(onset_rule="conformal", consensus=False)
 CALIBRATED = pytest.mark.parametrize("cfg", [REST, CONF], ids=["rest", "conformal"])
 GATED = replace(REST, rest_gate=True)
 NO_GATE = REST
@@ -103,7 +104,7 @@ def bursty(seed: int) -> np.ndarray:
 def test_calibration_learns_a_series_ordinary_bursts(seed: int) -> None:
     x = bursty(seed)
     # rule peak: likelihood = lq / (lq + 5), the uncalibrated tail
-    raw = score_series(x, DetectorConfig(onset_rule="peak"))
+    raw = score_series(x, DetectorConfig(onset_rule="peak", consensus=False))
     cal = score_series(x, REST)
     lq, q = q_of(raw.likelihood[1000:3450]), q_of(cal.likelihood[1000:3450])
     # Bursts of a size the series shows every few hours reach p <= 0.001 far less often
