@@ -116,11 +116,13 @@ class HistogramExporter(_Exporter):
 
 class StatusExporter(_Exporter):
     """One service's request counts by status code (the histogram's `_count`, untyped): 200s at
-    a steady rate, 500s when the test adds them. Both series exist from the start: rate() never
-    sees a series' first sample as an increase."""
+    a steady rate, 500s when the test adds them. Both series exist from the start, unless
+    `errors_from_start` is false: then the 500 series appears with the first error, as a
+    labelled counter of a real service does."""
 
-    def __init__(self, ok_per_s: float) -> None:
+    def __init__(self, ok_per_s: float, errors_from_start: bool = True) -> None:
         self.ok_per_s = ok_per_s
+        self.errors_from_start = errors_from_start
         self.started = time.monotonic()
         self.errors = 0
         self.lock = threading.Lock()
@@ -134,10 +136,10 @@ class StatusExporter(_Exporter):
         ok = int(self.ok_per_s * (time.monotonic() - self.started))
         with self.lock:
             errors = self.errors
-        return (
-            f'{REQUEST_DURATION}_count{{status_code="200"}} {ok}\n'
-            f'{REQUEST_DURATION}_count{{status_code="500"}} {errors}\n'
-        )
+        text = f'{REQUEST_DURATION}_count{{status_code="200"}} {ok}\n'
+        if errors or self.errors_from_start:
+            text += f'{REQUEST_DURATION}_count{{status_code="500"}} {errors}\n'
+        return text
 
 
 class AlertReceiver(_Server):

@@ -17,6 +17,10 @@ from tests.support.prometheus import PrometheusServer, ScrapeTarget
 pytestmark = pytest.mark.prometheus
 
 COUNT = "http_server_request_duration_seconds_count"
+# how many samples of the 5xx series the last 15 s hold
+SAMPLES_5XX = (
+    f'sum by (service) (count_over_time({COUNT}{{job="services",status_code=~"5.."}}[15s]))'
+)
 RAW_RATIO = (
     f'sum by (service) (rate({COUNT}{{job="services",status_code=~"5.."}}[15s]))'
     f' / sum by (service) (rate({COUNT}{{job="services"}}[15s]))'
@@ -66,6 +70,44 @@ def test_error_rate_needs_three_errors_to_pass_the_floor(tmp_path: Path) -> None
             40,
         )
         assert recovered
+    finally:
+        prom.stop()
+        exporter.stop()
+
+
+def test_a_first_5xx_series_counts_at_its_first_scrape(tmp_path: Path) -> None:
+    # A service's first 5xx since it started creates the status series: one sample, which
+    # rate() cannot use. The signal counts it at once (seen on the stack: rate() alone
+    # showed payments' errors one scrape later, a 17 s detection instead of 12 s).
+    (errors,) = [m for m in load_catalog(DEFAULT_CATALOG) if m.name == "error_rate"]
+    exporter = StatusExporter(ok_per_s=4.0, errors_from_start=False)
+    target = ScrapeTarget("services", f"127.0.0.1:{exporter.port}", {"service": "payments"})
+    prom = PrometheusServer(tmp_path, [target], scrape_interval="2s").start()
+    try:
+        prom.wait_for_targets_up(1, timeout_s=60)
+        time.sleep(max(0.0, 17 - (time.monotonic() - exporter.started)))
+        assert by_service(prom, errors.query, time.time()) == {"payments": 0.0}
+        added = time.time()
+        exporter.add_errors(6)
+        poll(
+            "two samples of the 5xx series",
+            lambda: by_service(prom, SAMPLES_5XX, time.time()).get("payments", 0) >= 2,
+            20,
+        )
+        # Replay the queries at every 0.25 s since the errors were added: where the 5xx series
+        # has its first sample only, the shipped signal already shows the breach; rate() alone
+        # has nothing there.
+        first_sample = None
+        for k in range(int((time.time() - added) / 0.25) + 1):
+            at = added + 0.25 * k
+            samples = by_service(prom, SAMPLES_5XX, at)
+            if samples.get("payments") == 1:
+                first_sample = at
+                break
+        assert first_sample is not None
+        shipped = by_service(prom, errors.query, first_sample).get("payments", 0.0)
+        assert shipped > 0.05, shipped
+        assert by_service(prom, RAW_RATIO, first_sample).get("payments", 0.0) == 0.0
     finally:
         prom.stop()
         exporter.stop()
