@@ -95,8 +95,14 @@ def _count_below(hist: np.ndarray, lo: np.ndarray, hw: np.ndarray, v: np.ndarray
     return np.asarray(cum[rows, b] + hist[rows, b] * (pos - b))
 
 
+_MAD_STEPS = 30  # bisection steps: the MAD to 2^-30 of the histogram's range
+
+
 def _median_mad(hist: np.ndarray, lo: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median (interpolated inside its bin) and median absolute deviation (to bin centres)."""
+    """Median and median absolute deviation, the points spread uniformly inside their bins
+    (a bin can be wide: one far outlier doubles the range until it fits). The median is
+    interpolated in its bin; the MAD is the d with half the points within median +- d, found
+    by bisection (the share within +- d only grows with d)."""
     k = hist.shape[1]
     rows = np.arange(hist.shape[0])
     cum = np.cumsum(hist, axis=1)
@@ -106,13 +112,15 @@ def _median_mad(hist: np.ndarray, lo: np.ndarray, hw: np.ndarray) -> tuple[np.nd
     inside = hist[rows, b]
     frac = np.where(inside > 0, (half - before) / np.where(inside > 0, inside, 1.0), 0.0)
     med = lo + (b + frac) * hw
-    centres = lo[:, None] + (np.arange(k) + 0.5) * hw[:, None]
-    dist = np.abs(centres - med[:, None])
-    order = np.argsort(dist, axis=1)
-    cum_d = np.cumsum(np.take_along_axis(hist, order, axis=1), axis=1)
-    j = np.minimum((cum_d < half[:, None]).sum(axis=1), k - 1)
-    mad = np.take_along_axis(dist, order, axis=1)[rows, j]
-    return med, mad
+    low = np.zeros_like(med)
+    high = np.maximum(med - lo, lo + k * hw - med)
+    for _ in range(_MAD_STEPS):
+        mid = 0.5 * (low + high)
+        within = _count_below(hist, lo, hw, med + mid) - _count_below(hist, lo, hw, med - mid)
+        short = within < half
+        low = np.where(short, mid, low)
+        high = np.where(short, high, mid)
+    return med, high
 
 
 def _learn(

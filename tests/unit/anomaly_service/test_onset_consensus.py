@@ -85,6 +85,12 @@ def test_histogram_median_mad_and_bin_counts_approximate_the_exact_ones() -> Non
         # within a bin width (the histogram's resolution)
         assert abs(med[0] - exact_med) <= hw[0], kind
         assert abs(mad[0] - exact_mad) <= hw[0], kind
+        if kind == "with a far outlier":
+            # one bin holds nearly every point: the MAD must not shrink towards 0 (to bin
+            # centres it did), or test 6 would vote on ordinary points
+            assert mad[0] >= exact_mad, kind
+        else:
+            assert abs(mad[0] - exact_mad) <= hw[0] / 10, kind
         # the count in a range: exact up to the two partial bins at its ends
         a, b = np.quantile(v, [0.2, 0.7])
         got = _count_below(hist, lo, hw, np.array([b])) - _count_below(hist, lo, hw, np.array([a]))
