@@ -43,7 +43,7 @@ e2e_pid=$!
 swarm_pid=""
 
 stop_all() {
-  kill -INT "$e2e_pid" 2>/dev/null  # pytest tears the stack down on SIGINT
+  kill -INT "$e2e_pid" 2>/dev/null  # pytest tears the stack down on SIGINT (tests/conftest.py: not ignored in a background job)
   [[ -n $swarm_pid ]] && kill -INT "$swarm_pid" 2>/dev/null
   wait "$e2e_pid" 2>/dev/null
   [[ -n $swarm_pid ]] && wait "$swarm_pid" 2>/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,17 @@ from tests.support.requirements import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Honour SIGINT even when started as a background job of a script.
+
+    A non-interactive shell starts background jobs with SIGINT ignored and Python keeps it so:
+    run-tests.sh's SIGINT to its e2e lanes was then lost, the lanes ran on and their stacks were
+    never torn down. With Python's handler back, SIGINT ends the run through the teardowns.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
