@@ -56,6 +56,11 @@ class DetectorConfig:
     # Hysteresis: open after N consecutive abnormal points, close after M normal ones.
     open_after: int = 2
     close_after: int = 3
+    # A critical point (z_warning or more, and beyond the floor/SLO) opens after this many. The
+    # stack's SLO signals are 15 s windows read every 5 s: a burst stays in three windows in a
+    # row, so a second point confirms nothing the window did not (their own filter is a count of
+    # bad requests in the query) and only waited 5 s (docs/detector.md).
+    open_after_critical: int = 1
     # Sustained impact: this many consecutive points at info or above, beyond the floor/SLO,
     # count as critical whatever the spread (0 = off). A noisy series, such as the p99 of a few
     # requests per second on a busy host, can have a spread so wide that a real fault sits
@@ -192,6 +197,10 @@ _RULES: tuple[tuple[Callable[[DetectorConfig], bool], str], ...] = (
     (
         lambda c: c.min_points >= 2 and c.open_after >= 1 and c.close_after >= 1,
         "need min_points >= 2, open_after >= 1, close_after >= 1",
+    ),
+    (
+        lambda c: 1 <= c.open_after_critical <= c.open_after,
+        "need 1 <= open_after_critical <= open_after",
     ),
     (
         lambda c: c.huber_fast > 0 and c.likelihood_scale > 0 and c.likelihood_min_var > 0,

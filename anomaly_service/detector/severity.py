@@ -81,16 +81,17 @@ def hysteresis(
     was_open: np.ndarray,
     prev_sev: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of consecutive points at or above each level open an anomaly (open_after) and
-    escalate it; impact held escalate_after points is critical; close_after points below
-    its severity de-escalate it, close_after normal points close it. Returns (open, severity)."""
+    """Runs of consecutive points at or above each level open an anomaly (open_after;
+    open_after_critical for critical points) and escalate it; impact held escalate_after
+    points is critical; close_after points below its severity de-escalate it, close_after
+    normal points close it. Returns (open, severity)."""
     runs = []
     for k, name in ((1, "run1"), (2, "run2"), (3, "run3")):
         run = np.where(valid, np.where(level >= k, i[name] + 1, 0), i[name])
         i[name] = run
         runs.append(run)
     cand = np.where(
-        runs[2] >= c.open_after,
+        runs[2] >= c.open_after_critical,
         3,
         np.where(runs[1] >= c.open_after, 2, np.where(runs[0] >= c.open_after, 1, 0)),
     ).astype(np.int8)

@@ -206,17 +206,19 @@ def test_replicas_come_from_the_up_selector() -> None:
 
 def test_a_cycle_that_reads_no_new_scrape_feeds_the_detector_nothing() -> None:
     """Cycles and scrapes both run every 5 s with no common phase: two cycles reading one
-    abnormal scrape must not count as the two abnormal points that open an anomaly."""
+    abnormal scrape must not count as the two abnormal points that open an anomaly.
+    (0.3 s: far above the band but under the 0.5 s floor, so warning, which needs two points;
+    a critical point opens at once.)"""
     prom = warm_prom()
     engine, notes, clock = make(prom)
     prom.scraped_at = {"orders": 100.0}
     feed(engine, clock, prom, "q_latency", [0.02])
     prom.scraped_at = {"orders": 105.0}
     state = next(iter(engine.tracker.series.values()))
-    assert feed(engine, clock, prom, "q_latency", [0.9]) == []
+    assert feed(engine, clock, prom, "q_latency", [0.3]) == []
     first_read = state.last
     # Same scrape read again: not a second point, and the series is not missing either.
-    assert feed(engine, clock, prom, "q_latency", [0.9]) == []
+    assert feed(engine, clock, prom, "q_latency", [0.3]) == []
     assert state.last is first_read
     assert state.missing_cycles == 0
     assert (
@@ -225,7 +227,7 @@ def test_a_cycle_that_reads_no_new_scrape_feeds_the_detector_nothing() -> None:
     assert engine.tracker.active == {}
     assert notes.payloads == []
     prom.scraped_at = {"orders": 110.0}
-    (opened,) = feed(engine, clock, prom, "q_latency", [0.9])
+    (opened,) = feed(engine, clock, prom, "q_latency", [0.3])
     assert opened.reason == "open"
     # Every query of a cycle is evaluated at the cycle's time, so the scrape time read by one
     # query describes the samples the others read.

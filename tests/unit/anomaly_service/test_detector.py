@@ -132,6 +132,34 @@ def test_critical_needs_deviation_and_impact() -> None:
     assert (hot.severity == Severity.NORMAL).all()
 
 
+def test_a_critical_point_opens_at_once_and_a_warning_one_waits_for_open_after() -> None:
+    x = noise(300)
+    x[200] += 12.0  # one 12 sd point, value ~112
+    beyond_slo = score_series(x, direction=Direction.UP, floor=105.0)
+    under_slo = score_series(x, direction=Direction.UP, floor=150.0)
+    assert beyond_slo.open[200]
+    assert beyond_slo.severity[200] == Severity.CRITICAL
+    assert not beyond_slo.open[:200].any()
+    assert under_slo.level[200] == Severity.WARNING
+    assert not under_slo.open.any()
+    # the same point under open_after_critical=2 waits for a second one
+    two = score_series(x, DetectorConfig(open_after_critical=2), Direction.UP, floor=105.0)
+    assert not two.open.any()
+    # a step beyond the SLO: open (critical) on its first point, not open_after points in
+    y = noise(400)
+    y[250:] += 10.0
+    step = score_series(y, direction=Direction.UP, floor=105.0)
+    assert first_open(step.open) == 250
+    assert step.severity[250] == Severity.CRITICAL
+
+
+def test_open_after_critical_must_lie_between_one_and_open_after() -> None:
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match="open_after_critical"):
+            DetectorConfig(open_after_critical=bad)
+    assert DetectorConfig(open_after=3, open_after_critical=3).open_after_critical == 3
+
+
 def test_severity_boundaries_info_warning() -> None:
     cfg = DetectorConfig(open_after=1)
     x = np.full(200, 100.0) + np.tile([0.5, -0.5], 100)
