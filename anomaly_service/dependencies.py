@@ -23,18 +23,24 @@ from anomaly_service.records import Transition
 log = logging.getLogger("anomaly_service.dependencies")
 
 # The client histogram of docs/services.md by edge, over the catalog's 15 s window.
-CALLS = (
-    "sum by (service, peer_service) "
-    '(rate(http_client_request_duration_seconds_count{job="services"}[15s]))'
-)
-FAILURES = (
-    "sum by (service, peer_service) (rate(http_client_request_duration_seconds_count"
-    '{job="services", status_code=~"5..|none"}[15s]))'
-)
-TIMEOUTS = (
-    "sum by (service, peer_service) (rate(http_client_request_duration_seconds_count"
-    '{job="services", error_type="timeout"}[15s]))'
-)
+_CLIENT_COUNT = "http_client_request_duration_seconds_count"
+
+
+def _per_second(selector: str) -> str:
+    """rate() over 15 s, where a series born inside the window (an edge's first failed or
+    timed-out call) counts as its total over 15 s: rate() needs two samples, so the edge
+    showed its failures one scrape after the caller's own error_rate (catalog.yml does the
+    same), and a victim opening on that scrape was not yet known as one."""
+    return f"rate({selector}[15s]) or ({selector} unless {selector} offset 15s) / 15"
+
+
+def _by_edge_per_second(selector: str) -> str:
+    return f"sum by (service, peer_service) ({_per_second(_CLIENT_COUNT + selector)})"
+
+
+CALLS = _by_edge_per_second('{job="services"}')
+FAILURES = _by_edge_per_second('{job="services", status_code=~"5..|none"}')
+TIMEOUTS = _by_edge_per_second('{job="services", error_type="timeout"}')
 P99 = (
     "histogram_quantile(0.99, sum by (service, peer_service, le) "
     '(rate(http_client_request_duration_seconds_bucket{job="services"}[15s])))'

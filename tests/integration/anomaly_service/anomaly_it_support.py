@@ -120,9 +120,17 @@ class StatusExporter(_Exporter):
     `errors_from_start` is false: then the 500 series appears with the first error, as a
     labelled counter of a real service does."""
 
-    def __init__(self, ok_per_s: float, errors_from_start: bool = True) -> None:
+    def __init__(
+        self,
+        ok_per_s: float,
+        errors_from_start: bool = True,
+        histogram: str = REQUEST_DURATION,
+        labels: str = "",
+    ) -> None:
         self.ok_per_s = ok_per_s
         self.errors_from_start = errors_from_start
+        # e.g. the client histogram and 'peer_service="users",' for one call edge
+        self.histogram, self.labels = histogram, labels
         self.started = time.monotonic()
         self.errors = 0
         self.lock = threading.Lock()
@@ -136,9 +144,10 @@ class StatusExporter(_Exporter):
         ok = int(self.ok_per_s * (time.monotonic() - self.started))
         with self.lock:
             errors = self.errors
-        text = f'{REQUEST_DURATION}_count{{status_code="200"}} {ok}\n'
+        name, labels = f"{self.histogram}_count", self.labels
+        text = f'{name}{{{labels}status_code="200"}} {ok}\n'
         if errors or self.errors_from_start:
-            text += f'{REQUEST_DURATION}_count{{status_code="500"}} {errors}\n'
+            text += f'{name}{{{labels}status_code="500"}} {errors}\n'
         return text
 
 

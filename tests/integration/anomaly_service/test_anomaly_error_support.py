@@ -12,6 +12,7 @@ from anomaly_it_support import StatusExporter, by_service, poll
 
 from anomaly_service.catalog import load_catalog
 from anomaly_service.config import DEFAULT_CATALOG
+from anomaly_service.dependencies import FAILURES
 from tests.support.prometheus import PrometheusServer, ScrapeTarget
 
 pytestmark = pytest.mark.prometheus
@@ -94,20 +95,57 @@ def test_a_first_5xx_series_counts_at_its_first_scrape(tmp_path: Path) -> None:
             lambda: by_service(prom, SAMPLES_5XX, time.time()).get("payments", 0) >= 2,
             20,
         )
-        # Replay the queries at every 0.25 s since the errors were added: where the 5xx series
-        # has its first sample only, the shipped signal already shows the breach; rate() alone
-        # has nothing there.
-        first_sample = None
-        for k in range(int((time.time() - added) / 0.25) + 1):
-            at = added + 0.25 * k
-            samples = by_service(prom, SAMPLES_5XX, at)
-            if samples.get("payments") == 1:
-                first_sample = at
-                break
-        assert first_sample is not None
+        # Where the 5xx series has its first sample only, the shipped signal already shows
+        # the breach; rate() alone has nothing there.
+        first_sample = first_sample_at(prom, SAMPLES_5XX, "payments", added)
         shipped = by_service(prom, errors.query, first_sample).get("payments", 0.0)
         assert shipped > 0.05, shipped
         assert by_service(prom, RAW_RATIO, first_sample).get("payments", 0.0) == 0.0
+    finally:
+        prom.stop()
+        exporter.stop()
+
+
+def first_sample_at(
+    prom: PrometheusServer, samples_query: str, service: str, since: float
+) -> float:
+    """The first time (replayed every 0.25 s from `since`) a new series has one sample."""
+    for k in range(int((time.time() - since) / 0.25) + 1):
+        at = since + 0.25 * k
+        if by_service(prom, samples_query, at).get(service) == 1:
+            return at
+    raise AssertionError("the new series never had exactly one sample in its window")
+
+
+def test_an_edges_first_failed_calls_count_at_their_first_scrape(tmp_path: Path) -> None:
+    # orders' first failed call to users creates the client series with status 500: the edge
+    # must show it on the scrape where orders' own error_rate does, or orders' anomaly opens
+    # before it is known as users' victim (seen in CI: orders restarted for users' fault)
+    client = "http_client_request_duration_seconds"
+    exporter = StatusExporter(
+        ok_per_s=4.0, errors_from_start=False, histogram=client, labels='peer_service="users",'
+    )
+    target = ScrapeTarget("services", f"127.0.0.1:{exporter.port}", {"service": "orders"})
+    prom = PrometheusServer(tmp_path, [target], scrape_interval="2s").start()
+    samples = (
+        f'sum by (service) (count_over_time({client}_count{{job="services",status_code="500"}}'
+        "[15s]))"
+    )
+    rate_only = f'sum by (service) (rate({client}_count{{job="services",status_code="500"}}[15s]))'
+    try:
+        prom.wait_for_targets_up(1, timeout_s=60)
+        time.sleep(max(0.0, 17 - (time.monotonic() - exporter.started)))
+        assert by_service(prom, FAILURES, time.time()) == {}
+        added = time.time()
+        exporter.add_errors(6)
+        poll(
+            "two samples of the failed-call series",
+            lambda: by_service(prom, samples, time.time()).get("orders", 0) >= 2,
+            20,
+        )
+        first_sample = first_sample_at(prom, samples, "orders", added)
+        assert by_service(prom, FAILURES, first_sample)["orders"] == pytest.approx(6 / 15)
+        assert by_service(prom, rate_only, first_sample) == {}
     finally:
         prom.stop()
         exporter.stop()
