@@ -45,6 +45,7 @@ class Stack:
     prom: Prometheus
     traffic: Traffic
     policy_dir: str  # the engine reads policies.yml here (a copy: scenario 6 breaks it)
+    started_at: float  # wall clock just before `up`: the start itself must raise nothing
 
 
 def _collect_logs(compose: list[str]) -> None:
@@ -88,7 +89,7 @@ def stack() -> Iterator[Stack]:
     # Fresh state: the policy engine's store (cooldowns, budgets) must not leak between runs.
     run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], timeout=300)
     run([*compose, "build"], timeout=1800)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     up = run([*compose, "up", "-d", "--wait", "--wait-timeout", "240"], timeout=400, check=False)
     if up.returncode != 0:
         _collect_logs(compose)
@@ -112,7 +113,7 @@ def stack() -> Iterator[Stack]:
             raise
         REPORT.facts["up to baselines learned (s)"] = round(time.monotonic() - started, 1)
         yield Stack(compose=compose, offline=offline, api=api, prom=prom, traffic=traffic,
-                    policy_dir=policy_dir)  # fmt: skip
+                    policy_dir=policy_dir, started_at=started_at)  # fmt: skip
     finally:
         traffic.stop()
         REPORT.facts["background traffic"] = (

@@ -132,10 +132,16 @@ def test_images_are_pinned(stack: dict[str, Any]) -> None:
         assert re.search(r"\d", tag), f"{name}: unpinned {image}"
 
 
-def test_depends_on_waits_for_health(stack: dict[str, Any]) -> None:
+def test_relia_starts_beside_its_dependencies_and_upstream_only_waits_for_health(
+    stack: dict[str, Any],
+) -> None:
+    """Relia's components and the demo services tolerate a dependency that is not up yet, so
+    they wait for its start, not its health: three 5 s health steps in a row made `make up`
+    take 19 s. The upstream-only images, which cannot run here, keep waiting for health."""
     for name, svc in services(stack).items():
         for dep, spec in (svc.get("depends_on") or {}).items():
-            assert spec["condition"] == "service_healthy", f"{name} -> {dep}"
+            want = "service_healthy" if name in UPSTREAM_ONLY else "service_started"
+            assert spec["condition"] == want, f"{name} -> {dep}"
             assert "healthcheck" in services(stack)[dep], dep
 
 
