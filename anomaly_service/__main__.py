@@ -14,6 +14,7 @@ from anomaly_service.config import Settings
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per PromQL query
     try:
         settings = Settings()
         app = create_app(settings)

@@ -12,6 +12,7 @@ from dashboard.config import Settings
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per poll
     settings = Settings()
     app = create_app(settings)
     # Open event streams would otherwise hold a shutdown until every browser tab goes away.
