@@ -45,7 +45,8 @@ class Stack:
     prom: Prometheus
     traffic: Traffic
     policy_dir: str  # the engine reads policies.yml here (a copy: scenario 6 breaks it)
-    started_at: float  # wall clock just before `up`: the start itself must raise nothing
+    started_at: float  # wall clock just before `up`
+    warm_at: float  # wall clock once the baselines are learned, before any scenario's fault
 
 
 def _collect_logs(compose: list[str]) -> None:
@@ -113,7 +114,8 @@ def stack() -> Iterator[Stack]:
             raise
         REPORT.facts["up to baselines learned (s)"] = round(time.monotonic() - started, 1)
         yield Stack(compose=compose, offline=offline, api=api, prom=prom, traffic=traffic,
-                    policy_dir=policy_dir, started_at=started_at)  # fmt: skip
+                    policy_dir=policy_dir, started_at=started_at,
+                    warm_at=time.time())  # fmt: skip
     finally:
         traffic.stop()
         REPORT.facts["background traffic"] = (
