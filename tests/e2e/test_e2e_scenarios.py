@@ -47,8 +47,8 @@ def test_steady_healthy_load_takes_no_action(stack: Stack) -> None:
     unless the signal really left its band (read back from Prometheus, not from the anomaly
     service): a busy host can slow the services, and reporting that is right; acting is not."""
     api, prom = stack.api, stack.prom
-    # The stack starts all at once (depends_on waits for a start, not for health): from `up`
-    # to learned baselines, before any scenario's fault, no no_data and no action.
+    # The start is quiet: from `up` to learned baselines, before any scenario's fault, no
+    # no_data and no action.
     at_start = [
         f"{a['service']} {a['metric']} +{a['opened_at'] - stack.started_at:.0f}s"
         for a in api.anomalies(since=stack.started_at)
