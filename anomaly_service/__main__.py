@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
@@ -10,11 +9,11 @@ import uvicorn
 from anomaly_service.app import create_app
 from anomaly_service.catalog import CatalogError
 from anomaly_service.config import Settings
+from relia_web.logs import configure_logging
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per PromQL query
+    configure_logging()
     try:
         settings = Settings()
         app = create_app(settings)

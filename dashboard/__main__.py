@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from dashboard.app import create_app
 from dashboard.config import Settings
+from relia_web.logs import configure_logging
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per poll
+    configure_logging()
     settings = Settings()
     app = create_app(settings)
     # Open event streams would otherwise hold a shutdown until every browser tab goes away.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -47,9 +46,9 @@ def serve() -> int:
     from policy_engine.actuator import DockerActuator, SwarmActuator
     from policy_engine.app import create_app
     from policy_engine.config import Settings
+    from relia_web.logs import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per /predict poll is noise
+    configure_logging()
     settings = Settings()
     backend = SwarmActuator if settings.actuator_backend == "swarm" else DockerActuator
     actuator = backend(
